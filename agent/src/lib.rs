@@ -1,0 +1,2 @@
+//! sockerless-agent
+#![warn(missing_docs)]

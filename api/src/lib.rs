@@ -1,0 +1,22 @@
+//! The internal API contract between sockerless frontends and backends.
+//!
+//! - [`Backend`]: one async method per internal endpoint.
+//! - [`ApiError`]: errors with their Docker status and `{"message": ...}` body.
+//! - [`BackendInfo`] / [`Capabilities`]: what a backend supports.
+//! - [`docker`]: Docker's data model, generated from Docker's swagger (`bollard-stubs`).
+#![warn(missing_docs)]
+
+mod backend;
+mod capabilities;
+mod error;
+mod types;
+
+pub use backend::{Backend, EventStream, Result};
+pub use capabilities::{BackendInfo, Capabilities, Capability};
+pub use error::{ApiError, ErrorBody};
+pub use types::*;
+
+/// Docker Engine API models (generated from Docker's swagger by `bollard-stubs`).
+pub mod docker {
+    pub use bollard_stubs::models::*;
+}

@@ -1,0 +1,2 @@
+//! sockerless-backend-aca
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! sockerless-frontend-docker
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! sockerless-azure-sim
+#![warn(missing_docs)]
