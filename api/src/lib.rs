@@ -11,8 +11,14 @@ mod capabilities;
 mod error;
 mod types;
 
+pub mod client;
+pub mod listen;
+pub mod server;
+pub mod wire;
+
 pub use backend::{Backend, EventStream, Result};
 pub use capabilities::{BackendInfo, Capabilities, Capability};
+pub use client::RemoteBackend;
 pub use error::{ApiError, ErrorBody};
 pub use types::*;
 

@@ -1,0 +1,221 @@
+//! The accept loop: axum over hyper (HTTP/1.1 with upgrades), graceful
+//! shutdown that also covers upgraded connections.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use super::Listener;
+use crate::ApiError;
+
+/// Lets handlers keep upgraded (hijacked, WebSocket) connections alive
+/// through a graceful shutdown, and learn when one has begun.
+///
+/// [`serve`] puts one into every request's extensions; handlers extract it
+/// directly (`handle: ShutdownHandle`) or as `Extension<ShutdownHandle>`.
+/// Work registered through [`ShutdownHandle::spawn`] or
+/// [`ShutdownHandle::guard`] is waited for by [`serve`], up to its drain
+/// timeout, after which it is dropped (its connection closes).
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle {
+    tracker: TaskTracker,
+    stop: CancellationToken,
+    abort: CancellationToken,
+}
+
+/// Keeps [`serve`] waiting while alive; see [`ShutdownHandle::guard`].
+#[derive(Debug)]
+pub struct TaskGuard {
+    _token: TaskTrackerToken,
+    abort: CancellationToken,
+}
+
+impl TaskGuard {
+    /// Runs `fut` to completion, or until the drain timeout runs out (`None`).
+    pub async fn run<F: Future>(self, fut: F) -> Option<F::Output> {
+        tokio::select! {
+            out = fut => Some(out),
+            () = self.abort.cancelled() => None,
+        }
+    }
+}
+
+impl ShutdownHandle {
+    /// A handle not tied to any server (for tests and in-process use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers work from now on: take the guard in the handler (before
+    /// answering 101) and run the upgraded connection's task with
+    /// [`TaskGuard::run`], so there is no instant where [`serve`] could
+    /// think the connection is done.
+    pub fn guard(&self) -> TaskGuard {
+        TaskGuard {
+            _token: self.tracker.token(),
+            abort: self.abort.clone(),
+        }
+    }
+
+    /// Spawns a tracked task, e.g. the one serving a `hyper::upgrade::on`
+    /// connection. It yields `None` if cut off by the drain timeout.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(self.guard().run(fut))
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Resolves when a graceful shutdown begins: long streams that can end
+    /// early (e.g. an idle events feed) should end now.
+    pub async fn stopping(&self) {
+        self.stop.cancelled().await;
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ShutdownHandle {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ShutdownHandle>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::Internal(
+                    "no ShutdownHandle: the router is not served by sockerless_api::listen::serve"
+                        .into(),
+                )
+            })
+    }
+}
+
+/// How [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Every request and tracked connection finished in time.
+    Complete,
+    /// The drain timeout ran out; this many were cut off.
+    TimedOut {
+        /// Connections and tracked tasks still running at the timeout.
+        remaining: usize,
+    },
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+///
+/// HTTP/1.1 with upgrades on both Unix and TCP (WebSocket and Docker's
+/// `Upgrade: tcp` hijack via `hyper::upgrade::on`). On shutdown it stops
+/// accepting, lets in-flight requests finish and idle connections close,
+/// waits for work registered on the [`ShutdownHandle`], all bounded by
+/// `drain_timeout`, then cuts off what is left, removes the Unix socket file
+/// and returns. No request timeout is imposed (long `wait`s are normal).
+pub async fn serve<F>(
+    listener: Listener,
+    router: Router,
+    shutdown: F,
+    drain_timeout: Duration,
+) -> Drain
+where
+    F: Future<Output = ()> + Send,
+{
+    let handle = ShutdownHandle::new();
+    let app = router.layer(axum::Extension(handle.clone()));
+    tokio::pin!(shutdown);
+    let socket_path = match &listener {
+        Listener::Unix { path, .. } => Some(path.clone()),
+        Listener::Tcp(_) => None,
+    };
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &app, &handle) => accepted,
+        };
+        if let Err(e) = accepted {
+            // EMFILE and friends: back off instead of spinning.
+            tracing::warn!(error = %e, "accept failed");
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+    drop(listener);
+    handle.tracker.close();
+    handle.stop.cancel();
+    let outcome = match tokio::time::timeout(drain_timeout, handle.tracker.wait()).await {
+        Ok(()) => Drain::Complete,
+        Err(_) => {
+            let remaining = handle.tracker.len();
+            tracing::warn!(remaining, "drain timeout: cutting off open connections");
+            handle.abort.cancel();
+            handle.tracker.wait().await;
+            Drain::TimedOut { remaining }
+        }
+    };
+    if let Some(path) = socket_path
+        && let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove socket file");
+    }
+    outcome
+}
+
+async fn accept(listener: &Listener, app: &Router, handle: &ShutdownHandle) -> std::io::Result<()> {
+    match listener {
+        Listener::Unix { listener, .. } => {
+            let (io, _) = listener.accept().await?;
+            handle
+                .tracker
+                .spawn(serve_connection(io, app.clone(), handle.clone()));
+        }
+        Listener::Tcp(listener) => {
+            let (io, _) = listener.accept().await?;
+            // Interactive streams: do not wait to coalesce small writes.
+            let _ = io.set_nodelay(true);
+            handle
+                .tracker
+                .spawn(serve_connection(io, app.clone(), handle.clone()));
+        }
+    }
+    Ok(())
+}
+
+async fn serve_connection<I>(io: I, app: Router, handle: ShutdownHandle)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = handle.stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                () = handle.abort.cancelled() => return,
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,265 @@
+//! Request/response routes: parse, call one backend method, map the error.
+
+use axum::Json;
+use axum::extract::State;
+use http::StatusCode;
+
+use super::{Id, JsonBody, Shared};
+use crate::docker::{
+    AuthConfig, AuthResponse, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    ContainerWaitResponse, ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem,
+    ImageInspect, ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
+};
+use crate::wire::{
+    FiltersBody, KillBody, PathBody, RenameBody, ResizeBody, TagBody, VolumeRemoveBody, WaitBody,
+};
+use crate::{
+    ApiError, BackendInfo, CreateContainerRequest, ListContainersOptions, ListImagesOptions,
+    PathStat, RemoveContainerOptions, RemoveImageOptions, StopOptions,
+};
+
+type JsonResult<T> = Result<Json<T>, ApiError>;
+type EmptyResult = Result<StatusCode, ApiError>;
+
+fn done(r: crate::Result<()>) -> EmptyResult {
+    r.map(|()| StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn capabilities(State(b): Shared) -> JsonResult<BackendInfo> {
+    b.capabilities().await.map(Json)
+}
+
+pub(super) async fn ping(State(b): Shared) -> EmptyResult {
+    done(b.ping().await)
+}
+
+pub(super) async fn system_info(State(b): Shared) -> JsonResult<SystemInfo> {
+    b.system_info().await.map(Json)
+}
+
+pub(super) async fn system_version(State(b): Shared) -> JsonResult<SystemVersion> {
+    b.system_version().await.map(Json)
+}
+
+pub(super) async fn auth(
+    State(b): Shared,
+    JsonBody(c): JsonBody<AuthConfig>,
+) -> JsonResult<AuthResponse> {
+    b.auth(c).await.map(Json)
+}
+
+pub(super) async fn container_create(
+    State(b): Shared,
+    JsonBody(req): JsonBody<CreateContainerRequest>,
+) -> JsonResult<ContainerCreateResponse> {
+    b.container_create(req).await.map(Json)
+}
+
+pub(super) async fn container_list(
+    State(b): Shared,
+    JsonBody(opts): JsonBody<ListContainersOptions>,
+) -> JsonResult<Vec<ContainerSummary>> {
+    b.container_list(opts).await.map(Json)
+}
+
+pub(super) async fn container_inspect(
+    State(b): Shared,
+    Id(id): Id,
+) -> JsonResult<ContainerInspectResponse> {
+    b.container_inspect(&id).await.map(Json)
+}
+
+pub(super) async fn container_start(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.container_start(&id).await)
+}
+
+pub(super) async fn container_stop(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(o): JsonBody<StopOptions>,
+) -> EmptyResult {
+    done(b.container_stop(&id, o).await)
+}
+
+pub(super) async fn container_restart(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(o): JsonBody<StopOptions>,
+) -> EmptyResult {
+    done(b.container_restart(&id, o).await)
+}
+
+pub(super) async fn container_kill(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(k): JsonBody<KillBody>,
+) -> EmptyResult {
+    done(b.container_kill(&id, k.signal).await)
+}
+
+pub(super) async fn container_remove(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(o): JsonBody<RemoveContainerOptions>,
+) -> EmptyResult {
+    done(b.container_remove(&id, o).await)
+}
+
+pub(super) async fn container_wait(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(w): JsonBody<WaitBody>,
+) -> JsonResult<ContainerWaitResponse> {
+    b.container_wait(&id, w.condition).await.map(Json)
+}
+
+pub(super) async fn container_resize(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(r): JsonBody<ResizeBody>,
+) -> EmptyResult {
+    done(b.container_resize(&id, r.height, r.width).await)
+}
+
+pub(super) async fn container_rename(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(r): JsonBody<RenameBody>,
+) -> EmptyResult {
+    done(b.container_rename(&id, &r.name).await)
+}
+
+pub(super) async fn container_archive_stat(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(p): JsonBody<PathBody>,
+) -> JsonResult<PathStat> {
+    b.container_archive_stat(&id, &p.path).await.map(Json)
+}
+
+pub(super) async fn exec_create(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(c): JsonBody<ExecConfig>,
+) -> JsonResult<IdResponse> {
+    b.exec_create(&id, c).await.map(Json)
+}
+
+pub(super) async fn exec_inspect(State(b): Shared, Id(id): Id) -> JsonResult<ExecInspectResponse> {
+    b.exec_inspect(&id).await.map(Json)
+}
+
+pub(super) async fn exec_resize(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(r): JsonBody<ResizeBody>,
+) -> EmptyResult {
+    done(b.exec_resize(&id, r.height, r.width).await)
+}
+
+pub(super) async fn image_list(
+    State(b): Shared,
+    JsonBody(o): JsonBody<ListImagesOptions>,
+) -> JsonResult<Vec<ImageSummary>> {
+    b.image_list(o).await.map(Json)
+}
+
+pub(super) async fn image_inspect(State(b): Shared, Id(name): Id) -> JsonResult<ImageInspect> {
+    b.image_inspect(&name).await.map(Json)
+}
+
+pub(super) async fn image_tag(
+    State(b): Shared,
+    Id(name): Id,
+    JsonBody(t): JsonBody<TagBody>,
+) -> EmptyResult {
+    done(b.image_tag(&name, &t.repo, t.tag.as_deref()).await)
+}
+
+pub(super) async fn image_remove(
+    State(b): Shared,
+    Id(name): Id,
+    JsonBody(o): JsonBody<RemoveImageOptions>,
+) -> JsonResult<Vec<ImageDeleteResponseItem>> {
+    b.image_remove(&name, o).await.map(Json)
+}
+
+pub(super) async fn network_create(
+    State(b): Shared,
+    JsonBody(r): JsonBody<NetworkCreateRequest>,
+) -> JsonResult<NetworkCreateResponse> {
+    b.network_create(r).await.map(Json)
+}
+
+pub(super) async fn network_list(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<Vec<NetworkInspect>> {
+    b.network_list(f.filters).await.map(Json)
+}
+
+pub(super) async fn network_prune(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<NetworkPruneResponse> {
+    b.network_prune(f.filters).await.map(Json)
+}
+
+pub(super) async fn network_inspect(State(b): Shared, Id(id): Id) -> JsonResult<NetworkInspect> {
+    b.network_inspect(&id).await.map(Json)
+}
+
+pub(super) async fn network_connect(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(r): JsonBody<NetworkConnectRequest>,
+) -> EmptyResult {
+    done(b.network_connect(&id, r).await)
+}
+
+pub(super) async fn network_disconnect(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(r): JsonBody<NetworkDisconnectRequest>,
+) -> EmptyResult {
+    done(b.network_disconnect(&id, r).await)
+}
+
+pub(super) async fn network_remove(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.network_remove(&id).await)
+}
+
+pub(super) async fn volume_create(
+    State(b): Shared,
+    JsonBody(r): JsonBody<VolumeCreateRequest>,
+) -> JsonResult<Volume> {
+    b.volume_create(r).await.map(Json)
+}
+
+pub(super) async fn volume_list(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<VolumeListResponse> {
+    b.volume_list(f.filters).await.map(Json)
+}
+
+pub(super) async fn volume_prune(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<VolumePruneResponse> {
+    b.volume_prune(f.filters).await.map(Json)
+}
+
+pub(super) async fn volume_inspect(State(b): Shared, Id(name): Id) -> JsonResult<Volume> {
+    b.volume_inspect(&name).await.map(Json)
+}
+
+pub(super) async fn volume_remove(
+    State(b): Shared,
+    Id(name): Id,
+    JsonBody(r): JsonBody<VolumeRemoveBody>,
+) -> EmptyResult {
+    done(b.volume_remove(&name, r.force).await)
+}
