@@ -1,2 +1,210 @@
-//! sockerless-azure-sim
+//! sockerless-azure-sim: an Azure emulator built from the official REST
+//! contracts (Microsoft Entra ID tokens, ARM `Microsoft.App` jobs and
+//! managed environments, `Microsoft.Storage` file shares, the Log Analytics
+//! query API and the ACR data plane). Job executions run as real containers
+//! on a local Docker engine.
+//!
+//! Embedding:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sockerless_azure_sim::SimError> {
+//! use sockerless_azure_sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! println!("Azure at {}", sim.base_url());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
+
+pub mod arm;
+pub mod auth;
+pub mod config;
+pub mod faults;
+pub mod loganalytics;
+pub mod registry;
+pub mod runner;
+pub mod state;
+mod util;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+pub use config::{EnvironmentSeed, FaultConfig, SimConfig};
+use state::AppState;
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The emulator serves plain HTTP with bearer tokens, so only loopback.
+    #[error("refusing to listen on {0}: only loopback addresses are allowed (plain HTTP)")]
+    NotLoopback(SocketAddr),
+    /// The data directory could not be created.
+    #[error("cannot use data dir {path}: {source}")]
+    DataDir {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Entry point.
+pub struct Simulator;
+
+/// A running emulator. Dropping it without [`RunningSim::shutdown`] stops the
+/// listener but leaves running containers to the next start's cleanup.
+pub struct RunningSim {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Binds the listener, removes containers left by an earlier emulator
+    /// with the same data dir, and starts serving.
+    pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        if !config.listen.ip().is_loopback() {
+            return Err(SimError::NotLoopback(config.listen));
+        }
+        let data_dir = match &config.data_dir {
+            Some(d) => d.clone(),
+            None => {
+                std::env::temp_dir().join(format!("sockerless-azure-sim-{}", uuid::Uuid::new_v4()))
+            }
+        };
+        std::fs::create_dir_all(&data_dir).map_err(|source| SimError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let data_dir = data_dir
+            .canonicalize()
+            .map_err(|source| SimError::DataDir {
+                path: data_dir.clone(),
+                source,
+            })?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let state = Arc::new(AppState::new(config, addr, data_dir));
+        state.runner.remove_leftovers().await;
+        let app = router(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "emulator listener failed");
+            }
+        });
+        tracing::info!(%addr, "azure emulator listening");
+        Ok(RunningSim {
+            addr,
+            state,
+            stop: Some(tx),
+            server,
+        })
+    }
+}
+
+impl RunningSim {
+    /// Bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: base of every endpoint (token, ARM, Log
+    /// Analytics, registry).
+    pub fn base_url(&self) -> String {
+        self.state.base_url()
+    }
+
+    /// Registry login server (`127.0.0.1:PORT`).
+    pub fn registry_host(&self) -> String {
+        self.state.registry_host()
+    }
+
+    /// Data directory in use.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.state.data_dir
+    }
+
+    /// Stops the listener, stops running executions and removes the
+    /// emulator's containers.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.state.runner.shutdown().await;
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
+        .route("/msi/token", get(auth::msi_endpoint))
+        .merge(arm::router(state.clone()))
+        .route(
+            "/v1/workspaces/{workspaceId}/query",
+            get(loganalytics::query).post(loganalytics::query),
+        )
+        .route("/v2/", get(registry::base))
+        .route("/v2/_catalog", get(registry::catalog))
+        .route("/v2/{*rest}", any(registry::dispatch))
+        .route("/acr/v1/_catalog", get(registry::catalog))
+        .route("/oauth2/exchange", post(registry::auth::exchange))
+        .route(
+            "/oauth2/token",
+            get(registry::auth::token_get).post(registry::auth::token_post),
+        )
+        .route(
+            "/_sim/requests",
+            get(faults::list_requests).delete(faults::clear_requests),
+        )
+        .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": {"code": "NotFound", "message": "No route matches this request in the Azure emulator."}})),
+            )
+                .into_response()
+        })
+        .layer(DefaultBodyLimit::max(2 << 30))
+        .layer(middleware::from_fn_with_state(state.clone(), faults::middleware))
+        .with_state(state)
+}

@@ -1,1 +1,175 @@
-fn main() {}
+//! `sockerless-azure-sim`: runs the Azure emulator until SIGINT/SIGTERM.
+//! The first line on stdout is the bound address.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Deserialize;
+use sockerless_azure_sim::{EnvironmentSeed, FaultConfig, SimConfig, Simulator};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Azure emulator (Entra ID, ARM Microsoft.App + Microsoft.Storage, Log Analytics, ACR)"
+)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Docker Engine API socket that runs executions.
+    #[arg(
+        long,
+        env = "SOCKERLESS_SIM_ENGINE",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    engine: String,
+    /// Directory for file shares and volumes (default: a new temp dir).
+    #[arg(long, env = "SOCKERLESS_SIM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Persist state in SQLite (not implemented: state is in memory).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Tenant ID of issued tokens.
+    #[arg(long, default_value = "00000000-0000-0000-0000-0000000000aa")]
+    tenant_id: String,
+    /// The only client ID the token endpoint accepts (default: any).
+    #[arg(long, env = "SOCKERLESS_SIM_CLIENT_ID")]
+    client_id: Option<String>,
+    /// Client secret the token endpoint requires.
+    #[arg(
+        long,
+        env = "SOCKERLESS_SIM_CLIENT_SECRET",
+        default_value = "sockerless-sim-secret"
+    )]
+    client_secret: String,
+    /// Value required in X-IDENTITY-HEADER by /msi/token.
+    #[arg(
+        long,
+        env = "SOCKERLESS_SIM_IDENTITY_HEADER",
+        default_value = "sockerless-sim-identity"
+    )]
+    identity_header: String,
+    /// Registry admin user name.
+    #[arg(long, default_value = "sim")]
+    registry_username: String,
+    /// Registry admin password.
+    #[arg(
+        long,
+        env = "SOCKERLESS_SIM_REGISTRY_PASSWORD",
+        default_value = "sim-registry-password"
+    )]
+    registry_password: String,
+    /// Seeded environment: subscription ID.
+    #[arg(long, default_value = "00000000-0000-0000-0000-000000000001")]
+    subscription: String,
+    /// Seeded environment: resource group.
+    #[arg(long, default_value = "sockerless")]
+    resource_group: String,
+    /// Seeded environment: name.
+    #[arg(long, default_value = "sockerless-env")]
+    environment: String,
+    /// Seeded environment: location.
+    #[arg(long, default_value = "eastus")]
+    location: String,
+    /// Seeded environment: Log Analytics workspace customer ID.
+    #[arg(long, default_value = "00000000-0000-0000-0000-00000000a001")]
+    workspace_id: String,
+    /// JSON file `{"environments":[{subscriptionId, resourceGroup, name, location, logAnalyticsWorkspaceId}]}`; replaces the flag-seeded environment.
+    #[arg(long)]
+    seed_file: Option<PathBuf>,
+    /// Log Analytics ingestion delay in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    ingestion_delay_ms: u64,
+    /// Minimum duration of long-running operations in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    lro_delay_ms: u64,
+    /// Minimum number of status polls before a long-running operation completes.
+    #[arg(long, default_value_t = 0)]
+    lro_polls: u32,
+    /// Fraction of ARM / Log Analytics requests answered 429.
+    #[arg(long, default_value_t = 0.0)]
+    rate_429: f64,
+    /// Fraction of ARM / Log Analytics requests answered 500.
+    #[arg(long, default_value_t = 0.0)]
+    rate_500: f64,
+    /// Retry-After seconds on injected 429s.
+    #[arg(long, default_value_t = 1)]
+    retry_after_secs: u64,
+    /// Extra latency per ARM / Log Analytics request in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct SeedFile {
+    environments: Vec<EnvironmentSeed>,
+}
+
+fn config(args: Args) -> anyhow::Result<SimConfig> {
+    if args.state.is_some() {
+        bail!("--state (SQLite persistence) is not implemented; state is kept in memory");
+    }
+    for (name, rate) in [("--rate-429", args.rate_429), ("--rate-500", args.rate_500)] {
+        if !(0.0..=1.0).contains(&rate) {
+            bail!("{name} must be between 0 and 1");
+        }
+    }
+    let environments = match &args.seed_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<SeedFile>(&text)
+                .with_context(|| format!("parsing {}", path.display()))?
+                .environments
+        }
+        None => vec![EnvironmentSeed {
+            subscription_id: args.subscription,
+            resource_group: args.resource_group,
+            name: args.environment,
+            location: args.location,
+            log_analytics_workspace_id: args.workspace_id,
+        }],
+    };
+    Ok(SimConfig {
+        listen: args.listen,
+        engine: args.engine,
+        data_dir: args.data_dir,
+        tenant_id: args.tenant_id,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        identity_header: args.identity_header,
+        registry_username: args.registry_username,
+        registry_password: args.registry_password,
+        environments,
+        ingestion_delay: Duration::from_millis(args.ingestion_delay_ms),
+        faults: FaultConfig {
+            rate_429: args.rate_429,
+            rate_500: args.rate_500,
+            retry_after_secs: args.retry_after_secs,
+            latency_ms: args.latency_ms,
+            lro_delay_ms: args.lro_delay_ms,
+            lro_polls: args.lro_polls,
+        },
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let config = config(Args::parse())?;
+    let sim = Simulator::start(config).await?;
+    println!("{}", sim.addr());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    sim.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! Microsoft Entra ID as seen by clients: the client-credentials token
+//! endpoint, the managed identity endpoint, and bearer-token checks.
+//!
+//! Tokens are JWTs signed with HMAC-SHA256 under a key drawn at process start,
+//! so they are only valid for this emulator instance.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::state::AppState;
+
+/// Lifetime of issued tokens.
+const TOKEN_LIFETIME_SECS: i64 = 3600;
+
+/// Claims of an issued token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Audience: the resource the token is for.
+    pub aud: String,
+    /// Issuer.
+    pub iss: String,
+    /// Subject (client or identity).
+    pub sub: String,
+    /// Tenant.
+    pub tid: String,
+    /// Issued at (unix seconds).
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Token use: `aad`, `acr_refresh` or `acr_access`.
+    #[serde(default)]
+    pub typ: String,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TokenError {
+    /// No `Authorization: Bearer` header.
+    #[error("The 'Authorization' header is missing or is not a Bearer token.")]
+    Missing,
+    /// Bad format or signature.
+    #[error("The access token is invalid.")]
+    Invalid,
+    /// Expired.
+    #[error("The access token has expired.")]
+    Expired,
+    /// Valid, but for another resource.
+    #[error("The access token has an invalid audience '{0}'.")]
+    Audience(String),
+}
+
+/// Issues and verifies tokens.
+pub struct TokenIssuer {
+    key: Vec<u8>,
+    tenant: String,
+}
+
+impl TokenIssuer {
+    /// New issuer with a random key.
+    pub fn new(tenant: &str) -> Self {
+        let mut key = Vec::with_capacity(32);
+        key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        TokenIssuer {
+            key,
+            tenant: tenant.to_string(),
+        }
+    }
+
+    /// Signs a token for `aud`, returning it with its expiry (unix seconds).
+    pub fn issue(&self, aud: &str, sub: &str, typ: &str) -> (String, i64) {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            aud: aud.to_string(),
+            iss: format!("https://sts.windows.net/{}/", self.tenant),
+            sub: sub.to_string(),
+            tid: self.tenant.clone(),
+            iat: now,
+            nbf: now - 300,
+            exp: now + TOKEN_LIFETIME_SECS,
+            typ: typ.to_string(),
+        };
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+        let signing_input = format!("{header}.{payload}");
+        let sig = URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes()));
+        (format!("{signing_input}.{sig}"), claims.exp)
+    }
+
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Verifies signature and expiry of a token.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Invalid)?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(format!("{h}.{p}").as_bytes());
+        mac.verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::Invalid)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        if claims.exp <= chrono::Utc::now().timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Checks the `Authorization: Bearer` header of a request: a valid AAD
+    /// token whose audience is one of `audiences` (compared without a trailing `/`).
+    pub fn check_bearer(
+        &self,
+        headers: &HeaderMap,
+        audiences: &[&str],
+    ) -> Result<Claims, TokenError> {
+        let token = bearer(headers).ok_or(TokenError::Missing)?;
+        let claims = self.verify(token)?;
+        if claims.typ != "aad" {
+            return Err(TokenError::Invalid);
+        }
+        let aud = claims.aud.trim_end_matches('/');
+        if !audiences
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(aud))
+        {
+            return Err(TokenError::Audience(claims.aud.clone()));
+        }
+        Ok(claims)
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Audiences accepted by ARM.
+pub const ARM_AUDIENCES: &[&str] = &[
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+];
+/// Audiences accepted by the Log Analytics query API.
+pub const LOG_ANALYTICS_AUDIENCES: &[&str] = &["https://api.loganalytics.io"];
+
+/// Form of the client-credentials grant.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+fn aad_error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
+    let body = json!({
+        "error": error,
+        "error_description": format!("AADSTS{code}: {description}"),
+        "error_codes": [code],
+        "timestamp": chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        "trace_id": uuid::Uuid::new_v4().to_string(),
+        "correlation_id": uuid::Uuid::new_v4().to_string(),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token_endpoint(
+    State(state): State<Arc<AppState>>,
+    Path(_tenant): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type; only 'client_credentials' is supported.",
+        );
+    }
+    let Some(client_id) = form.client_id.filter(|c| !c.is_empty()) else {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
+    };
+    let Some(scope) = form.scope.filter(|s| !s.is_empty()) else {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
+    };
+    let Some(resource) = scope.strip_suffix("/.default") else {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1002012,
+            "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
+        );
+    };
+    let cfg = &state.config;
+    if cfg.client_id.as_ref().is_some_and(|c| *c != client_id) {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            "Application was not found in the directory.",
+        );
+    }
+    if form.client_secret.as_deref() != Some(cfg.client_secret.as_str()) {
+        return aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided.",
+        );
+    }
+    let (token, _) = state.tokens.issue(resource, &client_id, "aad");
+    axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME_SECS,
+        "ext_expires_in": TOKEN_LIFETIME_SECS,
+        "access_token": token,
+    }))
+    .into_response()
+}
+
+/// `GET /msi/token?resource=...&api-version=2019-08-01` with `X-IDENTITY-HEADER`.
+pub async fn msi_endpoint(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let header_ok = headers
+        .get("x-identity-header")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == state.config.identity_header);
+    if !header_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"statusCode": 401, "message": "Unauthorized: the X-IDENTITY-HEADER header is missing or invalid."})),
+        )
+            .into_response();
+    }
+    if q.get("api-version").map(String::as_str) != Some("2019-08-01") {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"statusCode": 400, "message": "The api-version parameter is missing or not supported; use 2019-08-01."})),
+        )
+            .into_response();
+    }
+    let Some(resource) = q.get("resource").filter(|r| !r.is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"statusCode": 400, "message": "The resource parameter is required."}),
+            ),
+        )
+            .into_response();
+    };
+    let client_id = q
+        .get("client_id")
+        .cloned()
+        .unwrap_or_else(|| "system-assigned-identity".into());
+    let (token, exp) = state.tokens.issue(resource, &client_id, "aad");
+    axum::Json(json!({
+        "access_token": token,
+        "expires_on": exp.to_string(),
+        "resource": resource,
+        "token_type": "Bearer",
+        "client_id": client_id,
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_verify_and_tampered_ones_do_not() {
+        let issuer = TokenIssuer::new("t");
+        let (tok, _) = issuer.issue("https://management.azure.com", "c", "aad");
+        assert_eq!(
+            issuer.verify(&tok).map(|c| c.sub).ok(),
+            Some("c".to_string())
+        );
+        let mut bad = tok.clone();
+        bad.push('x');
+        assert_eq!(issuer.verify(&bad).err(), Some(TokenError::Invalid));
+        let other = TokenIssuer::new("t");
+        assert_eq!(other.verify(&tok).err(), Some(TokenError::Invalid));
+        assert_eq!(issuer.verify("a.b").err(), Some(TokenError::Invalid));
+    }
+
+    #[test]
+    fn audience_is_checked() {
+        let issuer = TokenIssuer::new("t");
+        let (tok, _) = issuer.issue("https://api.loganalytics.io", "c", "aad");
+        let mut h = HeaderMap::new();
+        h.insert("authorization", format!("Bearer {tok}").parse().unwrap());
+        assert!(issuer.check_bearer(&h, LOG_ANALYTICS_AUDIENCES).is_ok());
+        assert!(matches!(
+            issuer.check_bearer(&h, ARM_AUDIENCES),
+            Err(TokenError::Audience(_))
+        ));
+        assert_eq!(
+            issuer.check_bearer(&HeaderMap::new(), ARM_AUDIENCES).err(),
+            Some(TokenError::Missing)
+        );
+    }
+}

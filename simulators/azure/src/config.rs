@@ -1,0 +1,123 @@
+//! Configuration of an emulator instance.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A managed environment that exists from the start (Azure creates them long
+/// before jobs; the emulator only serves `GET` on environments).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentSeed {
+    /// Subscription ID (a GUID).
+    pub subscription_id: String,
+    /// Resource group name.
+    pub resource_group: String,
+    /// Environment name.
+    pub name: String,
+    /// Azure location, e.g. `eastus`.
+    pub location: String,
+    /// Log Analytics workspace customer ID (GUID) that receives the console
+    /// logs of jobs in this environment.
+    pub log_analytics_workspace_id: String,
+}
+
+impl Default for EnvironmentSeed {
+    fn default() -> Self {
+        EnvironmentSeed {
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "sockerless".into(),
+            name: "sockerless-env".into(),
+            location: "eastus".into(),
+            log_analytics_workspace_id: "00000000-0000-0000-0000-00000000a001".into(),
+        }
+    }
+}
+
+/// Fault injection and long-running-operation pacing. Changeable at run time
+/// through `PUT /_sim/faults`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FaultConfig {
+    /// Fraction (0..=1) of ARM / Log Analytics requests answered with 429 and
+    /// `Retry-After`. Injection is deterministic: with rate r, every request
+    /// that makes the running sum of r cross an integer is hit.
+    pub rate_429: f64,
+    /// Fraction (0..=1) of ARM / Log Analytics requests answered with 500.
+    pub rate_500: f64,
+    /// `Retry-After` seconds sent with injected 429s.
+    pub retry_after_secs: u64,
+    /// Extra latency added to every ARM / Log Analytics request, in ms.
+    pub latency_ms: u64,
+    /// Minimum time before a long-running operation completes, in ms.
+    pub lro_delay_ms: u64,
+    /// Minimum number of status polls a long-running operation needs before
+    /// it completes (0: time alone decides).
+    pub lro_polls: u32,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        FaultConfig {
+            rate_429: 0.0,
+            rate_500: 0.0,
+            retry_after_secs: 1,
+            latency_ms: 0,
+            lro_delay_ms: 1000,
+            lro_polls: 0,
+        }
+    }
+}
+
+/// Everything an emulator instance needs. `SimConfig::default()` gives a
+/// working in-memory emulator on an ephemeral loopback port.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to listen on (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    /// Docker Engine API endpoint that runs executions, e.g.
+    /// `unix:///var/run/docker.sock` (only `unix://` and bare paths are supported).
+    pub engine: String,
+    /// Directory for file shares, EmptyDir and secret volumes. `None`: a fresh
+    /// directory under the system temp dir.
+    pub data_dir: Option<PathBuf>,
+    /// Tenant ID put into issued tokens.
+    pub tenant_id: String,
+    /// Client ID accepted by the token endpoint; `None` accepts any client ID.
+    pub client_id: Option<String>,
+    /// Client secret the token endpoint requires.
+    pub client_secret: String,
+    /// Value the managed identity endpoint requires in `X-IDENTITY-HEADER`.
+    pub identity_header: String,
+    /// Admin user name of the registry (basic auth).
+    pub registry_username: String,
+    /// Admin password of the registry (basic auth).
+    pub registry_password: String,
+    /// Environments that exist from the start.
+    pub environments: Vec<EnvironmentSeed>,
+    /// Delay between a line being printed and it being queryable in Log Analytics.
+    pub ingestion_delay: Duration,
+    /// Fault injection and LRO pacing at start.
+    pub faults: FaultConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            engine: "unix:///var/run/docker.sock".into(),
+            data_dir: None,
+            tenant_id: "00000000-0000-0000-0000-0000000000aa".into(),
+            client_id: None,
+            client_secret: "sockerless-sim-secret".into(),
+            identity_header: "sockerless-sim-identity".into(),
+            registry_username: "sim".into(),
+            registry_password: "sim-registry-password".into(),
+            environments: vec![EnvironmentSeed::default()],
+            ingestion_delay: Duration::from_secs(5),
+            faults: FaultConfig::default(),
+        }
+    }
+}

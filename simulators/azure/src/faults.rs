@@ -1,0 +1,252 @@
+//! Cross-cutting middleware: request IDs, the request log behind
+//! `GET /_sim/requests`, and fault injection (`/_sim/faults`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::FaultConfig;
+use crate::state::AppState;
+
+/// Largest body kept in the request log.
+const MAX_LOGGED_BODY: usize = 1 << 20;
+
+/// One logged request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// Sequence number from 1.
+    pub seq: u64,
+    /// Method.
+    pub method: String,
+    /// Path without query.
+    pub path: String,
+    /// `api-version` query parameter, if any.
+    pub api_version: Option<String>,
+    /// JSON body (secrets redacted), or `null`.
+    pub body: Value,
+    /// Response status (0 when the connection was dropped before one).
+    pub status: u16,
+}
+
+/// Accumulators that make injected faults deterministic.
+#[derive(Debug, Default)]
+pub struct FaultState {
+    /// Current settings.
+    pub config: FaultConfig,
+    acc_429: f64,
+    acc_500: f64,
+}
+
+impl FaultState {
+    /// New state with `config`.
+    pub fn new(config: FaultConfig) -> Self {
+        FaultState {
+            config,
+            acc_429: 0.0,
+            acc_500: 0.0,
+        }
+    }
+
+    fn draw(acc: &mut f64, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return false;
+        }
+        *acc += rate.min(1.0);
+        if *acc >= 1.0 - 1e-9 {
+            *acc -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Removes secret values from a logged body.
+pub fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                let lower = k.to_ascii_lowercase();
+                if lower == "secrets" {
+                    for s in val.as_array_mut().into_iter().flatten() {
+                        if let Some(o) = s.as_object_mut()
+                            && o.contains_key("value")
+                        {
+                            o.insert("value".into(), json!("<redacted>"));
+                        }
+                    }
+                } else if lower.contains("password")
+                    || lower == "accountkey"
+                    || lower == "client_secret"
+                    || lower == "sharedkey"
+                {
+                    *val = json!("<redacted>");
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn is_faultable(path: &str) -> bool {
+    path.starts_with("/subscriptions/") || path.starts_with("/v1/workspaces/")
+}
+
+/// Adds `x-ms-request-id`, echoes `x-ms-correlation-request-id`, logs the
+/// request, and injects faults on ARM and Log Analytics paths.
+pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let correlation = req
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static(""))
+        });
+    let path = req.uri().path().to_string();
+    let method = req.method().to_string();
+    let api_version = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "api-version")
+            .map(|(_, v)| v.to_string())
+    });
+    let sim_internal = path.starts_with("/_sim/");
+    let (req, body) = if path.starts_with("/v2/") || sim_internal {
+        (req, Value::Null)
+    } else {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, 64 << 20).await {
+            Ok(b) => b,
+            Err(_) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({"error": {"code": "RequestTooLarge", "message": "The request body is too large."}}))).into_response();
+            }
+        };
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        let mut logged = if is_form || bytes.len() > MAX_LOGGED_BODY {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        redact(&mut logged);
+        (Request::from_parts(parts, Body::from(bytes)), logged)
+    };
+    let seq = if sim_internal {
+        None
+    } else {
+        Some(state.log_request(RequestRecord {
+            seq: 0,
+            method,
+            path: path.clone(),
+            api_version,
+            body,
+            status: 0,
+        }))
+    };
+    let mut resp = match inject(&state, &path).await {
+        Some(fault) => fault,
+        None => next.run(req).await,
+    };
+    if let Some(seq) = seq {
+        state.set_request_status(seq, resp.status().as_u16());
+    }
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert("x-ms-request-id", v);
+    }
+    h.insert("x-ms-correlation-request-id", correlation);
+    resp
+}
+
+/// An injected fault response, or `None` to let the request through.
+async fn inject(state: &AppState, path: &str) -> Option<Response> {
+    if !is_faultable(path) {
+        return None;
+    }
+    let (latency, fault) = {
+        let mut f = state.faults();
+        let cfg = f.config.clone();
+        let fault = if FaultState::draw(&mut f.acc_429, cfg.rate_429) {
+            Some(429)
+        } else if FaultState::draw(&mut f.acc_500, cfg.rate_500) {
+            Some(500)
+        } else {
+            None
+        };
+        (cfg.latency_ms, fault.map(|c| (c, cfg.retry_after_secs)))
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match fault {
+        Some((429, retry)) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"error": {"code": "TooManyRequests", "message": "The request was throttled (injected by the emulator)."}})),
+            )
+                .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
+            Some(r)
+        }
+        Some(_) => Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": {"code": "InternalServerError", "message": "An internal error occurred (injected by the emulator)."}})),
+            )
+                .into_response(),
+        ),
+        None => None,
+    }
+}
+
+/// `GET /_sim/requests`.
+pub async fn list_requests(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.requests()).into_response()
+}
+
+/// `DELETE /_sim/requests`.
+pub async fn clear_requests(State(state): State<Arc<AppState>>) -> Response {
+    state.clear_requests();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /_sim/faults`.
+pub async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.faults_snapshot()).into_response()
+}
+
+/// `PUT /_sim/faults` with a (partial) `FaultConfig` in camelCase; missing
+/// fields take their defaults.
+pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FaultConfig>(&body) {
+        Ok(cfg) if (0.0..=1.0).contains(&cfg.rate_429) && (0.0..=1.0).contains(&cfg.rate_500) => {
+            *state.faults() = FaultState::new(cfg.clone());
+            axum::Json(cfg).into_response()
+        }
+        Ok(_) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "rates must be between 0 and 1"})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": format!("invalid fault config: {e}")})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,499 @@
+//! ACR data plane: OCI distribution v2 (`/v2/...`), `/acr/v1/_catalog` and
+//! ACR's token endpoints, served at the emulator's own address (the login
+//! server is `127.0.0.1:PORT`).
+
+pub mod auth;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use self::auth::acr_error;
+use self::store::{Manifest, Upload, digest_of, is_digest, references, valid_repo_name, valid_tag};
+use crate::state::AppState;
+
+/// Manifest media types accepted on push.
+const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(*k, v);
+        }
+    }
+    h.insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    h
+}
+
+/// `GET /v2/`.
+pub async fn base(State(state): State<Arc<AppState>>, h: HeaderMap) -> Response {
+    if let Err(r) = auth::check(&state, &h, "") {
+        return *r;
+    }
+    (StatusCode::OK, headers(&[]), axum::Json(json!({}))).into_response()
+}
+
+/// `GET /v2/_catalog` and `/acr/v1/_catalog` (`n` and `last` paging).
+pub async fn catalog(
+    State(state): State<Arc<AppState>>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = auth::check(&state, &h, "registry:catalog:*") {
+        return *r;
+    }
+    let n = q
+        .get("n")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    let last = q.get("last").cloned().unwrap_or_default();
+    let repos: Vec<String> = state
+        .registry()
+        .repos
+        .iter()
+        .filter(|(name, r)| name.as_str() > last.as_str() && !r.manifests.is_empty())
+        .map(|(name, _)| name.clone())
+        .take(n)
+        .collect();
+    (headers(&[]), axum::Json(json!({ "repositories": repos }))).into_response()
+}
+
+/// Everything under `/v2/{name}/...` (names contain slashes, so routing is by suffix).
+pub async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    Path(rest): Path<String>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (name, kind, arg) = if let Some(name) = rest.strip_suffix("/tags/list") {
+        (name, "tags", "")
+    } else if let Some((name, r)) = rest.rsplit_once("/manifests/") {
+        (name, "manifests", r)
+    } else if let Some((name, r)) = rest.rsplit_once("/blobs/uploads/") {
+        (name, "uploads", r)
+    } else if let Some(name) = rest.strip_suffix("/blobs/uploads") {
+        (name, "uploads", "")
+    } else if let Some((name, r)) = rest.rsplit_once("/blobs/") {
+        (name, "blobs", r)
+    } else {
+        return acr_error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown registry path");
+    };
+    if !valid_repo_name(name) {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+            "invalid repository name",
+        );
+    }
+    let write = !matches!(method, Method::GET | Method::HEAD);
+    let scope = format!(
+        "repository:{name}:{}",
+        if write { "pull,push" } else { "pull" }
+    );
+    if let Err(r) = auth::check(&state, &h, &scope) {
+        return *r;
+    }
+    match (kind, &method) {
+        ("tags", &Method::GET) => tags_list(&state, name),
+        ("manifests", &Method::GET | &Method::HEAD) => {
+            get_manifest(&state, name, arg, method == Method::HEAD)
+        }
+        ("manifests", &Method::PUT) => put_manifest(&state, name, arg, &h, body),
+        ("manifests", &Method::DELETE) => delete_manifest(&state, name, arg),
+        ("blobs", &Method::GET | &Method::HEAD) => {
+            get_blob(&state, name, arg, method == Method::HEAD)
+        }
+        ("blobs", &Method::DELETE) => delete_blob(&state, name, arg),
+        ("uploads", &Method::POST) if arg.is_empty() => start_upload(&state, name, &q, body),
+        ("uploads", &Method::PATCH) => patch_upload(&state, name, arg, body),
+        ("uploads", &Method::PUT) => finish_upload(&state, name, arg, &q, body),
+        ("uploads", &Method::GET) => upload_status(&state, name, arg),
+        ("uploads", &Method::DELETE) => cancel_upload(&state, arg),
+        _ => acr_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "the operation is unsupported",
+        ),
+    }
+}
+
+fn tags_list(state: &AppState, name: &str) -> Response {
+    let reg = state.registry();
+    match reg.repos.get(name) {
+        Some(r) => {
+            let tags: Vec<&String> = r.tags.keys().collect();
+            (
+                headers(&[]),
+                axum::Json(json!({"name": name, "tags": tags})),
+            )
+                .into_response()
+        }
+        None => acr_error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+        ),
+    }
+}
+
+fn get_manifest(state: &AppState, name: &str, reference: &str, head: bool) -> Response {
+    let reg = state.registry();
+    let Some(repo) = reg.repos.get(name) else {
+        return acr_error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+        );
+    };
+    let digest = if is_digest(reference) {
+        Some(reference.to_string())
+    } else {
+        repo.tags.get(reference).cloned()
+    };
+    let Some(m) = digest.as_ref().and_then(|d| repo.manifests.get(d)) else {
+        return acr_error(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest unknown",
+        );
+    };
+    let hdrs = headers(&[
+        ("content-type", m.media_type.clone()),
+        ("docker-content-digest", digest.clone().unwrap_or_default()),
+        ("content-length", m.body.len().to_string()),
+    ]);
+    if head {
+        (StatusCode::OK, hdrs).into_response()
+    } else {
+        (StatusCode::OK, hdrs, m.body.clone()).into_response()
+    }
+}
+
+fn put_manifest(
+    state: &AppState,
+    name: &str,
+    reference: &str,
+    h: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return acr_error(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_INVALID",
+                &format!("manifest invalid: {e}"),
+            );
+        }
+    };
+    let media_type = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or_default().trim().to_string())
+        .filter(|s| MANIFEST_TYPES.contains(&s.as_str()))
+        .or_else(|| {
+            parsed["mediaType"]
+                .as_str()
+                .filter(|s| MANIFEST_TYPES.contains(s))
+                .map(str::to_string)
+        });
+    let Some(media_type) = media_type else {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_INVALID",
+            "unsupported or missing manifest media type",
+        );
+    };
+    let digest = digest_of(&body);
+    if is_digest(reference) {
+        if reference != digest {
+            return acr_error(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                "provided digest did not match uploaded content",
+            );
+        }
+    } else if !valid_tag(reference) {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            "manifest tag did not match URI",
+        );
+    }
+    let mut reg = state.registry();
+    let (blobs, manifests) = references(&parsed);
+    {
+        let repo = reg.repos.get(name);
+        for b in &blobs {
+            if !repo.is_some_and(|r| r.blobs.contains(b)) {
+                return acr_error(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_BLOB_UNKNOWN",
+                    &format!("blob unknown to registry: {b}"),
+                );
+            }
+        }
+        for m in &manifests {
+            if !repo.is_some_and(|r| r.manifests.contains_key(m)) {
+                return acr_error(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_UNKNOWN",
+                    &format!("manifest unknown: {m}"),
+                );
+            }
+        }
+    }
+    let repo = reg.repos.entry(name.to_string()).or_default();
+    repo.manifests
+        .insert(digest.clone(), Manifest { media_type, body });
+    if !is_digest(reference) {
+        repo.tags.insert(reference.to_string(), digest.clone());
+    }
+    let location = format!("/v2/{name}/manifests/{digest}");
+    (
+        StatusCode::CREATED,
+        headers(&[("location", location), ("docker-content-digest", digest)]),
+    )
+        .into_response()
+}
+
+fn delete_manifest(state: &AppState, name: &str, reference: &str) -> Response {
+    let mut reg = state.registry();
+    let Some(repo) = reg.repos.get_mut(name) else {
+        return acr_error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+        );
+    };
+    if !is_digest(reference) {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "manifests are deleted by digest",
+        );
+    }
+    if repo.manifests.remove(reference).is_none() {
+        return acr_error(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest unknown",
+        );
+    }
+    repo.tags.retain(|_, d| d != reference);
+    (StatusCode::ACCEPTED, headers(&[])).into_response()
+}
+
+fn get_blob(state: &AppState, name: &str, digest: &str, head: bool) -> Response {
+    let reg = state.registry();
+    let linked = reg
+        .repos
+        .get(name)
+        .is_some_and(|r| r.blobs.contains(digest));
+    let Some(data) = reg.blobs.get(digest).filter(|_| linked) else {
+        return acr_error(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+        );
+    };
+    let hdrs = headers(&[
+        ("content-type", "application/octet-stream".into()),
+        ("docker-content-digest", digest.to_string()),
+        ("content-length", data.len().to_string()),
+    ]);
+    if head {
+        (StatusCode::OK, hdrs).into_response()
+    } else {
+        (StatusCode::OK, hdrs, data.clone()).into_response()
+    }
+}
+
+fn delete_blob(state: &AppState, name: &str, digest: &str) -> Response {
+    let mut reg = state.registry();
+    let removed = reg
+        .repos
+        .get_mut(name)
+        .is_some_and(|r| r.blobs.remove(digest));
+    if removed {
+        (StatusCode::ACCEPTED, headers(&[])).into_response()
+    } else {
+        acr_error(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+        )
+    }
+}
+
+fn store_blob(state: &AppState, name: &str, data: Bytes, expected: &str) -> Response {
+    if !is_digest(expected) {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest is not a sha256 digest",
+        );
+    }
+    let digest = digest_of(&data);
+    if digest != expected {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+        );
+    }
+    let mut reg = state.registry();
+    reg.blobs.insert(digest.clone(), data);
+    reg.repos
+        .entry(name.to_string())
+        .or_default()
+        .blobs
+        .insert(digest.clone());
+    let location = format!("/v2/{name}/blobs/{digest}");
+    (
+        StatusCode::CREATED,
+        headers(&[("location", location), ("docker-content-digest", digest)]),
+    )
+        .into_response()
+}
+
+fn start_upload(
+    state: &AppState,
+    name: &str,
+    q: &HashMap<String, String>,
+    body: Bytes,
+) -> Response {
+    if let Some(mount) = q.get("mount") {
+        let mut reg = state.registry();
+        let from_has = q
+            .get("from")
+            .and_then(|f| reg.repos.get(f))
+            .is_some_and(|r| r.blobs.contains(mount));
+        if from_has && reg.blobs.contains_key(mount) {
+            reg.repos
+                .entry(name.to_string())
+                .or_default()
+                .blobs
+                .insert(mount.clone());
+            let location = format!("/v2/{name}/blobs/{mount}");
+            return (
+                StatusCode::CREATED,
+                headers(&[
+                    ("location", location),
+                    ("docker-content-digest", mount.clone()),
+                ]),
+            )
+                .into_response();
+        }
+    }
+    if let Some(digest) = q.get("digest") {
+        return store_blob(state, name, body, digest);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    state.registry().uploads.insert(
+        id.clone(),
+        Upload {
+            repo: name.to_string(),
+            data: body.to_vec(),
+        },
+    );
+    upload_accepted(name, &id, body.len())
+}
+
+fn upload_accepted(name: &str, id: &str, len: usize) -> Response {
+    let range = format!("0-{}", len.saturating_sub(1));
+    (
+        StatusCode::ACCEPTED,
+        headers(&[
+            ("location", format!("/v2/{name}/blobs/uploads/{id}")),
+            ("docker-upload-uuid", id.to_string()),
+            ("range", range),
+        ]),
+    )
+        .into_response()
+}
+
+fn upload_unknown() -> Response {
+    acr_error(
+        StatusCode::NOT_FOUND,
+        "BLOB_UPLOAD_UNKNOWN",
+        "blob upload unknown to registry",
+    )
+}
+
+fn patch_upload(state: &AppState, name: &str, id: &str, body: Bytes) -> Response {
+    let mut reg = state.registry();
+    match reg.uploads.get_mut(id) {
+        Some(u) if u.repo == name => {
+            u.data.extend_from_slice(&body);
+            upload_accepted(name, id, u.data.len())
+        }
+        _ => upload_unknown(),
+    }
+}
+
+fn finish_upload(
+    state: &AppState,
+    name: &str,
+    id: &str,
+    q: &HashMap<String, String>,
+    body: Bytes,
+) -> Response {
+    let Some(digest) = q.get("digest") else {
+        return acr_error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "digest query parameter is required",
+        );
+    };
+    let upload = {
+        let mut reg = state.registry();
+        match reg.uploads.remove(id) {
+            Some(u) if u.repo == name => u,
+            Some(u) => {
+                reg.uploads.insert(id.to_string(), u);
+                return upload_unknown();
+            }
+            None => return upload_unknown(),
+        }
+    };
+    let mut data = upload.data;
+    data.extend_from_slice(&body);
+    store_blob(state, name, Bytes::from(data), digest)
+}
+
+fn upload_status(state: &AppState, name: &str, id: &str) -> Response {
+    let reg = state.registry();
+    match reg.uploads.get(id) {
+        Some(u) if u.repo == name => {
+            let mut r = upload_accepted(name, id, u.data.len());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
+        _ => upload_unknown(),
+    }
+}
+
+fn cancel_upload(state: &AppState, id: &str) -> Response {
+    match state.registry().uploads.remove(id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => upload_unknown(),
+    }
+}
