@@ -1,2 +1,21 @@
-//! sockerless-backend-aca
+//! The Azure Container Apps backend of sockerless: every Docker container runs
+//! as an execution of an ACA Job.
+//!
+//! - [`config`]: configuration (YAML, `SOCKERLESS_ACA_*`, flags).
+//! - [`azure`]: thin typed clients on `azure_core`'s pipeline (jobs, managed
+//!   environment, Log Analytics, file shares, registry) and the credential chain.
+//! - [`store`]: the SQLite state store.
+//! - [`backend`]: [`AcaBackend`], the `sockerless_api::Backend` implementation.
+//! - [`daemon`]: logging, listener, request log, graceful shutdown.
 #![warn(missing_docs)]
+
+pub mod azure;
+pub mod backend;
+pub mod config;
+pub mod daemon;
+pub mod errors;
+pub mod names;
+pub mod store;
+
+pub use backend::{AcaBackend, BackendError};
+pub use config::{CliArgs, Config, ConfigError};

@@ -1,0 +1,385 @@
+//! Azure Resource Manager calls and long-running operation (LRO) polling.
+//!
+//! `azure_core`'s poller is generic, so ARM's LRO protocol is written here:
+//! `Azure-AsyncOperation` (poll the operation until `Succeeded`, `Failed` or
+//! `Canceled`, then GET the resource), `Location` (poll until it stops
+//! answering 202), or `provisioningState` on the resource itself. Polls run
+//! every `poll_interval` (1 s by default), or after `Retry-After` when Azure
+//! sends one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::TokenCredential;
+use azure_core::http::headers::{HeaderName, Headers, RETRY_AFTER};
+use azure_core::http::{Context, Method, Pipeline, RawResponse, Request};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sockerless_api::ApiError;
+use url::Url;
+
+use super::pipeline::{AzureOptions, new_pipeline, scope_for};
+use crate::errors::{CallContext, map_azure_error, map_failure};
+
+/// `Azure-AsyncOperation` response header.
+pub const AZURE_ASYNC_OPERATION: HeaderName = HeaderName::from_static("azure-asyncoperation");
+/// `Location` response header.
+pub const LOCATION: HeaderName = HeaderName::from_static("location");
+
+/// Longest wait between polls, whatever `Retry-After` says.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
+
+/// A response body and its status.
+#[derive(Debug, Clone)]
+pub struct ArmResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed JSON body (`Null` when empty).
+    pub body: Value,
+}
+
+impl ArmResponse {
+    /// Deserializes the body.
+    pub fn json<T: DeserializeOwned>(&self, ctx: &CallContext) -> Result<T, ApiError> {
+        serde_json::from_value(self.body.clone()).map_err(|e| {
+            ApiError::Internal(format!(
+                "{}: unexpected response from Azure: {e}",
+                ctx.operation
+            ))
+        })
+    }
+}
+
+/// A client for ARM at one endpoint, with a retrying pipeline for idempotent
+/// calls and a non-retrying one for calls that must not be repeated blindly.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    endpoint: Url,
+    retrying: Pipeline,
+    once: Pipeline,
+    options: AzureOptions,
+}
+
+impl ArmClient {
+    /// A client for `endpoint` (e.g. `https://management.azure.com`).
+    pub fn new(endpoint: Url, credential: Arc<dyn TokenCredential>, options: AzureOptions) -> Self {
+        let scope = scope_for(&endpoint);
+        Self {
+            inner: Arc::new(Inner {
+                retrying: new_pipeline(credential.clone(), &scope, &options, true),
+                once: new_pipeline(credential, &scope, &options, false),
+                endpoint,
+                options,
+            }),
+        }
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.endpoint
+    }
+
+    /// The URL of `path` (an ARM resource path) with `api-version`.
+    pub fn url(&self, path: &str, api_version: &str) -> Result<Url, ApiError> {
+        let mut url = self
+            .inner
+            .endpoint
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ApiError::Internal(format!("invalid ARM path {path:?}: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("api-version", api_version);
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        ctx: &CallContext,
+        pipeline: &Pipeline,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<RawResponse, ApiError> {
+        let mut request = Request::new(url, method);
+        request.insert_header("accept", "application/json");
+        if let Some(body) = body {
+            request.insert_header("content-type", "application/json");
+            let bytes = serde_json::to_vec(body).map_err(|e| {
+                ApiError::Internal(format!("{}: cannot encode request: {e}", ctx.operation))
+            })?;
+            request.set_body(bytes);
+        }
+        pipeline
+            .send(&Context::new(), &mut request, None)
+            .await
+            .map_err(|e| map_azure_error(ctx, &e))
+    }
+
+    /// GET a resource.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+    ) -> Result<T, ApiError> {
+        let url = self.url(path, api_version)?;
+        let response = self
+            .send(ctx, &self.inner.retrying, Method::Get, url, None)
+            .await?;
+        to_arm_response(ctx, response)?.json(ctx)
+    }
+
+    /// GET a resource; `None` when it does not exist.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(ctx, path, api_version).await {
+            Ok(v) => Ok(Some(v)),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PUT a resource and wait for its provisioning to finish; returns the resource.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let url = self.url(path, api_version)?;
+        let body = serde_json::to_value(body).map_err(|e| {
+            ApiError::Internal(format!("{}: cannot encode request: {e}", ctx.operation))
+        })?;
+        let response = self
+            .send(
+                ctx,
+                &self.inner.retrying,
+                Method::Put,
+                url.clone(),
+                Some(&body),
+            )
+            .await?;
+        let done = self.wait(ctx, response, Some(&url)).await?;
+        done.json(ctx)
+    }
+
+    /// DELETE a resource and wait until it is gone. `Ok(false)` when it did not exist.
+    pub async fn delete(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+    ) -> Result<bool, ApiError> {
+        let url = self.url(path, api_version)?;
+        let response = match self
+            .send(ctx, &self.inner.retrying, Method::Delete, url, None)
+            .await
+        {
+            Ok(r) => r,
+            Err(ApiError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if u16::from(response.status()) == 204 {
+            return Ok(false);
+        }
+        self.wait(ctx, response, None).await?;
+        Ok(true)
+    }
+
+    /// POST an action exactly once (no retries: the action may not be
+    /// idempotent), then follow its long-running operation, if any, to the end.
+    pub async fn post_once(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<ArmResponse, ApiError> {
+        let url = self.url(path, api_version)?;
+        let response = self
+            .send(ctx, &self.inner.once, Method::Post, url, body)
+            .await?;
+        self.wait(ctx, response, None).await
+    }
+
+    /// POST an idempotent action (retried like a GET) and follow its LRO.
+    pub async fn post(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<ArmResponse, ApiError> {
+        let url = self.url(path, api_version)?;
+        let response = self
+            .send(ctx, &self.inner.retrying, Method::Post, url, body)
+            .await?;
+        self.wait(ctx, response, None).await
+    }
+
+    /// Follows the LRO started by `first`. `resource` is the resource URL for
+    /// PUT/PATCH (its final GET gives the result).
+    async fn wait(
+        &self,
+        ctx: &CallContext,
+        first: RawResponse,
+        resource: Option<&Url>,
+    ) -> Result<ArmResponse, ApiError> {
+        let deadline = tokio::time::Instant::now() + self.inner.options.lro_timeout;
+        let headers = first.headers().clone();
+        let first = to_arm_response(ctx, first)?;
+        let async_op = header_url(&headers, &AZURE_ASYNC_OPERATION);
+        let location = header_url(&headers, &LOCATION);
+
+        if let Some(op_url) = async_op {
+            let mut wait_for = self.poll_delay(&headers);
+            loop {
+                self.sleep_until_next(ctx, wait_for, deadline).await?;
+                let raw = self
+                    .send(ctx, &self.inner.retrying, Method::Get, op_url.clone(), None)
+                    .await?;
+                wait_for = self.poll_delay(raw.headers());
+                let status = to_arm_response(ctx, raw)?;
+                match status.body.get("status").and_then(Value::as_str) {
+                    Some(s) if s.eq_ignore_ascii_case("Succeeded") => break,
+                    Some(s)
+                        if s.eq_ignore_ascii_case("Failed")
+                            || s.eq_ignore_ascii_case("Canceled") =>
+                    {
+                        return Err(lro_failure(ctx, s, &status.body));
+                    }
+                    _ => continue,
+                }
+            }
+            return match resource.cloned().or(location) {
+                Some(url) => {
+                    let raw = self
+                        .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
+                        .await?;
+                    to_arm_response(ctx, raw)
+                }
+                None => Ok(first),
+            };
+        }
+
+        if let (Some(loc), 202) = (location, first.status) {
+            let mut wait_for = self.poll_delay(&headers);
+            loop {
+                self.sleep_until_next(ctx, wait_for, deadline).await?;
+                let raw = self
+                    .send(ctx, &self.inner.retrying, Method::Get, loc.clone(), None)
+                    .await?;
+                wait_for = self.poll_delay(raw.headers());
+                let response = to_arm_response(ctx, raw)?;
+                if response.status != 202 {
+                    return Ok(response);
+                }
+            }
+        }
+
+        if let Some(url) = resource {
+            let mut current = first;
+            let mut wait_for = self.poll_delay(&headers);
+            loop {
+                match provisioning_state(&current.body) {
+                    None => return Ok(current),
+                    Some(s) if s.eq_ignore_ascii_case("Succeeded") => return Ok(current),
+                    Some(s)
+                        if s.eq_ignore_ascii_case("Failed")
+                            || s.eq_ignore_ascii_case("Canceled") =>
+                    {
+                        return Err(lro_failure(ctx, s, &current.body));
+                    }
+                    Some(_) => {}
+                }
+                self.sleep_until_next(ctx, wait_for, deadline).await?;
+                let raw = self
+                    .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
+                    .await?;
+                wait_for = self.poll_delay(raw.headers());
+                current = to_arm_response(ctx, raw)?;
+            }
+        }
+        Ok(first)
+    }
+
+    fn poll_delay(&self, headers: &Headers) -> Duration {
+        headers
+            .get_optional_str(&RETRY_AFTER)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(self.inner.options.poll_interval)
+            .min(MAX_POLL_WAIT)
+    }
+
+    async fn sleep_until_next(
+        &self,
+        ctx: &CallContext,
+        wait_for: Duration,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ApiError> {
+        let wake = tokio::time::Instant::now() + wait_for;
+        if wake > deadline {
+            return Err(ApiError::Unavailable(format!(
+                "{}: Azure did not finish the operation within {} s",
+                ctx.operation,
+                self.inner.options.lro_timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep_until(wake).await;
+        Ok(())
+    }
+}
+
+fn header_url(headers: &Headers, name: &HeaderName) -> Option<Url> {
+    headers
+        .get_optional_str(name)
+        .and_then(|v| Url::parse(v).ok())
+}
+
+fn provisioning_state(body: &Value) -> Option<&str> {
+    body.get("properties")?.get("provisioningState")?.as_str()
+}
+
+fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> ApiError {
+    let error = body
+        .get("error")
+        .or_else(|| body.get("properties").and_then(|p| p.get("error")));
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    let message = error
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("operation {state}"));
+    map_failure(ctx, None, code, &message)
+}
+
+fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, ApiError> {
+    let status = u16::from(raw.status());
+    let body = raw.into_body();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::Internal(format!(
+                "{}: Azure answered {status} with invalid JSON: {e}",
+                ctx.operation
+            ))
+        })?
+    };
+    Ok(ArmResponse { status, body })
+}
+
+#[cfg(test)]
+#[path = "arm_tests.rs"]
+mod tests;

@@ -1,0 +1,273 @@
+//! ARM client and LRO polling against a local stub standing in for ARM.
+
+use super::*;
+use crate::azure::pipeline::collect_request_ids;
+use crate::azure::test_support::{StaticCredential, Stub, StubReply};
+use azure_core::http::ExponentialRetryOptions;
+
+fn client(stub: &Stub) -> ArmClient {
+    let options = AzureOptions {
+        retry: ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(10),
+            max_retries: 3,
+            max_total_elapsed: azure_core::time::Duration::seconds(30),
+            max_delay: azure_core::time::Duration::seconds(2),
+        },
+        poll_interval: Duration::from_millis(10),
+        lro_timeout: Duration::from_secs(20),
+    };
+    ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options)
+}
+
+fn ctx() -> CallContext {
+    CallContext::new(
+        "aca: put job j",
+        "Container Apps Contributor on resource group rg",
+    )
+}
+
+const JOB: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/jobs/j";
+
+#[tokio::test]
+async fn put_follows_azure_async_operation_then_gets_the_resource() {
+    let stub = Stub::start(|base, method, path, n| match (method, path) {
+        ("PUT", JOB) => StubReply::json(
+            201,
+            r#"{"name":"j","properties":{"provisioningState":"InProgress"}}"#,
+        )
+        .header(
+            "azure-asyncoperation",
+            format!("{base}ops/1?api-version=2025-01-01"),
+        )
+        .header("x-ms-request-id", "req-put"),
+        ("GET", "/ops/1") if n == 0 => StubReply::json(200, r#"{"status":"InProgress"}"#),
+        ("GET", "/ops/1") => StubReply::json(200, r#"{"status":"Succeeded"}"#),
+        ("GET", JOB) => StubReply::json(
+            200,
+            r#"{"name":"j","properties":{"provisioningState":"Succeeded"}}"#,
+        )
+        .header("x-ms-request-id", "req-get")
+        .header("x-ms-correlation-request-id", "corr-1"),
+        _ => StubReply::json(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"no"}}"#,
+        ),
+    })
+    .await;
+    let arm = client(&stub);
+    let (job, ids) = collect_request_ids(arm.put::<_, Value>(
+        &ctx(),
+        JOB,
+        "2025-01-01",
+        &serde_json::json!({"location":"eastus"}),
+    ))
+    .await;
+    let job = job.expect("put succeeds");
+    assert_eq!(job["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(
+        stub.calls(),
+        vec![
+            format!("PUT {JOB}"),
+            "GET /ops/1".into(),
+            "GET /ops/1".into(),
+            format!("GET {JOB}")
+        ]
+    );
+    assert!(
+        stub.auth_headers().iter().all(|a| a == "Bearer test-token"),
+        "{:?}",
+        stub.auth_headers()
+    );
+    let request_ids: Vec<_> = ids.iter().filter_map(|i| i.request_id.clone()).collect();
+    assert_eq!(request_ids, ["req-put", "req-get"]);
+    assert_eq!(
+        ids.last().and_then(|i| i.correlation_id.as_deref()),
+        Some("corr-1")
+    );
+    assert_eq!(ids.len(), 4, "every try is recorded");
+}
+
+#[tokio::test]
+async fn put_polls_provisioning_state_without_async_header() {
+    let stub = Stub::start(|_, method, path, n| match (method, path) {
+        ("PUT", JOB) => {
+            StubReply::json(201, r#"{"properties":{"provisioningState":"InProgress"}}"#)
+        }
+        ("GET", JOB) if n < 2 => {
+            StubReply::json(200, r#"{"properties":{"provisioningState":"InProgress"}}"#)
+        }
+        ("GET", JOB) => StubReply::json(200, r#"{"properties":{"provisioningState":"Succeeded"}}"#),
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let job: Value = client(&stub)
+        .put(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
+        .await
+        .expect("put");
+    assert_eq!(job["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(stub.calls().len(), 4);
+}
+
+#[tokio::test]
+async fn failed_operation_maps_its_error() {
+    let stub = Stub::start(|base, method, path, _| match (method, path) {
+        ("PUT", JOB) => StubReply::json(201, "{}").header("azure-asyncoperation", format!("{base}ops/2")),
+        ("GET", "/ops/2") => StubReply::json(200, r#"{"status":"Failed","error":{"code":"InvalidParameter","message":"bad cpu/memory pair"}}"#),
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let err = client(&stub)
+        .put::<_, Value>(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
+        .await
+        .expect_err("fails");
+    assert_eq!(
+        err,
+        ApiError::InvalidParameter("aca: put job j: InvalidParameter: bad cpu/memory pair".into())
+    );
+}
+
+#[tokio::test]
+async fn throttled_get_is_retried_after_retry_after() {
+    let stub = Stub::start(|_, method, path, n| match (method, path) {
+        ("GET", JOB) if n == 0 => StubReply::json(
+            429,
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+        )
+        .header("retry-after", "1"),
+        ("GET", JOB) => StubReply::json(200, r#"{"name":"j"}"#),
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let job: Value = client(&stub)
+        .get(&ctx(), JOB, "2025-01-01")
+        .await
+        .expect("retried");
+    assert_eq!(job["name"], "j");
+    assert_eq!(stub.calls().len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
+}
+
+#[tokio::test]
+async fn throttling_that_persists_becomes_unavailable() {
+    let stub = Stub::start(|_, _, _, _| {
+        StubReply::json(
+            429,
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+        )
+    })
+    .await;
+    let err = client(&stub)
+        .get::<Value>(&ctx(), JOB, "2025-01-01")
+        .await
+        .expect_err("gives up");
+    assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+    assert_eq!(stub.calls().len(), 4, "1 try + 3 retries");
+}
+
+#[tokio::test]
+async fn post_once_is_not_retried_on_500() {
+    let stub = Stub::start(|_, _, _, _| {
+        StubReply::json(
+            500,
+            r#"{"error":{"code":"InternalServerError","message":"boom"}}"#,
+        )
+    })
+    .await;
+    let arm = client(&stub);
+    let err = arm
+        .post_once(&ctx(), &format!("{JOB}/start"), "2025-01-01", None)
+        .await
+        .expect_err("500");
+    assert!(
+        matches!(err, ApiError::Internal(ref m) if m.contains("boom")),
+        "{err:?}"
+    );
+    assert_eq!(
+        stub.calls(),
+        vec![format!("POST {JOB}/start")],
+        "start is sent exactly once"
+    );
+
+    // The retrying POST, for contrast, does retry.
+    let _ = arm
+        .post(&ctx(), &format!("{JOB}/listSecrets"), "2025-01-01", None)
+        .await;
+    assert_eq!(stub.calls().len(), 1 + 4);
+}
+
+#[tokio::test]
+async fn delete_follows_location_until_done() {
+    let stub = Stub::start(|base, method, path, n| match (method, path) {
+        ("DELETE", JOB) => StubReply::json(202, "")
+            .header("location", format!("{base}ops/del"))
+            .header("retry-after", "0"),
+        ("GET", "/ops/del") if n == 0 => StubReply::json(202, ""),
+        ("GET", "/ops/del") => StubReply::json(204, ""),
+        _ => StubReply::json(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"gone"}}"#,
+        ),
+    })
+    .await;
+    let arm = client(&stub);
+    assert!(arm.delete(&ctx(), JOB, "2025-01-01").await.expect("delete"));
+    assert_eq!(stub.calls().len(), 3);
+    assert!(
+        !arm.delete(&ctx(), "/subscriptions/s/other", "2025-01-01")
+            .await
+            .expect("absent is fine")
+    );
+}
+
+#[tokio::test]
+async fn missing_resource_is_none_for_get_optional() {
+    let stub = Stub::start(|_, _, _, _| {
+        StubReply::json(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"The Resource was not found."}}"#,
+        )
+    })
+    .await;
+    let arm = client(&stub);
+    assert_eq!(
+        arm.get_optional::<Value>(&ctx(), JOB, "2025-01-01")
+            .await
+            .expect("ok"),
+        None
+    );
+    let err = arm
+        .get::<Value>(&ctx(), JOB, "2025-01-01")
+        .await
+        .expect_err("404");
+    assert!(
+        matches!(err, ApiError::NotFound(ref m) if m.starts_with("aca: put job j: ResourceNotFound")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn lro_timeout_is_bounded() {
+    let stub = Stub::start(|base, method, _, _| match method {
+        "PUT" => {
+            StubReply::json(201, "{}").header("azure-asyncoperation", format!("{base}ops/forever"))
+        }
+        _ => StubReply::json(200, r#"{"status":"InProgress"}"#),
+    })
+    .await;
+    let mut options = AzureOptions {
+        poll_interval: Duration::from_millis(50),
+        lro_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    options.retry.max_retries = 0;
+    let arm = ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options);
+    let err = arm
+        .put::<_, Value>(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
+        .await
+        .expect_err("times out");
+    assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+}

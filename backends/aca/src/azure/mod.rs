@@ -1,0 +1,14 @@
+//! Thin typed Azure clients on `azure_core`'s pipeline.
+
+pub mod arm;
+pub mod credential;
+pub mod environments;
+pub mod fileshares;
+pub mod jobs;
+pub mod loganalytics;
+pub mod models;
+pub mod pipeline;
+
+pub mod registry;
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -1,0 +1,328 @@
+//! [`AcaBackend`]: the `sockerless_api::Backend` of Azure Container Apps.
+//!
+//! This issue builds the system operations; the container lifecycle is built
+//! on the same clients and store by later issues. Until then every other
+//! operation answers the trait's `NotImplemented`, naming the operation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use sockerless_api::docker::{
+    SystemInfo, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+};
+use sockerless_api::{ApiError, Backend, BackendInfo, Capabilities};
+
+use crate::azure::arm::ArmClient;
+use crate::azure::credential::ChainedCredential;
+use crate::azure::environments::EnvironmentClient;
+use crate::azure::fileshares::FileSharesClient;
+use crate::azure::jobs::JobsClient;
+use crate::azure::loganalytics::LogAnalyticsClient;
+use crate::azure::pipeline::AzureOptions;
+use crate::azure::registry::{RegistryClient, RegistrySettings};
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+/// Backend name reported in capabilities and `docker info`.
+pub const BACKEND_NAME: &str = "aca";
+/// Docker Engine API version the frontend speaks.
+pub const DOCKER_API_VERSION: &str = "1.44";
+/// Oldest Docker API version accepted.
+pub const DOCKER_MIN_API_VERSION: &str = "1.24";
+/// vCPUs of the largest replica of the ACA Consumption profile.
+pub const CONSUMPTION_MAX_CPUS: i64 = 4;
+/// Memory (bytes) of the largest replica of the ACA Consumption profile (8 GiB).
+pub const CONSUMPTION_MAX_MEMORY: i64 = 8 * 1024 * 1024 * 1024;
+
+/// The capabilities of this backend (ACA-001).
+pub fn backend_info() -> BackendInfo {
+    BackendInfo {
+        backend: BACKEND_NAME.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        capabilities: Capabilities {
+            exec: true,
+            attach: true,
+            logs: true,
+            logs_follow: true,
+            volumes: true,
+            networks: true,
+            health_checks: true,
+            image_pull: true,
+            image_load: true,
+            max_timeout_seconds: 0,
+            agent_required: true,
+        },
+    }
+}
+
+/// Why the backend could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The Azure clients the backend uses; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AzureClients {
+    /// ARM (shared by the ARM clients).
+    pub arm: ArmClient,
+    /// Container Apps Jobs.
+    pub jobs: JobsClient,
+    /// The managed environment and its storages.
+    pub environment: EnvironmentClient,
+    /// Log Analytics queries.
+    pub log_analytics: LogAnalyticsClient,
+    /// Azure Files shares, when a storage account is configured.
+    pub file_shares: Option<FileSharesClient>,
+    /// Registry access.
+    pub registry: RegistryClient,
+}
+
+impl AzureClients {
+    /// Builds every client for `config` with `credential`.
+    pub fn new(
+        config: &Config,
+        credential: Arc<dyn TokenCredential>,
+        options: AzureOptions,
+    ) -> Self {
+        let arm = ArmClient::new(
+            config.arm_endpoint.clone(),
+            credential.clone(),
+            options.clone(),
+        );
+        Self {
+            jobs: JobsClient::new(arm.clone(), &config.subscription_id, &config.resource_group),
+            environment: EnvironmentClient::new(
+                arm.clone(),
+                &config.subscription_id,
+                &config.resource_group,
+                &config.managed_environment_name,
+            ),
+            log_analytics: LogAnalyticsClient::new(
+                config.log_analytics_endpoint.clone(),
+                credential.clone(),
+                &options,
+            ),
+            file_shares: config.storage_account_name.as_deref().map(|account| {
+                FileSharesClient::new(
+                    arm.clone(),
+                    &config.subscription_id,
+                    &config.resource_group,
+                    account,
+                )
+            }),
+            registry: RegistryClient::new(
+                RegistrySettings {
+                    server: config.registry_server.clone(),
+                    username: config.registry_username.clone(),
+                    password: config.registry_password.clone(),
+                    mirrors: config.registry_mirrors.clone(),
+                },
+                credential,
+                &options,
+            ),
+            arm,
+        }
+    }
+}
+
+/// The ACA backend; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AcaBackend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Store,
+    azure: AzureClients,
+    workspace_customer_id: tokio::sync::OnceCell<String>,
+}
+
+impl AcaBackend {
+    /// Opens the store under `config.data_dir` and builds the Azure clients
+    /// with the standard credential chain (read from the process environment).
+    pub async fn new(config: Config) -> Result<Self, BackendError> {
+        let credential = Arc::new(ChainedCredential::from_environment(
+            crate::config::process_env(),
+            &config.authority_host,
+        ));
+        Self::with_credential(config, credential, AzureOptions::default()).await
+    }
+
+    /// Like [`AcaBackend::new`] with an explicit credential and options.
+    pub async fn with_credential(
+        config: Config,
+        credential: Arc<dyn TokenCredential>,
+        options: AzureOptions,
+    ) -> Result<Self, BackendError> {
+        let store = Store::open_async(config.database_path()).await?;
+        let azure = AzureClients::new(&config, credential, options);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                azure,
+                workspace_customer_id: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The Azure clients.
+    pub fn azure(&self) -> &AzureClients {
+        &self.inner.azure
+    }
+
+    /// Checks that the managed environment exists; logs a warning naming its
+    /// resource ID when it does not or cannot be read. Returns the warning.
+    pub async fn check_environment(&self) -> Option<String> {
+        let id = self.inner.azure.environment.id().to_owned();
+        let warning = match self.inner.azure.environment.get().await {
+            Ok(Some(env)) => {
+                tracing::info!(
+                    environment = %id,
+                    provisioning_state = env.provisioning_state().unwrap_or("unknown"),
+                    "managed environment found"
+                );
+                return None;
+            }
+            Ok(None) => format!(
+                "managed environment {id} does not exist; create it before running containers"
+            ),
+            Err(err) => format!("cannot read managed environment {id}: {}", err.message()),
+        };
+        tracing::warn!(environment = %id, "{warning}");
+        Some(warning)
+    }
+
+    /// The Log Analytics workspace customer ID (resolved once from an ARM ID
+    /// when configured that way); `None` when no workspace is configured.
+    pub async fn log_analytics_workspace(&self) -> Result<Option<String>, ApiError> {
+        let Some(workspace) = self.inner.config.log_analytics_workspace_id.as_deref() else {
+            return Ok(None);
+        };
+        let id = self
+            .inner
+            .workspace_customer_id
+            .get_or_try_init(|| {
+                crate::azure::loganalytics::resolve_customer_id(&self.inner.azure.arm, workspace)
+            })
+            .await?;
+        Ok(Some(id.clone()))
+    }
+
+    /// Closes the store (at shutdown).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.store.close().await
+    }
+}
+
+#[async_trait]
+impl Backend for AcaBackend {
+    async fn capabilities(&self) -> sockerless_api::Result<BackendInfo> {
+        Ok(backend_info())
+    }
+
+    async fn ping(&self) -> sockerless_api::Result<()> {
+        self.inner
+            .store
+            .call(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    async fn system_version(&self) -> sockerless_api::Result<SystemVersion> {
+        let version = env!("CARGO_PKG_VERSION").to_owned();
+        let details = HashMap::from([
+            ("ApiVersion".to_owned(), DOCKER_API_VERSION.to_owned()),
+            ("Backend".to_owned(), BACKEND_NAME.to_owned()),
+        ]);
+        Ok(SystemVersion {
+            platform: Some(SystemVersionPlatform {
+                name: "Sockerless (Azure Container Apps)".to_owned(),
+            }),
+            components: Some(vec![SystemVersionComponents {
+                name: "Engine".to_owned(),
+                version: version.clone(),
+                details: Some(details),
+            }]),
+            version: Some(version),
+            api_version: Some(DOCKER_API_VERSION.to_owned()),
+            min_api_version: Some(DOCKER_MIN_API_VERSION.to_owned()),
+            os: Some("linux".to_owned()),
+            arch: Some("amd64".to_owned()),
+            experimental: Some(false),
+            ..Default::default()
+        })
+    }
+
+    /// Counts come from the store; the managed environment is read from ARM so
+    /// that a missing or unreachable environment shows up as a warning.
+    async fn system_info(&self) -> sockerless_api::Result<SystemInfo> {
+        let counts = self.inner.store.container_counts().await?;
+        let images: i64 = self
+            .inner
+            .store
+            .call(|c| c.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0)))
+            .await?;
+        let config = &self.inner.config;
+        let warnings: Vec<String> = self.check_environment().await.into_iter().collect();
+        Ok(SystemInfo {
+            id: Some(self.inner.azure.environment.id().to_owned()),
+            containers: Some(counts.total),
+            containers_running: Some(counts.running),
+            containers_paused: Some(counts.paused),
+            containers_stopped: Some(counts.stopped),
+            images: Some(images),
+            driver: Some(BACKEND_NAME.to_owned()),
+            docker_root_dir: Some(config.data_dir.display().to_string()),
+            system_time: Some(now_rfc3339()),
+            logging_driver: Some("json-file".to_owned()),
+            kernel_version: Some("n/a (Azure Container Apps)".to_owned()),
+            operating_system: Some(format!(
+                "Azure Container Apps (environment {}, {})",
+                config.managed_environment_name, config.location
+            )),
+            os_version: Some(String::new()),
+            os_type: Some("linux".to_owned()),
+            architecture: Some("x86_64".to_owned()),
+            ncpu: Some(CONSUMPTION_MAX_CPUS),
+            mem_total: Some(CONSUMPTION_MAX_MEMORY),
+            index_server_address: Some("https://index.docker.io/v1/".to_owned()),
+            name: Some(config.managed_environment_name.clone()),
+            labels: Some(vec![
+                format!("sockerless.backend={BACKEND_NAME}"),
+                format!("sockerless.aca.location={}", config.location),
+                format!("sockerless.aca.resource_group={}", config.resource_group),
+            ]),
+            server_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            warnings: Some(warnings),
+            ..Default::default()
+        })
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "backend_tests.rs"]
+mod tests;

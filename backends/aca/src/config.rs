@@ -1,0 +1,564 @@
+//! Configuration: YAML file, `SOCKERLESS_ACA_*` environment, flags.
+//!
+//! Priority: flags > environment > file > defaults. The loader takes the
+//! environment as an iterator so tests never touch the process environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Yaml};
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of every environment variable the backend reads.
+pub const ENV_PREFIX: &str = "SOCKERLESS_ACA_";
+/// Default internal API listener.
+pub const DEFAULT_LISTEN: &str = "unix:///var/run/sockerless-backend.sock";
+/// Default SQLite directory.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/sockerless/aca";
+/// Default Azure Resource Manager endpoint.
+pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+/// Default Microsoft Entra ID authority host.
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// Default Log Analytics query endpoint.
+pub const DEFAULT_LOG_ANALYTICS_ENDPOINT: &str = "https://api.loganalytics.io";
+/// Default agent listener (used by the agent sessions issue).
+pub const DEFAULT_AGENT_LISTEN: &str = "tcp://0.0.0.0:9112";
+
+/// The four keys without which the backend cannot start.
+pub const REQUIRED_KEYS: [&str; 4] = [
+    "subscription_id",
+    "resource_group",
+    "managed_environment_name",
+    "location",
+];
+
+/// Every configuration key, in documentation order.
+pub const ALL_KEYS: [&str; 21] = [
+    "subscription_id",
+    "resource_group",
+    "managed_environment_name",
+    "location",
+    "log_analytics_workspace_id",
+    "storage_account_name",
+    "storage_account_key",
+    "registry_server",
+    "registry_username",
+    "registry_password",
+    "listen",
+    "data_dir",
+    "arm_endpoint",
+    "authority_host",
+    "log_analytics_endpoint",
+    "registry_mirrors",
+    "agent_image",
+    "agent_callback_url",
+    "agent_listen",
+    "log_level",
+    "log_format",
+];
+
+/// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The environment variable of a key, e.g. `SOCKERLESS_ACA_SUBSCRIPTION_ID`.
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// The flag of a key, e.g. `--subscription-id`.
+pub fn flag_name(key: &str) -> String {
+    match key {
+        "registry_mirrors" => "--registry-mirror".to_owned(),
+        _ => format!("--{}", key.replace('_', "-")),
+    }
+}
+
+/// A secret string (storage key, registry password): never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; use only to hand it to Azure.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl std::str::FromStr for SecretString {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Command-line flags. Every key has a flag; unset flags fall back to the
+/// environment, then the file, then defaults.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "sockerless-backend-aca",
+    version,
+    about = "Sockerless backend: runs Docker containers as Azure Container Apps Job executions",
+    after_help = "Every flag can also be set by the environment variable SOCKERLESS_ACA_<KEY> \
+(e.g. SOCKERLESS_ACA_SUBSCRIPTION_ID, SOCKERLESS_ACA_REGISTRY_MIRRORS=docker.io=http://127.0.0.1:5000,ghcr.io=https://m.example) \
+or by the key <key> in the YAML file (at top level or under `aca:`). Priority: flags > environment > file > defaults.\n\
+Azure credentials: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, workload identity (AZURE_FEDERATED_TOKEN_FILE), \
+managed identity (IDENTITY_ENDPOINT/IDENTITY_HEADER or IMDS), then the Azure CLI / Azure Developer CLI."
+)]
+pub struct CliArgs {
+    /// YAML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Azure subscription ID (required).
+    #[arg(long, value_name = "GUID")]
+    pub subscription_id: Option<String>,
+    /// Resource group holding the jobs (required).
+    #[arg(long, value_name = "NAME")]
+    pub resource_group: Option<String>,
+    /// Container Apps managed environment, which must exist (required).
+    #[arg(long, value_name = "NAME")]
+    pub managed_environment_name: Option<String>,
+    /// Azure region of the jobs, e.g. eastus (required).
+    #[arg(long, value_name = "REGION")]
+    pub location: Option<String>,
+    /// Log Analytics workspace: customer ID (GUID) or ARM resource ID.
+    #[arg(long, value_name = "ID")]
+    pub log_analytics_workspace_id: Option<String>,
+    /// Storage account for Azure Files volumes.
+    #[arg(long, value_name = "NAME")]
+    pub storage_account_name: Option<String>,
+    /// Storage account key (secret; prefer the environment or the file).
+    #[arg(long, value_name = "KEY")]
+    pub storage_account_key: Option<SecretString>,
+    /// Default registry server, e.g. myreg.azurecr.io.
+    #[arg(long, value_name = "HOST")]
+    pub registry_server: Option<String>,
+    /// Registry user name; without it ACR token exchange with the Azure identity is used.
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
+    /// Registry password (secret; prefer the environment or the file).
+    #[arg(long, value_name = "PASSWORD")]
+    pub registry_password: Option<SecretString>,
+    /// Internal API listener: unix:///path or tcp://host:port [default: unix:///var/run/sockerless-backend.sock].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Directory of the SQLite state database [default: /var/lib/sockerless/aca].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Azure Resource Manager endpoint [default: https://management.azure.com].
+    #[arg(long, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// Microsoft Entra ID authority host [default: https://login.microsoftonline.com].
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Log Analytics query endpoint [default: https://api.loganalytics.io].
+    #[arg(long, value_name = "URL")]
+    pub log_analytics_endpoint: Option<String>,
+    /// Registry mirror as HOST=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable).
+    #[arg(long = "registry-mirror", value_name = "HOST=URL")]
+    pub registry_mirrors: Vec<String>,
+    /// Image holding the sockerless agent, copied into every job by an init container.
+    #[arg(long, value_name = "IMAGE")]
+    pub agent_image: Option<String>,
+    /// URL the agent dials back to (wss:// in production).
+    #[arg(long, value_name = "URL")]
+    pub agent_callback_url: Option<String>,
+    /// Listener for agent connections [default: tcp://0.0.0.0:9112].
+    #[arg(long, value_name = "ADDR")]
+    pub agent_listen: Option<String>,
+    /// Log filter, e.g. info or sockerless_backend_aca=debug [default: info].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// Why configuration could not be loaded. Both kinds make the binary exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Required keys are unset; lists every one.
+    #[error("missing required configuration: {}", describe_missing(.0))]
+    Missing(Vec<&'static str>),
+    /// A value is malformed or the file is unreadable.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn describe_missing(keys: &[&'static str]) -> String {
+    keys.iter()
+        .map(|k| format!("{k} ({} or {})", flag_name(k), env_var_name(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The backend's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Azure subscription ID.
+    pub subscription_id: String,
+    /// Resource group of the jobs.
+    pub resource_group: String,
+    /// Name of the Container Apps managed environment.
+    pub managed_environment_name: String,
+    /// Azure region.
+    pub location: String,
+    /// Log Analytics workspace (customer ID or ARM ID).
+    pub log_analytics_workspace_id: Option<String>,
+    /// Storage account for volumes.
+    pub storage_account_name: Option<String>,
+    /// Storage account key.
+    pub storage_account_key: Option<SecretString>,
+    /// Default registry server.
+    pub registry_server: Option<String>,
+    /// Registry user name.
+    pub registry_username: Option<String>,
+    /// Registry password.
+    pub registry_password: Option<SecretString>,
+    /// Internal API listener (`unix:///path` or `tcp://host:port`).
+    pub listen: String,
+    /// SQLite directory.
+    pub data_dir: PathBuf,
+    /// ARM endpoint.
+    pub arm_endpoint: Url,
+    /// Entra ID authority host.
+    pub authority_host: Url,
+    /// Log Analytics endpoint.
+    pub log_analytics_endpoint: Url,
+    /// Registry host (e.g. `docker.io`) → mirror base URL.
+    pub registry_mirrors: BTreeMap<String, Url>,
+    /// Agent image.
+    pub agent_image: Option<String>,
+    /// URL the agent dials.
+    pub agent_callback_url: Option<String>,
+    /// Agent listener.
+    pub agent_listen: String,
+    /// Log filter.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// What the layered sources produce before defaults and validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    subscription_id: Option<String>,
+    resource_group: Option<String>,
+    managed_environment_name: Option<String>,
+    location: Option<String>,
+    log_analytics_workspace_id: Option<String>,
+    storage_account_name: Option<String>,
+    storage_account_key: Option<String>,
+    registry_server: Option<String>,
+    registry_username: Option<String>,
+    registry_password: Option<String>,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    arm_endpoint: Option<String>,
+    authority_host: Option<String>,
+    log_analytics_endpoint: Option<String>,
+    registry_mirrors: Option<BTreeMap<String, String>>,
+    agent_image: Option<String>,
+    agent_callback_url: Option<String>,
+    agent_listen: Option<String>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+}
+
+fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value)
+        .map_err(|e| ConfigError::Invalid(format!("{key}: {value:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid(format!(
+            "{key}: {value:?} must be an http(s) URL"
+        )));
+    }
+    Ok(url)
+}
+
+/// Parses `host=url,host=url` (the environment form of `registry_mirrors`).
+pub fn parse_mirror_list(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (host, url) = item.split_once('=').ok_or_else(|| {
+            ConfigError::Invalid(format!("registry_mirrors: {item:?} is not HOST=URL"))
+        })?;
+        out.insert(host.trim().to_owned(), url.trim().to_owned());
+    }
+    Ok(out)
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl Config {
+    /// A configuration with the four required keys and defaults for the rest.
+    pub fn new(
+        subscription_id: impl Into<String>,
+        resource_group: impl Into<String>,
+        managed_environment_name: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        let default_url =
+            |s: &str| Url::parse(s).unwrap_or_else(|_| unreachable!("constant URL {s}"));
+        Self {
+            subscription_id: subscription_id.into(),
+            resource_group: resource_group.into(),
+            managed_environment_name: managed_environment_name.into(),
+            location: location.into(),
+            log_analytics_workspace_id: None,
+            storage_account_name: None,
+            storage_account_key: None,
+            registry_server: None,
+            registry_username: None,
+            registry_password: None,
+            listen: DEFAULT_LISTEN.to_owned(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            arm_endpoint: default_url(DEFAULT_ARM_ENDPOINT),
+            authority_host: default_url(DEFAULT_AUTHORITY_HOST),
+            log_analytics_endpoint: default_url(DEFAULT_LOG_ANALYTICS_ENDPOINT),
+            registry_mirrors: BTreeMap::new(),
+            agent_image: None,
+            agent_callback_url: None,
+            agent_listen: DEFAULT_AGENT_LISTEN.to_owned(),
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// Loads from `args.config` (YAML), `env` (`SOCKERLESS_ACA_*` pairs; pass
+    /// `std::env::vars()` in production) and `args`.
+    pub fn from_sources<I, K, V>(args: &CliArgs, env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut figment = Figment::new();
+        if let Some(path) = &args.config {
+            figment = figment.merge(file_provider(path)?);
+        }
+        figment = figment
+            .merge(Serialized::globals(env_layer(env)?))
+            .merge(Serialized::globals(flag_layer(args)?));
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string().replace('\n', "; ")))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let required = [
+            non_empty(raw.subscription_id),
+            non_empty(raw.resource_group),
+            non_empty(raw.managed_environment_name),
+            non_empty(raw.location),
+        ];
+        let missing: Vec<&'static str> = REQUIRED_KEYS
+            .iter()
+            .zip(&required)
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing));
+        }
+        let [Some(sub), Some(rg), Some(env), Some(loc)] = required else {
+            return Err(ConfigError::Missing(REQUIRED_KEYS.to_vec()));
+        };
+        let mut config = Config::new(sub, rg, env, loc);
+        config.log_analytics_workspace_id = non_empty(raw.log_analytics_workspace_id);
+        config.storage_account_name = non_empty(raw.storage_account_name);
+        config.storage_account_key = non_empty(raw.storage_account_key).map(SecretString);
+        config.registry_server = non_empty(raw.registry_server);
+        config.registry_username = non_empty(raw.registry_username);
+        config.registry_password = non_empty(raw.registry_password).map(SecretString);
+        if let Some(v) = non_empty(raw.listen) {
+            config.listen = v;
+        }
+        if let Some(v) = raw.data_dir.filter(|p| !p.as_os_str().is_empty()) {
+            config.data_dir = v;
+        }
+        if let Some(v) = non_empty(raw.arm_endpoint) {
+            config.arm_endpoint = parse_url("arm_endpoint", &v)?;
+        }
+        if let Some(v) = non_empty(raw.authority_host) {
+            config.authority_host = parse_url("authority_host", &v)?;
+        }
+        if let Some(v) = non_empty(raw.log_analytics_endpoint) {
+            config.log_analytics_endpoint = parse_url("log_analytics_endpoint", &v)?;
+        }
+        for (host, url) in raw.registry_mirrors.unwrap_or_default() {
+            let url = parse_url(&format!("registry_mirrors[{host}]"), &url)?;
+            config.registry_mirrors.insert(host, url);
+        }
+        config.agent_image = non_empty(raw.agent_image);
+        config.agent_callback_url = non_empty(raw.agent_callback_url);
+        if let Some(v) = non_empty(raw.agent_listen) {
+            config.agent_listen = v;
+        }
+        if let Some(v) = non_empty(raw.log_level) {
+            config.log_level = v;
+        }
+        config.log_format = match non_empty(raw.log_format)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "log_format: {other:?} is neither \"text\" nor \"json\""
+                )));
+            }
+        };
+        Ok(config)
+    }
+
+    /// ARM ID of the managed environment.
+    pub fn managed_environment_id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.App/managedEnvironments/{}",
+            self.subscription_id, self.resource_group, self.managed_environment_name
+        )
+    }
+
+    /// Path of the SQLite database.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("state.db")
+    }
+}
+
+/// The YAML file, focused on its `aca:` section when it has one.
+fn file_provider(path: &Path) -> Result<Figment, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::Invalid(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    let file = Figment::from(Yaml::string(&text));
+    Ok(if file.find_value("aca").is_ok() {
+        file.focus("aca")
+    } else {
+        file
+    })
+}
+
+fn env_layer<I, K, V>(env: I) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let vars: BTreeMap<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.as_ref().starts_with(ENV_PREFIX))
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect();
+    let mut layer = BTreeMap::new();
+    for key in ALL_KEYS {
+        let Some(value) = vars.get(&env_var_name(key)) else {
+            continue;
+        };
+        let json = if key == "registry_mirrors" {
+            serde_json::to_value(parse_mirror_list(value)?)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?
+        } else {
+            serde_json::Value::String(value.clone())
+        };
+        layer.insert(key, json);
+    }
+    Ok(layer)
+}
+
+fn flag_layer(args: &CliArgs) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError> {
+    let secret = |v: &Option<SecretString>| v.as_ref().map(|s| s.expose().to_owned());
+    let (storage_account_key, registry_password) = (
+        secret(&args.storage_account_key),
+        secret(&args.registry_password),
+    );
+    let pairs: [(&'static str, &Option<String>); 19] = [
+        ("subscription_id", &args.subscription_id),
+        ("resource_group", &args.resource_group),
+        ("managed_environment_name", &args.managed_environment_name),
+        ("location", &args.location),
+        (
+            "log_analytics_workspace_id",
+            &args.log_analytics_workspace_id,
+        ),
+        ("storage_account_name", &args.storage_account_name),
+        ("storage_account_key", &storage_account_key),
+        ("registry_server", &args.registry_server),
+        ("registry_username", &args.registry_username),
+        ("registry_password", &registry_password),
+        ("listen", &args.listen),
+        ("arm_endpoint", &args.arm_endpoint),
+        ("authority_host", &args.authority_host),
+        ("log_analytics_endpoint", &args.log_analytics_endpoint),
+        ("agent_image", &args.agent_image),
+        ("agent_callback_url", &args.agent_callback_url),
+        ("agent_listen", &args.agent_listen),
+        ("log_level", &args.log_level),
+        ("log_format", &args.log_format),
+    ];
+    let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| (k, serde_json::Value::String(v.clone())))
+        })
+        .collect();
+    if let Some(dir) = &args.data_dir {
+        layer.insert(
+            "data_dir",
+            serde_json::Value::String(dir.to_string_lossy().into_owned()),
+        );
+    }
+    if !args.registry_mirrors.is_empty() {
+        let map = parse_mirror_list(&args.registry_mirrors.join(","))?;
+        layer.insert(
+            "registry_mirrors",
+            serde_json::to_value(map).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        );
+    }
+    Ok(layer)
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

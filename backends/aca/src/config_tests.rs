@@ -1,0 +1,288 @@
+use super::*;
+
+fn required_env() -> Vec<(String, String)> {
+    [
+        ("SOCKERLESS_ACA_SUBSCRIPTION_ID", "env-sub"),
+        ("SOCKERLESS_ACA_RESOURCE_GROUP", "env-rg"),
+        ("SOCKERLESS_ACA_MANAGED_ENVIRONMENT_NAME", "env-env"),
+        ("SOCKERLESS_ACA_LOCATION", "env-loc"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn write_yaml(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).expect("write yaml");
+    (dir, path)
+}
+
+#[test]
+fn defaults_apply_with_only_required_keys() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(
+        config,
+        Config::new("env-sub", "env-rg", "env-env", "env-loc")
+    );
+    assert_eq!(config.listen, "unix:///var/run/sockerless-backend.sock");
+    assert_eq!(
+        config.arm_endpoint.as_str(),
+        "https://management.azure.com/"
+    );
+    assert_eq!(
+        config.authority_host.as_str(),
+        "https://login.microsoftonline.com/"
+    );
+    assert_eq!(
+        config.log_analytics_endpoint.as_str(),
+        "https://api.loganalytics.io/"
+    );
+    assert_eq!(config.agent_listen, "tcp://0.0.0.0:9112");
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.log_level, "info");
+}
+
+#[test]
+fn file_under_aca_section_is_read() {
+    let (_dir, path) = write_yaml(
+        "aca:\n  subscription_id: \"00000000-0000-0000-0000-000000000000\"\n  resource_group: sockerless-rg\n  \
+         managed_environment_name: sockerless-env\n  location: eastus\n  storage_account_key: \"\"\n  \
+         registry_password: hunter2\n  registry_mirrors:\n    docker.io: http://127.0.0.1:5000\n",
+    );
+    let args = CliArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let config = Config::from_sources(&args, no_env()).expect("config");
+    assert_eq!(
+        config.subscription_id,
+        "00000000-0000-0000-0000-000000000000"
+    );
+    assert_eq!(config.location, "eastus");
+    assert_eq!(config.storage_account_key, None, "empty string is unset");
+    assert_eq!(config.registry_password, Some(SecretString::new("hunter2")));
+    assert_eq!(
+        config.registry_mirrors["docker.io"].as_str(),
+        "http://127.0.0.1:5000/"
+    );
+}
+
+#[test]
+fn flags_beat_env_beat_file_beat_defaults() {
+    let (_dir, path) = write_yaml(
+        "subscription_id: file-sub\nresource_group: file-rg\nmanaged_environment_name: file-env\n\
+         location: file-loc\nlog_level: debug\nagent_image: file-agent\n",
+    );
+    let mut env = required_env();
+    env.retain(|(k, _)| k != "SOCKERLESS_ACA_LOCATION");
+    env.push(("SOCKERLESS_ACA_LOG_LEVEL".into(), "warn".into()));
+    env.push(("SOCKERLESS_ACA_LOG_FORMAT".into(), "json".into()));
+    env.push(("UNRELATED".into(), "x".into()));
+    let args = CliArgs {
+        config: Some(path),
+        subscription_id: Some("flag-sub".into()),
+        log_format: Some("text".into()),
+        ..Default::default()
+    };
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        config.subscription_id, "flag-sub",
+        "flag beats env and file"
+    );
+    assert_eq!(config.resource_group, "env-rg", "env beats file");
+    assert_eq!(
+        config.location, "file-loc",
+        "file used when env and flag unset"
+    );
+    assert_eq!(config.log_level, "warn", "env beats file");
+    assert_eq!(config.log_format, LogFormat::Text, "flag beats env");
+    assert_eq!(config.agent_image.as_deref(), Some("file-agent"));
+    assert_eq!(
+        config.listen, DEFAULT_LISTEN,
+        "default when no source sets it"
+    );
+}
+
+#[test]
+fn missing_keys_are_all_named_in_one_line() {
+    let env = vec![("SOCKERLESS_ACA_RESOURCE_GROUP".to_owned(), "rg".to_owned())];
+    let err = Config::from_sources(&CliArgs::default(), env).expect_err("must fail");
+    let ConfigError::Missing(keys) = &err else {
+        panic!("wrong error {err:?}");
+    };
+    assert_eq!(
+        keys,
+        &["subscription_id", "managed_environment_name", "location"]
+    );
+    let line = err.to_string();
+    assert!(!line.contains('\n'));
+    assert!(
+        line.contains("subscription_id (--subscription-id or SOCKERLESS_ACA_SUBSCRIPTION_ID)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("location (--location or SOCKERLESS_ACA_LOCATION)"),
+        "{line}"
+    );
+    assert!(!line.contains("resource_group"), "{line}");
+}
+
+#[test]
+fn empty_required_value_counts_as_missing() {
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_LOCATION".into(), String::new()));
+    let args = CliArgs {
+        location: Some(" ".into()),
+        ..Default::default()
+    };
+    let err = Config::from_sources(&args, env).expect_err("must fail");
+    assert!(
+        matches!(err, ConfigError::Missing(ref k) if k == &["location"]),
+        "{err}"
+    );
+}
+
+#[test]
+fn registry_mirrors_from_env_and_flags() {
+    let mut env = required_env();
+    env.push((
+        "SOCKERLESS_ACA_REGISTRY_MIRRORS".into(),
+        "docker.io=http://127.0.0.1:5000, ghcr.io=https://mirror.example".into(),
+    ));
+    let config = Config::from_sources(&CliArgs::default(), env.clone()).expect("config");
+    assert_eq!(config.registry_mirrors.len(), 2);
+    assert_eq!(
+        config.registry_mirrors["ghcr.io"].as_str(),
+        "https://mirror.example/"
+    );
+
+    let args = CliArgs {
+        registry_mirrors: vec!["docker.io=http://127.0.0.1:6000".into()],
+        ..Default::default()
+    };
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        config.registry_mirrors["docker.io"].as_str(),
+        "http://127.0.0.1:6000/"
+    );
+}
+
+#[test]
+fn invalid_values_are_rejected() {
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_REGISTRY_MIRRORS".into(), "docker.io".into()));
+    assert!(matches!(
+        Config::from_sources(&CliArgs::default(), env),
+        Err(ConfigError::Invalid(_))
+    ));
+    let args = CliArgs {
+        log_format: Some("xml".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Config::from_sources(&args, required_env()),
+        Err(ConfigError::Invalid(_))
+    ));
+    let args = CliArgs {
+        arm_endpoint: Some("not a url".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Config::from_sources(&args, required_env()),
+        Err(ConfigError::Invalid(_))
+    ));
+    let args = CliArgs {
+        config: Some("/nonexistent/sockerless.yaml".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Config::from_sources(&args, required_env()),
+        Err(ConfigError::Invalid(_))
+    ));
+    let (_dir, path) = write_yaml("subscripton_id: typo\n");
+    let args = CliArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let err = Config::from_sources(&args, required_env()).expect_err("unknown key");
+    assert!(err.to_string().contains("subscripton_id"), "{err}");
+}
+
+#[test]
+fn secrets_are_redacted_in_debug() {
+    let mut config = Config::new("s", "r", "e", "l");
+    config.storage_account_key = Some(SecretString::new("storage-secret-value"));
+    config.registry_password = Some(SecretString::new("registry-secret-value"));
+    let text = format!("{config:?}");
+    assert!(
+        !text.contains("storage-secret-value") && !text.contains("registry-secret-value"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"));
+}
+
+#[test]
+fn secret_flags_beat_env_and_are_redacted_in_args_debug() {
+    let args = CliArgs::try_parse_from([
+        "sockerless-backend-aca",
+        "--registry-password",
+        "flag-password-value",
+        "--storage-account-key",
+        "flag-key-value",
+    ])
+    .expect("parse");
+    let text = format!("{args:?}");
+    assert!(
+        !text.contains("flag-password-value") && !text.contains("flag-key-value"),
+        "{text}"
+    );
+    let mut env = required_env();
+    env.push((
+        "SOCKERLESS_ACA_REGISTRY_PASSWORD".into(),
+        "env-password".into(),
+    ));
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        config.registry_password,
+        Some(SecretString::new("flag-password-value"))
+    );
+    assert_eq!(
+        config.storage_account_key,
+        Some(SecretString::new("flag-key-value"))
+    );
+}
+
+#[test]
+fn cli_parses_every_key() {
+    let args = CliArgs::try_parse_from([
+        "sockerless-backend-aca",
+        "--subscription-id",
+        "s",
+        "--resource-group",
+        "r",
+        "--managed-environment-name",
+        "e",
+        "--location",
+        "l",
+        "--listen",
+        "unix:///tmp/x.sock",
+        "--data-dir",
+        "/tmp/d",
+        "--registry-mirror",
+        "docker.io=http://127.0.0.1:5000",
+        "--log-format",
+        "json",
+    ])
+    .expect("parse");
+    let config = Config::from_sources(&args, no_env()).expect("config");
+    assert_eq!(config.listen, "unix:///tmp/x.sock");
+    assert_eq!(config.data_dir, PathBuf::from("/tmp/d"));
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.database_path(), PathBuf::from("/tmp/d/state.db"));
+}

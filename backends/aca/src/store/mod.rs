@@ -1,0 +1,148 @@
+//! The SQLite state store (WAL) under `data_dir`.
+//!
+//! SQLite calls block, so every call runs on tokio's blocking pool through
+//! [`Store::call`]; the functions of [`records`] are the queries.
+
+pub mod records;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use sockerless_api::ApiError;
+
+pub use records::{
+    ContainerCounts, ContainerRecord, ExecRecord, ImageRecord, NetworkRecord, VolumeRecord,
+    hash_token,
+};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("state store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data directory could not be prepared.
+    #[error("state store: {context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The store was closed (shutdown).
+    #[error("state store is closed")]
+    Closed,
+    /// The blocking task died.
+    #[error("state store task failed: {0}")]
+    Task(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+/// The store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Option<Connection>>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating) the database at `path` and applies migrations. Blocking:
+    /// use [`Store::open_async`] from async code.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(Some(conn))),
+            path: path.to_owned(),
+        })
+    }
+
+    /// [`Store::open`] on the blocking pool.
+    pub async fn open_async(path: PathBuf) -> Result<Self, StoreError> {
+        tokio::task::spawn_blocking(move || Self::open(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Task("store lock poisoned".into()))?;
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            f(conn).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Container counts for `docker info`.
+    pub async fn container_counts(&self) -> Result<ContainerCounts, StoreError> {
+        self.call(|c| records::container_counts(c)).await
+    }
+
+    /// The schema version (migrations applied).
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.call(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .await
+    }
+
+    /// Checkpoints the WAL and closes the connection; later calls fail with `Closed`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = conn
+                .lock()
+                .map_err(|_| StoreError::Task("store lock poisoned".into()))?
+                .take();
+            if let Some(conn) = taken {
+                conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+                conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Io {
+            context: format!("create {}", dir.display()),
+            source,
+        })
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

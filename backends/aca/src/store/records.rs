@@ -1,0 +1,395 @@
+//! Records of the store and their SQL.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A container and its Azure job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerRecord {
+    /// 64-hex container ID.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// Image reference as given.
+    pub image: String,
+    /// Container Apps Job name (see [`crate::names::job_name`]).
+    pub job_name: String,
+    /// Current or last execution.
+    pub execution_name: Option<String>,
+    /// Agent address in forward mode.
+    pub agent_address: Option<String>,
+    /// SHA-256 (hex) of the agent token; the token itself is never stored.
+    pub agent_token_hash: Option<String>,
+    /// Docker state: created, running, paused, restarting, removing, exited, dead.
+    pub state: String,
+    /// Exit code once exited.
+    pub exit_code: Option<i64>,
+    /// Creation time, nanoseconds since the epoch.
+    pub created_at: i64,
+    /// Start time, nanoseconds since the epoch.
+    pub started_at: Option<i64>,
+    /// Finish time, nanoseconds since the epoch.
+    pub finished_at: Option<i64>,
+    /// The full Docker create body (config, HostConfig, NetworkingConfig).
+    pub config: Value,
+}
+
+/// An image's resolved config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    /// Normalised reference, e.g. `docker.io/library/busybox:latest`.
+    pub reference: String,
+    /// Manifest digest.
+    pub digest: String,
+    /// OCI image config JSON.
+    pub config: Value,
+    /// When it was pulled, nanoseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// A Docker network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRecord {
+    /// 64-hex network ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Docker network config JSON.
+    pub config: Value,
+    /// Creation time, nanoseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// A Docker volume and its Azure file share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeRecord {
+    /// Docker volume name.
+    pub name: String,
+    /// Azure file share (and environment storage) name.
+    pub file_share_name: String,
+    /// Labels, driver options.
+    pub config: Value,
+    /// Creation time, nanoseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// An exec instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecRecord {
+    /// 64-hex exec ID.
+    pub id: String,
+    /// Its container.
+    pub container_id: String,
+    /// Docker exec config JSON.
+    pub config: Value,
+    /// Whether it is running.
+    pub running: bool,
+    /// Exit code once done.
+    pub exit_code: Option<i64>,
+    /// Creation time, nanoseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// Container counts for `docker info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerCounts {
+    /// All containers.
+    pub total: i64,
+    /// Running.
+    pub running: i64,
+    /// Paused.
+    pub paused: i64,
+    /// Neither running nor paused.
+    pub stopped: i64,
+}
+
+/// SHA-256 (hex) of an agent token.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn json_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const CONTAINER_COLS: &str = "id, name, image, job_name, execution_name, agent_address, agent_token_hash, \
+     state, exit_code, created_at, started_at, finished_at, config";
+
+fn container_row(row: &Row<'_>) -> rusqlite::Result<ContainerRecord> {
+    Ok(ContainerRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        image: row.get(2)?,
+        job_name: row.get(3)?,
+        execution_name: row.get(4)?,
+        agent_address: row.get(5)?,
+        agent_token_hash: row.get(6)?,
+        state: row.get(7)?,
+        exit_code: row.get(8)?,
+        created_at: row.get(9)?,
+        started_at: row.get(10)?,
+        finished_at: row.get(11)?,
+        config: json_col(row, 12)?,
+    })
+}
+
+/// Inserts a container or updates it by ID (a clashing name or job name is an error, never a silent replace).
+pub fn put_container(conn: &Connection, c: &ContainerRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO containers ({CONTAINER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) \
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, image = excluded.image, job_name = excluded.job_name, \
+             execution_name = excluded.execution_name, agent_address = excluded.agent_address, \
+             agent_token_hash = excluded.agent_token_hash, state = excluded.state, exit_code = excluded.exit_code, \
+             created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             config = excluded.config"
+        ),
+        params![
+            c.id, c.name, c.image, c.job_name, c.execution_name, c.agent_address, c.agent_token_hash,
+            c.state, c.exit_code, c.created_at, c.started_at, c.finished_at, c.config.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// A container by full ID or name.
+pub fn get_container(
+    conn: &Connection,
+    id_or_name: &str,
+) -> rusqlite::Result<Option<ContainerRecord>> {
+    let name = id_or_name.strip_prefix('/').unwrap_or(id_or_name);
+    conn.query_row(
+        &format!("SELECT {CONTAINER_COLS} FROM containers WHERE id = ?1 OR name = ?2"),
+        params![id_or_name, name],
+        container_row,
+    )
+    .optional()
+}
+
+/// Containers whose ID starts with `prefix` (at most `limit`).
+pub fn containers_by_id_prefix(
+    conn: &Connection,
+    prefix: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<ContainerRecord>> {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {CONTAINER_COLS} FROM containers WHERE id LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![format!("{escaped}%"), limit as i64], container_row)?;
+    rows.collect()
+}
+
+/// Every container, newest first.
+pub fn list_containers(conn: &Connection) -> rusqlite::Result<Vec<ContainerRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {CONTAINER_COLS} FROM containers ORDER BY created_at DESC, id"
+    ))?;
+    let rows = stmt.query_map([], container_row)?;
+    rows.collect()
+}
+
+/// Removes a container (and its execs). Returns whether it existed.
+pub fn delete_container(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM containers WHERE id = ?1", [id])? > 0)
+}
+
+/// Container counts by state.
+pub fn container_counts(conn: &Connection) -> rusqlite::Result<ContainerCounts> {
+    conn.query_row(
+        "SELECT COUNT(*), \
+                COALESCE(SUM(state = 'running'), 0), \
+                COALESCE(SUM(state = 'paused'), 0) \
+         FROM containers",
+        [],
+        |r| {
+            let (total, running, paused): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(ContainerCounts {
+                total,
+                running,
+                paused,
+                stopped: total - running - paused,
+            })
+        },
+    )
+}
+
+/// Inserts or replaces an image.
+pub fn put_image(conn: &Connection, i: &ImageRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO images (reference, digest, config, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(reference) DO UPDATE SET digest = excluded.digest, config = excluded.config, created_at = excluded.created_at",
+        params![i.reference, i.digest, i.config.to_string(), i.created_at],
+    )?;
+    Ok(())
+}
+
+fn image_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
+    Ok(ImageRecord {
+        reference: row.get(0)?,
+        digest: row.get(1)?,
+        config: json_col(row, 2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+/// An image by reference.
+pub fn get_image(conn: &Connection, reference: &str) -> rusqlite::Result<Option<ImageRecord>> {
+    conn.query_row(
+        "SELECT reference, digest, config, created_at FROM images WHERE reference = ?1",
+        [reference],
+        image_row,
+    )
+    .optional()
+}
+
+/// Every image, newest first.
+pub fn list_images(conn: &Connection) -> rusqlite::Result<Vec<ImageRecord>> {
+    let mut stmt = conn.prepare("SELECT reference, digest, config, created_at FROM images ORDER BY created_at DESC, reference")?;
+    let rows = stmt.query_map([], image_row)?;
+    rows.collect()
+}
+
+/// Removes an image reference.
+pub fn delete_image(conn: &Connection, reference: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM images WHERE reference = ?1", [reference])? > 0)
+}
+
+/// Inserts or replaces a network.
+pub fn put_network(conn: &Connection, n: &NetworkRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO networks (id, name, config, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, config = excluded.config, created_at = excluded.created_at",
+        params![n.id, n.name, n.config.to_string(), n.created_at],
+    )?;
+    Ok(())
+}
+
+fn network_row(row: &Row<'_>) -> rusqlite::Result<NetworkRecord> {
+    Ok(NetworkRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        config: json_col(row, 2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+/// A network by ID or name.
+pub fn get_network(conn: &Connection, id_or_name: &str) -> rusqlite::Result<Option<NetworkRecord>> {
+    conn.query_row(
+        "SELECT id, name, config, created_at FROM networks WHERE id = ?1 OR name = ?1",
+        [id_or_name],
+        network_row,
+    )
+    .optional()
+}
+
+/// Every network.
+pub fn list_networks(conn: &Connection) -> rusqlite::Result<Vec<NetworkRecord>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, config, created_at FROM networks ORDER BY name")?;
+    let rows = stmt.query_map([], network_row)?;
+    rows.collect()
+}
+
+/// Removes a network.
+pub fn delete_network(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM networks WHERE id = ?1", [id])? > 0)
+}
+
+/// Inserts or replaces a volume.
+pub fn put_volume(conn: &Connection, v: &VolumeRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO volumes (name, file_share_name, config, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(name) DO UPDATE SET file_share_name = excluded.file_share_name, config = excluded.config, created_at = excluded.created_at",
+        params![v.name, v.file_share_name, v.config.to_string(), v.created_at],
+    )?;
+    Ok(())
+}
+
+fn volume_row(row: &Row<'_>) -> rusqlite::Result<VolumeRecord> {
+    Ok(VolumeRecord {
+        name: row.get(0)?,
+        file_share_name: row.get(1)?,
+        config: json_col(row, 2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+/// A volume by name.
+pub fn get_volume(conn: &Connection, name: &str) -> rusqlite::Result<Option<VolumeRecord>> {
+    conn.query_row(
+        "SELECT name, file_share_name, config, created_at FROM volumes WHERE name = ?1",
+        [name],
+        volume_row,
+    )
+    .optional()
+}
+
+/// Every volume.
+pub fn list_volumes(conn: &Connection) -> rusqlite::Result<Vec<VolumeRecord>> {
+    let mut stmt = conn
+        .prepare("SELECT name, file_share_name, config, created_at FROM volumes ORDER BY name")?;
+    let rows = stmt.query_map([], volume_row)?;
+    rows.collect()
+}
+
+/// Removes a volume.
+pub fn delete_volume(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM volumes WHERE name = ?1", [name])? > 0)
+}
+
+/// Inserts or replaces an exec.
+pub fn put_exec(conn: &Connection, e: &ExecRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO execs (id, container_id, config, running, exit_code, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT(id) DO UPDATE SET config = excluded.config, running = excluded.running, exit_code = excluded.exit_code",
+        params![e.id, e.container_id, e.config.to_string(), e.running, e.exit_code, e.created_at],
+    )?;
+    Ok(())
+}
+
+fn exec_row(row: &Row<'_>) -> rusqlite::Result<ExecRecord> {
+    Ok(ExecRecord {
+        id: row.get(0)?,
+        container_id: row.get(1)?,
+        config: json_col(row, 2)?,
+        running: row.get(3)?,
+        exit_code: row.get(4)?,
+        created_at: row.get(5)?,
+    })
+}
+
+/// An exec by ID.
+pub fn get_exec(conn: &Connection, id: &str) -> rusqlite::Result<Option<ExecRecord>> {
+    conn.query_row(
+        "SELECT id, container_id, config, running, exit_code, created_at FROM execs WHERE id = ?1",
+        [id],
+        exec_row,
+    )
+    .optional()
+}
+
+/// The execs of a container.
+pub fn execs_of(conn: &Connection, container_id: &str) -> rusqlite::Result<Vec<ExecRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, container_id, config, running, exit_code, created_at FROM execs WHERE container_id = ?1 ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([container_id], exec_row)?;
+    rows.collect()
+}
+
+/// Removes an exec.
+pub fn delete_exec(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM execs WHERE id = ?1", [id])? > 0)
+}

@@ -1,0 +1,67 @@
+//! Versioned schema migrations (`PRAGMA user_version` = migrations applied).
+
+use rusqlite::Connection;
+
+/// Migrations in order; never edit one that shipped, append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the maps of ACA-001 criterion 7.
+    r#"
+    CREATE TABLE containers (
+        id               TEXT PRIMARY KEY,
+        name             TEXT NOT NULL UNIQUE,
+        image            TEXT NOT NULL,
+        job_name         TEXT NOT NULL UNIQUE,
+        execution_name   TEXT,
+        agent_address    TEXT,
+        agent_token_hash TEXT,
+        state            TEXT NOT NULL,
+        exit_code        INTEGER,
+        created_at       INTEGER NOT NULL,
+        started_at       INTEGER,
+        finished_at      INTEGER,
+        config           TEXT NOT NULL
+    );
+    CREATE INDEX containers_state ON containers(state);
+    CREATE TABLE images (
+        reference  TEXT PRIMARY KEY,
+        digest     TEXT NOT NULL,
+        config     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX images_digest ON images(digest);
+    CREATE TABLE networks (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        config     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE volumes (
+        name            TEXT PRIMARY KEY,
+        file_share_name TEXT NOT NULL UNIQUE,
+        config          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE TABLE execs (
+        id           TEXT PRIMARY KEY,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        config       TEXT NOT NULL,
+        running      INTEGER NOT NULL DEFAULT 0,
+        exit_code    INTEGER,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE INDEX execs_container ON execs(container_id);
+    "#,
+];
+
+/// Applies the migrations not yet applied, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}

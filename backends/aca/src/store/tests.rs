@@ -1,0 +1,232 @@
+use super::records::*;
+use super::*;
+use serde_json::json;
+
+fn container(id: &str, name: &str, state: &str) -> ContainerRecord {
+    ContainerRecord {
+        id: id.into(),
+        name: name.into(),
+        image: "busybox".into(),
+        job_name: crate::names::job_name(id).expect("job name"),
+        execution_name: None,
+        agent_address: None,
+        agent_token_hash: Some(hash_token("secret-token")),
+        state: state.into(),
+        exit_code: None,
+        created_at: 1,
+        started_at: None,
+        finished_at: None,
+        config: json!({"Image": "busybox", "Cmd": ["echo", "hi"], "HostConfig": {"AutoRemove": true}}),
+    }
+}
+
+const ID1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const ID2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+#[tokio::test]
+async fn container_crud_and_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("sub/state.db"))
+        .await
+        .expect("open");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        schema::MIGRATIONS.len() as u32
+    );
+
+    store
+        .call(|c| put_container(c, &container(ID1, "one", "created")))
+        .await
+        .expect("put");
+    store
+        .call(|c| put_container(c, &container(ID2, "two", "running")))
+        .await
+        .expect("put");
+    let got = store
+        .call(|c| get_container(c, "/one"))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(got, container(ID1, "one", "created"));
+    assert_ne!(got.agent_token_hash.as_deref(), Some("secret-token"));
+    assert_eq!(
+        store
+            .call(|c| containers_by_id_prefix(c, "22", 2))
+            .await
+            .expect("prefix")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .call(|c| containers_by_id_prefix(c, "%", 2))
+            .await
+            .expect("prefix")
+            .len(),
+        0,
+        "LIKE is escaped"
+    );
+
+    let mut updated = got.clone();
+    updated.state = "exited".into();
+    updated.exit_code = Some(3);
+    updated.execution_name = Some("sl-1111-abcde".into());
+    store
+        .call(move |c| put_container(c, &updated))
+        .await
+        .expect("update");
+    assert_eq!(
+        store.container_counts().await.expect("counts"),
+        ContainerCounts {
+            total: 2,
+            running: 1,
+            paused: 0,
+            stopped: 1
+        }
+    );
+
+    let dup = container(ID1.replace('1', "3").as_str(), "two", "created");
+    assert!(
+        store.call(move |c| put_container(c, &dup)).await.is_err(),
+        "names are unique"
+    );
+
+    assert!(
+        store
+            .call(|c| delete_container(c, ID2))
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .call(|c| delete_container(c, ID2))
+            .await
+            .expect("delete again")
+    );
+    assert_eq!(
+        store
+            .call(|c| list_containers(c))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn other_records_crud() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("state.db"))
+        .await
+        .expect("open");
+    let image = ImageRecord {
+        reference: "docker.io/library/busybox:latest".into(),
+        digest: "sha256:ab".into(),
+        config: json!({"config": {"Cmd": ["sh"]}}),
+        created_at: 5,
+    };
+    let network = NetworkRecord {
+        id: "n1".into(),
+        name: "net".into(),
+        config: json!({"Driver": "bridge"}),
+        created_at: 6,
+    };
+    let volume = VolumeRecord {
+        name: "data".into(),
+        file_share_name: crate::names::file_share_name("data"),
+        config: json!({"Labels": {}}),
+        created_at: 7,
+    };
+    let exec = ExecRecord {
+        id: "e1".into(),
+        container_id: ID1.into(),
+        config: json!({"Cmd": ["ls"]}),
+        running: true,
+        exit_code: None,
+        created_at: 8,
+    };
+    let (i, n, v, e) = (image.clone(), network.clone(), volume.clone(), exec.clone());
+    store
+        .call(move |c| {
+            put_container(c, &container(ID1, "one", "running"))?;
+            put_image(c, &i)?;
+            put_network(c, &n)?;
+            put_volume(c, &v)?;
+            put_exec(c, &e)
+        })
+        .await
+        .expect("puts");
+    assert_eq!(
+        store
+            .call(|c| get_image(c, "docker.io/library/busybox:latest"))
+            .await
+            .expect("img"),
+        Some(image)
+    );
+    assert_eq!(
+        store.call(|c| get_network(c, "net")).await.expect("net"),
+        Some(network)
+    );
+    assert_eq!(
+        store.call(|c| get_volume(c, "data")).await.expect("vol"),
+        Some(volume)
+    );
+    assert_eq!(
+        store.call(|c| get_exec(c, "e1")).await.expect("exec"),
+        Some(exec)
+    );
+    assert_eq!(store.call(|c| list_images(c)).await.expect("l").len(), 1);
+    assert_eq!(store.call(|c| list_networks(c)).await.expect("l").len(), 1);
+    assert_eq!(store.call(|c| list_volumes(c)).await.expect("l").len(), 1);
+    // Removing the container removes its execs.
+    store
+        .call(|c| delete_container(c, ID1))
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.call(|c| execs_of(c, ID1)).await.expect("execs"),
+        vec![]
+    );
+    assert!(
+        store
+            .call(|c| delete_image(c, "docker.io/library/busybox:latest"))
+            .await
+            .expect("d")
+    );
+    assert!(store.call(|c| delete_network(c, "n1")).await.expect("d"));
+    assert!(store.call(|c| delete_volume(c, "data")).await.expect("d"));
+    assert!(!store.call(|c| delete_exec(c, "e1")).await.expect("d"));
+}
+
+#[tokio::test]
+async fn data_survives_reopen_and_close_is_final() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    let store = Store::open_async(path.clone()).await.expect("open");
+    store
+        .call(|c| put_container(c, &container(ID1, "one", "exited")))
+        .await
+        .expect("put");
+    store.close().await.expect("close");
+    assert!(matches!(
+        store.call(|c| list_containers(c)).await,
+        Err(StoreError::Closed)
+    ));
+
+    let reopened = Store::open_async(path).await.expect("reopen");
+    let got = reopened.call(|c| get_container(c, ID1)).await.expect("get");
+    assert_eq!(got, Some(container(ID1, "one", "exited")));
+    assert_eq!(
+        reopened.schema_version().await.expect("v"),
+        1,
+        "migrations are not re-applied"
+    );
+}
+
+#[test]
+fn token_hash_is_sha256_hex() {
+    assert_eq!(
+        hash_token("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
