@@ -7,15 +7,22 @@
 //! - [`store`]: the SQLite state store.
 //! - [`backend`]: [`AcaBackend`], the `sockerless_api::Backend` implementation.
 //! - [`daemon`]: logging, listener, request log, graceful shutdown.
+//! - [`containers`], [`exec`], [`images`], [`networks`], [`volumes`]: the
+//!   Docker operations, one function per `Backend` method.
 #![warn(missing_docs)]
 
 pub mod azure;
 pub mod backend;
 pub mod config;
+pub mod containers;
 pub mod daemon;
 pub mod errors;
+pub mod exec;
+pub mod images;
 pub mod names;
+pub mod networks;
 pub mod store;
+pub mod volumes;
 
 pub use backend::{AcaBackend, BackendError};
 pub use config::{CliArgs, Config, ConfigError};
