@@ -76,10 +76,10 @@ pub fn running() -> Result<Engine> {
 
 /// A running engine, and whether this call started it.
 pub fn ensure() -> Result<(Engine, bool)> {
-    if let Ok(engine) = running() {
-        if engine.answers() {
-            return Ok((engine, false));
-        }
+    if let Ok(engine) = running()
+        && engine.answers()
+    {
+        return Ok((engine, false));
     }
     Ok((start()?, true))
 }

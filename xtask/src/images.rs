@@ -14,29 +14,73 @@ const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /// Names the busybox rootfs is tagged with in the engine.
 const TAGS: [&str; 2] = ["busybox:latest", "alpine:latest"];
 
-/// Builds the busybox rootfs and imports it into `engine` under [`TAGS`].
-pub fn build(engine: &Engine) -> Result<()> {
-    let root = busybox_rootfs()?;
-    let first = TAGS[0];
+/// Repository of the agent image in the test registry.
+pub const AGENT_REPO: &str = "sockerless/agent:latest";
+
+/// Builds the test images into `engine` and pushes them to the test registry
+/// at `registry` (`host:port`): busybox and alpine (both the busybox rootfs,
+/// as `library/...`, the way Docker Hub names them) and the agent image.
+pub fn build_and_push(engine: &Engine, registry: &str, agent: &std::path::Path) -> Result<()> {
+    build(engine)?;
+    for tag in TAGS {
+        let remote = format!("{registry}/library/{tag}");
+        shell::run(engine.docker().args(["tag", tag, &remote]))?;
+        shell::run(engine.docker().args(["push", &remote]))?;
+    }
+    let agent_image = format!("{registry}/{AGENT_REPO}");
+    import_agent(engine, agent, &agent_image)?;
+    shell::run(engine.docker().args(["push", &agent_image]))
+}
+
+/// The agent image: the static agent alone, at `/sockerless-agent`, on an empty base.
+fn import_agent(engine: &Engine, agent: &std::path::Path, tag: &str) -> Result<()> {
+    let root = shell::target_dir().join("images").join("agent-rootfs");
+    if root.exists() {
+        std::fs::remove_dir_all(&root)?;
+    }
+    std::fs::create_dir_all(&root)?;
+    std::fs::copy(agent, root.join("sockerless-agent"))?;
+    import_dir(
+        engine,
+        &root,
+        &["ENTRYPOINT [\"/sockerless-agent\"]".to_owned()],
+        tag,
+    )
+}
+
+/// `docker import` of a directory's contents, with Dockerfile-style changes.
+fn import_dir(
+    engine: &Engine,
+    root: &std::path::Path,
+    changes: &[String],
+    tag: &str,
+) -> Result<()> {
     let mut tar = Command::new("tar")
         .arg("-C")
-        .arg(&root)
+        .arg(root)
         .args(["-c", "."])
         .stdout(Stdio::piped())
         .spawn()
         .context("starting tar")?;
     let tar_out = tar.stdout.take().context("tar stdout")?;
-    shell::run(
-        engine
-            .docker()
-            .args(["import", "-c", "CMD [\"sh\"]", "-c"])
-            .arg(format!("ENV {PATH_ENV}"))
-            .args(["-", first])
-            .stdin(tar_out),
-    )?;
+    let mut import = engine.docker();
+    import.arg("import");
+    for change in changes {
+        import.args(["-c", change]);
+    }
+    shell::run(import.args(["-", tag]).stdin(tar_out))?;
     if !tar.wait()?.success() {
         bail!("tar of {} failed", root.display());
     }
+    Ok(())
+}
+
+/// Builds the busybox rootfs and imports it into `engine` under [`TAGS`].
+pub fn build(engine: &Engine) -> Result<()> {
+    let root = busybox_rootfs()?;
+    let first = TAGS[0];
+    let changes = ["CMD [\"sh\"]".to_owned(), format!("ENV {PATH_ENV}")];
+    import_dir(engine, &root, &changes, first)?;
     for tag in &TAGS[1..] {
         shell::run(engine.docker().args(["tag", first, tag]))?;
     }

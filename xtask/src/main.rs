@@ -5,6 +5,7 @@
 
 mod engine;
 mod images;
+mod registry;
 mod shell;
 
 use anyhow::{Result, bail};
@@ -18,7 +19,11 @@ tasks:
   engine start    start a private dockerd for the emulator (data under target/engine)
   engine stop     stop it
   engine env      print the SOCKERLESS_SIM_ENGINE line for the running engine
-  images          build the test images (busybox from Debian's busybox-static) into the engine
+  registry start  start the test registry (docker-registry on 127.0.0.1:5000, or
+                  SOCKERLESS_TEST_REGISTRY), standing in for Docker Hub
+  registry stop   stop it
+  images          build the test images (busybox and alpine from Debian's busybox-static,
+                  and the agent image) into the engine and push them to the test registry
   agent           build the static agent binary (target/x86_64-unknown-linux-gnu/release)
 ";
 
@@ -30,7 +35,13 @@ fn main() -> Result<()> {
         ["engine", "start"] => engine::start().map(|e| println!("{}", e.env_line())),
         ["engine", "stop"] => engine::stop(),
         ["engine", "env"] => engine::running().map(|e| println!("{}", e.env_line())),
-        ["images"] => images::build(&engine::running()?),
+        ["registry", "start"] => registry::ensure().map(|_| println!("{}", registry::addr())),
+        ["registry", "stop"] => registry::stop(),
+        ["images"] => {
+            let agent = images::build_agent()?;
+            registry::ensure()?;
+            images::build_and_push(&engine::running()?, &registry::addr(), &agent)
+        }
         ["agent"] => images::build_agent().map(|p| println!("{}", p.display())),
         ["help"] | ["--help"] | ["-h"] | [] => {
             print!("{USAGE}");
@@ -52,17 +63,27 @@ fn test_all() -> Result<()> {
         "warnings",
     ]))?;
     let agent = images::build_agent()?;
-    let (engine, started_here) = engine::ensure()?;
+    let (engine, engine_started) = engine::ensure()?;
+    let registry_started = registry::ensure()?;
+    let registry = registry::addr();
     let result = (|| {
-        images::build(&engine)?;
+        images::build_and_push(&engine, &registry, &agent)?;
         shell::run(
             shell::cargo()
                 .args(["test", "--workspace", "--no-fail-fast"])
                 .env("SOCKERLESS_SIM_ENGINE", engine.url())
-                .env("SOCKERLESS_AGENT_BIN", &agent),
+                .env("SOCKERLESS_AGENT_BIN", &agent)
+                .env("SOCKERLESS_TEST_REGISTRY", &registry)
+                .env(
+                    "SOCKERLESS_AGENT_IMAGE",
+                    format!("{registry}/{}", images::AGENT_REPO),
+                ),
         )
     })();
-    if started_here {
+    if registry_started {
+        registry::stop()?;
+    }
+    if engine_started {
         engine::stop()?;
     }
     result
