@@ -1,2 +1,25 @@
-//! sockerless-agent
+//! sockerless-agent: the entrypoint wrapper that runs inside every sockerless
+//! container, and the backend-side library that talks to it.
+//!
+//! * [`protocol`] — the versioned wire format (see `PROTOCOL.md`).
+//! * [`peer`] — the backend side: accept or dial an agent, authenticate,
+//!   open sessions, stream output with acknowledgements, exec, archives.
+//! * [`transport`] — the frame transport trait, with a tokio-tungstenite adapter.
+//! * [`agent`] / [`config`] — the agent itself (used by the binary).
 #![warn(missing_docs)]
+
+pub mod agent;
+mod archive;
+pub mod config;
+mod exec;
+mod health;
+mod hub;
+pub mod net;
+pub mod peer;
+mod process;
+pub mod protocol;
+mod timefmt;
+pub mod transport;
+mod userdb;
+
+pub use health::HealthConfig;

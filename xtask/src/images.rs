@@ -119,6 +119,8 @@ fn busybox_rootfs() -> Result<PathBuf> {
 pub fn build_agent() -> Result<PathBuf> {
     const TARGET: &str = "x86_64-unknown-linux-gnu";
     // The explicit --target keeps crt-static off build scripts and proc macros.
+    // getrandom's syscall backend: a static binary cannot find the vDSO-less
+    // fallback's /dev/urandom in an empty root (see agent/README.md).
     shell::run(
         shell::cargo()
             .args([
@@ -129,7 +131,10 @@ pub fn build_agent() -> Result<PathBuf> {
                 "--target",
                 TARGET,
             ])
-            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+            .env(
+                "RUSTFLAGS",
+                "-C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\"",
+            ),
     )?;
     let bin = shell::target_dir()
         .join(TARGET)

@@ -1,0 +1,366 @@
+//! The agent: runs the main process, serves the protocol to a peer (reverse
+//! dial and/or forward listen), and exits with the main process's code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, user_environment};
+use crate::exec::{self, ProcessContext};
+use crate::hub::Hub;
+use crate::net::{self, DialOptions};
+use crate::process::{self, SpawnSpec};
+use crate::protocol::{Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
+use crate::transport::{FrameTransport, token_matches};
+use crate::{archive, health};
+
+/// Exit codes when the main command cannot be started, as Docker reports them.
+const EXIT_NOT_FOUND: i32 = 127;
+const EXIT_NOT_EXECUTABLE: i32 = 126;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const FORWARDED_SIGNALS: [i32; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Fatal agent errors (before the main process could run).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Setting up signals, the reaper or the listener failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+struct Shared {
+    hub: Arc<Hub>,
+    ctx: Arc<ProcessContext>,
+    cfg: Config,
+}
+
+/// Runs `argv` as the main process and returns its exit code once the peer
+/// acknowledged it (or the acknowledgement wait ran out).
+pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
+    process::start_reaper().map_err(|e| AgentError::Setup(format!("reaper: {e}")))?;
+    let hub = Hub::new(cfg.backlog, cfg.stdin_window);
+    let ctx = Arc::new(ProcessContext {
+        base_env: user_environment(std::env::vars()),
+    });
+    let shared = Arc::new(Shared {
+        hub: hub.clone(),
+        ctx: ctx.clone(),
+        cfg: cfg.clone(),
+    });
+    hub.register(MAIN_SESSION, false)
+        .map_err(AgentError::Setup)?;
+
+    let mut signals = Vec::new();
+    for sig in FORWARDED_SIGNALS {
+        signals.push((
+            sig,
+            signal(SignalKind::from_raw(sig)).map_err(|e| AgentError::Setup(e.to_string()))?,
+        ));
+    }
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    if let Some(url) = cfg.callback_url.clone() {
+        tasks.push(tokio::spawn(reverse_loop(shared.clone(), url)));
+    }
+    if let Some(listen) = &cfg.listen {
+        let addr = net::parse_listen(listen).map_err(|e| AgentError::Setup(e.to_string()))?;
+        let listener = net::listen(addr)
+            .await
+            .map_err(|e| AgentError::Setup(format!("listen {listen}: {e}")))?;
+        tasks.push(tokio::spawn(forward_loop(shared.clone(), listener)));
+    }
+
+    let spec = SpawnSpec {
+        argv: argv.clone(),
+        env: ctx.base_env.clone(),
+        workdir: None,
+        creds: None,
+        tty: cfg.tty.then_some((24, 80)),
+        stdin: cfg.open_stdin,
+    };
+    let code = match exec::start_process(&hub, MAIN_SESSION, spec, false) {
+        Ok((pid, exit_task)) => {
+            tasks.push(tokio::spawn(forward_signals(signals, pid)));
+            if let Some(hc) = cfg.healthcheck.clone() {
+                tasks.push(tokio::spawn(health::run(hub.clone(), hc, ctx.clone())));
+            }
+            exit_task.await.unwrap_or(255)
+        }
+        Err(e) => {
+            let name = argv.first().cloned().unwrap_or_default();
+            let msg = format!("sockerless-agent: cannot start {name:?}: {e}\n");
+            eprint!("{msg}");
+            hub.push_output(
+                MAIN_SESSION,
+                crate::protocol::OutputStream::Stderr,
+                msg.as_bytes(),
+            );
+            for s in [
+                crate::protocol::OutputStream::Stdout,
+                crate::protocol::OutputStream::Stderr,
+            ] {
+                hub.finish_stream(MAIN_SESSION, s);
+            }
+            let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                EXIT_NOT_EXECUTABLE
+            } else {
+                EXIT_NOT_FOUND
+            };
+            hub.set_exit(MAIN_SESSION, code);
+            code
+        }
+    };
+    tracing::info!(code, "main process exited");
+    let acked = tokio::time::timeout(cfg.exit_ack_wait, async {
+        while !hub.session_done(MAIN_SESSION) {
+            hub.wait_progress(MAIN_SESSION).await;
+        }
+    })
+    .await;
+    if acked.is_err() {
+        tracing::warn!("no peer acknowledged the exit code in time; exiting anyway");
+    }
+    for t in tasks {
+        t.abort();
+    }
+    Ok(code)
+}
+
+async fn forward_signals(mut signals: Vec<(i32, tokio::signal::unix::Signal)>, pid: i32) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (sig, mut stream) in signals.drain(..) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(sig).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    while let Some(sig) = rx.recv().await {
+        let _ = process::kill(pid, sig);
+    }
+}
+
+async fn reverse_loop(shared: Arc<Shared>, url: String) {
+    let opts = DialOptions {
+        token: shared.cfg.token.clone(),
+        container_id: shared.cfg.container_id.clone(),
+        ca_file: shared.cfg.ca_file.clone(),
+    };
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let (shared2, url2, opts2) = (shared.clone(), url.clone(), opts.clone());
+        // Each attempt runs as its own task: a panic in a dependency ends one
+        // attempt, never the reconnect loop.
+        let attempt = tokio::spawn(async move {
+            match net::dial(&url2, &opts2).await {
+                Ok(io) => match serve(&shared2, io, true).await {
+                    Ok(reason) => {
+                        tracing::info!(%reason, "connection ended");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "handshake failed");
+                        false
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the backend");
+                    false
+                }
+            }
+        });
+        match attempt.await {
+            Ok(true) => backoff = Duration::from_millis(100),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "connection attempt failed"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn forward_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+    let mut current: Option<JoinHandle<()>> = None;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<JoinHandle<()>>();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((tcp, _)) = accepted else { continue };
+                let shared = shared.clone();
+                let done_tx = done_tx.clone();
+                // The handshake runs on its own task so a stalled client cannot block accepts.
+                tokio::spawn(async move {
+                    let Ok(io) = net::accept_authenticated(tcp, &shared.cfg.token).await else { return };
+                    let task = tokio::spawn(async move {
+                        match serve(&shared, io, false).await {
+                            Ok(reason) => tracing::info!(%reason, "connection ended"),
+                            Err(e) => tracing::info!(error = %e, "handshake failed"),
+                        }
+                    });
+                    let _ = done_tx.send(task);
+                });
+            }
+            Some(task) = done_rx.recv() => {
+                // Newest authenticated peer wins; one writer at a time.
+                if let Some(old) = current.replace(task) {
+                    old.abort();
+                }
+            }
+        }
+    }
+}
+
+async fn recv_hello<S>(stream: &mut S) -> Result<Hello, String>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, crate::transport::TransportError>> + Unpin,
+{
+    let msg = tokio::time::timeout(HELLO_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| "no hello".to_string())?
+        .ok_or("closed before hello")?
+        .map_err(|e| e.to_string())?;
+    match Frame::decode(&msg) {
+        Ok(Frame::Hello(h)) => Ok(h),
+        _ => Err("first frame is not a hello".into()),
+    }
+}
+
+/// Serves one connection until it drops. `dialer`: the agent opened it and
+/// speaks first; otherwise the peer's hello must carry the token. Errors are
+/// handshake failures; after the handshake the reason the connection ended is returned.
+async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Result<String, String> {
+    let hub = &shared.hub;
+    let (mut sink, mut stream) = io.split();
+    let agent_hello = |token: Option<String>| Hello {
+        version: PROTOCOL_VERSION,
+        token,
+        container_id: shared.cfg.container_id.clone(),
+        window: hub.window,
+        stdin_window: hub.stdin_window,
+        tty: shared.cfg.tty,
+        open_stdin: shared.cfg.open_stdin,
+        sessions: hub.session_infos(),
+        resume: Vec::new(),
+    };
+    let send_err = |e: crate::transport::TransportError| e.to_string();
+    let peer_hello = if dialer {
+        sink.send(Frame::Hello(agent_hello(Some(shared.cfg.token.clone()))).encode())
+            .await
+            .map_err(send_err)?;
+        recv_hello(&mut stream).await?
+    } else {
+        let h = recv_hello(&mut stream).await?;
+        if !token_matches(h.token.as_deref().unwrap_or(""), &shared.cfg.token) {
+            let _ = sink.close().await;
+            return Err("peer failed authentication".into());
+        }
+        sink.send(Frame::Hello(agent_hello(None)).encode())
+            .await
+            .map_err(send_err)?;
+        h
+    };
+    if peer_hello.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "peer speaks protocol version {}",
+            peer_hello.version
+        ));
+    }
+    hub.begin_connection(&peer_hello.resume);
+    tracing::info!("peer connected");
+
+    let writer = async {
+        loop {
+            let frames = hub.next_frames();
+            if frames.is_empty() {
+                hub.writer_wait().await;
+                continue;
+            }
+            for f in frames {
+                sink.feed(f.encode()).await.map_err(send_err)?;
+            }
+            sink.flush().await.map_err(send_err)?;
+        }
+    };
+    let reader = async {
+        while let Some(msg) = stream.next().await {
+            let msg = msg.map_err(|e| e.to_string())?;
+            match Frame::decode(&msg) {
+                Ok(frame) => dispatch(shared, frame),
+                Err(e) => hub.push_control(Frame::Error {
+                    session: 0,
+                    message: format!("bad frame: {e}"),
+                }),
+            }
+        }
+        Ok::<(), String>(())
+    };
+    let reason = tokio::select! {
+        r = writer => r,
+        r = reader => r,
+    };
+    Ok(match reason {
+        Ok(()) => "closed by peer".to_string(),
+        Err(e) => e,
+    })
+}
+
+fn dispatch(shared: &Shared, frame: Frame) {
+    let hub = &shared.hub;
+    let session = frame.session();
+    let result = match frame {
+        Frame::Ack {
+            session,
+            stream,
+            offset,
+        } => {
+            hub.ack(session, stream, offset);
+            Ok(())
+        }
+        Frame::Stdin {
+            session,
+            offset,
+            data,
+        } => hub.stdin(session, offset, data),
+        Frame::CloseStdin { session } => {
+            hub.close_stdin(session);
+            Ok(())
+        }
+        Frame::Resize {
+            session,
+            rows,
+            cols,
+        } => hub.resize(session, rows, cols),
+        Frame::Signal { session, signal } => hub.signal(session, signal),
+        Frame::Attach {
+            session,
+            stdout,
+            stderr,
+        } => {
+            hub.attach(session, stdout, stderr);
+            Ok(())
+        }
+        Frame::ExecStart { session, config } => exec::start_exec(hub, &shared.ctx, session, config),
+        Frame::ArchiveGet { session, path } => archive::get(hub, session, path),
+        Frame::ArchivePut { session, path } => archive::put(hub, session, path),
+        Frame::ArchiveStat { session, path } => {
+            archive::stat(&path).map(|stat| hub.push_control(Frame::PathStat { session, stat }))
+        }
+        _ => Err("unexpected frame from peer".to_string()),
+    };
+    if let Err(message) = result {
+        hub.push_control(Frame::Error { session, message });
+    }
+}

@@ -1,0 +1,546 @@
+//! The backend side of the agent protocol.
+//!
+//! ```no_run
+//! use sockerless_agent::peer::{self, PeerError, ResumeState, SessionEvent};
+//! use sockerless_agent::transport::FrameTransport;
+//!
+//! // Reverse mode, inside the backend's WebSocket handler (the token was
+//! // already checked on the upgrade request with `transport::verify_bearer`).
+//! // `resume` is kept per container across reconnects.
+//! async fn serve_agent(io: impl FrameTransport, token: &str, resume: ResumeState)
+//!     -> Result<i32, PeerError> {
+//!     let conn = peer::accept(io, token, resume).await?;
+//!     let mut main = conn.main_session()?;
+//!     while let Some(ev) = main.recv().await { // acknowledges as it returns
+//!         match ev {
+//!             SessionEvent::Output { stream, offset, data } => { /* log store, attach */ }
+//!             SessionEvent::Exit(code) => return Ok(code),
+//!             SessionEvent::Error(message) => { /* record */ }
+//!         }
+//!     }
+//!     Err(conn.closed().unwrap_or(PeerError::Closed))
+//! }
+//! ```
+//! Output is acknowledged when [`Session::recv`] hands it over, so a consumer
+//! that reads slowly slows the container's process instead of growing memory.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::net::{self, DialOptions};
+use crate::protocol::{AckStream, Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
+pub use crate::protocol::{
+    ExecConfig, HealthReport, OutputStream, PathStat, ResumeEntry, SessionInfo,
+};
+use crate::transport::{FrameTransport, token_matches};
+
+mod session;
+
+/// How long either side waits for the other's hello.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub use session::{Session, SessionEvent, SessionInput};
+
+/// Errors seen by the backend side.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PeerError {
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The other side broke the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// Authentication failed (no detail is given to the other side).
+    #[error("authentication failed")]
+    Auth,
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// The agent refused or failed the request.
+    #[error("{0}")]
+    Agent(String),
+}
+
+/// What the agent said about itself in its hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// Protocol version.
+    pub version: u32,
+    /// Container id, when the agent knows it.
+    pub container_id: Option<String>,
+    /// Per-stream output window in bytes.
+    pub window: u64,
+    /// Per-session stdin window in bytes.
+    pub stdin_window: u64,
+    /// Main process has a TTY.
+    pub tty: bool,
+    /// Main process keeps stdin open.
+    pub open_stdin: bool,
+    /// Live sessions.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// Output positions the backend has consumed, per session. Keep one per
+/// container across connections and pass it to [`accept`]/[`connect`]: the
+/// agent resumes from it, so nothing is lost or repeated.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeState(Arc<Mutex<BTreeMap<u32, (u64, u64)>>>);
+
+impl ResumeState {
+    /// An empty state (a first connection).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, (u64, u64)>> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Consumed (stdout, stderr) bytes of a session.
+    pub fn position(&self, session: u32) -> (u64, u64) {
+        self.lock().get(&session).copied().unwrap_or((0, 0))
+    }
+
+    /// All positions, as sent in the peer's hello.
+    pub fn entries(&self) -> Vec<ResumeEntry> {
+        self.lock()
+            .iter()
+            .map(|(s, (o, e))| ResumeEntry {
+                session: *s,
+                stdout: *o,
+                stderr: *e,
+            })
+            .collect()
+    }
+
+    pub(crate) fn advance(&self, session: u32, stream: OutputStream, to: u64) {
+        let mut m = self.lock();
+        let e = m.entry(session).or_default();
+        match stream {
+            OutputStream::Stdout => e.0 = e.0.max(to),
+            OutputStream::Stderr => e.1 = e.1.max(to),
+        }
+    }
+}
+
+pub(crate) enum Routed {
+    Event(SessionEvent),
+    Started(u32),
+    Stat(PathStat),
+}
+
+pub(crate) type StdinCredit = (u64, Option<String>);
+
+#[derive(Default)]
+pub(crate) struct Routes {
+    pub(crate) handles: HashMap<u32, mpsc::UnboundedSender<Routed>>,
+    pub(crate) pending: HashMap<u32, Vec<Routed>>,
+    pub(crate) stdin: HashMap<u32, watch::Sender<StdinCredit>>,
+    pub(crate) closed: Option<PeerError>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) out: mpsc::UnboundedSender<Frame>,
+    pub(crate) routes: Mutex<Routes>,
+    pub(crate) resume: ResumeState,
+    pub(crate) next_id: AtomicU32,
+    pub(crate) info: AgentInfo,
+}
+
+impl Inner {
+    pub(crate) fn routes(&self) -> MutexGuard<'_, Routes> {
+        match self.routes.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), PeerError> {
+        self.out.send(frame).map_err(|_| PeerError::Closed)
+    }
+
+    fn route(&self, session: u32, item: Routed) {
+        let mut r = self.routes();
+        if let (Routed::Event(SessionEvent::Error(msg)), Some(credit)) =
+            (&item, r.stdin.get(&session))
+        {
+            let msg = msg.clone();
+            credit.send_modify(|c| c.1 = Some(msg));
+        }
+        match r.handles.get(&session) {
+            Some(tx) => {
+                let _ = tx.send(item);
+            }
+            None => r.pending.entry(session).or_default().push(item),
+        }
+    }
+
+    fn close(&self, why: PeerError) {
+        let mut r = self.routes();
+        r.handles.clear();
+        r.stdin.clear();
+        r.closed.get_or_insert(why);
+    }
+}
+
+/// One authenticated connection to an agent. Dropping it closes the
+/// connection after sending what was already queued (acknowledgements included).
+pub struct AgentConnection {
+    inner: Arc<Inner>,
+    health: mpsc::UnboundedReceiver<HealthReport>,
+    reader: JoinHandle<()>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for AgentConnection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Accepts an agent's reverse connection: reads its hello, checks the token
+/// in constant time (closing without detail on mismatch), then answers with
+/// the resume positions.
+pub async fn accept<T: FrameTransport>(
+    io: T,
+    expected_token: &str,
+    resume: ResumeState,
+) -> Result<AgentConnection, PeerError> {
+    let (mut sink, mut stream) = io.split();
+    let hello = recv_hello(&mut stream).await?;
+    if !token_matches(hello.token.as_deref().unwrap_or(""), expected_token) {
+        let _ = sink.close().await;
+        return Err(PeerError::Auth);
+    }
+    let mine = Hello {
+        version: PROTOCOL_VERSION,
+        resume: resume.entries(),
+        ..Default::default()
+    };
+    sink.send(Frame::Hello(mine).encode())
+        .await
+        .map_err(|e| PeerError::Transport(e.to_string()))?;
+    start(sink, stream, hello, resume)
+}
+
+/// Dials an agent in forward mode (`ws://host:9111`) and authenticates.
+pub async fn connect(
+    url: &str,
+    token: &str,
+    resume: ResumeState,
+) -> Result<AgentConnection, PeerError> {
+    let opts = DialOptions {
+        token: token.to_string(),
+        ..Default::default()
+    };
+    let io = net::dial(url, &opts)
+        .await
+        .map_err(|e| PeerError::Transport(e.to_string()))?;
+    connect_over(io, token, resume).await
+}
+
+/// Runs the forward-mode handshake over an already open transport.
+pub async fn connect_over<T: FrameTransport>(
+    io: T,
+    token: &str,
+    resume: ResumeState,
+) -> Result<AgentConnection, PeerError> {
+    let (mut sink, mut stream) = io.split();
+    let mine = Hello {
+        version: PROTOCOL_VERSION,
+        token: Some(token.to_string()),
+        resume: resume.entries(),
+        ..Default::default()
+    };
+    sink.send(Frame::Hello(mine).encode())
+        .await
+        .map_err(|e| PeerError::Transport(e.to_string()))?;
+    let hello = recv_hello(&mut stream).await.map_err(|e| {
+        if e == PeerError::Closed {
+            PeerError::Auth
+        } else {
+            e
+        }
+    })?;
+    start(sink, stream, hello, resume)
+}
+
+async fn recv_hello<S>(stream: &mut S) -> Result<Hello, PeerError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, crate::transport::TransportError>> + Unpin,
+{
+    let msg = tokio::time::timeout(HELLO_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| PeerError::Protocol("no hello within 30 s".into()))?
+        .ok_or(PeerError::Closed)?
+        .map_err(|e| PeerError::Transport(e.to_string()))?;
+    match Frame::decode(&msg) {
+        Ok(Frame::Hello(h)) if h.version == PROTOCOL_VERSION => Ok(h),
+        Ok(Frame::Hello(h)) => Err(PeerError::Protocol(format!(
+            "unsupported protocol version {}",
+            h.version
+        ))),
+        Ok(_) => Err(PeerError::Protocol("first frame is not a hello".into())),
+        Err(e) => Err(PeerError::Protocol(e.to_string())),
+    }
+}
+
+fn start<Si, St>(
+    mut sink: Si,
+    mut stream: St,
+    hello: Hello,
+    resume: ResumeState,
+) -> Result<AgentConnection, PeerError>
+where
+    Si: futures_util::Sink<Bytes, Error = crate::transport::TransportError>
+        + Unpin
+        + Send
+        + 'static,
+    St: futures_util::Stream<Item = Result<Bytes, crate::transport::TransportError>>
+        + Unpin
+        + Send
+        + 'static,
+{
+    let info = AgentInfo {
+        version: hello.version,
+        container_id: hello.container_id,
+        window: hello.window,
+        stdin_window: hello.stdin_window.max(1),
+        tty: hello.tty,
+        open_stdin: hello.open_stdin,
+        sessions: hello.sessions,
+    };
+    let first_free = info
+        .sessions
+        .iter()
+        .map(|s| s.session + 1)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Frame>();
+    let inner = Arc::new(Inner {
+        out: out_tx,
+        routes: Mutex::new(Routes::default()),
+        resume,
+        next_id: AtomicU32::new(first_free),
+        info,
+    });
+    let (health_tx, health) = mpsc::unbounded_channel();
+    let writer_inner = inner.clone();
+    let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            let frame = tokio::select! {
+                f = out_rx.recv() => f,
+                _ = &mut shutdown_rx => {
+                    // Flush what is queued (e.g. the exit acknowledgement), then close.
+                    out_rx.close();
+                    while let Some(f) = out_rx.recv().await {
+                        if sink.feed(f.encode()).await.is_err() {
+                            break;
+                        }
+                    }
+                    None
+                }
+            };
+            let Some(frame) = frame else { break };
+            if let Err(e) = sink.send(frame.encode()).await {
+                writer_inner.close(PeerError::Transport(e.to_string()));
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let reader_inner = inner.clone();
+    let reader = tokio::spawn(async move {
+        let inner = reader_inner;
+        let why = loop {
+            let msg = match stream.next().await {
+                None => break PeerError::Closed,
+                Some(Err(e)) => break PeerError::Transport(e.to_string()),
+                Some(Ok(m)) => m,
+            };
+            let frame = match Frame::decode(&msg) {
+                Ok(f) => f,
+                Err(e) => break PeerError::Protocol(e.to_string()),
+            };
+            match frame {
+                Frame::Output {
+                    session,
+                    stream,
+                    offset,
+                    data,
+                } => inner.route(
+                    session,
+                    Routed::Event(SessionEvent::Output {
+                        stream,
+                        offset,
+                        data,
+                    }),
+                ),
+                Frame::Exit { session, code } => {
+                    inner.route(session, Routed::Event(SessionEvent::Exit(code)))
+                }
+                Frame::Error { session, message } => {
+                    inner.route(session, Routed::Event(SessionEvent::Error(message)))
+                }
+                Frame::Started { session, pid } => inner.route(session, Routed::Started(pid)),
+                Frame::PathStat { session, stat } => inner.route(session, Routed::Stat(stat)),
+                Frame::Ack {
+                    session,
+                    stream: AckStream::Stdin,
+                    offset,
+                } => {
+                    if let Some(credit) = inner.routes().stdin.get(&session) {
+                        credit.send_modify(|c| c.0 = c.0.max(offset));
+                    }
+                }
+                Frame::Health(h) => {
+                    let _ = health_tx.send(h);
+                }
+                _ => {} // frames meant for the agent are ignored
+            }
+        };
+        inner.close(why);
+    });
+    Ok(AgentConnection {
+        inner,
+        health,
+        reader,
+        shutdown: Some(shutdown_tx),
+    })
+}
+
+impl AgentConnection {
+    /// What the agent announced.
+    pub fn info(&self) -> &AgentInfo {
+        &self.inner.info
+    }
+
+    /// The resume state this connection advances (share it with the next one).
+    pub fn resume_state(&self) -> ResumeState {
+        self.inner.resume.clone()
+    }
+
+    /// Why the connection closed, or `None` while it is open.
+    pub fn closed(&self) -> Option<PeerError> {
+        self.inner.routes().closed.clone()
+    }
+
+    /// The main process's session (session 0); can be taken once per connection.
+    pub fn main_session(&self) -> Result<Session, PeerError> {
+        self.session(MAIN_SESSION)
+    }
+
+    /// A handle on an existing session (e.g. an exec that survived a reconnect).
+    pub fn session(&self, id: u32) -> Result<Session, PeerError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stdin_start = self
+            .inner
+            .info
+            .sessions
+            .iter()
+            .find(|s| s.session == id)
+            .map(|s| s.stdin_offset);
+        let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
+        {
+            let mut r = self.inner.routes();
+            if let Some(why) = &r.closed {
+                return Err(why.clone());
+            }
+            if r.handles.get(&id).is_some_and(|h| !h.is_closed()) {
+                return Err(PeerError::Agent(format!("session {id} is already open")));
+            }
+            for item in r.pending.remove(&id).unwrap_or_default() {
+                let _ = tx.send(item);
+            }
+            r.handles.insert(id, tx);
+            r.stdin.insert(id, credit_tx);
+        }
+        let delivered = self.inner.resume.position(id);
+        Ok(Session {
+            id,
+            inner: self.inner.clone(),
+            rx,
+            peeked: VecDeque::new(),
+            delivered: [delivered.0, delivered.1],
+            input: SessionInput {
+                id,
+                inner: self.inner.clone(),
+                sent: Arc::new(tokio::sync::Mutex::new(stdin_start.unwrap_or(0))),
+                credit: credit_rx,
+            },
+            last_error: None,
+            done: false,
+        })
+    }
+
+    fn new_session(&self) -> Result<Session, PeerError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.session(id)
+    }
+
+    /// Starts an exec session; returns once the process runs.
+    pub async fn exec(&self, config: &ExecConfig) -> Result<Session, PeerError> {
+        let mut s = self.new_session()?;
+        self.inner.send(Frame::ExecStart {
+            session: s.id,
+            config: config.clone(),
+        })?;
+        s.await_started().await?;
+        Ok(s)
+    }
+
+    /// Docker's PathStat of a path in the container.
+    pub async fn stat(&self, path: &str) -> Result<PathStat, PeerError> {
+        let mut s = self.new_session()?;
+        self.inner.send(Frame::ArchiveStat {
+            session: s.id,
+            path: path.to_string(),
+        })?;
+        let stat = s.await_stat().await;
+        s.detach();
+        stat
+    }
+
+    /// Starts reading `path` as a tar stream: the stat, then a session whose
+    /// stdout carries the tar and which exits with 0 when it is complete.
+    pub async fn get_archive(&self, path: &str) -> Result<(PathStat, Session), PeerError> {
+        let mut s = self.new_session()?;
+        self.inner.send(Frame::ArchiveGet {
+            session: s.id,
+            path: path.to_string(),
+        })?;
+        let stat = s.await_stat().await?;
+        Ok((stat, s))
+    }
+
+    /// Starts extracting a tar stream into the existing directory `path`:
+    /// write the tar with [`Session::write_stdin`], then [`Session::close_stdin`]
+    /// and [`Session::finish`]. Entries escaping `path` fail the whole operation.
+    pub async fn put_archive(&self, path: &str) -> Result<Session, PeerError> {
+        let mut s = self.new_session()?;
+        self.inner.send(Frame::ArchivePut {
+            session: s.id,
+            path: path.to_string(),
+        })?;
+        s.await_started().await?;
+        Ok(s)
+    }
+
+    /// The next health-check result; `None` once the connection closed.
+    pub async fn next_health(&mut self) -> Option<HealthReport> {
+        self.health.recv().await
+    }
+}

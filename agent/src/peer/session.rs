@@ -1,0 +1,292 @@
+//! Sessions on an agent connection.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use super::{Inner, OutputStream, PathStat, PeerError, Routed, StdinCredit};
+use crate::protocol::{AckStream, Frame, MAIN_SESSION, MAX_CHUNK};
+
+/// An event of a session, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// Output bytes starting at `offset` of `stream` (never repeated, never skipped).
+    Output {
+        /// Which stream.
+        stream: OutputStream,
+        /// Offset of the first byte.
+        offset: u64,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// The process exited (128+n when killed by signal n); the last event.
+    Exit(i32),
+    /// The agent reported a problem with this session (e.g. a failed resize).
+    Error(String),
+}
+
+/// One session on a connection: the main process, an exec, or an archive operation.
+pub struct Session {
+    pub(super) id: u32,
+    pub(super) inner: Arc<Inner>,
+    pub(super) rx: mpsc::UnboundedReceiver<Routed>,
+    pub(super) peeked: VecDeque<Routed>,
+    pub(super) delivered: [u64; 2],
+    pub(super) input: SessionInput,
+    pub(super) last_error: Option<String>,
+    pub(super) done: bool,
+}
+
+impl Session {
+    /// Session id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    async fn next_routed(&mut self) -> Option<Routed> {
+        match self.peeked.pop_front() {
+            Some(r) => Some(r),
+            None => self.rx.recv().await,
+        }
+    }
+
+    pub(super) async fn await_started(&mut self) -> Result<u32, PeerError> {
+        loop {
+            match self.next_routed().await {
+                Some(Routed::Started(pid)) => return Ok(pid),
+                Some(Routed::Event(SessionEvent::Error(m))) => return Err(PeerError::Agent(m)),
+                Some(other) => self.peeked.push_back(other),
+                None => return Err(self.close_reason()),
+            }
+        }
+    }
+
+    pub(super) async fn await_stat(&mut self) -> Result<PathStat, PeerError> {
+        loop {
+            match self.next_routed().await {
+                Some(Routed::Stat(s)) => return Ok(s),
+                Some(Routed::Event(SessionEvent::Error(m))) => return Err(PeerError::Agent(m)),
+                Some(other) => self.peeked.push_back(other),
+                None => return Err(self.close_reason()),
+            }
+        }
+    }
+
+    fn close_reason(&self) -> PeerError {
+        self.inner
+            .routes()
+            .closed
+            .clone()
+            .unwrap_or(PeerError::Closed)
+    }
+
+    pub(super) fn detach(&self) {
+        let mut r = self.inner.routes();
+        r.handles.remove(&self.id);
+        r.stdin.remove(&self.id);
+    }
+
+    /// Next event, acknowledging it to the agent as it is handed over.
+    /// `None` after the exit event or when the connection closed.
+    pub async fn recv(&mut self) -> Option<SessionEvent> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let ev = match self.next_routed().await? {
+                Routed::Event(ev) => ev,
+                Routed::Started(_) | Routed::Stat(_) => continue,
+            };
+            match ev {
+                SessionEvent::Output {
+                    stream,
+                    offset,
+                    data,
+                } => {
+                    let i = if stream == OutputStream::Stdout { 0 } else { 1 };
+                    let end = offset + data.len() as u64;
+                    if end <= self.delivered[i] {
+                        continue; // already delivered on an earlier connection
+                    }
+                    let skip = self.delivered[i].saturating_sub(offset) as usize;
+                    let data = data.slice(skip..);
+                    let offset = offset + skip as u64;
+                    self.delivered[i] = end;
+                    self.inner.resume.advance(self.id, stream, end);
+                    let _ = self.inner.send(Frame::Ack {
+                        session: self.id,
+                        stream: stream.into(),
+                        offset: end,
+                    });
+                    return Some(SessionEvent::Output {
+                        stream,
+                        offset,
+                        data,
+                    });
+                }
+                SessionEvent::Exit(code) => {
+                    self.done = true;
+                    let _ = self.inner.send(Frame::Ack {
+                        session: self.id,
+                        stream: AckStream::Exit,
+                        offset: 0,
+                    });
+                    if self.id != MAIN_SESSION {
+                        self.detach();
+                    }
+                    return Some(SessionEvent::Exit(code));
+                }
+                SessionEvent::Error(m) => {
+                    self.last_error = Some(m.clone());
+                    return Some(SessionEvent::Error(m));
+                }
+            }
+        }
+    }
+
+    /// A cloneable handle for stdin, resize and signals, usable while another
+    /// task reads this session's output.
+    pub fn input(&self) -> SessionInput {
+        self.input.clone()
+    }
+
+    /// Sends stdin, waiting for the agent's credit (the process reads it).
+    pub async fn write_stdin(&self, data: &[u8]) -> Result<(), PeerError> {
+        self.input.write(data).await
+    }
+
+    /// Closes stdin: the process reads EOF.
+    pub fn close_stdin(&self) -> Result<(), PeerError> {
+        self.input.close()
+    }
+
+    /// Resizes the session's terminal.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), PeerError> {
+        self.input.resize(rows, cols)
+    }
+
+    /// Sends a signal to the session's process.
+    pub fn signal(&self, signal: i32) -> Result<(), PeerError> {
+        self.input.signal(signal)
+    }
+
+    /// Asks the agent to resend output from these offsets (clamped to what it still holds).
+    pub fn attach_from(&mut self, stdout: u64, stderr: u64) -> Result<(), PeerError> {
+        self.delivered = [self.delivered[0].min(stdout), self.delivered[1].min(stderr)];
+        self.inner.send(Frame::Attach {
+            session: self.id,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Consumes events until the exit code; output is discarded. An error
+    /// reported before a non-zero exit becomes the error.
+    pub async fn finish(&mut self) -> Result<i32, PeerError> {
+        loop {
+            match self.recv().await {
+                Some(SessionEvent::Exit(code)) => {
+                    return match (&self.last_error, code) {
+                        (Some(m), c) if c != 0 => Err(PeerError::Agent(m.clone())),
+                        _ => Ok(code),
+                    };
+                }
+                Some(_) => {}
+                None => return Err(self.close_reason()),
+            }
+        }
+    }
+
+    /// Collects all output and the exit code (for small outputs).
+    pub async fn collect(&mut self) -> Result<(Vec<u8>, Vec<u8>, i32), PeerError> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        loop {
+            match self.recv().await {
+                Some(SessionEvent::Output {
+                    stream: OutputStream::Stdout,
+                    data,
+                    ..
+                }) => out.extend_from_slice(&data),
+                Some(SessionEvent::Output {
+                    stream: OutputStream::Stderr,
+                    data,
+                    ..
+                }) => err.extend_from_slice(&data),
+                Some(SessionEvent::Exit(code)) => return Ok((out, err, code)),
+                Some(SessionEvent::Error(_)) => {}
+                None => return Err(self.close_reason()),
+            }
+        }
+    }
+}
+
+/// The input side of a session: stdin with credit-based flow control, resize, signals.
+#[derive(Clone)]
+pub struct SessionInput {
+    pub(super) id: u32,
+    pub(super) inner: Arc<Inner>,
+    /// Stdin bytes sent; the lock also keeps concurrent writers' chunks whole.
+    pub(super) sent: Arc<tokio::sync::Mutex<u64>>,
+    pub(super) credit: watch::Receiver<StdinCredit>,
+}
+
+impl SessionInput {
+    /// Sends stdin, waiting while the agent's stdin window is full.
+    pub async fn write(&self, data: &[u8]) -> Result<(), PeerError> {
+        let window = self.inner.info.stdin_window;
+        let chunk = (MAX_CHUNK as u64).min(window).max(1) as usize;
+        let mut credit = self.credit.clone();
+        let mut sent = self.sent.lock().await;
+        for part in data.chunks(chunk) {
+            loop {
+                let (acked, failed) = credit.borrow_and_update().clone();
+                if let Some(m) = failed {
+                    return Err(PeerError::Agent(m));
+                }
+                if *sent + part.len() as u64 <= acked + window {
+                    break;
+                }
+                if credit.changed().await.is_err() {
+                    return Err(self
+                        .inner
+                        .routes()
+                        .closed
+                        .clone()
+                        .unwrap_or(PeerError::Closed));
+                }
+            }
+            let frame = Frame::Stdin {
+                session: self.id,
+                offset: *sent,
+                data: Bytes::copy_from_slice(part),
+            };
+            self.inner.send(frame)?;
+            *sent += part.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Closes stdin: the process reads EOF.
+    pub fn close(&self) -> Result<(), PeerError> {
+        self.inner.send(Frame::CloseStdin { session: self.id })
+    }
+
+    /// Resizes the session's terminal.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), PeerError> {
+        self.inner.send(Frame::Resize {
+            session: self.id,
+            rows,
+            cols,
+        })
+    }
+
+    /// Sends a signal to the session's process.
+    pub fn signal(&self, signal: i32) -> Result<(), PeerError> {
+        self.inner.send(Frame::Signal {
+            session: self.id,
+            signal,
+        })
+    }
+}

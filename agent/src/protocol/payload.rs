@@ -1,0 +1,121 @@
+//! JSON payloads of control frames.
+
+use serde::{Deserialize, Serialize};
+
+/// Resume point of one session: the peer already holds output below these offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeEntry {
+    /// Session id.
+    pub session: u32,
+    /// Stdout bytes already received.
+    pub stdout: u64,
+    /// Stderr bytes already received.
+    pub stderr: u64,
+}
+
+/// A live session as announced by the agent in its hello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Session id.
+    pub session: u32,
+    /// Stdin bytes the agent has received for this session.
+    pub stdin_offset: u64,
+}
+
+/// First frame in each direction (session 0). The side that opened the
+/// connection sends its hello first, with the token; the other side checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    /// Protocol version of the sender.
+    pub version: u32,
+    /// Shared secret; present only in the hello of the connecting side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Container id (agent only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// Unacknowledged output bytes the agent keeps per stream (agent only).
+    #[serde(default)]
+    pub window: u64,
+    /// Unacknowledged stdin bytes the agent accepts per session (agent only).
+    #[serde(default)]
+    pub stdin_window: u64,
+    /// Main process runs with a TTY (agent only).
+    #[serde(default)]
+    pub tty: bool,
+    /// Main process has an open stdin (agent only).
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Live sessions (agent only).
+    #[serde(default)]
+    pub sessions: Vec<SessionInfo>,
+    /// Where to resume output (peer only).
+    #[serde(default)]
+    pub resume: Vec<ResumeEntry>,
+}
+
+/// Configuration of an exec session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecConfig {
+    /// Command and arguments (no shell is implied).
+    pub cmd: Vec<String>,
+    /// Extra `KEY=VALUE` variables, added to the container's environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Working directory; the container's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// `user`, `user:group`, `uid` or `uid:gid`; the agent's user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Run on a pseudo terminal.
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep stdin open until close-stdin (otherwise stdin is empty).
+    #[serde(default)]
+    pub stdin: bool,
+    /// Initial terminal rows (TTY only).
+    #[serde(default)]
+    pub rows: u16,
+    /// Initial terminal columns (TTY only).
+    #[serde(default)]
+    pub cols: u16,
+}
+
+/// One health-check result, after Docker's `HealthcheckResult` plus the new status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthReport {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    /// Consecutive failures.
+    pub failing_streak: u32,
+    /// Exit code of the probe (-1 when it timed out or could not start).
+    pub exit_code: i32,
+    /// First 4 KiB of the probe's output.
+    pub output: String,
+    /// RFC 3339 start time.
+    pub start: String,
+    /// RFC 3339 end time.
+    pub end: String,
+}
+
+/// Docker's `PathStat` (the `X-Docker-Container-Path-Stat` header, decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PathStat {
+    /// Base name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Go `os.FileMode` bits (permissions plus type bits).
+    pub mode: u32,
+    /// RFC 3339 modification time.
+    pub mtime: String,
+    /// Symlink target, empty when not a symlink.
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
