@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::hub::{Hub, StdinMsg};
 use crate::process::{self, FdIo, SpawnSpec};
-use crate::protocol::{AckStream, ExecConfig, Frame, OutputStream};
+use crate::protocol::{AckStream, ExecConfig, Frame, MAIN_SESSION, OutputStream};
 use crate::userdb;
 
 /// How long output may stay silent after a process exited before leftover
@@ -43,8 +43,13 @@ impl ProcessContext {
 }
 
 /// Copies a pipe into the hub, never holding more than the window.
+///
+/// The main process's output is also written to the agent's own stdout and
+/// stderr, so the platform's console log (ACA's Log Analytics) has it too:
+/// the backend's fallback for output it did not capture.
 pub(crate) async fn pump(hub: Arc<Hub>, id: u32, stream: OutputStream, io: FdIo) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut console = (id == MAIN_SESSION).then(|| Console::new(stream));
     loop {
         let space = hub.wait_space(id, stream).await;
         if space == 0 {
@@ -53,10 +58,46 @@ pub(crate) async fn pump(hub: Arc<Hub>, id: u32, stream: OutputStream, io: FdIo)
         let n = buf.len().min(space);
         match io.read(&mut buf[..n]).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => hub.push_output(id, stream, &buf[..n]),
+            Ok(n) => {
+                hub.push_output(id, stream, &buf[..n]);
+                if let Some(console) = console.as_mut() {
+                    console.write(&buf[..n]).await;
+                }
+            }
         }
     }
     hub.finish_stream(id, stream);
+}
+
+/// The agent's own stdout or stderr; a failed write disables it (the
+/// console copy is best effort, the hub's copy is the one that counts).
+enum Console {
+    Out(Option<tokio::io::Stdout>),
+    Err(Option<tokio::io::Stderr>),
+}
+
+impl Console {
+    fn new(stream: OutputStream) -> Self {
+        match stream {
+            OutputStream::Stderr => Console::Err(Some(tokio::io::stderr())),
+            _ => Console::Out(Some(tokio::io::stdout())),
+        }
+    }
+
+    async fn write(&mut self, data: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let ok = match self {
+            Console::Out(Some(out)) => out.write_all(data).await.and(out.flush().await).is_ok(),
+            Console::Err(Some(err)) => err.write_all(data).await.and(err.flush().await).is_ok(),
+            _ => return,
+        };
+        if !ok {
+            *self = match self {
+                Console::Out(_) => Console::Out(None),
+                Console::Err(_) => Console::Err(None),
+            };
+        }
+    }
 }
 
 /// Writes stdin to the process and acknowledges every chunk.

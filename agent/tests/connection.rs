@@ -56,7 +56,8 @@ async fn forward_mode_serves_the_same_protocol() {
         .env("SOCKERLESS_AGENT_TOKEN", TOKEN)
         .env("SOCKERLESS_AGENT_LISTEN", &listen)
         .env("SOCKERLESS_OPEN_STDIN", "true")
-        .stdin(std::process::Stdio::null());
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
     let child = Agent::spawn(cmd);
 
     // Wrong token: refused at the upgrade, without detail.

@@ -17,8 +17,11 @@ const RUSTFLAGS: &str = "-C target-feature=+crt-static --cfg getrandom_backend=\
 
 /// Builds (or reuses, when up to date) the static release binary, exactly as README.md says.
 fn static_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SOCKERLESS_AGENT_STATIC_BIN") {
-        return PathBuf::from(p);
+    // `cargo xtask test` builds the static agent first and names it here.
+    for var in ["SOCKERLESS_AGENT_STATIC_BIN", "SOCKERLESS_AGENT_BIN"] {
+        if let Ok(p) = std::env::var(var) {
+            return PathBuf::from(p);
+        }
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -116,7 +119,8 @@ async fn static_binary_runs_in_an_empty_root() {
         )
         .env("SOCKERLESS_AGENT_TOKEN", TOKEN)
         .env("SOCKERLESS_CONTAINER_ID", CONTAINER_ID)
-        .stdin(std::process::Stdio::null());
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
     let child = Agent::spawn(cmd);
     let conn = peer.accept(ResumeState::new()).await;
     let mut main = conn.main_session().expect("main");

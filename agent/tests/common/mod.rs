@@ -46,7 +46,9 @@ impl TestPeer {
             .env("SOCKERLESS_AGENT_TOKEN", TOKEN)
             .env("SOCKERLESS_CONTAINER_ID", CONTAINER_ID)
             .env("SOCKERLESS_EXIT_ACK_TIMEOUT", "60")
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // The agent copies the main process output to its console; tests read it from the peer.
+            .stdout(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
