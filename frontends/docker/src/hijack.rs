@@ -1,0 +1,186 @@
+//! Hijacked connections for `attach` and `exec start`.
+//!
+//! With an `Upgrade` request header the answer is Docker's `101 UPGRADED`
+//! (`Connection: Upgrade`, `Upgrade: tcp`) and the connection becomes a raw
+//! duplex stream: what the client writes is the process's stdin until the
+//! client half-closes (EOF ends the [`InputStream`]) while output keeps
+//! flowing; the connection closes when the output ends. Without `Upgrade`,
+//! the answer is `200` with the output as a streamed body, and stdin comes
+//! from the request body.
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use sockerless_api::{AttachedOutput, InputStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::framing::{encode_chunk, encode_output};
+use sockerless_api::listen::ShutdownHandle;
+
+/// Bytes of stdin buffered between the client and the backend.
+const STDIN_QUEUE: usize = 16;
+const READ_BUFFER: usize = 32 * 1024;
+
+/// The client side of a hijack request: the pending upgrade (when the client
+/// asked for one) and the request body.
+pub struct Hijack {
+    upgrade: Option<OnUpgrade>,
+    body: Body,
+    shutdown: Option<ShutdownHandle>,
+}
+
+/// The sending half of a process's stdin; dropping it closes stdin.
+pub type StdinSender = mpsc::Sender<Bytes>;
+
+/// A channel whose receiving half is the backend's [`InputStream`].
+pub fn stdin_channel() -> (StdinSender, InputStream) {
+    let (tx, rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|bytes| (bytes, rx))
+    });
+    (tx, Box::pin(stream))
+}
+
+impl Hijack {
+    /// Takes the pending upgrade out of the request when it has an `Upgrade` header.
+    pub fn new(parts: &mut Parts, body: Body) -> Self {
+        let upgrade = if parts.headers.contains_key(header::UPGRADE) {
+            parts.extensions.remove::<OnUpgrade>()
+        } else {
+            None
+        };
+        let shutdown = parts.extensions.get::<ShutdownHandle>().cloned();
+        Self {
+            upgrade,
+            body,
+            shutdown,
+        }
+    }
+
+    /// Runs a connection's task so that graceful shutdown waits for it (when
+    /// served by `sockerless_api::listen::serve`; plain `tokio::spawn` otherwise).
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match &self.shutdown {
+            Some(handle) => {
+                handle.spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
+    }
+
+    /// Answers with the output (and feeds `stdin` from the client), either as
+    /// a `101` hijacked connection or a `200` streamed body.
+    pub fn respond(
+        mut self,
+        output: AttachedOutput,
+        stdin: Option<StdinSender>,
+        content_type: &'static str,
+    ) -> Response {
+        match self.upgrade.take() {
+            Some(on_upgrade) => {
+                self.spawn(serve_upgraded(on_upgrade, output, stdin));
+                let mut resp = StatusCode::SWITCHING_PROTOCOLS.into_response();
+                resp.extensions_mut()
+                    .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+                let headers = resp.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+                headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+                resp
+            }
+            None => {
+                if let Some(tx) = stdin {
+                    let body = std::mem::replace(&mut self.body, Body::empty());
+                    self.spawn(pump_body_to_stdin(body, tx));
+                }
+                (
+                    [(header::CONTENT_TYPE, content_type)],
+                    Body::from_stream(encode_output(output)),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+async fn pump_body_to_stdin(body: Body, tx: StdinSender) {
+    let mut data = body.into_data_stream();
+    while let Some(Ok(bytes)) = data.next().await {
+        if tx.send(bytes).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn serve_upgraded(on_upgrade: OnUpgrade, output: AttachedOutput, stdin: Option<StdinSender>) {
+    match on_upgrade.await {
+        Ok(upgraded) => pump_duplex(TokioIo::new(upgraded), output, stdin).await,
+        Err(err) => tracing::warn!(error = %err, "hijack upgrade failed"),
+    }
+}
+
+/// Copies client bytes to stdin (until EOF, which closes stdin) and output to
+/// the client (until the output ends, which closes the connection).
+pub async fn pump_duplex<IO>(io: IO, output: AttachedOutput, stdin: Option<StdinSender>)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let read_stdin = async move {
+        let mut stdin = stdin;
+        let mut buf = vec![0u8; READ_BUFFER];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(tx) = &stdin
+                        && tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err()
+                    {
+                        // The process closed its stdin: discard the rest.
+                        stdin = None;
+                    }
+                }
+            }
+        }
+        // Dropping the sender ends the InputStream: the process sees EOF.
+        drop(stdin);
+    };
+    let tty = output.tty;
+    let mut chunks = output.output;
+    let write_output = async move {
+        while let Some(item) = chunks.next().await {
+            match item {
+                Ok(chunk) => {
+                    let bytes = encode_chunk(tty, chunk);
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "hijacked output stream failed");
+                    break;
+                }
+            }
+        }
+        let _ = writer.shutdown().await;
+    };
+    tokio::pin!(read_stdin, write_output);
+    let mut stdin_done = false;
+    loop {
+        tokio::select! {
+            _ = &mut write_output => break,
+            _ = &mut read_stdin, if !stdin_done => stdin_done = true,
+        }
+    }
+}

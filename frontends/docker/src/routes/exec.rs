@@ -1,0 +1,90 @@
+//! Exec endpoints: create (under `/containers`), start (hijacked), inspect, resize.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use sockerless_api::Capability;
+use sockerless_api::docker::{ExecConfig, ExecStartConfig};
+
+use super::containers::tty_size;
+use super::{PathParam, Query, Version, empty, json};
+use crate::errors::{DockerError, HandlerResult};
+use crate::extract::{check_object_ref, read_json};
+use crate::framing::stream_content_type;
+use crate::hijack::{Hijack, stdin_channel};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/json", get(inspect))
+        .route("/exec/{id}/resize", post(resize))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    req: Request,
+) -> HandlerResult {
+    check_object_ref("container", &id)?;
+    let (parts, body) = req.into_parts();
+    let config: ExecConfig = read_json(&parts.headers, body)
+        .await?
+        .ok_or_else(|| DockerError::bad_request("exec config is required"))?;
+    if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+        return Err(DockerError::bad_request("No exec command specified"));
+    }
+    state.require(Capability::Exec).await?;
+    let created = state.backend.exec_create(&id, config).await?;
+    // bollard-stubs' IdResponse serialises its field as `id`; Docker's is `Id`.
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Id": created.id }),
+    ))
+}
+
+/// Non-detached: the connection is hijacked and always offers stdin to the
+/// backend, which knows from the exec's config whether stdin is attached.
+async fn start(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    Version(version): Version,
+    req: Request,
+) -> HandlerResult {
+    check_object_ref("exec instance", &id)?;
+    let (mut parts, body) = req.into_parts();
+    let hijack_headers = parts.headers.clone();
+    // The JSON config is read before hijacking: it is the request body.
+    let config: ExecStartConfig = read_json(&hijack_headers, body).await?.unwrap_or_default();
+    state.require(Capability::Exec).await?;
+    if config.detach.unwrap_or(false) {
+        state.backend.exec_start(&id, config, None).await?;
+        return Ok(empty(StatusCode::OK));
+    }
+    let hijack = Hijack::new(&mut parts, axum::body::Body::empty());
+    let (tx, stdin) = stdin_channel();
+    let output = state.backend.exec_start(&id, config, Some(stdin)).await?;
+    let content_type = stream_content_type(output.tty, version.at_least("1.42"));
+    Ok(hijack.respond(output, Some(tx), content_type))
+}
+
+async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
+    check_object_ref("exec instance", &id)?;
+    state.require(Capability::Exec).await?;
+    let exec = state.backend.exec_inspect(&id).await?;
+    Ok(json(StatusCode::OK, &exec))
+}
+
+async fn resize(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    Query(q): Query,
+) -> HandlerResult {
+    check_object_ref("exec instance", &id)?;
+    let (height, width) = tty_size(&q)?;
+    state.require(Capability::Exec).await?;
+    state.backend.exec_resize(&id, height, width).await?;
+    Ok(empty(StatusCode::OK))
+}

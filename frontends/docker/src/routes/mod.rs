@@ -1,0 +1,143 @@
+//! The Docker API routes (unversioned paths; see [`crate::version`]).
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde::Serialize;
+
+use crate::errors::DockerError;
+use crate::query::QueryParams;
+use crate::state::AppState;
+use crate::version::{API_VERSION, ApiVersion};
+
+mod containers;
+mod exec;
+mod images;
+mod networks;
+mod system;
+mod volumes;
+
+/// All routes, with Docker's 404 for anything else.
+pub fn api_router(state: AppState) -> Router {
+    Router::new()
+        .merge(system::routes())
+        .merge(containers::routes())
+        .merge(exec::routes())
+        .merge(images::routes())
+        .merge(networks::routes())
+        .merge(volumes::routes())
+        .merge(unsupported_routes())
+        .fallback(page_not_found)
+        .method_not_allowed_fallback(page_not_found)
+        .with_state(state)
+}
+
+async fn page_not_found() -> DockerError {
+    DockerError::page_not_found()
+}
+
+/// Docker endpoints with no backend operation: an honest 501, never a fake result.
+fn unsupported_routes() -> Router<AppState> {
+    let table: &[(&str, &'static str)] = &[
+        ("/containers/{id}/top", "container top"),
+        ("/containers/{id}/changes", "container changes"),
+        ("/containers/{id}/export", "container export"),
+        ("/containers/{id}/stats", "container stats"),
+        ("/containers/{id}/update", "container update"),
+        ("/containers/{id}/pause", "container pause"),
+        ("/containers/{id}/unpause", "container unpause"),
+        ("/containers/{id}/attach/ws", "attach over websocket"),
+        ("/containers/prune", "container prune"),
+        ("/build", "image build"),
+        ("/build/prune", "build cache prune"),
+        ("/images/search", "image search"),
+        ("/images/prune", "image prune"),
+        ("/images/get", "image export"),
+        ("/commit", "container commit"),
+        ("/session", "build session"),
+        ("/plugins", "plugins"),
+        ("/plugins/{*rest}", "plugins"),
+        ("/nodes", "swarm"),
+        ("/nodes/{*rest}", "swarm"),
+        ("/swarm", "swarm"),
+        ("/swarm/{*rest}", "swarm"),
+        ("/services", "swarm services"),
+        ("/services/{*rest}", "swarm services"),
+        ("/tasks", "swarm tasks"),
+        ("/tasks/{*rest}", "swarm tasks"),
+        ("/secrets", "swarm secrets"),
+        ("/secrets/{*rest}", "swarm secrets"),
+        ("/configs", "swarm configs"),
+        ("/configs/{*rest}", "swarm configs"),
+        ("/distribution/{*rest}", "distribution inspect"),
+    ];
+    table.iter().fold(Router::new(), |router, (path, op)| {
+        let op: &'static str = op;
+        router.route(
+            path,
+            any(move || async move { DockerError::unsupported(op) }),
+        )
+    })
+}
+
+/// The single path parameter of a route, with Docker-format rejection.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = DockerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParam(value))
+            .map_err(|err| DockerError::bad_request(format!("invalid path: {err}")))
+    }
+}
+
+/// The decoded query string.
+pub struct Query(pub QueryParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Query(QueryParams::parse(parts.uri.query())))
+    }
+}
+
+/// The API version the client asked for.
+pub struct Version(pub ApiVersion);
+
+impl<S: Send + Sync> FromRequestParts<S> for Version {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Version(
+            parts
+                .extensions
+                .get::<ApiVersion>()
+                .cloned()
+                .unwrap_or_else(|| ApiVersion(API_VERSION.to_owned())),
+        ))
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(err) => DockerError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode response: {err}"),
+        )
+        .into_response(),
+    }
+}
+
+/// An empty response with `status` (204, 200, 201).
+pub fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}

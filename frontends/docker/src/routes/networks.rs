@@ -1,0 +1,103 @@
+//! Network endpoints (gated by the `networks` capability).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use sockerless_api::Capability;
+use sockerless_api::docker::{
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+};
+
+use super::{PathParam, Query, empty, json};
+use crate::errors::{DockerError, HandlerResult};
+use crate::extract::{check_plain_ref, read_json};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
+}
+
+async fn network_ref(state: &AppState, id: &str) -> Result<(), DockerError> {
+    if check_plain_ref("network", id).is_err() || id.contains('/') {
+        return Err(DockerError::new(
+            StatusCode::NOT_FOUND,
+            format!("network {} not found", id.escape_debug()),
+        ));
+    }
+    state.require(Capability::Networks).await
+}
+
+async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
+    let filters = q.filters()?;
+    state.require(Capability::Networks).await?;
+    let networks = state.backend.network_list(filters).await?;
+    Ok(json(StatusCode::OK, &networks))
+}
+
+async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> HandlerResult {
+    let req: NetworkCreateRequest = read_json(&headers, body)
+        .await?
+        .ok_or_else(|| DockerError::bad_request("network create request is required"))?;
+    if req.name.trim().is_empty() {
+        return Err(DockerError::bad_request("network name is required"));
+    }
+    check_plain_ref("network", &req.name)?;
+    state.require(Capability::Networks).await?;
+    let created = state.backend.network_create(req).await?;
+    Ok(json(StatusCode::CREATED, &created))
+}
+
+async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
+    network_ref(&state, &id).await?;
+    let network = state.backend.network_inspect(&id).await?;
+    Ok(json(StatusCode::OK, &network))
+}
+
+async fn remove(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
+    network_ref(&state, &id).await?;
+    state.backend.network_remove(&id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn connect(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    headers: HeaderMap,
+    body: Body,
+) -> HandlerResult {
+    network_ref(&state, &id).await?;
+    let req: NetworkConnectRequest = read_json(&headers, body)
+        .await?
+        .ok_or_else(|| DockerError::bad_request("network connect request is required"))?;
+    state.backend.network_connect(&id, req).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+async fn disconnect(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    headers: HeaderMap,
+    body: Body,
+) -> HandlerResult {
+    network_ref(&state, &id).await?;
+    let req: NetworkDisconnectRequest = read_json(&headers, body)
+        .await?
+        .ok_or_else(|| DockerError::bad_request("network disconnect request is required"))?;
+    state.backend.network_disconnect(&id, req).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+async fn prune(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
+    let filters = q.filters()?;
+    state.require(Capability::Networks).await?;
+    let pruned = state.backend.network_prune(filters).await?;
+    Ok(json(StatusCode::OK, &pruned))
+}
