@@ -24,14 +24,9 @@ use sockerless_api::{
     RemoveContainerOptions, RemoveImageOptions, StopOptions, WaitCondition,
 };
 
-use crate::azure::arm::ArmClient;
+pub use crate::azure::clients::AzureClients;
 use crate::azure::credential::ChainedCredential;
-use crate::azure::environments::EnvironmentClient;
-use crate::azure::fileshares::FileSharesClient;
-use crate::azure::jobs::JobsClient;
-use crate::azure::loganalytics::LogAnalyticsClient;
 use crate::azure::pipeline::AzureOptions;
-use crate::azure::registry::{RegistryClient, RegistrySettings};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -73,71 +68,9 @@ pub enum BackendError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The Azure clients the backend uses; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AzureClients {
-    /// ARM (shared by the ARM clients).
-    pub arm: ArmClient,
-    /// Container Apps Jobs.
-    pub jobs: JobsClient,
-    /// The managed environment and its storages.
-    pub environment: EnvironmentClient,
-    /// Log Analytics queries.
-    pub log_analytics: LogAnalyticsClient,
-    /// Azure Files shares, when a storage account is configured.
-    pub file_shares: Option<FileSharesClient>,
-    /// Registry access.
-    pub registry: RegistryClient,
-}
-
-impl AzureClients {
-    /// Builds every client for `config` with `credential`.
-    pub fn new(
-        config: &Config,
-        credential: Arc<dyn TokenCredential>,
-        options: AzureOptions,
-    ) -> Self {
-        let arm = ArmClient::new(
-            config.arm_endpoint.clone(),
-            credential.clone(),
-            options.clone(),
-        );
-        Self {
-            jobs: JobsClient::new(arm.clone(), &config.subscription_id, &config.resource_group),
-            environment: EnvironmentClient::new(
-                arm.clone(),
-                &config.subscription_id,
-                &config.resource_group,
-                &config.managed_environment_name,
-            ),
-            log_analytics: LogAnalyticsClient::new(
-                config.log_analytics_endpoint.clone(),
-                credential.clone(),
-                &options,
-            ),
-            file_shares: config.storage_account_name.as_deref().map(|account| {
-                FileSharesClient::new(
-                    arm.clone(),
-                    &config.subscription_id,
-                    &config.resource_group,
-                    account,
-                )
-            }),
-            registry: RegistryClient::new(
-                RegistrySettings {
-                    server: config.registry_server.clone(),
-                    username: config.registry_username.clone(),
-                    password: config.registry_password.clone(),
-                    mirrors: config.registry_mirrors.clone(),
-                },
-                credential,
-                &options,
-            ),
-            arm,
-        }
-    }
+    /// The backend instance ID could not be read or written.
+    #[error("backend instance ID in the data directory: {0}")]
+    InstanceId(std::io::Error),
 }
 
 /// The ACA backend; cheap to clone.
@@ -152,6 +85,10 @@ struct Inner {
     store: Store,
     azure: AzureClients,
     workspace_customer_id: tokio::sync::OnceCell<String>,
+    instance_id: String,
+    runtimes: crate::runtime::state::Runtimes,
+    agent_endpoint: tokio::sync::OnceCell<crate::agent_link::AgentEndpoint>,
+    execs: crate::exec::ExecTable,
 }
 
 impl AcaBackend {
@@ -173,14 +110,72 @@ impl AcaBackend {
     ) -> Result<Self, BackendError> {
         let store = Store::open_async(config.database_path()).await?;
         let azure = AzureClients::new(&config, credential, options);
+        let data_dir = config.data_dir.clone();
+        let instance_id =
+            tokio::task::spawn_blocking(move || crate::runtime::load_instance_id(&data_dir))
+                .await
+                .map_err(|e| BackendError::InstanceId(std::io::Error::other(e.to_string())))?
+                .map_err(BackendError::InstanceId)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 azure,
                 workspace_customer_id: tokio::sync::OnceCell::new(),
+                instance_id,
+                runtimes: Default::default(),
+                agent_endpoint: tokio::sync::OnceCell::new(),
+                execs: Default::default(),
             }),
         })
+    }
+
+    /// This backend's instance ID (random, persisted in `data_dir/instance-id`;
+    /// every job carries it as the `sockerless-instance` tag).
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    /// Running execs.
+    pub fn execs(&self) -> &crate::exec::ExecTable {
+        &self.inner.execs
+    }
+
+    /// In-memory state of containers (agent connections, waiters, output subscribers).
+    pub fn runtimes(&self) -> &crate::runtime::state::Runtimes {
+        &self.inner.runtimes
+    }
+
+    /// Starts the agent endpoint on `agent_listen` (once; later calls return
+    /// the running one) and reconciles containers recorded as running.
+    /// The daemon and the all-in-one call this at startup; `docker start`
+    /// calls it too, so an embedder that forgets still works.
+    pub async fn start_agent_endpoint(&self) -> Result<crate::agent_link::AgentEndpoint, ApiError> {
+        let endpoint = self
+            .inner
+            .agent_endpoint
+            .get_or_try_init(|| async {
+                let endpoint = crate::agent_link::endpoint::start(self.clone()).await?;
+                crate::runtime::poller::reconcile(self).await;
+                Ok::<_, ApiError>(endpoint)
+            })
+            .await?;
+        Ok(endpoint.clone())
+    }
+
+    /// The running agent endpoint, started on first use.
+    pub async fn agent_endpoint(&self) -> Result<crate::agent_link::AgentEndpoint, ApiError> {
+        self.start_agent_endpoint().await
+    }
+
+    /// ARM reads and writes made on behalf of container `id` by this process
+    /// (also shown by `docker inspect` under `HostConfig.Annotations`).
+    pub fn arm_calls(&self, id: &str) -> crate::azure::pipeline::ArmCallCounts {
+        self.inner
+            .runtimes
+            .find(id)
+            .map(|rt| rt.arm.counts())
+            .unwrap_or_default()
     }
 
     /// The configuration.

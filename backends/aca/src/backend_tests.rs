@@ -103,9 +103,12 @@ async fn unbuilt_operations_say_so() {
     let stub = Stub::start(|_, _, _, _| StubReply::json(404, "{}")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = backend(&stub, &dir).await;
-    let err = backend.container_start("x").await.expect_err("not built");
+    let err = backend
+        .container_archive_stat("x", "/")
+        .await
+        .expect_err("not built");
     assert!(
-        matches!(err, ApiError::NotImplemented(ref m) if m.contains("container start")),
+        matches!(err, ApiError::NotImplemented(ref m) if m.contains("container archive stat")),
         "{err:?}"
     );
     backend.close().await.expect("close");

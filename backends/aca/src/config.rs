@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Yaml};
 use serde::Deserialize;
@@ -25,8 +24,20 @@ pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 /// Default Log Analytics query endpoint.
 pub const DEFAULT_LOG_ANALYTICS_ENDPOINT: &str = "https://api.loganalytics.io";
-/// Default agent listener (used by the agent sessions issue).
+/// Default agent listener.
 pub const DEFAULT_AGENT_LISTEN: &str = "tcp://0.0.0.0:9112";
+/// Default token audience of ARM (Azure accepts this one for every cloud endpoint it fronts).
+pub const DEFAULT_ARM_AUDIENCE: &str = "https://management.azure.com";
+/// Default token audience of the Log Analytics query API.
+pub const DEFAULT_LOG_ANALYTICS_AUDIENCE: &str = "https://api.loganalytics.io";
+/// Default `replicaTimeout` of a job, seconds (one day).
+pub const DEFAULT_REPLICA_TIMEOUT_SECS: u64 = 86_400;
+/// Default wait for the agent to dial in after an execution starts, seconds.
+pub const DEFAULT_AGENT_CONNECT_TIMEOUT_SECS: u64 = 600;
+/// Default bound of captured output kept per container, bytes (16 MiB).
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Default grace period before a disconnected agent is presumed gone, seconds.
+pub const DEFAULT_AGENT_GRACE_SECS: u64 = 30;
 
 /// The four keys without which the backend cannot start.
 pub const REQUIRED_KEYS: [&str; 4] = [
@@ -37,7 +48,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 21] = [
+pub const ALL_KEYS: [&str; 27] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -59,6 +70,12 @@ pub const ALL_KEYS: [&str; 21] = [
     "agent_listen",
     "log_level",
     "log_format",
+    "arm_audience",
+    "log_analytics_audience",
+    "replica_timeout_secs",
+    "agent_connect_timeout_secs",
+    "log_max_bytes",
+    "agent_grace_secs",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -126,87 +143,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Command-line flags. Every key has a flag; unset flags fall back to the
-/// environment, then the file, then defaults.
-#[derive(Debug, Clone, Default, Parser)]
-#[command(
-    name = "sockerless-backend-aca",
-    version,
-    about = "Sockerless backend: runs Docker containers as Azure Container Apps Job executions",
-    after_help = "Every flag can also be set by the environment variable SOCKERLESS_ACA_<KEY> \
-(e.g. SOCKERLESS_ACA_SUBSCRIPTION_ID, SOCKERLESS_ACA_REGISTRY_MIRRORS=docker.io=http://127.0.0.1:5000,ghcr.io=https://m.example) \
-or by the key <key> in the YAML file (at top level or under `aca:`). Priority: flags > environment > file > defaults.\n\
-Azure credentials: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, workload identity (AZURE_FEDERATED_TOKEN_FILE), \
-managed identity (IDENTITY_ENDPOINT/IDENTITY_HEADER or IMDS), then the Azure CLI / Azure Developer CLI."
-)]
-pub struct CliArgs {
-    /// YAML configuration file.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Azure subscription ID (required).
-    #[arg(long, value_name = "GUID")]
-    pub subscription_id: Option<String>,
-    /// Resource group holding the jobs (required).
-    #[arg(long, value_name = "NAME")]
-    pub resource_group: Option<String>,
-    /// Container Apps managed environment, which must exist (required).
-    #[arg(long, value_name = "NAME")]
-    pub managed_environment_name: Option<String>,
-    /// Azure region of the jobs, e.g. eastus (required).
-    #[arg(long, value_name = "REGION")]
-    pub location: Option<String>,
-    /// Log Analytics workspace: customer ID (GUID) or ARM resource ID.
-    #[arg(long, value_name = "ID")]
-    pub log_analytics_workspace_id: Option<String>,
-    /// Storage account for Azure Files volumes.
-    #[arg(long, value_name = "NAME")]
-    pub storage_account_name: Option<String>,
-    /// Storage account key (secret; prefer the environment or the file).
-    #[arg(long, value_name = "KEY")]
-    pub storage_account_key: Option<SecretString>,
-    /// Default registry server, e.g. myreg.azurecr.io.
-    #[arg(long, value_name = "HOST")]
-    pub registry_server: Option<String>,
-    /// Registry user name; without it ACR token exchange with the Azure identity is used.
-    #[arg(long, value_name = "USER")]
-    pub registry_username: Option<String>,
-    /// Registry password (secret; prefer the environment or the file).
-    #[arg(long, value_name = "PASSWORD")]
-    pub registry_password: Option<SecretString>,
-    /// Internal API listener: unix:///path or tcp://host:port [default: unix:///var/run/sockerless-backend.sock].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Directory of the SQLite state database [default: /var/lib/sockerless/aca].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Azure Resource Manager endpoint [default: https://management.azure.com].
-    #[arg(long, value_name = "URL")]
-    pub arm_endpoint: Option<String>,
-    /// Microsoft Entra ID authority host [default: https://login.microsoftonline.com].
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Log Analytics query endpoint [default: https://api.loganalytics.io].
-    #[arg(long, value_name = "URL")]
-    pub log_analytics_endpoint: Option<String>,
-    /// Registry mirror as HOST=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable).
-    #[arg(long = "registry-mirror", value_name = "HOST=URL")]
-    pub registry_mirrors: Vec<String>,
-    /// Image holding the sockerless agent, copied into every job by an init container.
-    #[arg(long, value_name = "IMAGE")]
-    pub agent_image: Option<String>,
-    /// URL the agent dials back to (wss:// in production).
-    #[arg(long, value_name = "URL")]
-    pub agent_callback_url: Option<String>,
-    /// Listener for agent connections [default: tcp://0.0.0.0:9112].
-    #[arg(long, value_name = "ADDR")]
-    pub agent_listen: Option<String>,
-    /// Log filter, e.g. info or sockerless_backend_aca=debug [default: info].
-    #[arg(long, value_name = "FILTER")]
-    pub log_level: Option<String>,
-    /// Log format: text or json [default: text].
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-}
+#[path = "config_cli.rs"]
+mod cli;
+pub use cli::CliArgs;
 
 /// Why configuration could not be loaded. Both kinds make the binary exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +210,18 @@ pub struct Config {
     pub log_level: String,
     /// Log format.
     pub log_format: LogFormat,
+    /// Token audience of ARM (scope `<audience>/.default`).
+    pub arm_audience: Url,
+    /// Token audience of Log Analytics.
+    pub log_analytics_audience: Url,
+    /// Default `replicaTimeout` in seconds.
+    pub replica_timeout_secs: u64,
+    /// Longest wait for the agent after an execution starts, seconds.
+    pub agent_connect_timeout_secs: u64,
+    /// Captured output kept per container, bytes.
+    pub log_max_bytes: u64,
+    /// Grace period of a disconnected agent, seconds.
+    pub agent_grace_secs: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -298,6 +249,31 @@ struct RawConfig {
     agent_listen: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
+    arm_audience: Option<String>,
+    log_analytics_audience: Option<String>,
+    replica_timeout_secs: Option<Number>,
+    agent_connect_timeout_secs: Option<Number>,
+    log_max_bytes: Option<Number>,
+    agent_grace_secs: Option<Number>,
+}
+
+/// A number given as a number (YAML) or a string (environment, flags).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Int(u64),
+    Text(String),
+}
+
+fn parse_number(key: &str, value: Option<Number>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(Number::Int(n)) => Ok(n),
+        Some(Number::Text(t)) if t.trim().is_empty() => Ok(default),
+        Some(Number::Text(t)) => t.trim().parse().map_err(|_| {
+            ConfigError::Invalid(format!("{key}: {t:?} is not a non-negative integer"))
+        }),
+    }
 }
 
 fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
@@ -359,6 +335,12 @@ impl Config {
             agent_listen: DEFAULT_AGENT_LISTEN.to_owned(),
             log_level: "info".to_owned(),
             log_format: LogFormat::Text,
+            arm_audience: default_url(DEFAULT_ARM_AUDIENCE),
+            log_analytics_audience: default_url(DEFAULT_LOG_ANALYTICS_AUDIENCE),
+            replica_timeout_secs: DEFAULT_REPLICA_TIMEOUT_SECS,
+            agent_connect_timeout_secs: DEFAULT_AGENT_CONNECT_TIMEOUT_SECS,
+            log_max_bytes: DEFAULT_LOG_MAX_BYTES,
+            agent_grace_secs: DEFAULT_AGENT_GRACE_SECS,
         }
     }
 
@@ -449,7 +431,45 @@ impl Config {
                 )));
             }
         };
+        if let Some(v) = non_empty(raw.arm_audience) {
+            config.arm_audience = parse_url("arm_audience", &v)?;
+        }
+        if let Some(v) = non_empty(raw.log_analytics_audience) {
+            config.log_analytics_audience = parse_url("log_analytics_audience", &v)?;
+        }
+        config.replica_timeout_secs = parse_number(
+            "replica_timeout_secs",
+            raw.replica_timeout_secs,
+            DEFAULT_REPLICA_TIMEOUT_SECS,
+        )?;
+        if config.replica_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "replica_timeout_secs: must be at least 1".into(),
+            ));
+        }
+        config.agent_connect_timeout_secs = parse_number(
+            "agent_connect_timeout_secs",
+            raw.agent_connect_timeout_secs,
+            DEFAULT_AGENT_CONNECT_TIMEOUT_SECS,
+        )?;
+        config.log_max_bytes =
+            parse_number("log_max_bytes", raw.log_max_bytes, DEFAULT_LOG_MAX_BYTES)?;
+        config.agent_grace_secs = parse_number(
+            "agent_grace_secs",
+            raw.agent_grace_secs,
+            DEFAULT_AGENT_GRACE_SECS,
+        )?;
         Ok(config)
+    }
+
+    /// Token scope of ARM: the audience plus `/.default`.
+    pub fn arm_scope(&self) -> String {
+        audience_scope(&self.arm_audience)
+    }
+
+    /// Token scope of Log Analytics.
+    pub fn log_analytics_scope(&self) -> String {
+        audience_scope(&self.log_analytics_audience)
     }
 
     /// ARM ID of the managed environment.
@@ -464,6 +484,10 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("state.db")
     }
+}
+
+fn audience_scope(audience: &Url) -> String {
+    format!("{}/.default", audience.as_str().trim_end_matches('/'))
 }
 
 /// The YAML file, focused on its `aca:` section when it has one.
@@ -512,7 +536,7 @@ fn flag_layer(args: &CliArgs) -> Result<BTreeMap<&'static str, serde_json::Value
         secret(&args.storage_account_key),
         secret(&args.registry_password),
     );
-    let pairs: [(&'static str, &Option<String>); 19] = [
+    let pairs: [(&'static str, &Option<String>); 25] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -535,6 +559,15 @@ fn flag_layer(args: &CliArgs) -> Result<BTreeMap<&'static str, serde_json::Value
         ("agent_listen", &args.agent_listen),
         ("log_level", &args.log_level),
         ("log_format", &args.log_format),
+        ("arm_audience", &args.arm_audience),
+        ("log_analytics_audience", &args.log_analytics_audience),
+        ("replica_timeout_secs", &args.replica_timeout_secs),
+        (
+            "agent_connect_timeout_secs",
+            &args.agent_connect_timeout_secs,
+        ),
+        ("log_max_bytes", &args.log_max_bytes),
+        ("agent_grace_secs", &args.agent_grace_secs),
     ];
     let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
         .into_iter()

@@ -1,4 +1,5 @@
 use super::*;
+use clap::Parser;
 
 fn required_env() -> Vec<(String, String)> {
     [
@@ -285,4 +286,63 @@ fn cli_parses_every_key() {
     assert_eq!(config.data_dir, PathBuf::from("/tmp/d"));
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.database_path(), PathBuf::from("/tmp/d/state.db"));
+}
+
+#[test]
+fn runtime_keys_default_and_layer() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(config.arm_scope(), "https://management.azure.com/.default");
+    assert_eq!(
+        config.log_analytics_scope(),
+        "https://api.loganalytics.io/.default"
+    );
+    assert_eq!(config.replica_timeout_secs, 86_400);
+    assert_eq!(config.agent_connect_timeout_secs, 600);
+    assert_eq!(config.log_max_bytes, 16 * 1024 * 1024);
+    assert_eq!(config.agent_grace_secs, 30);
+
+    // The ARM endpoint is an emulator, the audience stays Azure's.
+    let mut env = required_env();
+    env.push((
+        "SOCKERLESS_ACA_ARM_ENDPOINT".into(),
+        "http://127.0.0.1:8443".into(),
+    ));
+    env.push(("SOCKERLESS_ACA_REPLICA_TIMEOUT_SECS".into(), "120".into()));
+    env.push(("SOCKERLESS_ACA_LOG_MAX_BYTES".into(), "4096".into()));
+    let (_dir, path) = write_yaml(
+        "agent_connect_timeout_secs: 30\narm_audience: https://management.core.windows.net/\n",
+    );
+    let args = CliArgs {
+        config: Some(path),
+        agent_grace_secs: Some("7".into()),
+        replica_timeout_secs: Some("60".into()),
+        ..Default::default()
+    };
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        config.arm_scope(),
+        "https://management.core.windows.net/.default"
+    );
+    assert_eq!(config.replica_timeout_secs, 60, "flag beats env");
+    assert_eq!(config.log_max_bytes, 4096);
+    assert_eq!(config.agent_connect_timeout_secs, 30, "YAML number");
+    assert_eq!(config.agent_grace_secs, 7);
+}
+
+#[test]
+fn runtime_keys_are_validated() {
+    for (key, value) in [
+        ("SOCKERLESS_ACA_REPLICA_TIMEOUT_SECS", "soon"),
+        ("SOCKERLESS_ACA_REPLICA_TIMEOUT_SECS", "0"),
+        ("SOCKERLESS_ACA_LOG_MAX_BYTES", "-1"),
+        ("SOCKERLESS_ACA_ARM_AUDIENCE", "not a url"),
+    ] {
+        let mut env = required_env();
+        env.push((key.into(), value.into()));
+        let err = Config::from_sources(&CliArgs::default(), env).expect_err(value);
+        assert!(
+            matches!(err, ConfigError::Invalid(_)),
+            "{key}={value}: {err}"
+        );
+    }
 }

@@ -32,6 +32,9 @@ pub enum DaemonError {
     /// The backend could not start.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The agent endpoint (`agent_listen`) could not start.
+    #[error("agent endpoint: {0}")]
+    AgentEndpoint(String),
 }
 
 /// Parses `config.listen`; plain TCP is only allowed on loopback (no TLS here).
@@ -123,6 +126,10 @@ where
     let backend = AcaBackend::new(config).await?;
     let listener = listen::bind(&addr).await?;
     tracing::info!(listen = %addr, version = env!("CARGO_PKG_VERSION"), "sockerless-backend-aca listening");
+    backend
+        .start_agent_endpoint()
+        .await
+        .map_err(|e| DaemonError::AgentEndpoint(e.message().to_owned()))?;
 
     let check_backend = backend.clone();
     let startup_check = tokio::spawn(async move {

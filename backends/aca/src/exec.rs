@@ -3,17 +3,80 @@
 //! Each function implements one `Backend` method of [`AcaBackend`]; the
 //! trait impl in `backend.rs` only delegates here.
 
-#![allow(unused_imports)]
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-use sockerless_api::docker::*;
-use sockerless_api::{
-    ApiError, AttachOptions, AttachedOutput, ByteStream, CreateContainerRequest, EventStream,
-    Filters, InputStream, ListContainersOptions, ListImagesOptions, LogsOptions, PathStat,
-    ProgressStream, PullImageOptions, RemoveContainerOptions, RemoveImageOptions, Result,
-    StopOptions, WaitCondition,
+use futures_util::StreamExt;
+use sockerless_agent::peer::{self, OutputStream, Session, SessionEvent, SessionInput};
+use sockerless_api::docker::{
+    ExecConfig, ExecInspectResponse, ExecStartConfig, IdResponse, ProcessConfig,
 };
+use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, Result, StreamKind};
+use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::runtime::{find_container, now_nanos, random_hex};
+use crate::store::{ExecRecord, records};
+
+/// Running execs: the input side of their sessions (for resize).
+#[derive(Default)]
+pub struct ExecTable {
+    running: Mutex<HashMap<String, SessionInput>>,
+}
+
+impl std::fmt::Debug for ExecTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.running.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("ExecTable").field("running", &n).finish()
+    }
+}
+
+impl ExecTable {
+    fn insert(&self, id: &str, input: SessionInput) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), input);
+    }
+    fn remove(&self, id: &str) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+    fn input(&self, id: &str) -> Option<SessionInput> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+fn no_such_exec(id: &str) -> ApiError {
+    ApiError::NotFound(format!("No such exec instance: {id}"))
+}
+
+async fn get_exec(backend: &AcaBackend, id: &str) -> Result<ExecRecord> {
+    let key = id.to_owned();
+    backend
+        .store()
+        .call(move |c| records::get_exec(c, &key))
+        .await?
+        .ok_or_else(|| no_such_exec(id))
+}
+
+async fn put_exec(backend: &AcaBackend, record: ExecRecord) -> Result<()> {
+    Ok(backend
+        .store()
+        .call(move |c| records::put_exec(c, &record))
+        .await?)
+}
+
+fn config_of(record: &ExecRecord) -> Result<ExecConfig> {
+    serde_json::from_value(record.config.clone())
+        .map_err(|e| ApiError::Internal(format!("stored exec {} is unreadable: {e}", record.id)))
+}
 
 /// `Backend::exec_create`.
 pub async fn create(
@@ -21,29 +84,186 @@ pub async fn create(
     container_id: &str,
     config: ExecConfig,
 ) -> Result<IdResponse> {
-    let _ = (backend, container_id, config);
-    Err(ApiError::not_implemented("exec create"))
+    let container = find_container(backend, container_id).await?;
+    let rt = backend.runtimes().get(&container);
+    if !rt.state.borrow().running {
+        return Err(ApiError::Conflict(format!(
+            "Container {} is not running",
+            container.id
+        )));
+    }
+    if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+        return Err(ApiError::InvalidParameter(
+            "No exec command specified".into(),
+        ));
+    }
+    let id = random_hex(32)?;
+    let value = serde_json::to_value(&config)
+        .map_err(|e| ApiError::Internal(format!("cannot encode exec config: {e}")))?;
+    put_exec(
+        backend,
+        ExecRecord {
+            id: id.clone(),
+            container_id: container.id,
+            config: value,
+            running: false,
+            exit_code: None,
+            created_at: now_nanos(),
+        },
+    )
+    .await?;
+    Ok(IdResponse { id })
 }
 
-/// `Backend::exec_start`.
+/// `Backend::exec_start`: runs the command through the agent; the output
+/// ends when it exits (at once with `detach`).
 pub async fn start(
     backend: &AcaBackend,
     exec_id: &str,
-    config: ExecStartConfig,
+    start: ExecStartConfig,
     stdin: Option<InputStream>,
 ) -> Result<AttachedOutput> {
-    let _ = (backend, exec_id, config, stdin);
-    Err(ApiError::not_implemented("exec start"))
+    let mut record = get_exec(backend, exec_id).await?;
+    if record.running || record.exit_code.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "Exec command {exec_id} has already run"
+        )));
+    }
+    let config = config_of(&record)?;
+    let container = find_container(backend, &record.container_id).await?;
+    let conn =
+        backend.runtimes().get(&container).agent().ok_or_else(|| {
+            ApiError::Conflict(format!("Container {} is not running", container.id))
+        })?;
+    let tty = start.tty.or(config.tty).unwrap_or(false);
+    let size = start
+        .console_size
+        .clone()
+        .or(config.console_size.clone())
+        .unwrap_or_default();
+    let dim = |i: usize| {
+        size.get(i)
+            .and_then(|v| u16::try_from(*v).ok())
+            .unwrap_or(0)
+    };
+    let detach = start.detach.unwrap_or(false);
+    let with_stdin = config.attach_stdin.unwrap_or(false) && stdin.is_some() && !detach;
+    let agent_config = peer::ExecConfig {
+        cmd: config.cmd.clone().unwrap_or_default(),
+        env: config.env.clone().unwrap_or_default(),
+        workdir: config.working_dir.clone().filter(|w| !w.is_empty()),
+        user: config.user.clone().filter(|u| !u.is_empty()),
+        tty,
+        stdin: with_stdin,
+        rows: dim(0),
+        cols: dim(1),
+    };
+    let session = conn
+        .exec(&agent_config)
+        .await
+        .map_err(|e| ApiError::Internal(format!("exec in container {}: {e}", container.id)))?;
+    record.running = true;
+    put_exec(backend, record.clone()).await?;
+
+    let input = session.input();
+    backend.execs().insert(exec_id, input.clone());
+    if let Some(mut stream) = stdin.filter(|_| with_stdin) {
+        tokio::spawn(async move {
+            while let Some(data) = stream.next().await {
+                if input.write(&data).await.is_err() {
+                    return;
+                }
+            }
+            let _ = input.close();
+        });
+    }
+    let (out_tx, out_rx) = mpsc::channel::<Result<OutputChunk>>(64);
+    let backend = backend.clone();
+    let id = exec_id.to_owned();
+    tokio::spawn(async move {
+        let sink = (!detach).then_some(out_tx);
+        let code = run_session(session, sink.as_ref()).await;
+        backend.execs().remove(&id);
+        record.running = false;
+        record.exit_code = Some(code.map_or(126, i64::from));
+        if let Err(e) = put_exec(&backend, record).await {
+            tracing::warn!(exec = %id, error = %e, "cannot record the exec exit");
+        }
+        // The output ends only now, so an inspect right after sees the exit code.
+        drop(sink);
+    });
+    Ok(AttachedOutput {
+        tty,
+        output: Box::pin(futures_util::stream::unfold(out_rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })),
+    })
+}
+
+/// Reads one exec session to its end; the exit code, or `None` when the
+/// connection closed first.
+async fn run_session(
+    mut session: Session,
+    sink: Option<&mpsc::Sender<Result<OutputChunk>>>,
+) -> Option<i32> {
+    loop {
+        match session.recv().await? {
+            SessionEvent::Output { stream, data, .. } => {
+                let stream = match stream {
+                    OutputStream::Stdout => StreamKind::Stdout,
+                    OutputStream::Stderr => StreamKind::Stderr,
+                };
+                if let Some(sink) = sink {
+                    // A client that left stops reading; the process runs on.
+                    let _ = sink.send(Ok(OutputChunk { stream, data })).await;
+                }
+            }
+            SessionEvent::Exit(code) => return Some(code),
+            SessionEvent::Error(message) => {
+                if let Some(sink) = sink {
+                    let _ = sink.send(Err(ApiError::Internal(message))).await;
+                }
+            }
+        }
+    }
 }
 
 /// `Backend::exec_inspect`.
 pub async fn inspect(backend: &AcaBackend, exec_id: &str) -> Result<ExecInspectResponse> {
-    let _ = (backend, exec_id);
-    Err(ApiError::not_implemented("exec inspect"))
+    let record = get_exec(backend, exec_id).await?;
+    let config = config_of(&record)?;
+    let cmd = config.cmd.clone().unwrap_or_default();
+    Ok(ExecInspectResponse {
+        can_remove: Some(false),
+        detach_keys: Some(config.detach_keys.clone().unwrap_or_default()),
+        id: Some(record.id.clone()),
+        running: Some(record.running),
+        exit_code: record.exit_code,
+        process_config: Some(ProcessConfig {
+            privileged: Some(config.privileged.unwrap_or(false)),
+            user: Some(config.user.clone().unwrap_or_default()),
+            tty: Some(config.tty.unwrap_or(false)),
+            entrypoint: cmd.first().cloned(),
+            arguments: Some(cmd.iter().skip(1).cloned().collect()),
+        }),
+        open_stdin: Some(config.attach_stdin.unwrap_or(false)),
+        open_stderr: Some(config.attach_stderr.unwrap_or(false)),
+        open_stdout: Some(config.attach_stdout.unwrap_or(false)),
+        container_id: Some(record.container_id.clone()),
+        pid: Some(0),
+    })
 }
 
 /// `Backend::exec_resize`.
 pub async fn resize(backend: &AcaBackend, exec_id: &str, height: u16, width: u16) -> Result<()> {
-    let _ = (backend, exec_id, height, width);
-    Err(ApiError::not_implemented("exec resize"))
+    let record = get_exec(backend, exec_id).await?;
+    if !record.running {
+        return Err(ApiError::Conflict(format!("Exec {exec_id} is not running")));
+    }
+    if let Some(input) = backend.execs().input(exec_id) {
+        input
+            .resize(height, width)
+            .map_err(|e| ApiError::Conflict(format!("Exec {exec_id}: {e}")))?;
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@
 //!   Docker operations, one function per `Backend` method.
 #![warn(missing_docs)]
 
+pub mod agent_image;
+pub mod agent_link;
 pub mod azure;
 pub mod backend;
 pub mod config;
@@ -19,8 +21,10 @@ pub mod daemon;
 pub mod errors;
 pub mod exec;
 pub mod images;
+pub mod logs;
 pub mod names;
 pub mod networks;
+pub mod runtime;
 pub mod store;
 pub mod volumes;
 

@@ -109,6 +109,7 @@ fn spawn_backend(base: &str, dir: &Path, socket: &Path) -> Child {
         .env("SOCKERLESS_ACA_ARM_ENDPOINT", base)
         .env("SOCKERLESS_ACA_DATA_DIR", dir.join("data"))
         .env("SOCKERLESS_ACA_LOG_FORMAT", "json")
+        .env("SOCKERLESS_ACA_AGENT_LISTEN", "tcp://127.0.0.1:0")
         .args(["--listen", &format!("unix://{}", socket.display())])
         .stdout(Stdio::null())
         .stderr(Stdio::from(

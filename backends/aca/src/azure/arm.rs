@@ -70,10 +70,22 @@ impl ArmClient {
     /// A client for `endpoint` (e.g. `https://management.azure.com`).
     pub fn new(endpoint: Url, credential: Arc<dyn TokenCredential>, options: AzureOptions) -> Self {
         let scope = scope_for(&endpoint);
+        Self::with_scope(endpoint, &scope, credential, options)
+    }
+
+    /// A client for `endpoint` getting tokens for `scope` (e.g.
+    /// `https://management.azure.com/.default`, also when `endpoint` is an
+    /// emulator or a sovereign-cloud host that accepts that audience).
+    pub fn with_scope(
+        endpoint: Url,
+        scope: &str,
+        credential: Arc<dyn TokenCredential>,
+        options: AzureOptions,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                retrying: new_pipeline(credential.clone(), &scope, &options, true),
-                once: new_pipeline(credential, &scope, &options, false),
+                retrying: new_pipeline(credential.clone(), scope, &options, true),
+                once: new_pipeline(credential, scope, &options, false),
                 endpoint,
                 options,
             }),

@@ -45,7 +45,7 @@ impl EnvironmentClient {
 
     /// The environment, or `None` if it does not exist.
     pub async fn get(&self) -> Result<Option<ManagedEnvironment>, ApiError> {
-        let ctx = self.ctx(format_args!("get managed environment {}", self.name));
+        let ctx = self.ctx(format!("get managed environment {}", self.name));
         self.arm.get_optional(&ctx, &self.id, APP_API_VERSION).await
     }
 
@@ -55,7 +55,7 @@ impl EnvironmentClient {
         name: &str,
         storage: &ManagedEnvironmentStorage,
     ) -> Result<ManagedEnvironmentStorage, ApiError> {
-        let ctx = self.ctx(format_args!("put environment storage {name}"));
+        let ctx = self.ctx(format!("put environment storage {name}"));
         self.arm
             .put(
                 &ctx,
@@ -71,7 +71,7 @@ impl EnvironmentClient {
         &self,
         name: &str,
     ) -> Result<Option<ManagedEnvironmentStorage>, ApiError> {
-        let ctx = self.ctx(format_args!("get environment storage {name}"));
+        let ctx = self.ctx(format!("get environment storage {name}"));
         self.arm
             .get_optional(
                 &ctx,
@@ -83,7 +83,7 @@ impl EnvironmentClient {
 
     /// Deletes an environment storage; `false` if it did not exist.
     pub async fn delete_storage(&self, name: &str) -> Result<bool, ApiError> {
-        let ctx = self.ctx(format_args!("delete environment storage {name}"));
+        let ctx = self.ctx(format!("delete environment storage {name}"));
         self.arm
             .delete(
                 &ctx,

@@ -71,7 +71,7 @@ impl FileSharesClient {
         };
         self.arm
             .put(
-                &self.ctx(format_args!("create file share {name}")),
+                &self.ctx(format!("create file share {name}")),
                 &format!("{}/{name}", self.base),
                 STORAGE_API_VERSION,
                 &body,
@@ -83,7 +83,7 @@ impl FileSharesClient {
     pub async fn get_share(&self, name: &str) -> Result<Option<FileShare>, ApiError> {
         self.arm
             .get_optional(
-                &self.ctx(format_args!("get file share {name}")),
+                &self.ctx(format!("get file share {name}")),
                 &format!("{}/{name}", self.base),
                 STORAGE_API_VERSION,
             )
@@ -94,7 +94,7 @@ impl FileSharesClient {
     pub async fn delete_share(&self, name: &str) -> Result<bool, ApiError> {
         self.arm
             .delete(
-                &self.ctx(format_args!("delete file share {name}")),
+                &self.ctx(format!("delete file share {name}")),
                 &format!("{}/{name}", self.base),
                 STORAGE_API_VERSION,
             )

@@ -51,7 +51,7 @@ impl JobsClient {
     pub async fn put_job(&self, name: &str, job: &Job) -> Result<Job, ApiError> {
         self.arm
             .put(
-                &self.ctx(format_args!("put job {name}")),
+                &self.ctx(format!("put job {name}")),
                 &self.job_path(name),
                 APP_API_VERSION,
                 job,
@@ -63,7 +63,7 @@ impl JobsClient {
     pub async fn get_job(&self, name: &str) -> Result<Option<Job>, ApiError> {
         self.arm
             .get_optional(
-                &self.ctx(format_args!("get job {name}")),
+                &self.ctx(format!("get job {name}")),
                 &self.job_path(name),
                 APP_API_VERSION,
             )
@@ -74,7 +74,7 @@ impl JobsClient {
     pub async fn delete_job(&self, name: &str) -> Result<bool, ApiError> {
         self.arm
             .delete(
-                &self.ctx(format_args!("delete job {name}")),
+                &self.ctx(format!("delete job {name}")),
                 &self.job_path(name),
                 APP_API_VERSION,
             )
@@ -88,7 +88,7 @@ impl JobsClient {
         name: &str,
         template: Option<&JobExecutionTemplate>,
     ) -> Result<JobExecutionBase, ApiError> {
-        let ctx = self.ctx(format_args!("start job {name}"));
+        let ctx = self.ctx(format!("start job {name}"));
         let body = template
             .map(serde_json::to_value)
             .transpose()
@@ -122,7 +122,7 @@ impl JobsClient {
     ) -> Result<Option<JobExecution>, ApiError> {
         self.arm
             .get_optional(
-                &self.ctx(format_args!("get execution {execution} of job {job}")),
+                &self.ctx(format!("get execution {execution} of job {job}")),
                 &format!("{}/executions/{execution}", self.job_path(job)),
                 APP_API_VERSION,
             )
@@ -131,7 +131,7 @@ impl JobsClient {
 
     /// Stops an execution and waits for the stop to be accepted.
     pub async fn stop_execution(&self, job: &str, execution: &str) -> Result<(), ApiError> {
-        let ctx = self.ctx(format_args!("stop execution {execution} of job {job}"));
+        let ctx = self.ctx(format!("stop execution {execution} of job {job}"));
         let path = format!("{}/executions/{execution}/stop", self.job_path(job));
         self.arm
             .post(&ctx, &path, APP_API_VERSION, None::<&Value>)

@@ -101,7 +101,18 @@ impl LogAnalyticsClient {
         credential: Arc<dyn TokenCredential>,
         options: &AzureOptions,
     ) -> Self {
-        let pipeline = new_pipeline(credential, &scope_for(&endpoint), options, true);
+        let scope = scope_for(&endpoint);
+        Self::with_scope(endpoint, &scope, credential, options)
+    }
+
+    /// A client for `endpoint` getting tokens for `scope` (e.g. `https://api.loganalytics.io/.default`).
+    pub fn with_scope(
+        endpoint: Url,
+        scope: &str,
+        credential: Arc<dyn TokenCredential>,
+        options: &AzureOptions,
+    ) -> Self {
+        let pipeline = new_pipeline(credential, scope, options, true);
         Self { endpoint, pipeline }
     }
 

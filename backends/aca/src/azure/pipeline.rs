@@ -45,6 +45,48 @@ pub struct AzureRequestId {
 
 tokio::task_local! {
     static COLLECTOR: Arc<Mutex<Vec<AzureRequestId>>>;
+    static ARM_COUNTER: Arc<ArmCallCounter>;
+}
+
+/// ARM calls made on behalf of one container (every try counts; LRO polls are reads).
+#[derive(Debug, Default)]
+pub struct ArmCallCounter {
+    reads: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of an [`ArmCallCounter`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArmCallCounts {
+    /// GET/HEAD calls.
+    pub reads: u64,
+    /// PUT/POST/PATCH/DELETE calls.
+    pub writes: u64,
+}
+
+impl ArmCallCounter {
+    /// The counts so far.
+    pub fn counts(&self) -> ArmCallCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        ArmCallCounts {
+            reads: self.reads.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+        }
+    }
+
+    fn count(&self, method: &azure_core::http::Method) {
+        use azure_core::http::Method;
+        use std::sync::atomic::Ordering::Relaxed;
+        match method {
+            Method::Get | Method::Head => self.reads.fetch_add(1, Relaxed),
+            _ => self.writes.fetch_add(1, Relaxed),
+        };
+    }
+}
+
+/// Runs `fut`, counting the ARM calls it makes (in its task) into `counter`.
+pub async fn count_arm_calls<F: Future>(counter: Arc<ArmCallCounter>, fut: F) -> F::Output {
+    ARM_COUNTER.scope(counter, fut).await
 }
 
 /// Runs `fut`, collecting the IDs of every Azure call it makes (in its task).
@@ -133,6 +175,9 @@ impl Policy for RequestIdPolicy {
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
         let call = format!("{} {}", request.method(), request.url().path());
+        if request.url().path().starts_with("/subscriptions/") {
+            let _ = ARM_COUNTER.try_with(|c| c.count(&request.method()));
+        }
         let response = next[0].send(ctx, request, &next[1..]).await?;
         let headers = response.headers();
         let id = AzureRequestId {

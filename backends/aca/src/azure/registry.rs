@@ -56,6 +56,146 @@ pub struct PulledConfig {
     pub config: Value,
 }
 
+/// A repository at a registry, with the tag or digest to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullTarget {
+    /// Registry host (with port) to talk to.
+    pub registry: String,
+    /// Repository path at that registry.
+    pub repository: String,
+    /// Tag to read (ignored when `digest` is set).
+    pub tag: Option<String>,
+    /// Digest to read.
+    pub digest: Option<String>,
+    /// Use plain http.
+    pub plain_http: bool,
+    /// A registry mirror (read anonymously unless a login is given).
+    pub mirrored: bool,
+}
+
+impl PullTarget {
+    fn oci_reference(&self) -> Reference {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => {
+                Reference::with_digest(self.registry.clone(), self.repository.clone(), d.clone())
+            }
+            (None, t) => Reference::with_tag(
+                self.registry.clone(),
+                self.repository.clone(),
+                t.clone().unwrap_or_else(|| "latest".to_owned()),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for PullTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => write!(f, "@{d}"),
+            (None, Some(t)) => write!(f, ":{t}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// A user's registry login (`X-Registry-Auth`). `Debug` redacts the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A platform to choose from an image index (`os/arch[/variant]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSpec {
+    /// e.g. `linux`.
+    pub os: String,
+    /// e.g. `amd64`.
+    pub architecture: String,
+    /// e.g. `v8`.
+    pub variant: Option<String>,
+}
+
+impl Default for PlatformSpec {
+    fn default() -> Self {
+        Self {
+            os: "linux".to_owned(),
+            architecture: "amd64".to_owned(),
+            variant: None,
+        }
+    }
+}
+
+impl PlatformSpec {
+    /// Parses Docker's `platform` parameter (`linux/amd64`, `linux/arm64/v8`).
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        let parts: Vec<&str> = value.split('/').collect();
+        let bad = || {
+            ApiError::InvalidParameter(format!(
+                "invalid platform {value:?}: expected os/arch[/variant]"
+            ))
+        };
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(bad());
+        }
+        match parts.as_slice() {
+            [os, arch] => Ok(Self {
+                os: os.to_ascii_lowercase(),
+                architecture: arch.to_ascii_lowercase(),
+                variant: None,
+            }),
+            [os, arch, variant] => Ok(Self {
+                os: os.to_ascii_lowercase(),
+                architecture: arch.to_ascii_lowercase(),
+                variant: Some(variant.to_ascii_lowercase()),
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The digest of the index entry for this platform.
+    pub fn choose(&self, entries: &[oci_client::manifest::ImageIndexEntry]) -> Option<String> {
+        entries
+            .iter()
+            .find(|e| {
+                e.platform.as_ref().is_some_and(|p| {
+                    p.os.to_string() == self.os
+                        && p.architecture.to_string() == self.architecture
+                        && self
+                            .variant
+                            .as_ref()
+                            .is_none_or(|v| p.variant.as_deref() == Some(v.as_str()))
+                })
+            })
+            .map(|e| e.digest.clone())
+    }
+}
+
+/// An image's manifest and config as read from its registry.
+#[derive(Debug, Clone)]
+pub struct PulledImage {
+    /// The platform's image manifest.
+    pub manifest: oci_client::manifest::OciImageManifest,
+    /// Digest of that manifest.
+    pub digest: String,
+    /// Digest of the index it was chosen from, when the reference named an index.
+    pub list_digest: Option<String>,
+    /// The image config JSON.
+    pub config: Value,
+}
+
 /// Reads image manifests and configs.
 #[derive(Debug, Clone)]
 pub struct RegistryClient {
@@ -171,11 +311,118 @@ impl RegistryClient {
         })
     }
 
+    /// Reads an image's manifest (for `platform`, linux/amd64 by default,
+    /// from an index) and config from `target` (a registry already chosen:
+    /// mirrors are the caller's business). `login` is the user's
+    /// `X-Registry-Auth`; without it the configured login, ACR's token
+    /// exchange or anonymous access is used as for [`Self::pull_config`].
+    pub async fn pull_image(
+        &self,
+        target: &PullTarget,
+        login: Option<&Login>,
+        platform: Option<&PlatformSpec>,
+    ) -> Result<PulledImage, ApiError> {
+        let shown = target.to_string();
+        let ctx = CallContext::new(
+            format!("aca: pull image {shown}"),
+            "pull access to the registry".to_owned(),
+        );
+        let reference = target.oci_reference();
+        let auth = match login {
+            Some(l) => RegistryAuth::Basic(l.username.clone(), l.password.clone()),
+            None if target.mirrored => RegistryAuth::Anonymous,
+            None => {
+                self.auth_for(&ctx, &target.registry, &target.repository)
+                    .await?
+            }
+        };
+        let plain_http = if target.plain_http {
+            vec![target.registry.clone()]
+        } else {
+            Vec::new()
+        };
+        let wanted = platform.cloned().unwrap_or_default();
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http),
+            platform_resolver: Some(Box::new(move |entries| wanted.choose(entries))),
+            ..Default::default()
+        });
+        let (manifest, digest, config, list_digest) = client
+            .pull_manifest_and_config_and_list_digest(&reference, &auth)
+            .await
+            .map_err(|e| map_oci_error(&ctx, &shown, &e))?;
+        let config_json: Value = serde_json::from_str(&config).map_err(|e| {
+            ApiError::Internal(format!("{}: image config is not JSON: {e}", ctx.operation))
+        })?;
+        Ok(PulledImage {
+            manifest,
+            digest,
+            list_digest,
+            config: config_json,
+        })
+    }
+
+    /// Pushes an image (layers as given, config, an OCI manifest) to
+    /// `target` (its tag) with the configured login for that registry (or
+    /// ACR's token exchange); returns the manifest digest.
+    pub async fn push_image(
+        &self,
+        target: &PullTarget,
+        layers: Vec<(bytes::Bytes, String)>,
+        config: bytes::Bytes,
+    ) -> Result<String, ApiError> {
+        let shown = target.to_string();
+        let ctx = CallContext::new(
+            format!("aca: push image {shown}"),
+            "push access (AcrPush) to the registry".to_owned(),
+        );
+        let reference = target.oci_reference();
+        let auth = self
+            .auth_for_actions(&ctx, &target.registry, &target.repository, "pull,push")
+            .await?;
+        let plain_http = if target.plain_http {
+            vec![target.registry.clone()]
+        } else {
+            Vec::new()
+        };
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http),
+            ..Default::default()
+        });
+        let layers: Vec<oci_client::client::ImageLayer> = layers
+            .into_iter()
+            .map(|(data, media_type)| oci_client::client::ImageLayer::new(data, media_type, None))
+            .collect();
+        let config = oci_client::client::Config::oci_v1(config, None);
+        let mut manifest = oci_client::manifest::OciImageManifest::build(&layers, &config, None);
+        // `build` leaves the top-level mediaType out; registries want it.
+        manifest.media_type = Some(oci_client::manifest::OCI_IMAGE_MEDIA_TYPE.to_owned());
+        client
+            .push(&reference, &layers, config, &auth, Some(manifest))
+            .await
+            .map_err(|e| map_oci_error(&ctx, &shown, &e))?;
+        client
+            .fetch_manifest_digest(&reference, &auth)
+            .await
+            .map_err(|e| map_oci_error(&ctx, &shown, &e))
+    }
+
     async fn auth_for(
         &self,
         ctx: &CallContext,
         registry: &str,
         repository: &str,
+    ) -> Result<RegistryAuth, ApiError> {
+        self.auth_for_actions(ctx, registry, repository, "pull")
+            .await
+    }
+
+    async fn auth_for_actions(
+        &self,
+        ctx: &CallContext,
+        registry: &str,
+        repository: &str,
+        actions: &str,
     ) -> Result<RegistryAuth, ApiError> {
         let is_server = self.settings.server.as_deref() == Some(registry);
         if is_server
@@ -188,7 +435,7 @@ impl RegistryClient {
         }
         if is_server || is_acr(registry) {
             return self
-                .acr_token(ctx, registry, repository)
+                .acr_token(ctx, registry, repository, actions)
                 .await
                 .map(RegistryAuth::Bearer);
         }
@@ -201,6 +448,7 @@ impl RegistryClient {
         ctx: &CallContext,
         registry: &str,
         repository: &str,
+        actions: &str,
     ) -> Result<String, ApiError> {
         let scheme = if is_loopback_registry(registry) {
             "http"
@@ -236,7 +484,7 @@ impl RegistryClient {
                 ],
             )
             .await?;
-        let scope = format!("repository:{repository}:pull");
+        let scope = format!("repository:{repository}:{actions}");
         let access: AccessTokenBody = self
             .post_form(
                 ctx,

@@ -3,76 +3,180 @@
 //! Each function implements one `Backend` method of [`AcaBackend`]; the
 //! trait impl in `backend.rs` only delegates here.
 
-#![allow(unused_imports)]
+pub mod filters;
+pub mod merge;
+pub mod naming;
+pub mod streams;
+pub mod view;
 
-use sockerless_api::docker::*;
+use sockerless_api::docker::{
+    ContainerCreateResponse, ContainerInspectResponse, ContainerSummary, ContainerWaitResponse,
+};
 use sockerless_api::{
     ApiError, AttachOptions, AttachedOutput, ByteStream, CreateContainerRequest, EventStream,
-    Filters, InputStream, ListContainersOptions, ListImagesOptions, LogsOptions, PathStat,
-    ProgressStream, PullImageOptions, RemoveContainerOptions, RemoveImageOptions, Result,
-    StopOptions, WaitCondition,
+    Filters, InputStream, ListContainersOptions, LogsOptions, PathStat, RemoveContainerOptions,
+    Result, StopOptions, WaitCondition,
 };
 
 use crate::AcaBackend;
+use crate::runtime::state::Command;
+use crate::runtime::template::{replica_timeout, resources_for};
+use crate::runtime::{StoredConfig, find_container, lifecycle, now_nanos, random_hex};
+use crate::store::{ContainerRecord, records};
 
-/// `Backend::container_create`.
+/// `Backend::container_create`: stores the container; no Azure call.
 pub async fn create(
     backend: &AcaBackend,
     req: CreateContainerRequest,
 ) -> Result<ContainerCreateResponse> {
-    let _ = (backend, req);
-    Err(ApiError::not_implemented("container create"))
+    let image_name = req
+        .config
+        .image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::InvalidParameter("config.Image is required".into()))?;
+    let name = req.name.as_deref().map(naming::validate_name).transpose()?;
+    let image = crate::images::resolve(backend, &image_name).await?;
+    let body = merge::merge_image_config(req.config, &image.config);
+    merge::command_line(&body)?;
+    let host = body.host_config.as_ref();
+    resources_for(host.and_then(|h| h.nano_cpus), host.and_then(|h| h.memory))?;
+    replica_timeout(&body, backend.config().replica_timeout_secs)?;
+    let id = random_hex(32)?;
+    let stored = StoredConfig {
+        body,
+        image_id: image.id.clone(),
+        platform: req.platform,
+        restart_count: 0,
+    };
+    let mut record = ContainerRecord {
+        id: id.clone(),
+        name: String::new(),
+        image: image_name,
+        job_name: crate::names::job_name(&id)?,
+        execution_name: None,
+        agent_address: None,
+        agent_token_hash: None,
+        state: "created".into(),
+        exit_code: None,
+        created_at: now_nanos(),
+        started_at: None,
+        finished_at: None,
+        config: stored.to_value()?,
+    };
+    for attempt in 0..10u32 {
+        record.name = match &name {
+            Some(n) => n.clone(),
+            None => {
+                let r = u64::from_str_radix(&random_hex(8)?, 16).unwrap_or(0);
+                naming::generate_name(r, attempt)
+            }
+        };
+        let candidate = record.clone();
+        let holder = backend
+            .store()
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some(other) = records::get_container(&tx, &candidate.name)? {
+                    return Ok(Some(other.id));
+                }
+                records::put_container(&tx, &candidate)?;
+                tx.commit()?;
+                Ok(None)
+            })
+            .await?;
+        match holder {
+            None => {
+                tracing::info!(container = %id, name = %record.name, "container created");
+                return Ok(ContainerCreateResponse {
+                    id,
+                    warnings: Vec::new(),
+                });
+            }
+            Some(other) if name.is_some() => {
+                return Err(naming::name_conflict(&record.name, &other));
+            }
+            Some(_) => continue,
+        }
+    }
+    Err(ApiError::Internal(
+        "could not generate a free container name".into(),
+    ))
 }
 
 /// `Backend::container_start`.
 pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
-    let _ = (backend, id);
-    Err(ApiError::not_implemented("container start"))
+    lifecycle::start(backend, id).await
 }
 
-/// `Backend::container_inspect`.
+/// `Backend::container_inspect`: from the store, no Azure call.
 pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectResponse> {
-    let _ = (backend, id);
-    Err(ApiError::not_implemented("container inspect"))
+    let record = find_container(backend, id).await?;
+    let execs = {
+        let cid = record.id.clone();
+        backend
+            .store()
+            .call(move |c| records::execs_of(c, &cid))
+            .await?
+    };
+    view::inspect(&record, &execs, backend.arm_calls(&record.id))
 }
 
-/// `Backend::container_list`.
+/// `Backend::container_list`: from the store, no Azure call.
 pub async fn list(
     backend: &AcaBackend,
     opts: ListContainersOptions,
 ) -> Result<Vec<ContainerSummary>> {
-    let _ = (backend, opts);
-    Err(ApiError::not_implemented("container list"))
+    let all = backend
+        .store()
+        .call(|c| records::list_containers(c))
+        .await?;
+    let filter = filters::ContainerFilter::parse(&opts.filters)?;
+    let mut out = Vec::new();
+    for record in &all {
+        // As in Docker, `--last N` (`limit`) implies all containers.
+        let all_states = opts.all || opts.limit.is_some_and(|l| l > 0);
+        if !all_states && record.state != "running" && !filter.wants_stopped() {
+            continue;
+        }
+        if !filter.matches(record, &all)? {
+            continue;
+        }
+        out.push(view::summary(record, opts.size)?);
+        if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// `Backend::container_logs`.
 pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<AttachedOutput> {
-    let _ = (backend, id, opts);
-    Err(ApiError::not_implemented("container logs"))
+    streams::logs(backend, id, opts).await
 }
 
 /// `Backend::container_stop`.
 pub async fn stop(backend: &AcaBackend, id: &str, opts: StopOptions) -> Result<()> {
-    let _ = (backend, id, opts);
-    Err(ApiError::not_implemented("container stop"))
+    lifecycle::stop(backend, id, opts.signal, opts.timeout_secs).await
 }
 
-/// `Backend::container_restart`.
+/// `Backend::container_restart`: stop (if running), then a new execution.
 pub async fn restart(backend: &AcaBackend, id: &str, opts: StopOptions) -> Result<()> {
-    let _ = (backend, id, opts);
-    Err(ApiError::not_implemented("container restart"))
+    match lifecycle::stop(backend, id, opts.signal, opts.timeout_secs).await {
+        Ok(()) | Err(ApiError::NotModified(_)) => {}
+        Err(e) => return Err(e),
+    }
+    lifecycle::start(backend, id).await
 }
 
 /// `Backend::container_kill`.
 pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Result<()> {
-    let _ = (backend, id, signal);
-    Err(ApiError::not_implemented("container kill"))
+    lifecycle::kill(backend, id, signal).await
 }
 
 /// `Backend::container_remove`.
 pub async fn remove(backend: &AcaBackend, id: &str, opts: RemoveContainerOptions) -> Result<()> {
-    let _ = (backend, id, opts);
-    Err(ApiError::not_implemented("container remove"))
+    lifecycle::remove(backend, id, opts).await
 }
 
 /// `Backend::container_wait`.
@@ -81,8 +185,7 @@ pub async fn wait(
     id: &str,
     condition: WaitCondition,
 ) -> Result<ContainerWaitResponse> {
-    let _ = (backend, id, condition);
-    Err(ApiError::not_implemented("container wait"))
+    streams::wait(backend, id, condition).await
 }
 
 /// `Backend::container_attach`.
@@ -92,20 +195,44 @@ pub async fn attach(
     opts: AttachOptions,
     stdin: Option<InputStream>,
 ) -> Result<AttachedOutput> {
-    let _ = (backend, id, opts, stdin);
-    Err(ApiError::not_implemented("container attach"))
+    streams::attach(backend, id, opts, stdin).await
 }
 
-/// `Backend::container_resize`.
+/// `Backend::container_resize`: the TTY size, through the agent.
 pub async fn resize(backend: &AcaBackend, id: &str, height: u16, width: u16) -> Result<()> {
-    let _ = (backend, id, height, width);
-    Err(ApiError::not_implemented("container resize"))
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    if !rt.state.borrow().running {
+        return Err(ApiError::Conflict(format!(
+            "Container {} is not running",
+            record.id
+        )));
+    }
+    rt.send(Command::Resize(height, width));
+    Ok(())
 }
 
 /// `Backend::container_rename`.
 pub async fn rename(backend: &AcaBackend, id: &str, new_name: &str) -> Result<()> {
-    let _ = (backend, id, new_name);
-    Err(ApiError::not_implemented("container rename"))
+    let new_name = naming::validate_name(new_name)?;
+    let record = find_container(backend, id).await?;
+    let holder = backend
+        .store()
+        .call(move |c| {
+            let tx = c.transaction()?;
+            if let Some(other) = records::get_container(&tx, &new_name)?
+                && other.id != record.id
+            {
+                return Ok(Err((new_name, other.id)));
+            }
+            let mut record = record;
+            record.name = new_name;
+            records::put_container(&tx, &record)?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await?;
+    holder.map_err(|(name, other)| naming::name_conflict(&name, &other))
 }
 
 /// `Backend::container_archive_stat`.
@@ -145,3 +272,7 @@ pub async fn events(
     let _ = (backend, since_nanos, until_nanos, filters);
     Err(ApiError::not_implemented("events"))
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

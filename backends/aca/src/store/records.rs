@@ -393,3 +393,12 @@ pub fn execs_of(conn: &Connection, container_id: &str) -> rusqlite::Result<Vec<E
 pub fn delete_exec(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM execs WHERE id = ?1", [id])? > 0)
 }
+
+/// Sets a container's current execution without touching the rest of its
+/// record (the agent may already have changed its state).
+pub fn set_execution_name(conn: &Connection, id: &str, execution: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE containers SET execution_name = ?2 WHERE id = ?1",
+        params![id, execution],
+    )? > 0)
+}

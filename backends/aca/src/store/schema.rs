@@ -51,6 +51,21 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX execs_container ON execs(container_id);
     "#,
+    // 2: output captured from the agent (bounded per container, see logs::store).
+    r#"
+    CREATE TABLE container_logs (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        container_id TEXT NOT NULL,
+        stream       INTEGER NOT NULL,
+        time_nanos   INTEGER NOT NULL,
+        data         BLOB NOT NULL
+    );
+    CREATE INDEX container_logs_container ON container_logs(container_id, seq);
+    CREATE TABLE container_log_totals (
+        container_id TEXT PRIMARY KEY,
+        bytes        INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

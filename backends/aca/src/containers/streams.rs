@@ -1,0 +1,280 @@
+//! Attach, logs and wait: output captured from the agent (stored lines, then
+//! live chunks) and the Docker state as the runtime watches it. No polling.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sockerless_api::docker::ContainerWaitResponse;
+use sockerless_api::{
+    ApiError, AttachOptions, AttachedOutput, InputStream, LogsOptions, OutputChunk, Result,
+    StreamKind, WaitCondition,
+};
+use tokio::sync::mpsc;
+
+use crate::AcaBackend;
+use crate::logs::store::{self as log_store, LogLine, LogQuery};
+use crate::runtime::state::{Command, LiveChunk};
+use crate::runtime::{StoredConfig, find_container, rfc3339};
+
+type Sink = mpsc::Sender<Result<OutputChunk>>;
+
+fn kind(stream: u8) -> StreamKind {
+    if stream == 2 {
+        StreamKind::Stderr
+    } else {
+        StreamKind::Stdout
+    }
+}
+
+fn output_from(rx: mpsc::Receiver<Result<OutputChunk>>) -> sockerless_api::OutputStream {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+fn with_timestamp(time_nanos: i64, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 32);
+    for line in log_store::split_lines(data) {
+        out.extend_from_slice(rfc3339(time_nanos).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(line);
+    }
+    Bytes::from(out)
+}
+
+/// Sends stored lines; `false` when the client left.
+async fn send_lines(sink: &Sink, lines: Vec<LogLine>, timestamps: bool, tty: bool) -> bool {
+    for line in lines {
+        let data = if timestamps {
+            with_timestamp(line.time_nanos, &line.data)
+        } else {
+            Bytes::from(line.data)
+        };
+        let stream = if tty {
+            StreamKind::Stdout
+        } else {
+            kind(line.stream)
+        };
+        if sink.send(Ok(OutputChunk { stream, data })).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Forwards live chunks after `after_seq` until the run ends or the client leaves.
+async fn send_live(
+    sink: &Sink,
+    mut live: mpsc::UnboundedReceiver<LiveChunk>,
+    after_seq: i64,
+    wanted: (bool, bool),
+    timestamps: bool,
+    tty: bool,
+) {
+    while let Some(chunk) = live.recv().await {
+        if chunk.seq != i64::MAX && chunk.seq <= after_seq {
+            continue;
+        }
+        let want = match chunk.stream {
+            StreamKind::Stderr => wanted.1,
+            _ => wanted.0,
+        };
+        if !want {
+            continue;
+        }
+        let data = if timestamps {
+            with_timestamp(chunk.time_nanos, &chunk.data)
+        } else {
+            chunk.data
+        };
+        let stream = if tty {
+            StreamKind::Stdout
+        } else {
+            chunk.stream
+        };
+        if sink.send(Ok(OutputChunk { stream, data })).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Stored lines matching `q` and the highest stored sequence number.
+async fn stored_lines(
+    backend: &AcaBackend,
+    id: &str,
+    q: LogQuery,
+) -> Result<(Vec<LogLine>, i64, bool)> {
+    let id = id.to_owned();
+    Ok(backend
+        .store()
+        .call(move |c| {
+            let lines = log_store::read(c, &id, &q)?;
+            let max: Option<i64> = c.query_row(
+                "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )?;
+            Ok((lines, max.unwrap_or(0), max.is_some()))
+        })
+        .await?)
+}
+
+/// Output not captured by the agent, from Log Analytics (when configured).
+async fn analytics_lines(
+    backend: &AcaBackend,
+    job: &str,
+    execution: &str,
+    q: &LogQuery,
+) -> Result<Vec<LogLine>> {
+    let Some(workspace) = backend.log_analytics_workspace().await? else {
+        return Ok(Vec::new());
+    };
+    let query = crate::logs::analytics::console_query(job, execution);
+    let results = backend
+        .azure()
+        .log_analytics
+        .query(&workspace, &query, None)
+        .await?;
+    let mut lines: Vec<LogLine> = crate::logs::analytics::lines_from(&results)?
+        .into_iter()
+        .filter(|l| if l.stream == 2 { q.stderr } else { q.stdout })
+        .filter(|l| q.since_nanos.is_none_or(|s| l.time_nanos >= s))
+        .filter(|l| q.until_nanos.is_none_or(|u| l.time_nanos < u))
+        .collect();
+    if let Some(tail) = q.tail {
+        let keep = usize::try_from(tail).unwrap_or(usize::MAX);
+        let skip = lines.len().saturating_sub(keep);
+        lines.drain(..skip);
+    }
+    Ok(lines)
+}
+
+/// `docker logs`.
+pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<AttachedOutput> {
+    let record = find_container(backend, id).await?;
+    let tty = StoredConfig::of(&record)?.body.tty.unwrap_or(false);
+    let rt = backend.runtimes().get(&record);
+    let live = (opts.follow && rt.state.borrow().running).then(|| rt.subscribe());
+    let q = LogQuery {
+        stdout: opts.stdout,
+        stderr: opts.stderr,
+        since_nanos: opts.since_nanos,
+        until_nanos: opts.until_nanos,
+        tail: opts.tail,
+    };
+    let (mut lines, max_seq, captured) = stored_lines(backend, &record.id, q.clone()).await?;
+    if !captured && let Some(execution) = &record.execution_name {
+        lines = analytics_lines(backend, &record.job_name, execution, &q).await?;
+    }
+    let (tx, rx) = mpsc::channel(64);
+    let timestamps = opts.timestamps;
+    tokio::spawn(async move {
+        if !send_lines(&tx, lines, timestamps, tty).await {
+            return;
+        }
+        if let Some(live) = live {
+            send_live(
+                &tx,
+                live,
+                max_seq,
+                (opts.stdout, opts.stderr),
+                timestamps,
+                tty,
+            )
+            .await;
+        }
+    });
+    Ok(AttachedOutput {
+        tty,
+        output: output_from(rx),
+    })
+}
+
+/// `docker attach` (before or after start): stored output when `logs`, then
+/// live output until the run ends; stdin goes to the main process.
+pub async fn attach(
+    backend: &AcaBackend,
+    id: &str,
+    opts: AttachOptions,
+    stdin: Option<InputStream>,
+) -> Result<AttachedOutput> {
+    let record = find_container(backend, id).await?;
+    let body = StoredConfig::of(&record)?.body;
+    let tty = body.tty.unwrap_or(false);
+    let rt = backend.runtimes().get(&record);
+    let live = opts.stream.then(|| rt.subscribe());
+    let (lines, max_seq) = if opts.logs {
+        let q = LogQuery {
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+            ..Default::default()
+        };
+        let (lines, max, _) = stored_lines(backend, &record.id, q).await?;
+        (lines, max)
+    } else {
+        (Vec::new(), 0)
+    };
+    if let Some(mut input) = stdin.filter(|_| opts.stdin) {
+        if !body.open_stdin.unwrap_or(false) {
+            return Err(ApiError::Conflict(format!(
+                "container {} was not created with OpenStdin, so its stdin cannot be attached",
+                record.id
+            )));
+        }
+        let close_at_end = body.stdin_once.unwrap_or(false);
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            while let Some(data) = input.next().await {
+                rt.send(Command::Stdin(data));
+            }
+            if close_at_end {
+                rt.send(Command::CloseStdin);
+            }
+        });
+    }
+    let (tx, rx) = mpsc::channel(64);
+    let wanted = (opts.stdout, opts.stderr);
+    tokio::spawn(async move {
+        if !send_lines(&tx, lines, false, tty).await {
+            return;
+        }
+        if let Some(live) = live {
+            send_live(
+                &tx,
+                live,
+                if opts.logs { max_seq } else { i64::MIN },
+                wanted,
+                false,
+                tty,
+            )
+            .await;
+        }
+    });
+    Ok(AttachedOutput {
+        tty,
+        output: output_from(rx),
+    })
+}
+
+/// `docker wait`.
+pub async fn wait(
+    backend: &AcaBackend,
+    id: &str,
+    condition: WaitCondition,
+) -> Result<ContainerWaitResponse> {
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    let mut rx = rt.state.subscribe();
+    let exits_before = rx.borrow().exits;
+    let done = rx
+        .wait_for(|s| match condition {
+            WaitCondition::NotRunning => !s.running,
+            WaitCondition::NextExit => s.exits > exits_before || s.removed,
+            WaitCondition::Removed => s.removed,
+        })
+        .await
+        .map_err(|_| ApiError::Internal("container state watch closed".into()))?;
+    Ok(ContainerWaitResponse {
+        status_code: done.exit_code.unwrap_or(0),
+        error: None,
+    })
+}

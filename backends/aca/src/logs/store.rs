@@ -1,0 +1,249 @@
+//! Captured output in SQLite: one row per line (a trailing partial line is a
+//! row of its own, as in Docker's json-file driver), bounded per container.
+//! When a container's rows exceed the bound, the oldest rows are deleted.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// One stored line (or partial line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Monotonic sequence number (global).
+    pub seq: i64,
+    /// 1 stdout, 2 stderr.
+    pub stream: u8,
+    /// When the backend received it, nanoseconds since the epoch.
+    pub time_nanos: i64,
+    /// The bytes, with the newline when the line is complete.
+    pub data: Vec<u8>,
+}
+
+/// Which lines to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Include stdout.
+    pub stdout: bool,
+    /// Include stderr.
+    pub stderr: bool,
+    /// Only lines at or after (nanoseconds).
+    pub since_nanos: Option<i64>,
+    /// Only lines before (nanoseconds).
+    pub until_nanos: Option<i64>,
+    /// Only the last N matching lines.
+    pub tail: Option<u64>,
+}
+
+/// Splits `data` into lines, keeping each newline with its line.
+pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
+    data.split_inclusive(|b| *b == b'\n').collect()
+}
+
+/// Appends a chunk of output and trims the container's oldest lines beyond
+/// `max_bytes`. Returns the sequence number of the last line inserted.
+pub fn append(
+    conn: &mut Connection,
+    container_id: &str,
+    stream: u8,
+    time_nanos: i64,
+    data: &[u8],
+    max_bytes: u64,
+) -> rusqlite::Result<i64> {
+    let tx = conn.transaction()?;
+    let mut last = 0;
+    let mut added: i64 = 0;
+    for line in split_lines(data) {
+        tx.execute(
+            "INSERT INTO container_logs (container_id, stream, time_nanos, data) VALUES (?1, ?2, ?3, ?4)",
+            params![container_id, stream, time_nanos, line],
+        )?;
+        last = tx.last_insert_rowid();
+        added += line.len() as i64;
+    }
+    tx.execute(
+        "INSERT INTO container_log_totals (container_id, bytes) VALUES (?1, ?2) \
+         ON CONFLICT(container_id) DO UPDATE SET bytes = bytes + excluded.bytes",
+        params![container_id, added],
+    )?;
+    let mut total: i64 = tx.query_row(
+        "SELECT bytes FROM container_log_totals WHERE container_id = ?1",
+        [container_id],
+        |r| r.get(0),
+    )?;
+    let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    while total > max {
+        let oldest: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT seq, length(data) FROM container_logs WHERE container_id = ?1 ORDER BY seq LIMIT 1",
+                [container_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, len)) = oldest else { break };
+        tx.execute("DELETE FROM container_logs WHERE seq = ?1", [seq])?;
+        total -= len;
+    }
+    tx.execute(
+        "UPDATE container_log_totals SET bytes = ?2 WHERE container_id = ?1",
+        params![container_id, total.max(0)],
+    )?;
+    tx.commit()?;
+    Ok(last)
+}
+
+/// Lines matching `q`, oldest first.
+pub fn read(conn: &Connection, container_id: &str, q: &LogQuery) -> rusqlite::Result<Vec<LogLine>> {
+    let streams: Vec<u8> = [(q.stdout, 1u8), (q.stderr, 2u8)]
+        .into_iter()
+        .filter_map(|(on, s)| on.then_some(s))
+        .collect();
+    if streams.is_empty() || q.tail == Some(0) {
+        return Ok(Vec::new());
+    }
+    let limit = q.tail.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
+    let mut stmt = conn.prepare(
+        "SELECT seq, stream, time_nanos, data FROM container_logs \
+         WHERE container_id = ?1 AND (stream = ?2 OR stream = ?3) \
+           AND time_nanos >= ?4 AND time_nanos < ?5 \
+         ORDER BY seq DESC LIMIT ?6",
+    )?;
+    let second = streams.get(1).copied().unwrap_or(streams[0]);
+    let rows = stmt.query_map(
+        params![
+            container_id,
+            streams[0],
+            second,
+            q.since_nanos.unwrap_or(i64::MIN),
+            q.until_nanos.unwrap_or(i64::MAX),
+            limit
+        ],
+        |r| {
+            Ok(LogLine {
+                seq: r.get(0)?,
+                stream: r.get(1)?,
+                time_nanos: r.get(2)?,
+                data: r.get(3)?,
+            })
+        },
+    )?;
+    let mut lines: Vec<LogLine> = rows.collect::<rusqlite::Result<_>>()?;
+    lines.reverse();
+    Ok(lines)
+}
+
+/// Whether any output was captured for the container.
+pub fn has_any(conn: &Connection, container_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM container_logs WHERE container_id = ?1)",
+        [container_id],
+        |r| r.get(0),
+    )
+}
+
+/// Deletes a container's captured output.
+pub fn delete(conn: &Connection, container_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM container_logs WHERE container_id = ?1",
+        [container_id],
+    )?;
+    conn.execute(
+        "DELETE FROM container_log_totals WHERE container_id = ?1",
+        [container_id],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&mut conn).expect("migrate");
+        conn
+    }
+
+    fn all(conn: &Connection, id: &str) -> LogQuery {
+        let _ = (conn, id);
+        LogQuery {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        }
+    }
+
+    fn text(lines: &[LogLine]) -> String {
+        lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(&l.data).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn lines_split_streams_and_tail() {
+        let mut c = db();
+        append(&mut c, "a", 1, 10, b"1\n2\n", 1 << 20).expect("append");
+        append(&mut c, "a", 2, 20, b"err\n", 1 << 20).expect("append");
+        append(&mut c, "a", 1, 30, b"3\npartial", 1 << 20).expect("append");
+        append(&mut c, "b", 1, 30, b"other\n", 1 << 20).expect("append");
+        let q = all(&c, "a");
+        assert_eq!(
+            text(&read(&c, "a", &q).expect("read")),
+            "1\n2\nerr\n3\npartial"
+        );
+        let out = LogQuery {
+            stderr: false,
+            ..q.clone()
+        };
+        assert_eq!(
+            text(&read(&c, "a", &out).expect("read")),
+            "1\n2\n3\npartial"
+        );
+        let err = LogQuery {
+            stdout: false,
+            ..q.clone()
+        };
+        assert_eq!(text(&read(&c, "a", &err).expect("read")), "err\n");
+        let tail = LogQuery {
+            tail: Some(2),
+            ..q.clone()
+        };
+        assert_eq!(text(&read(&c, "a", &tail).expect("read")), "3\npartial");
+        let zero = LogQuery {
+            tail: Some(0),
+            ..q.clone()
+        };
+        assert!(read(&c, "a", &zero).expect("read").is_empty());
+        let window = LogQuery {
+            since_nanos: Some(20),
+            until_nanos: Some(30),
+            ..q.clone()
+        };
+        assert_eq!(text(&read(&c, "a", &window).expect("read")), "err\n");
+        assert!(has_any(&c, "a").expect("any"));
+        delete(&c, "a").expect("delete");
+        assert!(!has_any(&c, "a").expect("any"));
+        assert!(has_any(&c, "b").expect("any"));
+    }
+
+    #[test]
+    fn oldest_lines_are_dropped_beyond_the_bound() {
+        let mut c = db();
+        for i in 0..100 {
+            append(&mut c, "a", 1, i, format!("line-{i:03}\n").as_bytes(), 90).expect("append");
+        }
+        let lines = read(&c, "a", &all(&c, "a")).expect("read");
+        let total: usize = lines.iter().map(|l| l.data.len()).sum();
+        assert!(total <= 90, "{total}");
+        assert_eq!(lines.len(), 10);
+        assert_eq!(text(&lines[9..]), "line-099\n");
+        assert_eq!(text(&lines[..1]), "line-090\n");
+    }
+
+    proptest! {
+        #[test]
+        fn split_keeps_every_byte(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let joined: Vec<u8> = split_lines(&data).concat();
+            prop_assert_eq!(joined, data);
+        }
+    }
+}

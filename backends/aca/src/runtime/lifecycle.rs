@@ -1,0 +1,423 @@
+//! The run of a container: start (put the job, start an execution, wait for
+//! the agent), the running and exited states, stop, kill and removal of the job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockerless_api::{ApiError, Result};
+
+use super::state::{Command, ContainerRuntime};
+use super::template::{ContainerSpec, TemplateSettings, job_for};
+use super::{StoredConfig, find_container, now_nanos, random_hex, save};
+use crate::AcaBackend;
+use crate::azure::pipeline::count_arm_calls;
+use crate::store::hash_token;
+
+/// Exit code recorded when a run is stopped without the agent reporting one.
+pub const EXIT_STOPPED: i64 = 137;
+
+/// `docker start`: puts the job, starts an execution and returns once the
+/// agent has dialed in. On failure the job is deleted and the error returned.
+pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    let _guard = rt.op_lock.lock().await;
+    count_arm_calls(rt.arm.clone(), start_locked(backend, &rt, &record.id)).await
+}
+
+async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str) -> Result<()> {
+    let mut record = find_container(backend, id).await?;
+    if rt.state.borrow().running || record.state == "running" {
+        return Err(ApiError::NotModified("container already started".into()));
+    }
+    let endpoint = backend.agent_endpoint().await?;
+    let agent_image = backend.config().agent_image.clone().ok_or_else(|| {
+        ApiError::Internal(
+            "agent_image is not configured: every container needs the sockerless agent image (agent_image / SOCKERLESS_ACA_AGENT_IMAGE)".into(),
+        )
+    })?;
+    let mut stored = StoredConfig::of(&record)?;
+    let image = crate::images::resolve(backend, &stored.image_id).await?;
+    let token = random_hex(32)?;
+    let settings = TemplateSettings {
+        location: backend.config().location.clone(),
+        environment_id: backend.config().managed_environment_id(),
+        agent_image,
+        callback_url: endpoint.callback_url.clone(),
+        replica_timeout_secs: backend.config().replica_timeout_secs,
+        instance_id: backend.instance_id().to_owned(),
+    };
+    let job = job_for(
+        &ContainerSpec {
+            id: &record.id,
+            config: &stored.body,
+            agent_token: &token,
+        },
+        &image,
+        &settings,
+    )?;
+    if record.started_at.is_some() {
+        stored.restart_count += 1;
+    }
+    rt.begin_run(hash_token(&token));
+    let connected_before = *rt.connections.borrow();
+    let mut connections = rt.connections.subscribe();
+    record.agent_token_hash = Some(hash_token(&token));
+    record.exit_code = None;
+    record.config = stored.to_value()?;
+    save(backend, record.clone()).await?;
+
+    let jobs = &backend.azure().jobs;
+    let job_name = record.job_name.clone();
+    let started = async {
+        jobs.put_job(&job_name, &job).await?;
+        let execution = jobs.start(&job_name, None).await?;
+        Ok::<_, ApiError>(execution.name.unwrap_or_default())
+    }
+    .await;
+    let execution = match started {
+        Ok(name) => name,
+        Err(e) => {
+            rt.end_run();
+            abandon_job(backend, &job_name).await;
+            return Err(e);
+        }
+    };
+    {
+        let (id, execution) = (record.id.clone(), execution.clone());
+        backend
+            .store()
+            .call(move |c| crate::store::records::set_execution_name(c, &id, &execution))
+            .await?;
+    }
+    tracing::info!(container = %record.id, job = %job_name, %execution, "execution started; waiting for the agent");
+
+    let wait = Duration::from_secs(backend.config().agent_connect_timeout_secs);
+    let outcome = tokio::select! {
+        connected = tokio::time::timeout(wait, connections.wait_for(|g| *g > connected_before)) => {
+            if matches!(connected, Ok(Ok(_))) {
+                return Ok(());
+            }
+            format!(
+                "the sockerless agent of container {id} did not connect within {} s (execution {execution} of job {job_name}); \
+                 check that agent_callback_url is reachable from Azure Container Apps",
+                wait.as_secs()
+            )
+        }
+        status = ended_before_agent(backend, &job_name, &execution) => format!(
+            "execution {execution} of job {job_name} ended with status {status} before the sockerless agent connected \
+             (image pull, init container or agent start failed; see the execution in Azure)"
+        ),
+    };
+    rt.end_run();
+    abandon_job(backend, &job_name).await;
+    let mut record = find_container(backend, id).await?;
+    record.agent_token_hash = None;
+    save(backend, record).await?;
+    Err(ApiError::Unavailable(format!(
+        "{outcome}; the job was deleted"
+    )))
+}
+
+/// While the agent has not connected yet (so it cannot report anything),
+/// watches the execution with backoff and resolves with its status if it
+/// ends first: a failed pull or init container then fails `docker start`
+/// at once instead of after the whole connect timeout.
+async fn ended_before_agent(backend: &AcaBackend, job: &str, execution: &str) -> String {
+    let mut backoff = Duration::from_secs(2);
+    loop {
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+        match backend.azure().jobs.get_execution(job, execution).await {
+            Ok(Some(e)) => {
+                if let Some(s) = e
+                    .status()
+                    .filter(|s| matches!(*s, "Failed" | "Stopped" | "Succeeded"))
+                {
+                    return s.to_owned();
+                }
+            }
+            Ok(None) => return "NotFound".to_owned(),
+            Err(e) => tracing::debug!(%execution, error = %e, "execution status unavailable"),
+        }
+    }
+}
+
+async fn abandon_job(backend: &AcaBackend, job_name: &str) {
+    if let Err(e) = backend.azure().jobs.delete_job(job_name).await {
+        tracing::warn!(job = %job_name, error = %e, "cannot delete the job of a failed start");
+    }
+}
+
+/// Records that the agent of `id` is connected: state running.
+pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
+    let mut record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    if record.state != "running" {
+        record.state = "running".into();
+        record.started_at = Some(now_nanos());
+        record.finished_at = None;
+        record.exit_code = None;
+        save(backend, record).await?;
+    }
+    rt.state.send_if_modified(|s| {
+        let changed = !s.running;
+        s.running = true;
+        changed
+    });
+    Ok(())
+}
+
+/// Records the end of a run with `code`; wakes waiters, ends attached streams,
+/// and removes the container when it was created with AutoRemove.
+pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code: i64) {
+    if !rt.state.borrow().running {
+        return;
+    }
+    let auto_remove = match find_container(backend, &rt.id).await {
+        Ok(mut record) => {
+            record.state = "exited".into();
+            record.exit_code = Some(code);
+            record.finished_at = Some(now_nanos());
+            record.agent_token_hash = None;
+            let auto = StoredConfig::of(&record)
+                .ok()
+                .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))
+                .unwrap_or(false);
+            if let Err(e) = save(backend, record).await {
+                tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
+            }
+            auto
+        }
+        Err(e) => {
+            tracing::warn!(container = %rt.id, error = %e, "exit of an unknown container");
+            false
+        }
+    };
+    tracing::info!(container = %rt.id, code, "container exited");
+    rt.close_subscribers();
+    rt.drain_commands();
+    rt.state.send_modify(|s| {
+        s.running = false;
+        s.exit_code = Some(code);
+        s.exits += 1;
+    });
+    let pump_is_caller = rt.agent().is_some();
+    if !pump_is_caller {
+        rt.end_run();
+    } else {
+        // The pump calling us ends with this function; only revoke the token.
+        rt.revoke();
+    }
+    if auto_remove {
+        let backend = backend.clone();
+        let id = rt.id.clone();
+        tokio::spawn(async move {
+            let opts = sockerless_api::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            if let Err(e) = remove(&backend, &id, opts).await {
+                tracing::warn!(container = %id, error = %e, "auto-remove failed");
+            }
+        });
+    }
+}
+
+/// Docker signal names and numbers → number (`SIGTERM`, `TERM`, `15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(ApiError::InvalidParameter(format!("Invalid signal: {s}")))
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let n = match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" | "IOT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "STKFLT" => 16,
+        "CHLD" => 17,
+        "CONT" => 18,
+        "STOP" => 19,
+        "TSTP" => 20,
+        "TTIN" => 21,
+        "TTOU" => 22,
+        "URG" => 23,
+        "XCPU" => 24,
+        "XFSZ" => 25,
+        "VTALRM" => 26,
+        "PROF" => 27,
+        "WINCH" => 28,
+        "IO" | "POLL" => 29,
+        "PWR" => 30,
+        "SYS" => 31,
+        _ => return Err(ApiError::InvalidParameter(format!("Invalid signal: {s}"))),
+    };
+    Ok(n)
+}
+
+async fn wait_not_running(rt: &ContainerRuntime, within: Duration) -> bool {
+    let mut rx = rt.state.subscribe();
+    matches!(
+        tokio::time::timeout(within, rx.wait_for(|s| !s.running)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Stops the execution through ARM and records `EXIT_STOPPED` unless the
+/// agent reports an exit within a short while.
+async fn stop_execution(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) -> Result<()> {
+    let record = find_container(backend, &rt.id).await?;
+    if let Some(execution) = &record.execution_name {
+        match backend
+            .azure()
+            .jobs
+            .stop_execution(&record.job_name, execution)
+            .await
+        {
+            Ok(()) | Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !wait_not_running(rt, Duration::from_secs(10)).await {
+        record_exit(backend, rt, EXIT_STOPPED).await;
+    }
+    Ok(())
+}
+
+/// `docker stop`: the stop signal through the agent, then after the timeout
+/// SIGKILL and `stopExecution`.
+pub async fn stop(
+    backend: &AcaBackend,
+    id: &str,
+    signal: Option<String>,
+    timeout_secs: Option<i64>,
+) -> Result<()> {
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    if !rt.state.borrow().running {
+        return Err(ApiError::NotModified("container already stopped".into()));
+    }
+    let stored = StoredConfig::of(&record)?;
+    let signal = signal
+        .or(stored.body.stop_signal.clone())
+        .unwrap_or_else(|| "SIGTERM".to_owned());
+    let signal = parse_signal(&signal)?;
+    let timeout = timeout_secs.or(stored.body.stop_timeout).unwrap_or(10);
+    count_arm_calls(rt.arm.clone(), async {
+        if rt.agent().is_some() {
+            rt.send(Command::Signal(signal));
+            // A negative timeout waits forever, as in Docker.
+            let within = u64::try_from(timeout).map_or(Duration::MAX, Duration::from_secs);
+            if wait_not_running(&rt, within).await {
+                return Ok(());
+            }
+            rt.send(Command::Signal(9));
+            if wait_not_running(&rt, Duration::from_secs(2)).await {
+                return Ok(());
+            }
+        }
+        stop_execution(backend, &rt).await
+    })
+    .await
+}
+
+/// `docker kill`: any signal, delivered by the agent (SIGKILL without an
+/// agent stops the execution).
+pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Result<()> {
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    let n = parse_signal(signal.as_deref().unwrap_or("SIGKILL"))?;
+    if !rt.state.borrow().running {
+        return Err(ApiError::Conflict(format!(
+            "Container {} is not running",
+            record.id
+        )));
+    }
+    if rt.agent().is_some() {
+        rt.send(Command::Signal(n));
+        return Ok(());
+    }
+    if n == 9 {
+        return count_arm_calls(rt.arm.clone(), stop_execution(backend, &rt)).await;
+    }
+    Err(ApiError::Unavailable(format!(
+        "cannot deliver signal {n} to container {}: its agent is not connected",
+        record.id
+    )))
+}
+
+/// `docker rm`: refuses a running container unless `force`; deletes the job
+/// (when one was ever created), the captured output and the record.
+pub async fn remove(
+    backend: &AcaBackend,
+    id: &str,
+    opts: sockerless_api::RemoveContainerOptions,
+) -> Result<()> {
+    let record = find_container(backend, id).await?;
+    let rt = backend.runtimes().get(&record);
+    if rt.state.borrow().running {
+        if !opts.force {
+            return Err(ApiError::Conflict(format!(
+                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                record.id
+            )));
+        }
+        if rt.agent().is_some() {
+            rt.send(Command::Signal(9));
+            let _ = wait_not_running(&rt, Duration::from_secs(5)).await;
+        }
+    }
+    let _guard = rt.op_lock.lock().await;
+    let record = find_container(backend, &record.id).await?;
+    if record.execution_name.is_some() {
+        count_arm_calls(
+            rt.arm.clone(),
+            backend.azure().jobs.delete_job(&record.job_name),
+        )
+        .await?;
+    }
+    let id = record.id.clone();
+    backend
+        .store()
+        .call(move |c| {
+            crate::logs::store::delete(c, &id)?;
+            crate::store::records::delete_container(c, &id)
+        })
+        .await?;
+    backend.runtimes().remove(&record.id);
+    tracing::info!(container = %record.id, job = %record.job_name, "container removed");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM"), Ok(15));
+        assert_eq!(parse_signal("term"), Ok(15));
+        assert_eq!(parse_signal("USR1"), Ok(10));
+        assert_eq!(parse_signal("9"), Ok(9));
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("SIGNOPE").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! Running containers on ACA Jobs: the job template ([`template`]), the
+//! in-memory state of each container ([`state`]), the run lifecycle
+//! ([`lifecycle`]) and the execution-status poller used when the agent is gone
+//! ([`poller`]).
+
+pub mod lifecycle;
+pub mod poller;
+pub mod state;
+pub mod template;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sockerless_api::docker::ContainerCreateBody;
+use sockerless_api::{ApiError, Result};
+
+use crate::AcaBackend;
+use crate::store::{ContainerRecord, records};
+
+/// What the store keeps in a container's `config` column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredConfig {
+    /// The Docker config with the image config merged in.
+    pub body: ContainerCreateBody,
+    /// The image ID (`sha256:...`).
+    pub image_id: String,
+    /// `platform` given at create.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Starts after the first.
+    #[serde(default)]
+    pub restart_count: i64,
+}
+
+impl StoredConfig {
+    /// Reads the config column of a record.
+    pub fn of(record: &ContainerRecord) -> Result<Self> {
+        serde_json::from_value(record.config.clone()).map_err(|e| {
+            ApiError::Internal(format!(
+                "stored config of container {} is unreadable: {e}",
+                record.id
+            ))
+        })
+    }
+
+    /// As JSON for the record.
+    pub fn to_value(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(self)
+            .map_err(|e| ApiError::Internal(format!("cannot encode container config: {e}")))
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_nanos() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// `n` random bytes as lowercase hex.
+pub fn random_hex(n: usize) -> Result<String> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf)
+        .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// RFC 3339 with nanoseconds, as Docker prints times.
+pub fn rfc3339(nanos: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_owned())
+}
+
+/// A container by full ID, name or unique ID prefix; Docker's 404 otherwise.
+pub async fn find_container(backend: &AcaBackend, id: &str) -> Result<ContainerRecord> {
+    let key = id.to_owned();
+    let found = backend
+        .store()
+        .call(move |c| {
+            if let Some(r) = records::get_container(c, &key)? {
+                return Ok(vec![r]);
+            }
+            if key.is_empty() {
+                return Ok(Vec::new());
+            }
+            records::containers_by_id_prefix(c, &key, 2)
+        })
+        .await?;
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (Some(record), None) => Ok(record),
+        (None, _) => Err(ApiError::NotFound(format!("No such container: {id}"))),
+        (Some(_), Some(_)) => Err(ApiError::InvalidParameter(format!(
+            "multiple IDs found with provided prefix: {id}"
+        ))),
+    }
+}
+
+/// Saves a record.
+pub async fn save(backend: &AcaBackend, record: ContainerRecord) -> Result<()> {
+    backend
+        .store()
+        .call(move |c| records::put_container(c, &record))
+        .await
+        .map_err(ApiError::from)
+}
+
+/// The backend instance ID: random, persisted in `data_dir/instance-id`.
+pub fn load_instance_id(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join("instance-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let id = random_hex(8).map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(&path, &id)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_like_dockers_rfc3339_nano() {
+        assert_eq!(
+            rfc3339(1_767_225_602_123_000_000),
+            "2026-01-01T00:00:02.123Z"
+        );
+        assert_eq!(
+            rfc3339(1_767_225_602_000_000_001),
+            "2026-01-01T00:00:02.000000001Z"
+        );
+        assert_eq!(rfc3339(1_767_225_602_000_000_000), "2026-01-01T00:00:02Z");
+    }
+
+    #[test]
+    fn random_ids_are_hex_and_distinct() {
+        let (a, b) = (random_hex(32).expect("a"), random_hex(32).expect("b"));
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn instance_id_is_persisted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_instance_id(dir.path()).expect("first");
+        assert_eq!(load_instance_id(dir.path()).expect("again"), first);
+    }
+}

@@ -1,0 +1,249 @@
+//! In-memory state of containers: the live agent connection, watchers of the
+//! Docker state (for `wait`), live output subscribers (attach, `logs -f`),
+//! the queue of commands for the main process, and ARM call counts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use sockerless_agent::peer::{AgentConnection, ResumeState};
+use sockerless_api::StreamKind;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::azure::pipeline::ArmCallCounter;
+use crate::store::ContainerRecord;
+
+/// What `wait` watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The main process runs.
+    pub running: bool,
+    /// Last exit code.
+    pub exit_code: Option<i64>,
+    /// Exits seen by this process (for `next-exit`).
+    pub exits: u64,
+    /// The container was removed.
+    pub removed: bool,
+}
+
+/// A command for the main process, delivered through the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Stdin bytes.
+    Stdin(Bytes),
+    /// End of stdin.
+    CloseStdin,
+    /// A signal number.
+    Signal(i32),
+    /// TTY size (rows, columns).
+    Resize(u16, u16),
+}
+
+/// A chunk of live output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveChunk {
+    /// Sequence number of the chunk's last stored line.
+    pub seq: i64,
+    /// Which stream.
+    pub stream: StreamKind,
+    /// When it was received, nanoseconds since the epoch.
+    pub time_nanos: i64,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One container's runtime state.
+pub struct ContainerRuntime {
+    /// Container ID.
+    pub id: String,
+    /// The Docker state as `wait` sees it.
+    pub state: watch::Sender<Snapshot>,
+    /// Incremented at each authenticated agent connection.
+    pub connections: watch::Sender<u64>,
+    /// Serialises start/stop/remove of this container.
+    pub op_lock: tokio::sync::Mutex<()>,
+    /// ARM calls made for this container.
+    pub arm: Arc<ArmCallCounter>,
+    commands_tx: mpsc::UnboundedSender<Command>,
+    /// Commands for the main process, taken by the connection's pump.
+    pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
+    agent: Mutex<Option<Arc<AgentConnection>>>,
+    resume: Mutex<ResumeState>,
+    token_hash: Mutex<Option<String>>,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<LiveChunk>>>,
+    pump: Mutex<Option<JoinHandle<()>>>,
+    watchdog: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ContainerRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerRuntime")
+            .field("id", &self.id)
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContainerRuntime {
+    fn new(record: &ContainerRecord) -> Self {
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let running = record.state == "running";
+        Self {
+            id: record.id.clone(),
+            state: watch::Sender::new(Snapshot {
+                running,
+                exit_code: record.exit_code,
+                exits: 0,
+                removed: false,
+            }),
+            connections: watch::Sender::new(0),
+            op_lock: tokio::sync::Mutex::new(()),
+            arm: Arc::default(),
+            commands_tx,
+            commands_rx: tokio::sync::Mutex::new(commands_rx),
+            agent: Mutex::new(None),
+            resume: Mutex::new(ResumeState::new()),
+            token_hash: Mutex::new(record.agent_token_hash.clone().filter(|_| running)),
+            subscribers: Mutex::new(Vec::new()),
+            pump: Mutex::new(None),
+            watchdog: Mutex::new(None),
+        }
+    }
+
+    /// Queues a command for the main process (delivered once the agent is connected).
+    pub fn send(&self, command: Command) {
+        let _ = self.commands_tx.send(command);
+    }
+
+    /// The live agent connection, if any.
+    pub fn agent(&self) -> Option<Arc<AgentConnection>> {
+        lock(&self.agent).clone()
+    }
+
+    /// Replaces the live connection (a newer one replaces the old) and its pump.
+    pub fn set_agent(&self, conn: Arc<AgentConnection>, pump: JoinHandle<()>) {
+        *lock(&self.agent) = Some(conn);
+        if let Some(old) = lock(&self.pump).replace(pump) {
+            old.abort();
+        }
+        if let Some(w) = lock(&self.watchdog).take() {
+            w.abort();
+        }
+        self.connections.send_modify(|g| *g += 1);
+    }
+
+    /// Forgets `conn` if it is still the live one (it closed). Returns whether it was.
+    pub fn clear_agent(&self, conn: &Arc<AgentConnection>) -> bool {
+        let mut a = lock(&self.agent);
+        if a.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            *a = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The resume state of the current run.
+    pub fn resume(&self) -> ResumeState {
+        lock(&self.resume).clone()
+    }
+
+    /// Prepares a new run: the agent token it accepts, fresh resume positions.
+    pub fn begin_run(&self, token_hash: String) {
+        *lock(&self.token_hash) = Some(token_hash);
+        *lock(&self.resume) = ResumeState::new();
+    }
+
+    /// The hash of the token accepted now (starting or running), if any.
+    pub fn token_hash(&self) -> Option<String> {
+        lock(&self.token_hash).clone()
+    }
+
+    /// Stops accepting the agent and forgets the connection, leaving the pump
+    /// (the caller) to finish on its own.
+    pub fn revoke(&self) {
+        *lock(&self.token_hash) = None;
+        *lock(&self.agent) = None;
+    }
+
+    /// Stops accepting the agent (the run ended or failed to start).
+    pub fn end_run(&self) {
+        *lock(&self.token_hash) = None;
+        *lock(&self.agent) = None;
+        if let Some(p) = lock(&self.pump).take() {
+            p.abort();
+        }
+        if let Some(w) = lock(&self.watchdog).take() {
+            w.abort();
+        }
+    }
+
+    /// Installs the task watching a disconnected agent (replacing an older one).
+    pub fn set_watchdog(&self, task: JoinHandle<()>) {
+        if let Some(old) = lock(&self.watchdog).replace(task) {
+            old.abort();
+        }
+    }
+
+    /// A new live output subscriber.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<LiveChunk> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.subscribers).push(tx);
+        rx
+    }
+
+    /// Sends a chunk to every subscriber (dropping those that left).
+    pub fn publish(&self, chunk: LiveChunk) {
+        lock(&self.subscribers).retain(|s| s.send(chunk.clone()).is_ok());
+    }
+
+    /// Ends every subscriber's stream (the run ended).
+    pub fn close_subscribers(&self) {
+        lock(&self.subscribers).clear();
+    }
+
+    /// Drops queued commands (a new run starts with an empty queue).
+    pub fn drain_commands(&self) {
+        if let Ok(mut rx) = self.commands_rx.try_lock() {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+}
+
+/// Every container's runtime state, created on first use from its record.
+#[derive(Debug, Default)]
+pub struct Runtimes {
+    map: Mutex<HashMap<String, Arc<ContainerRuntime>>>,
+}
+
+impl Runtimes {
+    /// The runtime of `record`'s container.
+    pub fn get(&self, record: &ContainerRecord) -> Arc<ContainerRuntime> {
+        lock(&self.map)
+            .entry(record.id.clone())
+            .or_insert_with(|| Arc::new(ContainerRuntime::new(record)))
+            .clone()
+    }
+
+    /// The runtime of `id`, if one exists.
+    pub fn find(&self, id: &str) -> Option<Arc<ContainerRuntime>> {
+        lock(&self.map).get(id).cloned()
+    }
+
+    /// Forgets a removed container, waking its `removed` waiters.
+    pub fn remove(&self, id: &str) {
+        if let Some(rt) = lock(&self.map).remove(id) {
+            rt.end_run();
+            rt.close_subscribers();
+            rt.state.send_modify(|s| {
+                s.running = false;
+                s.removed = true;
+            });
+        }
+    }
+}

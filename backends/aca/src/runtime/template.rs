@@ -1,0 +1,311 @@
+//! Translation of a Docker container into an ACA Job (pure: no I/O).
+//!
+//! The job runs one replica: an init container from the agent image copies
+//! the static agent into an `EmptyDir` volume at `/.sockerless`; the main
+//! container runs the user's image with `/.sockerless/sockerless-agent -- argv`.
+//! The agent token reaches the container only as a `secretRef`.
+
+use std::collections::BTreeMap;
+
+use sockerless_api::ApiError;
+use sockerless_api::docker::ContainerCreateBody;
+
+use crate::azure::models::{
+    Container, ContainerResources, EnvironmentVar, Job, JobConfiguration, JobProperties,
+    JobTemplate, ManualTriggerConfig, RegistryCredentials, Secret, StorageType, TriggerType,
+    Volume, VolumeMount,
+};
+use crate::containers::merge::command_line;
+use crate::images::ResolvedImage;
+
+/// Mount point of the agent volume in every container of the job.
+pub const AGENT_DIR: &str = "/.sockerless";
+/// Name of the agent volume.
+pub const AGENT_VOLUME: &str = "sockerless-agent";
+/// Name of the secret holding the agent token.
+pub const AGENT_TOKEN_SECRET: &str = "sockerless-agent-token";
+/// Name of the secret holding the registry password.
+pub const REGISTRY_SECRET: &str = "sockerless-registry-password";
+/// Name of the main container.
+pub const MAIN_CONTAINER: &str = "main";
+/// Name of the init container.
+pub const INIT_CONTAINER: &str = "sockerless-agent-install";
+/// Label overriding `replicaTimeout` (seconds) for one container.
+pub const REPLICA_TIMEOUT_LABEL: &str = "sockerless.aca.replica-timeout";
+/// Tag naming the manager of the job.
+pub const TAG_MANAGED_BY: &str = "managed-by";
+/// Tag holding the backend instance ID.
+pub const TAG_INSTANCE: &str = "sockerless-instance";
+/// Tag holding the container ID.
+pub const TAG_CONTAINER: &str = "sockerless-container";
+/// Largest CPU of a Consumption replica (memory is twice this in GiB).
+pub const MAX_CPU: f64 = 2.0;
+/// CPU when neither `--cpus` nor `--memory` is given.
+pub const DEFAULT_CPU: f64 = 0.5;
+
+/// What the template needs besides the container and its image.
+#[derive(Debug, Clone)]
+pub struct TemplateSettings {
+    /// Azure region.
+    pub location: String,
+    /// ARM ID of the managed environment.
+    pub environment_id: String,
+    /// Image holding `/sockerless-agent`.
+    pub agent_image: String,
+    /// URL the agent dials (`ws://` or `wss://`).
+    pub callback_url: String,
+    /// Default `replicaTimeout`, seconds.
+    pub replica_timeout_secs: u64,
+    /// This backend's instance ID (a tag).
+    pub instance_id: String,
+}
+
+/// The container being started.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerSpec<'a> {
+    /// 64-hex ID.
+    pub id: &'a str,
+    /// The merged Docker config.
+    pub config: &'a ContainerCreateBody,
+    /// The agent token of this start (plain; it goes into a secret only).
+    pub agent_token: &'a str,
+}
+
+/// A Consumption-profile CPU/memory pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourcePair {
+    /// vCPUs (multiple of 0.25).
+    pub cpu: f64,
+    /// GiB (twice the CPU).
+    pub memory_gib: f64,
+}
+
+impl ResourcePair {
+    /// ACA's memory string, e.g. `1.0Gi`.
+    pub fn memory(&self) -> String {
+        format!("{:.1}Gi", self.memory_gib)
+    }
+}
+
+/// The smallest pair holding `--cpus` (`nano_cpus`) and `--memory` (bytes);
+/// 0.5 CPU / 1.0Gi when neither is given.
+pub fn resources_for(
+    nano_cpus: Option<i64>,
+    memory: Option<i64>,
+) -> Result<ResourcePair, ApiError> {
+    let cpus = nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9);
+    let mem_gib = memory
+        .filter(|m| *m > 0)
+        .map(|m| m as f64 / (1024.0 * 1024.0 * 1024.0));
+    let needed = match (cpus, mem_gib) {
+        (None, None) => DEFAULT_CPU,
+        (c, m) => c.unwrap_or(0.0).max(m.unwrap_or(0.0) / 2.0),
+    };
+    let cpu = ((needed * 4.0 - 1e-9).ceil() / 4.0).max(0.25);
+    if cpu > MAX_CPU {
+        return Err(ApiError::InvalidParameter(format!(
+            "requested resources (cpus {:.2}, memory {:.2}GiB) exceed the largest Azure Container Apps \
+             consumption replica ({MAX_CPU} CPU / {}Gi)",
+            cpus.unwrap_or(0.0),
+            mem_gib.unwrap_or(0.0),
+            MAX_CPU * 2.0
+        )));
+    }
+    Ok(ResourcePair {
+        cpu,
+        memory_gib: cpu * 2.0,
+    })
+}
+
+/// `replicaTimeout` for a container: its label, or the configured default.
+pub fn replica_timeout(config: &ContainerCreateBody, default: u64) -> Result<i64, ApiError> {
+    let label = config
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(REPLICA_TIMEOUT_LABEL));
+    let secs = match label {
+        None => default,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::InvalidParameter(format!(
+                    "label {REPLICA_TIMEOUT_LABEL}={v:?}: expected a positive number of seconds"
+                ))
+            })?,
+    };
+    i64::try_from(secs)
+        .map_err(|_| ApiError::InvalidParameter(format!("replica timeout {secs} is too large")))
+}
+
+fn env(name: &str, value: impl Into<String>) -> EnvironmentVar {
+    EnvironmentVar {
+        name: Some(name.to_owned()),
+        value: Some(value.into()),
+        secret_ref: None,
+    }
+}
+
+fn flag(v: Option<bool>) -> &'static str {
+    if v.unwrap_or(false) { "true" } else { "false" }
+}
+
+/// The main container's environment: the user's, `HOSTNAME`, then the agent's.
+fn main_env(
+    spec: &ContainerSpec<'_>,
+    settings: &TemplateSettings,
+) -> Result<Vec<EnvironmentVar>, ApiError> {
+    let c = spec.config;
+    let mut vars: Vec<EnvironmentVar> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for entry in c.env.iter().flatten() {
+        // `KEY` without `=` passes the client's value in Docker; the CLI has
+        // already expanded it, so a bare key here has nothing to pass.
+        let Some((k, v)) = entry.split_once('=') else {
+            continue;
+        };
+        if k.is_empty() || k.starts_with("SOCKERLESS_") {
+            continue;
+        }
+        if seen.insert(k.to_owned()) {
+            vars.push(env(k, v));
+        }
+    }
+    if !seen.contains("HOSTNAME") {
+        let host = c
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| spec.id.chars().take(12).collect());
+        vars.push(env("HOSTNAME", host));
+    }
+    vars.push(env(
+        "SOCKERLESS_CALLBACK_URL",
+        settings.callback_url.clone(),
+    ));
+    vars.push(env("SOCKERLESS_CONTAINER_ID", spec.id));
+    vars.push(env("SOCKERLESS_TTY", flag(c.tty)));
+    vars.push(env("SOCKERLESS_OPEN_STDIN", flag(c.open_stdin)));
+    if let Some(dir) = c.working_dir.as_deref().filter(|d| !d.is_empty()) {
+        vars.push(env("SOCKERLESS_WORKDIR", dir));
+    }
+    if let Some(user) = c.user.as_deref().filter(|u| !u.is_empty()) {
+        vars.push(env("SOCKERLESS_USER", user));
+    }
+    if let Some(hc) = &c.healthcheck {
+        let disabled = hc
+            .test
+            .as_deref()
+            .is_some_and(|t| t.first().is_some_and(|s| s == "NONE"));
+        if !disabled && hc.test.as_ref().is_some_and(|t| !t.is_empty()) {
+            let json = serde_json::to_string(hc)
+                .map_err(|e| ApiError::Internal(format!("cannot encode healthcheck: {e}")))?;
+            vars.push(env("SOCKERLESS_HEALTHCHECK", json));
+        }
+    }
+    vars.push(EnvironmentVar {
+        name: Some("SOCKERLESS_AGENT_TOKEN".to_owned()),
+        value: None,
+        secret_ref: Some(AGENT_TOKEN_SECRET.to_owned()),
+    });
+    Ok(vars)
+}
+
+/// The ACA Job running `spec` from `image`.
+pub fn job_for(
+    spec: &ContainerSpec<'_>,
+    image: &ResolvedImage,
+    settings: &TemplateSettings,
+) -> Result<Job, ApiError> {
+    let c = spec.config;
+    let host = c.host_config.as_ref();
+    let resources = resources_for(host.and_then(|h| h.nano_cpus), host.and_then(|h| h.memory))?;
+    let mut args = vec!["--".to_owned()];
+    args.extend(command_line(c)?);
+    let agent_mount = VolumeMount {
+        volume_name: Some(AGENT_VOLUME.to_owned()),
+        mount_path: Some(AGENT_DIR.to_owned()),
+        sub_path: None,
+    };
+    let init = Container {
+        image: Some(settings.agent_image.clone()),
+        name: Some(INIT_CONTAINER.to_owned()),
+        command: Some(vec!["/sockerless-agent".to_owned()]),
+        args: Some(vec!["--install".to_owned(), AGENT_DIR.to_owned()]),
+        volume_mounts: Some(vec![agent_mount.clone()]),
+        ..Default::default()
+    };
+    let main = Container {
+        image: Some(image.pull_reference.clone()),
+        name: Some(MAIN_CONTAINER.to_owned()),
+        command: Some(vec![format!("{AGENT_DIR}/sockerless-agent")]),
+        args: Some(args),
+        env: Some(main_env(spec, settings)?),
+        resources: Some(ContainerResources {
+            cpu: Some(resources.cpu),
+            memory: Some(resources.memory()),
+            ephemeral_storage: None,
+        }),
+        volume_mounts: Some(vec![agent_mount]),
+        probes: None,
+    };
+    let mut secrets = vec![Secret {
+        name: Some(AGENT_TOKEN_SECRET.to_owned()),
+        value: Some(spec.agent_token.to_owned()),
+        ..Default::default()
+    }];
+    let registries = image.registry_credential.as_ref().map(|cred| {
+        secrets.push(Secret {
+            name: Some(REGISTRY_SECRET.to_owned()),
+            value: Some(cred.password.clone()),
+            ..Default::default()
+        });
+        vec![RegistryCredentials {
+            server: Some(cred.server.clone()),
+            username: Some(cred.username.clone()),
+            password_secret_ref: Some(REGISTRY_SECRET.to_owned()),
+            identity: None,
+        }]
+    });
+    let tags = BTreeMap::from([
+        (TAG_MANAGED_BY.to_owned(), "sockerless".to_owned()),
+        (TAG_INSTANCE.to_owned(), settings.instance_id.clone()),
+        (TAG_CONTAINER.to_owned(), spec.id.to_owned()),
+    ]);
+    Ok(Job {
+        location: Some(settings.location.clone()),
+        tags: Some(tags),
+        properties: Some(JobProperties {
+            environment_id: Some(settings.environment_id.clone()),
+            configuration: Some(JobConfiguration {
+                secrets: Some(secrets),
+                trigger_type: TriggerType::Manual,
+                replica_timeout: replica_timeout(c, settings.replica_timeout_secs)?,
+                replica_retry_limit: Some(0),
+                manual_trigger_config: Some(ManualTriggerConfig {
+                    replica_completion_count: Some(1),
+                    parallelism: Some(1),
+                }),
+                registries,
+                ..Default::default()
+            }),
+            template: Some(JobTemplate {
+                init_containers: Some(vec![init]),
+                containers: Some(vec![main]),
+                volumes: Some(vec![Volume {
+                    name: Some(AGENT_VOLUME.to_owned()),
+                    storage_type: Some(StorageType::EmptyDir),
+                    ..Default::default()
+                }]),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+#[path = "template_tests.rs"]
+mod tests;

@@ -1,0 +1,240 @@
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use sockerless_api::docker::{ContainerCreateBody, HealthConfig, HostConfig, ImageConfig};
+
+use super::*;
+use crate::images::{RegistryCredential, ResolvedImage};
+
+const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "tok-secret-value-1234";
+
+fn settings() -> TemplateSettings {
+    TemplateSettings {
+        location: "eastus".into(),
+        environment_id:
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env"
+                .into(),
+        agent_image: "127.0.0.1:5000/sockerless/agent:latest".into(),
+        callback_url: "ws://127.0.0.1:9112/agent/v1/connect".into(),
+        replica_timeout_secs: 86_400,
+        instance_id: "inst-1".into(),
+    }
+}
+
+fn image(cred: bool) -> ResolvedImage {
+    ResolvedImage {
+        reference: "docker.io/library/busybox:latest".into(),
+        id: "sha256:abc".into(),
+        digest: None,
+        config: ImageConfig::default(),
+        pull_reference: "127.0.0.1:5000/library/busybox:latest".into(),
+        registry_credential: cred.then(|| RegistryCredential {
+            server: "myreg.azurecr.io".into(),
+            username: "u".into(),
+            password: "registry-pass-xyz".into(),
+        }),
+    }
+}
+
+fn config() -> ContainerCreateBody {
+    ContainerCreateBody {
+        cmd: Some(vec!["sh".into(), "-c".into(), "echo hi".into()]),
+        env: Some(vec![
+            "A=1".into(),
+            "SOCKERLESS_AGENT_TOKEN=spoof".into(),
+            "BARE".into(),
+        ]),
+        tty: Some(true),
+        working_dir: Some("/work".into()),
+        ..Default::default()
+    }
+}
+
+fn job_json(c: &ContainerCreateBody, cred: bool) -> Value {
+    let spec = ContainerSpec {
+        id: ID,
+        config: c,
+        agent_token: TOKEN,
+    };
+    serde_json::to_value(job_for(&spec, &image(cred), &settings()).expect("job")).expect("json")
+}
+
+fn env_of(job: &Value) -> HashMap<String, Value> {
+    job["properties"]["template"]["containers"][0]["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|e| (e["name"].as_str().expect("name").to_owned(), e.clone()))
+        .collect()
+}
+
+#[test]
+fn agent_token_is_only_a_secret_reference() {
+    let job = job_json(&config(), false);
+    let env = env_of(&job);
+    assert_eq!(
+        env["SOCKERLESS_AGENT_TOKEN"],
+        json!({"name": "SOCKERLESS_AGENT_TOKEN", "secretRef": AGENT_TOKEN_SECRET})
+    );
+    let secrets = &job["properties"]["configuration"]["secrets"];
+    assert_eq!(
+        secrets,
+        &json!([{"name": AGENT_TOKEN_SECRET, "value": TOKEN}])
+    );
+    // The token appears exactly once in the whole document: in the secret.
+    assert_eq!(job.to_string().matches(TOKEN).count(), 1);
+    // A user's attempt to set an agent variable is dropped; bare keys are skipped.
+    assert!(!job.to_string().contains("spoof"));
+    assert!(!env.contains_key("BARE"));
+}
+
+#[test]
+fn init_container_installs_the_agent_into_an_empty_dir() {
+    let job = job_json(&config(), false);
+    let t = &job["properties"]["template"];
+    assert_eq!(
+        t["initContainers"],
+        json!([{
+            "image": "127.0.0.1:5000/sockerless/agent:latest",
+            "name": INIT_CONTAINER,
+            "command": ["/sockerless-agent"],
+            "args": ["--install", "/.sockerless"],
+            "volumeMounts": [{"volumeName": AGENT_VOLUME, "mountPath": "/.sockerless"}]
+        }])
+    );
+    assert_eq!(
+        t["volumes"],
+        json!([{"name": AGENT_VOLUME, "storageType": "EmptyDir"}])
+    );
+    let main = &t["containers"][0];
+    assert_eq!(main["image"], "127.0.0.1:5000/library/busybox:latest");
+    assert_eq!(main["command"], json!(["/.sockerless/sockerless-agent"]));
+    assert_eq!(main["args"], json!(["--", "sh", "-c", "echo hi"]));
+    assert_eq!(main["resources"], json!({"cpu": 0.5, "memory": "1.0Gi"}));
+    let env = env_of(&job);
+    assert_eq!(env["SOCKERLESS_TTY"]["value"], "true");
+    assert_eq!(env["SOCKERLESS_OPEN_STDIN"]["value"], "false");
+    assert_eq!(env["SOCKERLESS_CONTAINER_ID"]["value"], ID);
+    assert_eq!(
+        env["SOCKERLESS_CALLBACK_URL"]["value"],
+        "ws://127.0.0.1:9112/agent/v1/connect"
+    );
+    assert_eq!(env["SOCKERLESS_WORKDIR"]["value"], "/work");
+    assert_eq!(env["HOSTNAME"]["value"], &ID[..12]);
+    assert_eq!(env["A"]["value"], "1");
+}
+
+#[test]
+fn configuration_tags_and_trigger() {
+    let job = job_json(&config(), false);
+    assert_eq!(job["location"], "eastus");
+    assert_eq!(
+        job["tags"],
+        json!({"managed-by": "sockerless", "sockerless-instance": "inst-1", "sockerless-container": ID})
+    );
+    let conf = &job["properties"]["configuration"];
+    assert_eq!(conf["triggerType"], "Manual");
+    assert_eq!(conf["replicaTimeout"], 86_400);
+    assert_eq!(conf["replicaRetryLimit"], 0);
+    assert_eq!(
+        conf["manualTriggerConfig"],
+        json!({"replicaCompletionCount": 1, "parallelism": 1})
+    );
+    assert!(conf.get("registries").is_none());
+}
+
+#[test]
+fn registry_password_goes_to_a_secret() {
+    let job = job_json(&config(), true);
+    let conf = &job["properties"]["configuration"];
+    assert_eq!(
+        conf["registries"],
+        json!([{"server": "myreg.azurecr.io", "username": "u", "passwordSecretRef": REGISTRY_SECRET}])
+    );
+    assert_eq!(job.to_string().matches("registry-pass-xyz").count(), 1);
+    assert_eq!(conf["secrets"][1]["name"], REGISTRY_SECRET);
+}
+
+#[test]
+fn replica_timeout_label_overrides_and_is_validated() {
+    let mut c = config();
+    c.labels = Some(HashMap::from([(
+        REPLICA_TIMEOUT_LABEL.to_owned(),
+        "120".to_owned(),
+    )]));
+    assert_eq!(
+        job_json(&c, false)["properties"]["configuration"]["replicaTimeout"],
+        120
+    );
+    c.labels = Some(HashMap::from([(
+        REPLICA_TIMEOUT_LABEL.to_owned(),
+        "soon".to_owned(),
+    )]));
+    let spec = ContainerSpec {
+        id: ID,
+        config: &c,
+        agent_token: TOKEN,
+    };
+    assert!(matches!(
+        job_for(&spec, &image(false), &settings()),
+        Err(ApiError::InvalidParameter(_))
+    ));
+}
+
+#[test]
+fn healthcheck_is_passed_as_json_unless_disabled() {
+    let mut c = config();
+    c.healthcheck = Some(HealthConfig {
+        test: Some(vec!["CMD".into(), "true".into()]),
+        retries: Some(2),
+        ..Default::default()
+    });
+    let env = env_of(&job_json(&c, false));
+    let hc: Value =
+        serde_json::from_str(env["SOCKERLESS_HEALTHCHECK"]["value"].as_str().expect("s"))
+            .expect("json");
+    assert_eq!(hc["Test"], json!(["CMD", "true"]));
+    assert_eq!(hc["Retries"], 2);
+    c.healthcheck = Some(HealthConfig {
+        test: Some(vec!["NONE".into()]),
+        ..Default::default()
+    });
+    assert!(!env_of(&job_json(&c, false)).contains_key("SOCKERLESS_HEALTHCHECK"));
+}
+
+#[test]
+fn resources_round_up_to_consumption_pairs() {
+    let gib = 1024 * 1024 * 1024_i64;
+    let pair =
+        |cpus: Option<i64>, mem: Option<i64>| resources_for(cpus, mem).map(|p| (p.cpu, p.memory()));
+    assert_eq!(pair(None, None), Ok((0.5, "1.0Gi".into())));
+    assert_eq!(pair(Some(100_000_000), None), Ok((0.25, "0.5Gi".into())));
+    assert_eq!(pair(Some(1_000_000_000), None), Ok((1.0, "2.0Gi".into())));
+    assert_eq!(pair(Some(1_100_000_000), None), Ok((1.25, "2.5Gi".into())));
+    assert_eq!(
+        pair(None, Some(256 * 1024 * 1024)),
+        Ok((0.25, "0.5Gi".into()))
+    );
+    assert_eq!(pair(None, Some(3 * gib)), Ok((1.5, "3.0Gi".into())));
+    assert_eq!(
+        pair(Some(250_000_000), Some(2 * gib)),
+        Ok((1.0, "2.0Gi".into()))
+    );
+    assert_eq!(
+        pair(Some(2_000_000_000), Some(4 * gib)),
+        Ok((2.0, "4.0Gi".into()))
+    );
+    assert!(pair(Some(3_000_000_000), None).is_err());
+    assert!(pair(None, Some(5 * gib)).is_err());
+    let mut c = config();
+    c.host_config = Some(HostConfig {
+        nano_cpus: Some(1_500_000_000),
+        ..Default::default()
+    });
+    let job = job_json(&c, false);
+    assert_eq!(
+        job["properties"]["template"]["containers"][0]["resources"],
+        json!({"cpu": 1.5, "memory": "3.0Gi"})
+    );
+}

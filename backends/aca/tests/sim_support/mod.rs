@@ -1,0 +1,194 @@
+//! Shared setup of the emulator tests: the emulator, a backend against it
+//! (its managed identity built explicitly, the process environment is not
+//! touched), busybox pulled.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use futures_util::StreamExt;
+use sockerless_api::docker::ContainerCreateBody;
+use sockerless_api::{Backend, CreateContainerRequest, PullImageOptions, StreamKind};
+use sockerless_azure_sim::{FaultConfig, SimConfig, Simulator};
+use sockerless_backend_aca::azure::pipeline::AzureOptions;
+use sockerless_backend_aca::{AcaBackend, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Hang guard only.
+pub const GUARD: Duration = Duration::from_secs(300);
+const IDENTITY_HEADER: &str = "sockerless-sim-identity";
+
+/// Managed identity against the emulator's `/msi/token`, built explicitly
+/// (the process environment is not touched).
+#[derive(Debug)]
+struct SimIdentity {
+    addr: std::net::SocketAddr,
+}
+
+#[async_trait]
+impl TokenCredential for SimIdentity {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let err = |m: String| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, m)
+        };
+        let resource = scopes
+            .first()
+            .map(|s| s.trim_end_matches("/.default"))
+            .unwrap_or("");
+        let mut tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let request = format!(
+            "GET /msi/token?resource={resource}&api-version=2019-08-01 HTTP/1.0\r\nHost: {}\r\nX-IDENTITY-HEADER: {IDENTITY_HEADER}\r\n\r\n",
+            self.addr
+        );
+        tcp.write_all(request.as_bytes())
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let json: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| err(format!("{e}: {answer}")))?;
+        let token = json["access_token"]
+            .as_str()
+            .ok_or_else(|| err(format!("no token: {answer}")))?;
+        Ok(AccessToken::new(
+            token.to_owned(),
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::minutes(30),
+        ))
+    }
+}
+
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub async fn collect(out: sockerless_api::AttachedOutput) -> (String, String) {
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let mut stream = out.output;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("output chunk");
+        let text = String::from_utf8_lossy(&chunk.data).into_owned();
+        match chunk.stream {
+            StreamKind::Stderr => stderr.push_str(&text),
+            _ => stdout.push_str(&text),
+        }
+    }
+    (stdout, stderr)
+}
+
+pub struct Env {
+    pub sim: sockerless_azure_sim::RunningSim,
+    pub backend: AcaBackend,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn setup(engine: String, registry: String, agent_image: String) -> Env {
+    let sim = Simulator::start(SimConfig {
+        engine,
+        ingestion_delay: Duration::from_millis(200),
+        faults: FaultConfig {
+            lro_delay_ms: 50,
+            ..FaultConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let seed = sockerless_azure_sim::EnvironmentSeed::default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::new(
+        &seed.subscription_id,
+        &seed.resource_group,
+        &seed.name,
+        &seed.location,
+    );
+    config.data_dir = dir.path().to_owned();
+    config.arm_endpoint = sim.base_url().parse().expect("url");
+    config.log_analytics_endpoint = sim.base_url().parse().expect("url");
+    config.log_analytics_workspace_id = Some(seed.log_analytics_workspace_id.clone());
+    config.registry_mirrors.insert(
+        "docker.io".into(),
+        format!("http://{registry}").parse().expect("mirror"),
+    );
+    config.agent_image = Some(agent_image);
+    config.agent_listen = "tcp://127.0.0.1:0".into();
+    config.agent_connect_timeout_secs = 120;
+    config.agent_grace_secs = 5;
+    let options = AzureOptions {
+        poll_interval: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let credential = Arc::new(SimIdentity { addr: sim.addr() });
+    let backend = AcaBackend::with_credential(config, credential, options)
+        .await
+        .expect("backend");
+    let endpoint = backend
+        .start_agent_endpoint()
+        .await
+        .expect("agent endpoint");
+    assert_ne!(endpoint.local_addr.port(), 0);
+    let mut pull = backend
+        .image_pull(
+            PullImageOptions {
+                from_image: "busybox".into(),
+                tag: Some("latest".into()),
+                platform: None,
+            },
+            None,
+        )
+        .await
+        .expect("pull");
+    while let Some(item) = pull.next().await {
+        item.expect("pull progress");
+    }
+    Env {
+        sim,
+        backend,
+        _dir: dir,
+    }
+}
+
+pub fn vars() -> Option<(String, String, String)> {
+    match (
+        env("SOCKERLESS_SIM_ENGINE"),
+        env("SOCKERLESS_TEST_REGISTRY"),
+        env("SOCKERLESS_AGENT_IMAGE"),
+    ) {
+        (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+        _ => {
+            println!(
+                "SKIPPED: set SOCKERLESS_SIM_ENGINE, SOCKERLESS_TEST_REGISTRY and SOCKERLESS_AGENT_IMAGE to run against the emulator"
+            );
+            None
+        }
+    }
+}
+
+pub async fn create(backend: &AcaBackend, name: &str, body: ContainerCreateBody) -> String {
+    backend
+        .container_create(CreateContainerRequest {
+            name: Some(name.into()),
+            platform: None,
+            config: ContainerCreateBody {
+                image: Some("busybox".into()),
+                ..body
+            },
+        })
+        .await
+        .expect("create")
+        .id
+}
+
+pub fn sh(script: &str) -> Option<Vec<String>> {
+    Some(vec!["sh".into(), "-c".into(), script.into()])
+}
