@@ -80,15 +80,9 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         tasks.push(tokio::spawn(forward_loop(shared.clone(), listener)));
     }
 
-    let spec = SpawnSpec {
-        argv: argv.clone(),
-        env: ctx.base_env.clone(),
-        workdir: None,
-        creds: None,
-        tty: cfg.tty.then_some((24, 80)),
-        stdin: cfg.open_stdin,
-    };
-    let code = match exec::start_process(&hub, MAIN_SESSION, spec, false) {
+    let spawned = main_spec(&cfg, &ctx, &argv)
+        .and_then(|spec| exec::start_process(&hub, MAIN_SESSION, spec, false));
+    let code = match spawned {
         Ok((pid, exit_task)) => {
             tasks.push(tokio::spawn(forward_signals(signals, pid)));
             if let Some(hc) = cfg.healthcheck.clone() {
@@ -363,4 +357,27 @@ fn dispatch(shared: &Shared, frame: Frame) {
     if let Err(message) = result {
         hub.push_control(Frame::Error { session, message });
     }
+}
+
+/// The main process: Docker's `WorkingDir` (created when missing, as Docker
+/// does) and `User` (resolved in the image's `/etc/passwd` and `/etc/group`).
+fn main_spec(cfg: &Config, ctx: &ProcessContext, argv: &[String]) -> std::io::Result<SpawnSpec> {
+    let creds = match cfg.user.as_deref() {
+        Some(user) => Some(
+            crate::userdb::resolve_user(user, std::path::Path::new("/"))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?,
+        ),
+        None => None,
+    };
+    if let Some(dir) = cfg.workdir.as_deref() {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(SpawnSpec {
+        argv: argv.to_vec(),
+        env: ctx.env_with(&[], creds.as_ref().and_then(|c| c.home.as_deref())),
+        workdir: cfg.workdir.clone(),
+        creds,
+        tty: cfg.tty.then_some((24, 80)),
+        stdin: cfg.open_stdin,
+    })
 }

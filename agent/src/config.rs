@@ -41,6 +41,10 @@ pub struct Config {
     pub open_stdin: bool,
     /// Docker HealthConfig (`SOCKERLESS_HEALTHCHECK`, JSON).
     pub healthcheck: Option<HealthConfig>,
+    /// Working directory of the main process (`SOCKERLESS_WORKDIR`, Docker's `WorkingDir`).
+    pub workdir: Option<String>,
+    /// User of the main process (`SOCKERLESS_USER`, Docker's `User`: name or uid[:gid]).
+    pub user: Option<String>,
     /// Output window per stream in bytes (`SOCKERLESS_BACKLOG_BYTES`).
     pub backlog: u64,
     /// Stdin window per session in bytes (`SOCKERLESS_STDIN_WINDOW_BYTES`).
@@ -62,6 +66,8 @@ impl std::fmt::Debug for Config {
             .field("tty", &self.tty)
             .field("open_stdin", &self.open_stdin)
             .field("healthcheck", &self.healthcheck.is_some())
+            .field("workdir", &self.workdir)
+            .field("user", &self.user)
             .field("backlog", &self.backlog)
             .field("stdin_window", &self.stdin_window)
             .field("exit_ack_wait", &self.exit_ack_wait)
@@ -123,6 +129,8 @@ impl Config {
             tty: flag(get("SOCKERLESS_TTY")),
             open_stdin: flag(get("SOCKERLESS_OPEN_STDIN")),
             healthcheck,
+            workdir: non_empty("SOCKERLESS_WORKDIR"),
+            user: non_empty("SOCKERLESS_USER"),
             backlog,
             stdin_window,
             exit_ack_wait,

@@ -21,3 +21,56 @@ fn main_process_output_is_copied_to_the_console() {
         "token leaked: {stderr}"
     );
 }
+
+#[test]
+fn main_process_gets_workdir_and_user() {
+    if not_root() {
+        println!("SKIPPED: switching users needs root");
+        return;
+    }
+    let base = tempfile::tempdir().expect("tempdir");
+    let workdir = base.path().join("created/by/agent");
+    let out = Command::new(env!("CARGO_BIN_EXE_sockerless-agent"))
+        .args(["--", "sh", "-c", "pwd; id -u; echo $HOME"])
+        .env("SOCKERLESS_AGENT_TOKEN", "t")
+        .env("SOCKERLESS_AGENT_LISTEN", "127.0.0.1:0")
+        .env("SOCKERLESS_EXIT_ACK_TIMEOUT", "0")
+        .env("SOCKERLESS_WORKDIR", &workdir)
+        .env("SOCKERLESS_USER", "nobody")
+        .output()
+        .expect("run agent");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(workdir.to_str().expect("utf-8 path"))
+    );
+    assert_eq!(lines.get(1).copied(), Some("65534"));
+}
+
+#[test]
+fn unknown_user_fails_the_main_process_with_126() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sockerless-agent"))
+        .args(["--", "true"])
+        .env("SOCKERLESS_AGENT_TOKEN", "t")
+        .env("SOCKERLESS_AGENT_LISTEN", "127.0.0.1:0")
+        .env("SOCKERLESS_EXIT_ACK_TIMEOUT", "0")
+        .env("SOCKERLESS_USER", "no-such-user-here")
+        .output()
+        .expect("run agent");
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-user-here"));
+}
+
+fn not_root() -> bool {
+    // The effective uid, without libc: /proc/self/status has "Uid: real effective ...".
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|uid| uid != "0"))
+        })
+        .unwrap_or(true)
+}
