@@ -5,14 +5,18 @@
 //! - [`bind`]: a [`Listener`] (Unix sockets are created 0600, stale sockets replaced).
 //! - [`serve`]: axum over hyper with upgrades, graceful shutdown that also
 //!   waits for upgraded connections registered through a [`ShutdownHandle`].
+//! - [`serve_tls`]: the same over TLS ([`TlsSettings`] →
+//!   [`TlsAcceptorConfig::load`]), optionally verifying client certificates.
 
 mod addr;
 mod bind;
 mod serve;
+mod tls;
 
 pub use addr::ListenAddr;
 pub use bind::{Listener, bind};
-pub use serve::{Drain, ShutdownHandle, TaskGuard, serve};
+pub use serve::{Drain, ShutdownHandle, TaskGuard, serve, serve_tls};
+pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsAcceptorConfig, TlsError, TlsSettings};
 
 /// Why an address could not be parsed or bound.
 #[derive(Debug, thiserror::Error)]

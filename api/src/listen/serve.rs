@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use super::Listener;
+use super::{Listener, TlsAcceptorConfig};
 use crate::ApiError;
 
 /// Lets handlers keep upgraded (hijacked, WebSocket) connections alive
@@ -134,6 +134,41 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
+    serve_inner(listener, router, None, shutdown, drain_timeout).await
+}
+
+/// [`serve`] over TLS: every accepted connection (TCP or Unix) first
+/// completes a TLS handshake with `tls`, within its handshake timeout.
+///
+/// With client verification ([`TlsAcceptorConfig::verifies_clients`]) a
+/// client without a certificate signed by the CA is refused at the
+/// handshake, before any HTTP is read. Failed and timed-out handshakes are
+/// logged at debug (peer and reason, nothing secret) and cost the server
+/// nothing further. Handshakes still running when shutdown begins are
+/// abandoned; upgrades, hijack and draining work as with [`serve`].
+pub async fn serve_tls<F>(
+    listener: Listener,
+    router: Router,
+    tls: TlsAcceptorConfig,
+    shutdown: F,
+    drain_timeout: Duration,
+) -> Drain
+where
+    F: Future<Output = ()> + Send,
+{
+    serve_inner(listener, router, Some(tls), shutdown, drain_timeout).await
+}
+
+async fn serve_inner<F>(
+    listener: Listener,
+    router: Router,
+    tls: Option<TlsAcceptorConfig>,
+    shutdown: F,
+    drain_timeout: Duration,
+) -> Drain
+where
+    F: Future<Output = ()> + Send,
+{
     let handle = ShutdownHandle::new();
     let app = router.layer(axum::Extension(handle.clone()));
     tokio::pin!(shutdown);
@@ -144,7 +179,7 @@ where
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener, &app, &handle) => accepted,
+            accepted = accept(&listener, &app, tls.as_ref(), &handle) => accepted,
         };
         if let Err(e) = accepted {
             // EMFILE and friends: back off instead of spinning.
@@ -177,24 +212,59 @@ where
     outcome
 }
 
-async fn accept(listener: &Listener, app: &Router, handle: &ShutdownHandle) -> std::io::Result<()> {
+async fn accept(
+    listener: &Listener,
+    app: &Router,
+    tls: Option<&TlsAcceptorConfig>,
+    handle: &ShutdownHandle,
+) -> std::io::Result<()> {
     match listener {
         Listener::Unix { listener, .. } => {
             let (io, _) = listener.accept().await?;
-            handle
-                .tracker
-                .spawn(serve_connection(io, app.clone(), handle.clone()));
+            spawn_connection(io, None, app, tls, handle);
         }
         Listener::Tcp(listener) => {
-            let (io, _) = listener.accept().await?;
+            let (io, peer) = listener.accept().await?;
             // Interactive streams: do not wait to coalesce small writes.
             let _ = io.set_nodelay(true);
-            handle
-                .tracker
-                .spawn(serve_connection(io, app.clone(), handle.clone()));
+            spawn_connection(io, Some(peer), app, tls, handle);
         }
     }
     Ok(())
+}
+
+fn spawn_connection<I>(
+    io: I,
+    peer: Option<std::net::SocketAddr>,
+    app: &Router,
+    tls: Option<&TlsAcceptorConfig>,
+    handle: &ShutdownHandle,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (app, conn_handle) = (app.clone(), handle.clone());
+    let Some(tls) = tls.cloned() else {
+        handle.tracker.spawn(serve_connection(io, app, conn_handle));
+        return;
+    };
+    handle.tracker.spawn(async move {
+        let handshake = tokio::time::timeout(tls.handshake_timeout(), tls.acceptor().accept(io));
+        let stream = tokio::select! {
+            result = handshake => match result {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(?peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(?peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            () = conn_handle.stop.cancelled() => return,
+        };
+        serve_connection(stream, app, conn_handle).await;
+    });
 }
 
 async fn serve_connection<I>(io: I, app: Router, handle: ShutdownHandle)

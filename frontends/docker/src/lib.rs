@@ -21,7 +21,10 @@ pub mod state;
 pub mod version;
 
 pub use errors::DockerError;
-pub use run::{FrontendConfig, FrontendError, check_listen_addr, run, serve_on};
+pub use run::{
+    FrontendConfig, FrontendError, TlsArgs, check_listen, check_listen_addr, run, serve_on,
+    serve_on_tls,
+};
 pub use state::{AppState, CapabilityCache};
 
 /// The Docker API for `backend`, whose capabilities are known (`info`).

@@ -8,13 +8,13 @@ use anyhow::Context;
 use clap::Parser;
 use sockerless_api::RemoteBackend;
 use sockerless_api::listen::{Drain, ListenAddr};
-use sockerless_frontend_docker::{FrontendConfig, run};
+use sockerless_frontend_docker::{FrontendConfig, TlsArgs, run};
 
 /// Serves the Docker Engine API (v1.44) over a sockerless backend.
 #[derive(Debug, Parser)]
 #[command(name = "sockerless-docker-frontend", version)]
 struct Args {
-    /// Where Docker clients connect: unix:///path or tcp://host:port (loopback only).
+    /// Where Docker clients connect: unix:///path or tcp://host:port (loopback, or any host with --tlsverify).
     #[arg(
         long,
         env = "SOCKERLESS_DOCKER_LISTEN",
@@ -37,6 +37,9 @@ struct Args {
     /// Seconds between re-reads of the backend's capabilities.
     #[arg(long, env = "SOCKERLESS_CAPABILITIES_REFRESH", default_value_t = 300)]
     capabilities_refresh: u64,
+
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 #[tokio::main]
@@ -55,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = FrontendConfig::new(listen);
     config.drain_timeout = Duration::from_secs(args.drain_timeout);
     config.capabilities_refresh = Duration::from_secs(args.capabilities_refresh.max(1));
+    config.tls = args.tls.settings()?;
     tracing::info!(backend = %backend_addr, "using backend");
     let backend = Arc::new(RemoteBackend::new(backend_addr));
     match run(&config, backend, shutdown_signal()).await? {

@@ -17,8 +17,7 @@ use http_body_util::BodyExt;
 use sockerless_api::listen::{Drain, ListenAddr, bind};
 use sockerless_api::{Backend, BackendInfo};
 use sockerless_frontend_docker::{FrontendConfig, router, serve_on};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
@@ -173,13 +172,16 @@ pub async fn serve_unix(backend: Arc<dyn Backend>) -> Server {
 }
 
 /// Sends raw bytes and reads the response head; returns it and any bytes after it.
-pub async fn raw_exchange(stream: &mut TcpStream, request: &[u8]) -> (String, Vec<u8>) {
+pub async fn raw_exchange(
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    request: &[u8],
+) -> (String, Vec<u8>) {
     stream.write_all(request).await.expect("write");
     read_head(stream).await
 }
 
 /// Reads up to the end of the HTTP head.
-pub async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
+pub async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> (String, Vec<u8>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -200,7 +202,7 @@ pub async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
 }
 
 /// Reads until EOF (bounded by a generous timeout so a bug fails, not hangs).
-pub async fn read_to_end(stream: &mut TcpStream, mut already: Vec<u8>) -> Vec<u8> {
+pub async fn read_to_end(stream: &mut (impl AsyncRead + Unpin), mut already: Vec<u8>) -> Vec<u8> {
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut already))
         .await
         .expect("EOF in time")
