@@ -24,8 +24,9 @@ pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 /// Default Log Analytics query endpoint.
 pub const DEFAULT_LOG_ANALYTICS_ENDPOINT: &str = "https://api.loganalytics.io";
-/// Default agent listener.
-pub const DEFAULT_AGENT_LISTEN: &str = "tcp://0.0.0.0:9112";
+/// Default agent listener: loopback, because the agent endpoint may only
+/// leave loopback with TLS (`agent_tls_cert` / `agent_tls_key`).
+pub const DEFAULT_AGENT_LISTEN: &str = "tcp://127.0.0.1:9112";
 /// Default token audience of ARM (Azure accepts this one for every cloud endpoint it fronts).
 pub const DEFAULT_ARM_AUDIENCE: &str = "https://management.azure.com";
 /// Default token audience of the Log Analytics query API.
@@ -48,7 +49,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 27] = [
+pub const ALL_KEYS: [&str; 30] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -68,6 +69,9 @@ pub const ALL_KEYS: [&str; 27] = [
     "agent_image",
     "agent_callback_url",
     "agent_listen",
+    "agent_tls_cert",
+    "agent_tls_key",
+    "agent_tls_ca",
     "log_level",
     "log_format",
     "arm_audience",
@@ -143,9 +147,12 @@ pub enum LogFormat {
     Json,
 }
 
+#[path = "config_agent.rs"]
+mod agent;
 #[path = "config_cli.rs"]
 mod cli;
 pub use cli::CliArgs;
+use cli::flag_layer;
 
 /// Why configuration could not be loaded. Both kinds make the binary exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +213,12 @@ pub struct Config {
     pub agent_callback_url: Option<String>,
     /// Agent listener.
     pub agent_listen: String,
+    /// PEM certificate chain of the agent endpoint (TLS when set with the key).
+    pub agent_tls_cert: Option<PathBuf>,
+    /// PEM private key of the agent endpoint (the file's content is never logged).
+    pub agent_tls_key: Option<PathBuf>,
+    /// PEM CA the agents should trust, passed to every container.
+    pub agent_tls_ca: Option<PathBuf>,
     /// Log filter.
     pub log_level: String,
     /// Log format.
@@ -247,6 +260,9 @@ struct RawConfig {
     agent_image: Option<String>,
     agent_callback_url: Option<String>,
     agent_listen: Option<String>,
+    agent_tls_cert: Option<PathBuf>,
+    agent_tls_key: Option<PathBuf>,
+    agent_tls_ca: Option<PathBuf>,
     log_level: Option<String>,
     log_format: Option<String>,
     arm_audience: Option<String>,
@@ -333,6 +349,9 @@ impl Config {
             agent_image: None,
             agent_callback_url: None,
             agent_listen: DEFAULT_AGENT_LISTEN.to_owned(),
+            agent_tls_cert: None,
+            agent_tls_key: None,
+            agent_tls_ca: None,
             log_level: "info".to_owned(),
             log_format: LogFormat::Text,
             arm_audience: default_url(DEFAULT_ARM_AUDIENCE),
@@ -415,6 +434,11 @@ impl Config {
         if let Some(v) = non_empty(raw.agent_listen) {
             config.agent_listen = v;
         }
+        let path = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
+        config.agent_tls_cert = path(raw.agent_tls_cert);
+        config.agent_tls_key = path(raw.agent_tls_key);
+        config.agent_tls_ca = path(raw.agent_tls_ca);
+        config.check_agent_listen()?;
         if let Some(v) = non_empty(raw.log_level) {
             config.log_level = v;
         }
@@ -526,68 +550,6 @@ where
             serde_json::Value::String(value.clone())
         };
         layer.insert(key, json);
-    }
-    Ok(layer)
-}
-
-fn flag_layer(args: &CliArgs) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError> {
-    let secret = |v: &Option<SecretString>| v.as_ref().map(|s| s.expose().to_owned());
-    let (storage_account_key, registry_password) = (
-        secret(&args.storage_account_key),
-        secret(&args.registry_password),
-    );
-    let pairs: [(&'static str, &Option<String>); 25] = [
-        ("subscription_id", &args.subscription_id),
-        ("resource_group", &args.resource_group),
-        ("managed_environment_name", &args.managed_environment_name),
-        ("location", &args.location),
-        (
-            "log_analytics_workspace_id",
-            &args.log_analytics_workspace_id,
-        ),
-        ("storage_account_name", &args.storage_account_name),
-        ("storage_account_key", &storage_account_key),
-        ("registry_server", &args.registry_server),
-        ("registry_username", &args.registry_username),
-        ("registry_password", &registry_password),
-        ("listen", &args.listen),
-        ("arm_endpoint", &args.arm_endpoint),
-        ("authority_host", &args.authority_host),
-        ("log_analytics_endpoint", &args.log_analytics_endpoint),
-        ("agent_image", &args.agent_image),
-        ("agent_callback_url", &args.agent_callback_url),
-        ("agent_listen", &args.agent_listen),
-        ("log_level", &args.log_level),
-        ("log_format", &args.log_format),
-        ("arm_audience", &args.arm_audience),
-        ("log_analytics_audience", &args.log_analytics_audience),
-        ("replica_timeout_secs", &args.replica_timeout_secs),
-        (
-            "agent_connect_timeout_secs",
-            &args.agent_connect_timeout_secs,
-        ),
-        ("log_max_bytes", &args.log_max_bytes),
-        ("agent_grace_secs", &args.agent_grace_secs),
-    ];
-    let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .map(|v| (k, serde_json::Value::String(v.clone())))
-        })
-        .collect();
-    if let Some(dir) = &args.data_dir {
-        layer.insert(
-            "data_dir",
-            serde_json::Value::String(dir.to_string_lossy().into_owned()),
-        );
-    }
-    if !args.registry_mirrors.is_empty() {
-        let map = parse_mirror_list(&args.registry_mirrors.join(","))?;
-        layer.insert(
-            "registry_mirrors",
-            serde_json::to_value(map).map_err(|e| ConfigError::Invalid(e.to_string()))?,
-        );
     }
     Ok(layer)
 }

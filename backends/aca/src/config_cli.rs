@@ -1,10 +1,11 @@
 //! The command-line flags of every configuration key.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::SecretString;
+use super::{ConfigError, SecretString, parse_mirror_list};
 
 /// Command-line flags. Every key has a flag; unset flags fall back to the
 /// environment, then the file, then defaults.
@@ -77,9 +78,18 @@ pub struct CliArgs {
     /// URL the agent dials back to (wss:// in production).
     #[arg(long, value_name = "URL")]
     pub agent_callback_url: Option<String>,
-    /// Listener for agent connections [default: tcp://0.0.0.0:9112].
+    /// Listener for agent connections; without TLS only loopback is allowed [default: tcp://127.0.0.1:9112].
     #[arg(long, value_name = "ADDR")]
     pub agent_listen: Option<String>,
+    /// PEM certificate chain of the agent endpoint; with --agent-tls-key agents dial wss://.
+    #[arg(long, value_name = "FILE")]
+    pub agent_tls_cert: Option<PathBuf>,
+    /// PEM private key of the agent endpoint.
+    #[arg(long, value_name = "FILE")]
+    pub agent_tls_key: Option<PathBuf>,
+    /// PEM CA the agents trust besides the public roots (for a private CA); passed to every container.
+    #[arg(long, value_name = "FILE")]
+    pub agent_tls_ca: Option<PathBuf>,
     /// Log filter, e.g. info or sockerless_backend_aca=debug [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
@@ -104,4 +114,78 @@ pub struct CliArgs {
     /// Seconds a disconnected agent may stay away before the execution status is polled [default: 30].
     #[arg(long, value_name = "SECS")]
     pub agent_grace_secs: Option<String>,
+}
+
+/// The flags that are set, as a figment layer.
+pub(super) fn flag_layer(
+    args: &CliArgs,
+) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError> {
+    let secret = |v: &Option<SecretString>| v.as_ref().map(|s| s.expose().to_owned());
+    let (storage_account_key, registry_password) = (
+        secret(&args.storage_account_key),
+        secret(&args.registry_password),
+    );
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let (tls_cert, tls_key, tls_ca) = (
+        path(&args.agent_tls_cert),
+        path(&args.agent_tls_key),
+        path(&args.agent_tls_ca),
+    );
+    let pairs: [(&'static str, &Option<String>); 28] = [
+        ("subscription_id", &args.subscription_id),
+        ("resource_group", &args.resource_group),
+        ("managed_environment_name", &args.managed_environment_name),
+        ("location", &args.location),
+        (
+            "log_analytics_workspace_id",
+            &args.log_analytics_workspace_id,
+        ),
+        ("storage_account_name", &args.storage_account_name),
+        ("storage_account_key", &storage_account_key),
+        ("registry_server", &args.registry_server),
+        ("registry_username", &args.registry_username),
+        ("registry_password", &registry_password),
+        ("listen", &args.listen),
+        ("arm_endpoint", &args.arm_endpoint),
+        ("authority_host", &args.authority_host),
+        ("log_analytics_endpoint", &args.log_analytics_endpoint),
+        ("agent_image", &args.agent_image),
+        ("agent_callback_url", &args.agent_callback_url),
+        ("agent_listen", &args.agent_listen),
+        ("agent_tls_cert", &tls_cert),
+        ("agent_tls_key", &tls_key),
+        ("agent_tls_ca", &tls_ca),
+        ("log_level", &args.log_level),
+        ("log_format", &args.log_format),
+        ("arm_audience", &args.arm_audience),
+        ("log_analytics_audience", &args.log_analytics_audience),
+        ("replica_timeout_secs", &args.replica_timeout_secs),
+        (
+            "agent_connect_timeout_secs",
+            &args.agent_connect_timeout_secs,
+        ),
+        ("log_max_bytes", &args.log_max_bytes),
+        ("agent_grace_secs", &args.agent_grace_secs),
+    ];
+    let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| (k, serde_json::Value::String(v.clone())))
+        })
+        .collect();
+    if let Some(dir) = &args.data_dir {
+        layer.insert(
+            "data_dir",
+            serde_json::Value::String(dir.to_string_lossy().into_owned()),
+        );
+    }
+    if !args.registry_mirrors.is_empty() {
+        let map = parse_mirror_list(&args.registry_mirrors.join(","))?;
+        layer.insert(
+            "registry_mirrors",
+            serde_json::to_value(map).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        );
+    }
+    Ok(layer)
 }

@@ -44,7 +44,7 @@ fn defaults_apply_with_only_required_keys() {
         config.log_analytics_endpoint.as_str(),
         "https://api.loganalytics.io/"
     );
-    assert_eq!(config.agent_listen, "tcp://0.0.0.0:9112");
+    assert_eq!(config.agent_listen, "tcp://127.0.0.1:9112");
     assert_eq!(config.log_format, LogFormat::Text);
     assert_eq!(config.log_level, "info");
 }

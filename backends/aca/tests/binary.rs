@@ -274,3 +274,37 @@ fn non_loopback_tcp_listen_is_refused_and_help_documents_every_key() {
     }
     assert!(text.contains("SOCKERLESS_ACA_"));
 }
+
+#[test]
+fn plain_agent_endpoint_off_loopback_and_half_tls_exit_2() {
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .env_clear()
+            .args([
+                "--subscription-id",
+                "s",
+                "--resource-group",
+                "r",
+                "--managed-environment-name",
+                "e",
+                "--location",
+                "l",
+                "--listen",
+                "tcp://127.0.0.1:0",
+            ])
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let output = run(&["--agent-listen", "tcp://0.0.0.0:9112"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("agent_listen") && stderr.contains("agent_tls_cert"),
+        "{stderr}"
+    );
+    let output = run(&["--agent-tls-cert", "/nowhere/cert.pem"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("agent_tls_key is missing"), "{stderr}");
+}

@@ -44,6 +44,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         environment_id: backend.config().managed_environment_id(),
         agent_image,
         callback_url: endpoint.callback_url.clone(),
+        agent_ca_pem: endpoint.ca_pem.clone(),
         replica_timeout_secs: backend.config().replica_timeout_secs,
         instance_id: backend.instance_id().to_owned(),
     };

@@ -26,6 +26,12 @@ pub const AGENT_VOLUME: &str = "sockerless-agent";
 pub const AGENT_TOKEN_SECRET: &str = "sockerless-agent-token";
 /// Name of the secret holding the registry password.
 pub const REGISTRY_SECRET: &str = "sockerless-registry-password";
+/// Name of the secret (and secret volume) holding the CA agents trust.
+pub const AGENT_CA_SECRET: &str = "sockerless-agent-ca";
+/// Mount point of the CA volume in the main container.
+pub const AGENT_CA_DIR: &str = "/.sockerless-ca";
+/// File name of the CA inside [`AGENT_CA_DIR`].
+pub const AGENT_CA_FILE: &str = "ca.pem";
 /// Name of the main container.
 pub const MAIN_CONTAINER: &str = "main";
 /// Name of the init container.
@@ -54,6 +60,9 @@ pub struct TemplateSettings {
     pub agent_image: String,
     /// URL the agent dials (`ws://` or `wss://`).
     pub callback_url: String,
+    /// PEM CA the agent trusts for `wss://` besides the public roots
+    /// (`agent_tls_ca`): a secret mounted as a file, `SOCKERLESS_CA_FILE`.
+    pub agent_ca_pem: Option<String>,
     /// Default `replicaTimeout`, seconds.
     pub replica_timeout_secs: u64,
     /// This backend's instance ID (a tag).
@@ -186,6 +195,12 @@ fn main_env(
         settings.callback_url.clone(),
     ));
     vars.push(env("SOCKERLESS_CONTAINER_ID", spec.id));
+    if settings.agent_ca_pem.is_some() {
+        vars.push(env(
+            "SOCKERLESS_CA_FILE",
+            format!("{AGENT_CA_DIR}/{AGENT_CA_FILE}"),
+        ));
+    }
     vars.push(env("SOCKERLESS_TTY", flag(c.tty)));
     vars.push(env("SOCKERLESS_OPEN_STDIN", flag(c.open_stdin)));
     if let Some(dir) = c.working_dir.as_deref().filter(|d| !d.is_empty()) {
@@ -237,6 +252,28 @@ pub fn job_for(
         volume_mounts: Some(vec![agent_mount.clone()]),
         ..Default::default()
     };
+    let mut main_mounts = vec![agent_mount];
+    let mut volumes = vec![Volume {
+        name: Some(AGENT_VOLUME.to_owned()),
+        storage_type: Some(StorageType::EmptyDir),
+        ..Default::default()
+    }];
+    if settings.agent_ca_pem.is_some() {
+        main_mounts.push(VolumeMount {
+            volume_name: Some(AGENT_CA_SECRET.to_owned()),
+            mount_path: Some(AGENT_CA_DIR.to_owned()),
+            sub_path: None,
+        });
+        volumes.push(Volume {
+            name: Some(AGENT_CA_SECRET.to_owned()),
+            storage_type: Some(StorageType::Secret),
+            secrets: Some(vec![serde_json::json!({
+                "secretRef": AGENT_CA_SECRET,
+                "path": AGENT_CA_FILE,
+            })]),
+            ..Default::default()
+        });
+    }
     let main = Container {
         image: Some(image.pull_reference.clone()),
         name: Some(MAIN_CONTAINER.to_owned()),
@@ -248,7 +285,7 @@ pub fn job_for(
             memory: Some(resources.memory()),
             ephemeral_storage: None,
         }),
-        volume_mounts: Some(vec![agent_mount]),
+        volume_mounts: Some(main_mounts),
         probes: None,
     };
     let mut secrets = vec![Secret {
@@ -256,6 +293,13 @@ pub fn job_for(
         value: Some(spec.agent_token.to_owned()),
         ..Default::default()
     }];
+    if let Some(pem) = &settings.agent_ca_pem {
+        secrets.push(Secret {
+            name: Some(AGENT_CA_SECRET.to_owned()),
+            value: Some(pem.clone()),
+            ..Default::default()
+        });
+    }
     let registries = image.registry_credential.as_ref().map(|cred| {
         secrets.push(Secret {
             name: Some(REGISTRY_SECRET.to_owned()),
@@ -294,11 +338,7 @@ pub fn job_for(
             template: Some(JobTemplate {
                 init_containers: Some(vec![init]),
                 containers: Some(vec![main]),
-                volumes: Some(vec![Volume {
-                    name: Some(AGENT_VOLUME.to_owned()),
-                    storage_type: Some(StorageType::EmptyDir),
-                    ..Default::default()
-                }]),
+                volumes: Some(volumes),
             }),
             ..Default::default()
         }),

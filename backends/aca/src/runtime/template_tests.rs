@@ -17,6 +17,7 @@ fn settings() -> TemplateSettings {
                 .into(),
         agent_image: "127.0.0.1:5000/sockerless/agent:latest".into(),
         callback_url: "ws://127.0.0.1:9112/agent/v1/connect".into(),
+        agent_ca_pem: None,
         replica_timeout_secs: 86_400,
         instance_id: "inst-1".into(),
     }
@@ -237,4 +238,58 @@ fn resources_round_up_to_consumption_pairs() {
         job["properties"]["template"]["containers"][0]["resources"],
         json!({"cpu": 1.5, "memory": "3.0Gi"})
     );
+}
+
+#[test]
+fn wss_callback_and_agent_ca_as_a_mounted_secret() {
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let mut s = settings();
+    s.callback_url = "wss://10.0.0.4:9112/agent/v1/connect".into();
+    s.agent_ca_pem = Some(PEM.into());
+    let spec = ContainerSpec {
+        id: ID,
+        config: &config(),
+        agent_token: TOKEN,
+    };
+    let job = serde_json::to_value(job_for(&spec, &image(false), &s).expect("job")).expect("json");
+    let env = env_of(&job);
+    assert_eq!(
+        env["SOCKERLESS_CALLBACK_URL"]["value"],
+        "wss://10.0.0.4:9112/agent/v1/connect"
+    );
+    assert_eq!(env["SOCKERLESS_CA_FILE"]["value"], "/.sockerless-ca/ca.pem");
+    assert_eq!(
+        job["properties"]["configuration"]["secrets"],
+        json!([
+            {"name": AGENT_TOKEN_SECRET, "value": TOKEN},
+            {"name": AGENT_CA_SECRET, "value": PEM}
+        ])
+    );
+    let t = &job["properties"]["template"];
+    assert_eq!(
+        t["volumes"],
+        json!([
+            {"name": AGENT_VOLUME, "storageType": "EmptyDir"},
+            {"name": AGENT_CA_SECRET, "storageType": "Secret",
+             "secrets": [{"secretRef": AGENT_CA_SECRET, "path": "ca.pem"}]}
+        ])
+    );
+    assert_eq!(
+        t["containers"][0]["volumeMounts"],
+        json!([
+            {"volumeName": AGENT_VOLUME, "mountPath": "/.sockerless"},
+            {"volumeName": AGENT_CA_SECRET, "mountPath": "/.sockerless-ca"}
+        ])
+    );
+    // Only the main container (where the agent runs) mounts the CA.
+    assert_eq!(
+        t["initContainers"][0]["volumeMounts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // Without a CA: no variable, no secret, no volume.
+    let job = job_json(&config(), false);
+    assert!(!env_of(&job).contains_key("SOCKERLESS_CA_FILE"));
+    assert!(!job.to_string().contains(AGENT_CA_SECRET));
 }

@@ -93,6 +93,16 @@ pub struct Env {
 }
 
 pub async fn setup(engine: String, registry: String, agent_image: String) -> Env {
+    setup_with(engine, registry, agent_image, |_| {}).await
+}
+
+/// [`setup`] with configuration changes applied before the backend starts.
+pub async fn setup_with(
+    engine: String,
+    registry: String,
+    agent_image: String,
+    tweak: impl FnOnce(&mut Config),
+) -> Env {
     let sim = Simulator::start(SimConfig {
         engine,
         ingestion_delay: Duration::from_millis(200),
@@ -124,6 +134,7 @@ pub async fn setup(engine: String, registry: String, agent_image: String) -> Env
     config.agent_listen = "tcp://127.0.0.1:0".into();
     config.agent_connect_timeout_secs = 120;
     config.agent_grace_secs = 5;
+    tweak(&mut config);
     let options = AzureOptions {
         poll_interval: Duration::from_millis(200),
         ..Default::default()
