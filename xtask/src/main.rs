@@ -6,6 +6,7 @@
 mod engine;
 mod images;
 mod registry;
+mod run;
 mod shell;
 
 use anyhow::{Result, bail};
@@ -25,6 +26,10 @@ tasks:
   images          build the test images (busybox and alpine from Debian's busybox-static,
                   and the agent image) into the engine and push them to the test registry
   agent           build the static agent binary (target/x86_64-unknown-linux-gnu/release)
+  run [ARGS...]   run sockerless with the embedded Azure emulator in the foreground
+                  (builds the agent, starts the engine and the registry, pushes the
+                  test images if missing); prints `export DOCKER_HOST=...`. ARGS go
+                  to sockerless (default -H unix:///var/run/sockerless.sock)
 ";
 
 fn main() -> Result<()> {
@@ -43,6 +48,7 @@ fn main() -> Result<()> {
             images::build_and_push(&engine::running()?, &registry::addr(), &agent)
         }
         ["agent"] => images::build_agent().map(|p| println!("{}", p.display())),
+        ["run", extra @ ..] => run::run(extra),
         ["help"] | ["--help"] | ["-h"] | [] => {
             print!("{USAGE}");
             Ok(())

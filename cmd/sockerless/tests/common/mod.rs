@@ -1,0 +1,439 @@
+//! Harness for the scenario tests: the all-in-one `sockerless` binary in
+//! emulator mode on a temporary Unix socket, driven by the real Docker CLI.
+//!
+//! Needs `SOCKERLESS_SIM_ENGINE` (the engine running executions),
+//! `SOCKERLESS_TEST_REGISTRY` (Docker Hub stand-in with library/busybox) and
+//! `SOCKERLESS_AGENT_BIN` (the static agent); without them a test prints
+//! `SKIPPED: ...` and passes. Timeouts here are hang guards only.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Hang guard for one CLI command or one scenario step.
+pub const GUARD: Duration = Duration::from_secs(120);
+/// Hang guard for the daemon's startup (it pushes the agent image).
+pub const STARTUP_GUARD: Duration = Duration::from_secs(120);
+/// The Docker CLI.
+pub const DOCKER: &str = "/usr/local/bin/docker";
+/// The emulator's seeded subscription and resource group.
+pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
+/// The emulator's seeded resource group.
+pub const RESOURCE_GROUP: &str = "sockerless";
+/// The emulator's managed-identity header secret.
+pub const IDENTITY_HEADER: &str = "sockerless-sim-identity";
+
+/// What the scenario tests need from the environment.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    pub engine: String,
+    pub registry: String,
+    pub agent_bin: PathBuf,
+    /// `SOCKERLESS_E2E_AGENT_IMAGE`: a prebuilt agent image to pass as
+    /// `--agent-image` instead of the one the all-in-one builds and pushes
+    /// into the emulator's registry (the default, and what CI tests).
+    pub agent_image: Option<String>,
+}
+
+/// The environment, or `None` after printing `SKIPPED: ...`.
+pub fn env_or_skip(test: &str) -> Option<TestEnv> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("SOCKERLESS_SIM_ENGINE"),
+        var("SOCKERLESS_TEST_REGISTRY"),
+        var("SOCKERLESS_AGENT_BIN"),
+    ) {
+        (Some(engine), Some(registry), Some(agent_bin)) => Some(TestEnv {
+            engine,
+            registry,
+            agent_bin: PathBuf::from(agent_bin),
+            agent_image: var("SOCKERLESS_E2E_AGENT_IMAGE"),
+        }),
+        _ => {
+            println!(
+                "SKIPPED: {test}: set SOCKERLESS_SIM_ENGINE, SOCKERLESS_TEST_REGISTRY and SOCKERLESS_AGENT_BIN"
+            );
+            None
+        }
+    }
+}
+
+/// Serialises the scenarios of one test binary: each starts its own daemon
+/// and emulator, and 2 cores do not run many at once reliably.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Output of a finished command.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Panics with the whole output unless the command exited 0.
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "command failed: {self:?}");
+        self
+    }
+}
+
+/// Runs `cmd` with `input` on stdin (closed afterwards), under the hang guard.
+pub fn run(mut cmd: Command, input: Option<&[u8]>) -> Out {
+    let what = format!("{cmd:?}");
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let stdout = reader(child.stdout.take());
+    let stderr = reader(child.stderr.take());
+    let deadline = Instant::now() + GUARD;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "hang guard: {what} still running after {} s; stdout so far: {:?}",
+                GUARD.as_secs(),
+                stdout
+                    .recv_timeout(Duration::from_secs(1))
+                    .unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.recv_timeout(GUARD).unwrap_or_default(),
+        stderr: stderr.recv_timeout(GUARD).unwrap_or_default(),
+    }
+}
+
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}
+
+/// A running `sockerless` in emulator mode.
+pub struct Sockerless {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `unix:///...` of the Docker API.
+    pub docker_host: String,
+    /// `http://127.0.0.1:PORT` of the embedded emulator.
+    pub azure: String,
+    /// The engine running the executions.
+    pub engine: String,
+    sim_data_dir: PathBuf,
+}
+
+impl Sockerless {
+    /// Starts the binary and waits for its `export DOCKER_HOST=...` line.
+    pub fn start(env: &TestEnv) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("slx")
+            .tempdir()
+            .expect("tempdir");
+        let socket = dir.path().join("docker.sock");
+        let data_dir = dir.path().join("data");
+        let log = std::fs::File::create(dir.path().join("sockerless.log")).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockerless"));
+        cmd.arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--engine")
+            .arg(&env.engine)
+            .arg("--agent-bin")
+            .arg(&env.agent_bin)
+            .arg("--docker-io-mirror")
+            .arg(format!("http://{}", env.registry))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("SOCKERLESS_ACA_LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        if let Some(image) = &env.agent_image {
+            cmd.arg("--agent-image").arg(image);
+        }
+        // Emulator mode: no subscription may leak in from the environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SOCKERLESS_ACA_")
+                && key != "SOCKERLESS_ACA_LOG_LEVEL"
+            {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd.spawn().expect("starting sockerless");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut daemon = Self {
+            child,
+            docker_host: format!("unix://{}", socket.display()),
+            azure: String::new(),
+            engine: env.engine.clone(),
+            sim_data_dir: data_dir.join("azure-sim"),
+            dir,
+        };
+        let first = rx.recv_timeout(STARTUP_GUARD).unwrap_or_else(|_| {
+            panic!(
+                "sockerless printed no DOCKER_HOST line within {} s (or exited); log:\n{}",
+                STARTUP_GUARD.as_secs(),
+                daemon.log()
+            )
+        });
+        assert_eq!(
+            first,
+            format!("export DOCKER_HOST={}", daemon.docker_host),
+            "first stdout line"
+        );
+        let second = rx
+            .recv_timeout(GUARD)
+            .expect("SOCKERLESS_AZURE_ENDPOINT line");
+        daemon.azure = second
+            .strip_prefix("export SOCKERLESS_AZURE_ENDPOINT=")
+            .unwrap_or_else(|| panic!("second stdout line: {second:?}"))
+            .to_owned();
+        daemon
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sockerless.log")).unwrap_or_default()
+    }
+
+    /// A `docker` command pointed at this daemon.
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H").arg(&self.docker_host).args(args);
+        cmd.env_remove("DOCKER_CONTEXT");
+        cmd
+    }
+
+    /// Runs `docker ARGS` against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Out {
+        run(self.docker_cmd(args), None)
+    }
+
+    /// Runs `docker ARGS` with `input` on stdin.
+    pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        run(self.docker_cmd(args), Some(input))
+    }
+
+    /// Runs `docker ARGS` on a pseudo-terminal (under `script`).
+    pub fn docker_tty(&self, args: &str) -> Out {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec"])
+            .arg(format!("{DOCKER} -H {} {args}", self.docker_host))
+            .arg("/dev/null");
+        run(cmd, None)
+    }
+
+    /// Pulls busybox once so later runs print nothing about pulling.
+    pub fn pull_busybox(&self) {
+        self.docker(&["pull", "-q", "busybox"]).ok();
+    }
+
+    /// A temporary file path inside this daemon's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn curl(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--max-time", "30"]).args(args);
+        run(cmd, None)
+    }
+
+    fn arm_token(&self) -> String {
+        let out = self
+            .curl(&[
+                "-f",
+                "-H",
+                &format!("X-IDENTITY-HEADER: {IDENTITY_HEADER}"),
+                &format!(
+                    "{}/msi/token?api-version=2019-08-01&resource=https://management.azure.com",
+                    self.azure
+                ),
+            ])
+            .ok();
+        let body: serde_json::Value = serde_json::from_str(&out.stdout).expect("token JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Jobs in the resource group, as the emulator's ARM API lists them.
+    pub fn arm_jobs(&self) -> Vec<serde_json::Value> {
+        let out = self
+            .curl(&[
+                "-f",
+                "-H",
+                &format!("Authorization: Bearer {}", self.arm_token()),
+                &format!(
+                    "{}/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.App/jobs?api-version=2025-01-01",
+                    self.azure
+                ),
+            ])
+            .ok();
+        let body: serde_json::Value = serde_json::from_str(&out.stdout).expect("jobs JSON");
+        body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// IDs of the engine's containers that belong to this daemon's emulator.
+    pub fn engine_containers(&self) -> Vec<String> {
+        let owner = self
+            .sim_data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| self.sim_data_dir.clone());
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H").arg(&self.engine).args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=sockerless-azure-sim.owner={}", owner.display()),
+        ]);
+        run(cmd, None)
+            .ok()
+            .stdout
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits (hang guard) until the emulator has no job, the engine no
+    /// container of this emulator, and `docker ps -a` no container.
+    pub fn assert_nothing_left(&self) {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let jobs = self.arm_jobs();
+            let containers = self.engine_containers();
+            let records = self.docker(&["ps", "-aq"]).ok().stdout;
+            if jobs.is_empty() && containers.is_empty() && records.trim().is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let names: Vec<&str> = jobs.iter().filter_map(|j| j["name"].as_str()).collect();
+                panic!(
+                    "left behind after {} s: jobs {names:?}, engine containers {containers:?}, docker ps -a {records:?}",
+                    GUARD.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Polls `docker logs NAME` (hang guard) until its stdout contains `needle`.
+    pub fn wait_for_log(&self, name: &str, needle: &str) -> String {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let out = self.docker(&["logs", name]);
+            if out.stdout.contains(needle) {
+                return out.stdout;
+            }
+            if Instant::now() > deadline {
+                panic!("{needle:?} never appeared in docker logs {name}: {out:?}");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// SIGTERM and wait (hang guard); returns the exit status code.
+    pub fn stop(mut self) -> Option<i32> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.code();
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + GUARD;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Sockerless {
+    fn drop(&mut self) {
+        let code = self.terminate();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!(
+                "--- sockerless exited {code:?}; last log lines ---\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
+
+/// Whether `line` is `<RFC 3339 timestamp> <text>` with the expected text.
+pub fn is_timestamped(line: &str, text: &str) -> bool {
+    let Some((stamp, rest)) = line.split_once(' ') else {
+        return false;
+    };
+    rest == text
+        && stamp.len() >= 20
+        && stamp.as_bytes()[0].is_ascii_digit()
+        && stamp.as_bytes().get(10) == Some(&b'T')
+        && (stamp.ends_with('Z') || stamp[19..].contains(['+', '-']))
+}
+
+/// A unique suffix for names in one test run.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}{}{nanos}", std::process::id())
+}
+
+/// Whether `path` exists (for skipping when a tool is missing).
+pub fn have(path: &str) -> bool {
+    Path::new(path).exists()
+}
