@@ -113,11 +113,25 @@ fn credential_for(backend: &AcaBackend, entry: &stored::ImageEntry) -> Option<Re
             password: c.password.clone(),
         });
     }
+    let source_registry = entry.image.source.split('/').next().unwrap_or_default();
+    configured_credential(backend, source_registry)
+}
+
+/// The configured login (`registry_server`, `registry_username`,
+/// `registry_password`) when `reference` lives on that registry: what ACA
+/// needs to pull an image we did not pull ourselves, such as the agent image.
+pub fn configured_credential_for(
+    backend: &AcaBackend,
+    reference: &str,
+) -> Option<RegistryCredential> {
+    let registry = reference::ImageRef::parse_loose(reference).ok()?.registry;
+    configured_credential(backend, &registry)
+}
+
+fn configured_credential(backend: &AcaBackend, registry: &str) -> Option<RegistryCredential> {
     let config = backend.config();
     let server = config.registry_server.as_deref()?;
-    let source_registry = entry.image.source.split('/').next().unwrap_or_default();
-    let same =
-        source_registry == server || (is_docker_hub(source_registry) && is_docker_hub(server));
+    let same = registry == server || (is_docker_hub(registry) && is_docker_hub(server));
     match (&config.registry_username, &config.registry_password) {
         (Some(user), Some(password)) if same => Some(RegistryCredential {
             server: server.to_owned(),

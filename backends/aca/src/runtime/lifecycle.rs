@@ -21,8 +21,40 @@ pub const EXIT_STOPPED: i64 = 137;
 pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
-    let _guard = rt.op_lock.lock().await;
-    count_arm_calls(rt.arm.clone(), start_locked(backend, &rt, &record.id)).await
+    let result = {
+        let _guard = rt.op_lock.lock().await;
+        count_arm_calls(rt.arm.clone(), start_locked(backend, &rt, &record.id)).await
+    };
+    if let Err(e) = &result
+        && !matches!(e, ApiError::NotModified(_))
+        && auto_remove_of(&record)
+    {
+        // As dockerd does: an AutoRemove container whose start failed is
+        // removed, which ends `docker run --rm`'s wait and attach.
+        spawn_auto_remove(backend, &record.id);
+    }
+    result
+}
+
+fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
+    StoredConfig::of(record)
+        .ok()
+        .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))
+        .unwrap_or(false)
+}
+
+fn spawn_auto_remove(backend: &AcaBackend, id: &str) {
+    let backend = backend.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        let opts = sockerless_api::RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        if let Err(e) = remove(&backend, &id, opts).await {
+            tracing::warn!(container = %id, error = %e, "auto-remove failed");
+        }
+    });
 }
 
 async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str) -> Result<()> {
@@ -42,6 +74,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let settings = TemplateSettings {
         location: backend.config().location.clone(),
         environment_id: backend.config().managed_environment_id(),
+        agent_registry_credential: crate::images::configured_credential_for(backend, &agent_image),
         agent_image,
         callback_url: endpoint.callback_url.clone(),
         agent_ca_pem: endpoint.ca_pem.clone(),
@@ -181,10 +214,7 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
             record.exit_code = Some(code);
             record.finished_at = Some(now_nanos());
             record.agent_token_hash = None;
-            let auto = StoredConfig::of(&record)
-                .ok()
-                .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))
-                .unwrap_or(false);
+            let auto = auto_remove_of(&record);
             if let Err(e) = save(backend, record).await {
                 tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
             }
@@ -211,17 +241,7 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
         rt.revoke();
     }
     if auto_remove {
-        let backend = backend.clone();
-        let id = rt.id.clone();
-        tokio::spawn(async move {
-            let opts = sockerless_api::RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            };
-            if let Err(e) = remove(&backend, &id, opts).await {
-                tracing::warn!(container = %id, error = %e, "auto-remove failed");
-            }
-        });
+        spawn_auto_remove(backend, &rt.id);
     }
 }
 

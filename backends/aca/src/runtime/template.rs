@@ -16,7 +16,7 @@ use crate::azure::models::{
     Volume, VolumeMount,
 };
 use crate::containers::merge::command_line;
-use crate::images::ResolvedImage;
+use crate::images::{RegistryCredential, ResolvedImage};
 
 /// Mount point of the agent volume in every container of the job.
 pub const AGENT_DIR: &str = "/.sockerless";
@@ -26,6 +26,9 @@ pub const AGENT_VOLUME: &str = "sockerless-agent";
 pub const AGENT_TOKEN_SECRET: &str = "sockerless-agent-token";
 /// Name of the secret holding the registry password.
 pub const REGISTRY_SECRET: &str = "sockerless-registry-password";
+/// Name of the secret holding the password of the agent image's registry,
+/// when that registry differs from the user image's.
+pub const AGENT_REGISTRY_SECRET: &str = "sockerless-agent-registry-password";
 /// Name of the secret (and secret volume) holding the CA agents trust.
 pub const AGENT_CA_SECRET: &str = "sockerless-agent-ca";
 /// Mount point of the CA volume in the main container.
@@ -58,6 +61,8 @@ pub struct TemplateSettings {
     pub environment_id: String,
     /// Image holding `/sockerless-agent`.
     pub agent_image: String,
+    /// Login ACA needs to pull the agent image (a private registry).
+    pub agent_registry_credential: Option<RegistryCredential>,
     /// URL the agent dials (`ws://` or `wss://`).
     pub callback_url: String,
     /// PEM CA the agent trusts for `wss://` besides the public roots
@@ -300,19 +305,7 @@ pub fn job_for(
             ..Default::default()
         });
     }
-    let registries = image.registry_credential.as_ref().map(|cred| {
-        secrets.push(Secret {
-            name: Some(REGISTRY_SECRET.to_owned()),
-            value: Some(cred.password.clone()),
-            ..Default::default()
-        });
-        vec![RegistryCredentials {
-            server: Some(cred.server.clone()),
-            username: Some(cred.username.clone()),
-            password_secret_ref: Some(REGISTRY_SECRET.to_owned()),
-            identity: None,
-        }]
-    });
+    let registries = registry_logins(image, settings, &mut secrets);
     let tags = BTreeMap::from([
         (TAG_MANAGED_BY.to_owned(), "sockerless".to_owned()),
         (TAG_INSTANCE.to_owned(), settings.instance_id.clone()),
@@ -349,3 +342,41 @@ pub fn job_for(
 #[cfg(test)]
 #[path = "template_tests.rs"]
 mod tests;
+
+/// `configuration.registries` for the user image and the agent image, each
+/// registry once, with its password as a secret.
+fn registry_logins(
+    image: &ResolvedImage,
+    settings: &TemplateSettings,
+    secrets: &mut Vec<Secret>,
+) -> Option<Vec<RegistryCredentials>> {
+    let logins = [
+        (image.registry_credential.as_ref(), REGISTRY_SECRET),
+        (
+            settings.agent_registry_credential.as_ref(),
+            AGENT_REGISTRY_SECRET,
+        ),
+    ];
+    let mut registries: Vec<RegistryCredentials> = Vec::new();
+    for (cred, secret) in logins {
+        let Some(cred) = cred else { continue };
+        if registries
+            .iter()
+            .any(|r| r.server.as_deref() == Some(cred.server.as_str()))
+        {
+            continue;
+        }
+        secrets.push(Secret {
+            name: Some(secret.to_owned()),
+            value: Some(cred.password.clone()),
+            ..Default::default()
+        });
+        registries.push(RegistryCredentials {
+            server: Some(cred.server.clone()),
+            username: Some(cred.username.clone()),
+            password_secret_ref: Some(secret.to_owned()),
+            identity: None,
+        });
+    }
+    (!registries.is_empty()).then_some(registries)
+}

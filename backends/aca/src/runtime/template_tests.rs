@@ -16,6 +16,7 @@ fn settings() -> TemplateSettings {
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env"
                 .into(),
         agent_image: "127.0.0.1:5000/sockerless/agent:latest".into(),
+        agent_registry_credential: None,
         callback_url: "ws://127.0.0.1:9112/agent/v1/connect".into(),
         agent_ca_pem: None,
         replica_timeout_secs: 86_400,
@@ -292,4 +293,57 @@ fn wss_callback_and_agent_ca_as_a_mounted_secret() {
     let job = job_json(&config(), false);
     assert!(!env_of(&job).contains_key("SOCKERLESS_CA_FILE"));
     assert!(!job.to_string().contains(AGENT_CA_SECRET));
+}
+
+fn agent_login(server: &str) -> RegistryCredential {
+    RegistryCredential {
+        server: server.into(),
+        username: "admin".into(),
+        password: "pw-for-agent-reg-77".into(),
+    }
+}
+
+#[test]
+fn agent_image_registry_login_is_added_once_per_registry() {
+    let c = config();
+    let spec = ContainerSpec {
+        id: ID,
+        config: &c,
+        agent_token: TOKEN,
+    };
+    let mut s = settings();
+    s.agent_registry_credential = Some(agent_login("sim.example:5000"));
+    let job = serde_json::to_value(job_for(&spec, &image(true), &s).expect("job")).expect("json");
+    let conf = &job["properties"]["configuration"];
+    let servers: Vec<&str> = conf["registries"]
+        .as_array()
+        .expect("registries")
+        .iter()
+        .map(|r| r["server"].as_str().expect("server"))
+        .collect();
+    assert_eq!(servers, ["myreg.azurecr.io", "sim.example:5000"]);
+    assert_eq!(
+        conf["registries"][1]["passwordSecretRef"],
+        AGENT_REGISTRY_SECRET
+    );
+    assert_eq!(job.to_string().matches("pw-for-agent-reg-77").count(), 1);
+
+    // The same registry for both images: one entry, the image's own login.
+    s.agent_registry_credential = Some(agent_login("myreg.azurecr.io"));
+    let job = serde_json::to_value(job_for(&spec, &image(true), &s).expect("job")).expect("json");
+    let registries = job["properties"]["configuration"]["registries"]
+        .as_array()
+        .expect("registries")
+        .clone();
+    assert_eq!(registries.len(), 1);
+    assert_eq!(registries[0]["passwordSecretRef"], REGISTRY_SECRET);
+    assert!(!job.to_string().contains("pw-for-agent-reg-77"));
+
+    // Only the agent image is private.
+    s.agent_registry_credential = Some(agent_login("sim.example:5000"));
+    let job = serde_json::to_value(job_for(&spec, &image(false), &s).expect("job")).expect("json");
+    assert_eq!(
+        job["properties"]["configuration"]["registries"][0]["server"],
+        "sim.example:5000"
+    );
 }
