@@ -1,13 +1,17 @@
 //! One task per live agent connection: reads the main session (output into
 //! the log store and to live subscribers, then the exit code) and delivers
-//! queued commands (stdin, signals, resize) to it.
+//! queued commands (stdin, signals, resize) to it. A second task owns the
+//! connection itself ([`AgentLink`]): it reads the health reports and opens
+//! the other sessions (exec, `docker cp`) on request.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sockerless_agent::peer::{AgentConnection, OutputStream, PeerError, Session, SessionEvent};
+use sockerless_agent::peer::{
+    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, Session, SessionEvent,
+};
 use sockerless_api::StreamKind;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
@@ -15,36 +19,151 @@ use crate::logs::store as log_store;
 use crate::runtime::state::{Command, ContainerRuntime, LiveChunk};
 use crate::runtime::{lifecycle, now_nanos};
 
+type Reply<T> = oneshot::Sender<Result<T, PeerError>>;
+
+enum Request {
+    Exec(ExecConfig, Reply<Session>),
+    Stat(String, Reply<PathStat>),
+    GetArchive(String, Reply<(PathStat, Session)>),
+    PutArchive(String, Reply<Session>),
+}
+
+/// The live connection to a container's agent, shared by the backend.
+///
+/// Reading health reports needs the connection exclusively
+/// (`AgentConnection::next_health` takes `&mut self`), so one task owns it
+/// and opens sessions for the others. Opening a session only waits for the
+/// agent's first answer (STARTED or PATH_STAT); the session's data then
+/// flows on its own, so requests stay short and health reports wait at
+/// most that long. The main session is taken before, so its output never
+/// goes through here. When the last `AgentLink` is dropped, the task ends
+/// and the connection closes.
+#[derive(Debug)]
+pub struct AgentLink {
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+impl AgentLink {
+    fn spawn(conn: Arc<AgentConnection>, rt: Arc<ContainerRuntime>) -> Arc<Self> {
+        let (requests, rx) = mpsc::unbounded_channel();
+        tokio::spawn(serve(conn, rt, rx));
+        Arc::new(Self { requests })
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, PeerError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(request(tx))
+            .map_err(|_| PeerError::Closed)?;
+        rx.await.map_err(|_| PeerError::Closed)?
+    }
+
+    /// Starts an exec session; returns once the process runs.
+    pub async fn exec(&self, config: &ExecConfig) -> Result<Session, PeerError> {
+        let config = config.clone();
+        self.ask(|tx| Request::Exec(config, tx)).await
+    }
+
+    /// Docker's PathStat of a path in the container.
+    pub async fn stat(&self, path: &str) -> Result<PathStat, PeerError> {
+        let path = path.to_owned();
+        self.ask(|tx| Request::Stat(path, tx)).await
+    }
+
+    /// The stat of `path` and a session whose stdout is its tar.
+    pub async fn get_archive(&self, path: &str) -> Result<(PathStat, Session), PeerError> {
+        let path = path.to_owned();
+        self.ask(|tx| Request::GetArchive(path, tx)).await
+    }
+
+    /// A session extracting the tar written to its stdin into directory `path`.
+    pub async fn put_archive(&self, path: &str) -> Result<Session, PeerError> {
+        let path = path.to_owned();
+        self.ask(|tx| Request::PutArchive(path, tx)).await
+    }
+}
+
+/// Owns the connection: health reports go to the runtime, requests are
+/// answered one at a time.
+async fn serve(
+    mut conn: Arc<AgentConnection>,
+    rt: Arc<ContainerRuntime>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+) {
+    let mut health_open = true;
+    loop {
+        let request = match Arc::get_mut(&mut conn) {
+            Some(owned) if health_open => tokio::select! {
+                report = owned.next_health() => {
+                    match report {
+                        Some(report) => rt.record_health(report),
+                        None => health_open = false,
+                    }
+                    continue;
+                }
+                request = requests.recv() => request,
+            },
+            _ => requests.recv().await,
+        };
+        let Some(request) = request else { return };
+        // A caller that gave up drops its receiver; the answer is then dropped too.
+        match request {
+            Request::Exec(config, tx) => {
+                let _ = tx.send(conn.exec(&config).await);
+            }
+            Request::Stat(path, tx) => {
+                let _ = tx.send(conn.stat(&path).await);
+            }
+            Request::GetArchive(path, tx) => {
+                let _ = tx.send(conn.get_archive(&path).await);
+            }
+            Request::PutArchive(path, tx) => {
+                let _ = tx.send(conn.put_archive(&path).await);
+            }
+        }
+    }
+}
+
 /// Makes `conn` the container's live connection and starts its pump.
 pub fn attach_connection(
     backend: AcaBackend,
     rt: Arc<ContainerRuntime>,
     conn: Arc<AgentConnection>,
 ) {
+    let main = conn.main_session();
+    if Arc::strong_count(&conn) > 1 {
+        tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
+    }
+    let link = AgentLink::spawn(conn, rt.clone());
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),
-        run(backend, rt.clone(), conn.clone()),
+        run(backend, rt.clone(), link.clone(), main),
     ));
-    rt.set_agent(conn, task);
+    rt.set_agent(link, task);
 }
 
-async fn run(backend: AcaBackend, rt: Arc<ContainerRuntime>, conn: Arc<AgentConnection>) {
-    let session = match conn.main_session() {
+async fn run(
+    backend: AcaBackend,
+    rt: Arc<ContainerRuntime>,
+    link: Arc<AgentLink>,
+    main: Result<Session, PeerError>,
+) {
+    let session = match main {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(container = %rt.id, error = %e, "agent connection has no main session");
-            disconnected(&backend, &rt, &conn);
+            disconnected(&backend, &rt, &link);
             return;
         }
     };
     match pump(&backend, &rt, session).await {
         Some(code) => lifecycle::record_exit(&backend, &rt, i64::from(code)).await,
-        None => disconnected(&backend, &rt, &conn),
+        None => disconnected(&backend, &rt, &link),
     }
 }
 
-fn disconnected(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, conn: &Arc<AgentConnection>) {
-    if rt.clear_agent(conn) {
+fn disconnected(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Arc<AgentLink>) {
+    if rt.clear_agent(link) {
         tracing::info!(container = %rt.id, "agent disconnected before reporting an exit");
         crate::runtime::poller::watch_disconnected(backend.clone(), rt.clone());
     }

@@ -1,5 +1,5 @@
 //! `docker ps` filters: `label`, `name`, `id`, `status`, `ancestor`,
-//! `network`, `volume`, `exited`, `before`, `since`. Values of one filter are
+//! `network`, `volume`, `exited`, `before`, `since`, `health`. Values of one filter are
 //! alternatives (OR); different filters must all hold (AND), as in Docker.
 
 use sockerless_api::{ApiError, Filters, Result};
@@ -9,7 +9,9 @@ use crate::store::ContainerRecord;
 
 const KNOWN: &[&str] = &[
     "label", "name", "id", "status", "ancestor", "network", "volume", "exited", "before", "since",
+    "health",
 ];
+const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 const STATUSES: &[&str] = &[
     "created",
     "restarting",
@@ -59,6 +61,11 @@ impl ContainerFilter {
                         "invalid filter 'status={v}'"
                     )));
                 }
+                if key == "health" && !HEALTH.contains(&v.as_str()) {
+                    return Err(ApiError::InvalidParameter(format!(
+                        "Unrecognised filter value for health: {v}"
+                    )));
+                }
                 if key == "exited" && v.parse::<i64>().is_err() {
                     return Err(ApiError::InvalidParameter(format!(
                         "invalid filter 'exited={v}'"
@@ -86,6 +93,12 @@ impl ContainerFilter {
             Some(values) if values.is_empty() => true,
             Some(values) => values.iter().any(|v| test(v)),
         }
+    }
+
+    /// Whether a container whose health is `value` (`starting`, `healthy`,
+    /// `unhealthy` or `none`) passes the `health` filter.
+    pub fn matches_health(&self, value: &str) -> bool {
+        self.any("health", |v| v == value)
     }
 
     /// Whether `r` passes every filter (`all` resolves `before`/`since`).
@@ -230,6 +243,10 @@ mod tests {
         assert!(m(f(&[("before", "db")]), &a) && !m(f(&[("before", "db")]), &b));
         assert!(m(f(&[("since", "web")]), &b) && !m(f(&[("since", "web")]), &a));
         assert!(f(&[("status", "exited")]).wants_stopped());
+        assert!(f(&[("health", "healthy")]).matches_health("healthy"));
+        assert!(f(&[("health", "none"), ("health", "starting")]).matches_health("starting"));
+        assert!(!f(&[("health", "healthy")]).matches_health("none"));
+        assert!(f(&[]).matches_health("unhealthy"));
         assert!(!f(&[("status", "running")]).wants_stopped());
     }
 
@@ -245,5 +262,6 @@ mod tests {
         assert!(bad("colour", "x"));
         assert!(bad("status", "sleeping"));
         assert!(bad("exited", "x"));
+        assert!(bad("health", "sick"));
     }
 }

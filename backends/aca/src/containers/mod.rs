@@ -1,9 +1,11 @@
-//! Containers: create, lifecycle on ACA Jobs, attach, logs, wait.
+//! Containers: create, lifecycle on ACA Jobs, attach, logs, wait, `docker cp`, health.
 //!
 //! Each function implements one `Backend` method of [`AcaBackend`]; the
 //! trait impl in `backend.rs` only delegates here.
 
+pub mod archive;
 pub mod filters;
+pub mod health;
 pub mod merge;
 pub mod naming;
 pub mod streams;
@@ -19,6 +21,7 @@ use sockerless_api::{
 };
 
 use crate::AcaBackend;
+use crate::containers::health::HealthState;
 use crate::runtime::state::Command;
 use crate::runtime::template::{replica_timeout, resources_for};
 use crate::runtime::{StoredConfig, find_container, lifecycle, now_nanos, random_hex};
@@ -119,7 +122,28 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
             .call(move |c| records::execs_of(c, &cid))
             .await?
     };
-    view::inspect(&record, &execs, backend.arm_calls(&record.id))
+    let health = health_of(backend, &record)?;
+    view::inspect(
+        &record,
+        &execs,
+        backend.arm_calls(&record.id),
+        health.as_ref(),
+    )
+}
+
+/// The health shown for `record` (from this process's memory: reports of
+/// the agent since the backend started).
+fn health_of(backend: &AcaBackend, record: &ContainerRecord) -> Result<Option<HealthState>> {
+    let body = StoredConfig::of(record)?.body;
+    let reported = backend
+        .runtimes()
+        .find(&record.id)
+        .and_then(|rt| rt.health());
+    Ok(health::current(
+        &body,
+        record.started_at.is_some(),
+        reported,
+    ))
 }
 
 /// `Backend::container_list`: from the store, no Azure call.
@@ -139,10 +163,13 @@ pub async fn list(
         if !all_states && record.state != "running" && !filter.wants_stopped() {
             continue;
         }
-        if !filter.matches(record, &all)? {
+        let health = health_of(backend, record)?;
+        if !filter.matches(record, &all)?
+            || !filter.matches_health(health::filter_value(health.as_ref()))
+        {
             continue;
         }
-        out.push(view::summary(record, opts.size)?);
+        out.push(view::summary(record, opts.size, health.as_ref())?);
         if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
             break;
         }
@@ -237,8 +264,7 @@ pub async fn rename(backend: &AcaBackend, id: &str, new_name: &str) -> Result<()
 
 /// `Backend::container_archive_stat`.
 pub async fn archive_stat(backend: &AcaBackend, id: &str, path: &str) -> Result<PathStat> {
-    let _ = (backend, id, path);
-    Err(ApiError::not_implemented("container archive stat"))
+    archive::stat(backend, id, path).await
 }
 
 /// `Backend::container_archive_get`.
@@ -247,8 +273,7 @@ pub async fn archive_get(
     id: &str,
     path: &str,
 ) -> Result<(PathStat, ByteStream)> {
-    let _ = (backend, id, path);
-    Err(ApiError::not_implemented("container archive get"))
+    archive::get(backend, id, path).await
 }
 
 /// `Backend::container_archive_put`.
@@ -258,8 +283,7 @@ pub async fn archive_put(
     path: &str,
     tar: ByteStream,
 ) -> Result<()> {
-    let _ = (backend, id, path, tar);
-    Err(ApiError::not_implemented("container archive put"))
+    archive::put(backend, id, path, tar).await
 }
 
 /// `Backend::events`.

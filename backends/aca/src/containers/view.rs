@@ -10,6 +10,7 @@ use sockerless_api::docker::{
 };
 
 use crate::azure::pipeline::ArmCallCounts;
+use crate::containers::health::HealthState;
 use crate::runtime::{StoredConfig, rfc3339};
 use crate::store::{ContainerRecord, ExecRecord};
 
@@ -96,6 +97,7 @@ pub fn inspect(
     record: &ContainerRecord,
     execs: &[ExecRecord],
     arm: ArmCallCounts,
+    health: Option<&HealthState>,
 ) -> Result<ContainerInspectResponse> {
     let stored = StoredConfig::of(record)?;
     let b = &stored.body;
@@ -157,7 +159,7 @@ pub fn inspect(
                 .finished_at
                 .map_or_else(|| ZERO_TIME.to_owned(), rfc3339),
         ),
-        health: None,
+        health: health.map(HealthState::view),
     };
     Ok(ContainerInspectResponse {
         id: Some(record.id.clone()),
@@ -190,7 +192,11 @@ pub fn inspect(
 }
 
 /// One row of `docker ps`.
-pub fn summary(record: &ContainerRecord, size: bool) -> Result<ContainerSummary> {
+pub fn summary(
+    record: &ContainerRecord,
+    size: bool,
+    health: Option<&HealthState>,
+) -> Result<ContainerSummary> {
     let stored = StoredConfig::of(record)?;
     let argv = crate::containers::merge::command_line(&stored.body).unwrap_or_default();
     Ok(ContainerSummary {
@@ -205,7 +211,13 @@ pub fn summary(record: &ContainerRecord, size: bool) -> Result<ContainerSummary>
         size_root_fs: size.then_some(0),
         labels: Some(stored.body.labels.clone().unwrap_or_default()),
         state: Some(summary_state(&record.state)),
-        status: Some(human_status(record, crate::runtime::now_nanos())),
+        status: Some(format!(
+            "{}{}",
+            human_status(record, crate::runtime::now_nanos()),
+            health
+                .filter(|_| record.state == "running")
+                .map_or("", |h| h.status.ps_suffix())
+        )),
         host_config: Some(ContainerSummaryHostConfig {
             network_mode: Some(network_mode(&stored)),
             annotations: None,

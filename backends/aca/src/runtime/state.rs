@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use sockerless_agent::peer::{AgentConnection, ResumeState};
+use sockerless_agent::peer::{HealthReport, ResumeState};
 use sockerless_api::StreamKind;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::agent_link::pump::AgentLink;
 use crate::azure::pipeline::ArmCallCounter;
+use crate::containers::health::HealthState;
 use crate::store::ContainerRecord;
 
 /// What `wait` watches.
@@ -72,7 +74,8 @@ pub struct ContainerRuntime {
     commands_tx: mpsc::UnboundedSender<Command>,
     /// Commands for the main process, taken by the connection's pump.
     pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
-    agent: Mutex<Option<Arc<AgentConnection>>>,
+    agent: Mutex<Option<Arc<AgentLink>>>,
+    health: Mutex<Option<HealthState>>,
     resume: Mutex<ResumeState>,
     token_hash: Mutex<Option<String>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<LiveChunk>>>,
@@ -107,6 +110,7 @@ impl ContainerRuntime {
             commands_tx,
             commands_rx: tokio::sync::Mutex::new(commands_rx),
             agent: Mutex::new(None),
+            health: Mutex::new(None),
             resume: Mutex::new(ResumeState::new()),
             token_hash: Mutex::new(record.agent_token_hash.clone().filter(|_| running)),
             subscribers: Mutex::new(Vec::new()),
@@ -121,12 +125,12 @@ impl ContainerRuntime {
     }
 
     /// The live agent connection, if any.
-    pub fn agent(&self) -> Option<Arc<AgentConnection>> {
+    pub fn agent(&self) -> Option<Arc<AgentLink>> {
         lock(&self.agent).clone()
     }
 
     /// Replaces the live connection (a newer one replaces the old) and its pump.
-    pub fn set_agent(&self, conn: Arc<AgentConnection>, pump: JoinHandle<()>) {
+    pub fn set_agent(&self, conn: Arc<AgentLink>, pump: JoinHandle<()>) {
         *lock(&self.agent) = Some(conn);
         if let Some(old) = lock(&self.pump).replace(pump) {
             old.abort();
@@ -138,7 +142,7 @@ impl ContainerRuntime {
     }
 
     /// Forgets `conn` if it is still the live one (it closed). Returns whether it was.
-    pub fn clear_agent(&self, conn: &Arc<AgentConnection>) -> bool {
+    pub fn clear_agent(&self, conn: &Arc<AgentLink>) -> bool {
         let mut a = lock(&self.agent);
         if a.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
             *a = None;
@@ -157,6 +161,21 @@ impl ContainerRuntime {
     pub fn begin_run(&self, token_hash: String) {
         *lock(&self.token_hash) = Some(token_hash);
         *lock(&self.resume) = ResumeState::new();
+        *lock(&self.health) = None;
+    }
+
+    /// Records a health-check report of the current run.
+    pub fn record_health(&self, report: HealthReport) {
+        let mut health = lock(&self.health);
+        let state = health.get_or_insert_with(HealthState::default);
+        if let Err(e) = state.apply(report) {
+            tracing::warn!(container = %self.id, error = %e, "health report ignored");
+        }
+    }
+
+    /// The health reported during the current (or last) run, if any.
+    pub fn health(&self) -> Option<HealthState> {
+        lock(&self.health).clone()
     }
 
     /// The hash of the token accepted now (starting or running), if any.
