@@ -138,7 +138,28 @@ pub fn stop() -> Result<()> {
     while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
+    unmount_leftovers();
     Ok(())
+}
+
+/// dockerd leaves its default network namespace mounted under the exec root;
+/// unmount what is left under our directory so `target/` can be deleted.
+fn unmount_leftovers() {
+    let dir = dir();
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return;
+    };
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter(|point| std::path::Path::new(point).starts_with(&dir))
+        .collect();
+    // Deepest first, so nested mounts come off before their parents.
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        eprintln!("xtask: unmounting {point}");
+        let _ = Command::new("umount").arg(point).status();
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {
