@@ -15,13 +15,15 @@ fn kql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// The KQL reading one execution's console output in order.
+/// The KQL reading one execution's console output in order: the user's
+/// container only, not the init container that installs the agent.
 pub fn console_query(job: &str, execution: &str) -> String {
     format!(
         "{CONSOLE_TABLE} | where ContainerJobName_s == {} and ContainerGroupName_s startswith {} \
-         | order by TimeGenerated asc | project TimeGenerated, Stream_s, Log_s",
+         and ContainerName_s == {} | order by TimeGenerated asc | project TimeGenerated, Stream_s, Log_s",
         kql_string(job),
-        kql_string(execution)
+        kql_string(execution),
+        kql_string(crate::runtime::template::MAIN_CONTAINER)
     )
 }
 
@@ -80,8 +82,8 @@ mod tests {
         assert_eq!(
             console_query("sl-abc", "sl-abc-x1y2z3a"),
             "ContainerAppConsoleLogs_CL | where ContainerJobName_s == 'sl-abc' and \
-             ContainerGroupName_s startswith 'sl-abc-x1y2z3a' | order by TimeGenerated asc \
-             | project TimeGenerated, Stream_s, Log_s"
+             ContainerGroupName_s startswith 'sl-abc-x1y2z3a' and ContainerName_s == 'main' \
+             | order by TimeGenerated asc | project TimeGenerated, Stream_s, Log_s"
         );
         assert!(console_query("a'b", "c").contains(r"'a\'b'"));
     }
