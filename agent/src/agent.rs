@@ -2,6 +2,7 @@
 //! dial and/or forward listen), and exits with the main process's code.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,8 +15,10 @@ use crate::hub::Hub;
 use crate::net::{self, DialOptions};
 use crate::process::{self, SpawnSpec};
 use crate::protocol::{Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
+use crate::relay::Relay;
+use crate::socket::Sockets;
 use crate::transport::{FrameTransport, token_matches};
-use crate::{archive, health};
+use crate::{archive, health, listening};
 
 /// Exit codes when the main command cannot be started, as Docker reports them.
 const EXIT_NOT_FOUND: i32 = 127;
@@ -43,6 +46,26 @@ struct Shared {
     hub: Arc<Hub>,
     ctx: Arc<ProcessContext>,
     cfg: Config,
+    sockets: Arc<Sockets>,
+    relay: Arc<Relay>,
+    /// Generation of the latest connection that completed its handshake.
+    connections: tokio::sync::watch::Sender<u64>,
+    next_generation: AtomicU64,
+    /// Set once the first PEERS has been applied.
+    peers_applied: tokio::sync::watch::Sender<bool>,
+}
+
+/// Resets the socket sessions of a connection when it ends (or is aborted).
+struct ConnectionGuard<'a> {
+    shared: &'a Shared,
+    generation: u64,
+}
+
+impl Drop for ConnectionGuard<'_> {
+    fn drop(&mut self) {
+        let s = self.shared;
+        s.sockets.disconnected(&s.hub, self.generation);
+    }
 }
 
 /// Runs `argv` as the main process and returns its exit code once the peer
@@ -53,10 +76,17 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     let ctx = Arc::new(ProcessContext {
         base_env: user_environment(std::env::vars()),
     });
+    let (connections, connections_rx) = tokio::sync::watch::channel(0u64);
+    let relay = Relay::new(cfg.hosts_file.clone());
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         ctx: ctx.clone(),
         cfg: cfg.clone(),
+        sockets: Arc::new(Sockets::default()),
+        relay: relay.clone(),
+        connections,
+        next_generation: AtomicU64::new(1),
+        peers_applied: tokio::sync::watch::Sender::new(false),
     });
     hub.register(MAIN_SESSION, false)
         .map_err(AgentError::Setup)?;
@@ -72,16 +102,40 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     if let Some(url) = cfg.callback_url.clone() {
         tasks.push(tokio::spawn(reverse_loop(shared.clone(), url)));
     }
+    let mut own_listeners = Vec::new();
     if let Some(listen) = &cfg.listen {
         let addr = net::parse_listen(listen).map_err(|e| AgentError::Setup(e.to_string()))?;
         let listener = net::listen(addr)
             .await
             .map_err(|e| AgentError::Setup(format!("listen {listen}: {e}")))?;
+        own_listeners.extend(listener.local_addr().ok());
         tasks.push(tokio::spawn(forward_loop(shared.clone(), listener)));
     }
+    tasks.push(tokio::spawn(listening::run(
+        hub.clone(),
+        relay,
+        own_listeners,
+        connections_rx,
+    )));
 
+    // Stdin may arrive while the process waits for its peers: keep it for the process.
+    let early_stdin = if cfg.open_stdin {
+        hub.early_stdin(MAIN_SESSION)
+    } else {
+        None
+    };
+    if !cfg.await_peers.is_zero() && (cfg.callback_url.is_some() || cfg.listen.is_some()) {
+        let mut applied = shared.peers_applied.subscribe();
+        let waited = tokio::time::timeout(cfg.await_peers, applied.wait_for(|a| *a)).await;
+        if waited.is_err() {
+            tracing::warn!(
+                secs = cfg.await_peers.as_secs(),
+                "no peers from the backend in time; starting the process without them"
+            );
+        }
+    }
     let spawned = main_spec(&cfg, &ctx, &argv)
-        .and_then(|spec| exec::start_process(&hub, MAIN_SESSION, spec, false));
+        .and_then(|spec| exec::start_process_with(&hub, MAIN_SESSION, spec, false, early_stdin));
     let code = match spawned {
         Ok((pid, exit_task)) => {
             tasks.push(tokio::spawn(forward_signals(signals, pid)));
@@ -273,6 +327,11 @@ async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Resul
         ));
     }
     hub.begin_connection(&peer_hello.resume);
+    let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
+    shared.sockets.connected(generation);
+    let _guard = ConnectionGuard { shared, generation };
+    // Wakes the LISTENING reporter: every hello is followed by a report.
+    shared.connections.send_replace(generation);
     tracing::info!("peer connected");
 
     let writer = async {
@@ -337,7 +396,25 @@ fn dispatch(shared: &Shared, frame: Frame) {
             rows,
             cols,
         } => hub.resize(session, rows, cols),
-        Frame::Signal { session, signal } => hub.signal(session, signal),
+        Frame::Signal { session, signal } => {
+            if shared.sockets.signal(session) {
+                Ok(())
+            } else {
+                hub.signal(session, signal)
+            }
+        }
+        Frame::TcpConnect { session, target } => shared.sockets.connect(hub, session, target),
+        Frame::Peers(update) => {
+            for message in shared.relay.apply(hub, &shared.sockets, &update) {
+                tracing::warn!(%message, "peers update");
+                hub.push_control(Frame::Error {
+                    session: MAIN_SESSION,
+                    message,
+                });
+            }
+            shared.peers_applied.send_replace(true);
+            Ok(())
+        }
         Frame::Attach {
             session,
             stdout,

@@ -16,6 +16,8 @@ pub const DEFAULT_STDIN_WINDOW: u64 = 1024 * 1024;
 pub const DEFAULT_EXIT_ACK_WAIT: Duration = Duration::from_secs(30);
 /// Default forward-mode listen address.
 pub const DEFAULT_LISTEN: &str = ":9111";
+/// Default hosts file the agent keeps the peers block in.
+pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
 
 /// Errors in the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,12 @@ pub struct Config {
     pub exit_ack_wait: Duration,
     /// Log level of the agent's own diagnostics on stderr (`SOCKERLESS_LOG`).
     pub log: String,
+    /// Hosts file holding the peers block (`SOCKERLESS_HOSTS_FILE`, default `/etc/hosts`).
+    pub hosts_file: PathBuf,
+    /// Longest wait for the first PEERS before the main process starts
+    /// (`SOCKERLESS_AWAIT_PEERS_SECS`, seconds; 0 = start at once), so its
+    /// `/etc/hosts` and relay listeners are in place when it runs.
+    pub await_peers: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -72,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("stdin_window", &self.stdin_window)
             .field("exit_ack_wait", &self.exit_ack_wait)
             .field("log", &self.log)
+            .field("hosts_file", &self.hosts_file)
             .finish()
     }
 }
@@ -120,7 +129,9 @@ impl Config {
             "SOCKERLESS_EXIT_ACK_TIMEOUT",
             DEFAULT_EXIT_ACK_WAIT.as_secs(),
         )?);
+        let await_peers = Duration::from_secs(number("SOCKERLESS_AWAIT_PEERS_SECS", 0)?.min(300));
         Ok(Config {
+            await_peers,
             token,
             container_id: non_empty("SOCKERLESS_CONTAINER_ID"),
             callback_url,
@@ -135,8 +146,17 @@ impl Config {
             stdin_window,
             exit_ack_wait,
             log: non_empty("SOCKERLESS_LOG").unwrap_or_else(|| "warn".into()),
+            hosts_file: hosts_file(&get),
         })
     }
+}
+
+/// The hosts file: `SOCKERLESS_HOSTS_FILE`, or `/etc/hosts`.
+pub fn hosts_file(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    get("SOCKERLESS_HOSTS_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_HOSTS_FILE))
 }
 
 /// The environment for user processes: everything but the agent's own variables,

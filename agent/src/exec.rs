@@ -106,7 +106,13 @@ pub(crate) fn spawn_stdin_writer(
     id: u32,
     io: FdIo,
 ) -> mpsc::UnboundedSender<StdinMsg> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
+    write_stdin(hub, id, io, rx);
+    tx
+}
+
+/// Writes what `rx` carries to the process and acknowledges every chunk.
+fn write_stdin(hub: Arc<Hub>, id: u32, io: FdIo, mut rx: mpsc::UnboundedReceiver<StdinMsg>) {
     tokio::spawn(async move {
         let mut written = 0u64;
         let mut broken = false;
@@ -130,7 +136,6 @@ pub(crate) fn spawn_stdin_writer(
         }
         drop(io);
     });
-    tx
 }
 
 /// Starts a process as session `id` (already registered) and returns its pid
@@ -142,6 +147,18 @@ pub(crate) fn start_process(
     spec: SpawnSpec,
     announce: bool,
 ) -> std::io::Result<(i32, JoinHandle<i32>)> {
+    start_process_with(hub, id, spec, announce, None)
+}
+
+/// [`start_process`], with stdin received before the process existed
+/// (`early`, from [`Hub::early_stdin`]) written to it first.
+pub(crate) fn start_process_with(
+    hub: &Arc<Hub>,
+    id: u32,
+    spec: SpawnSpec,
+    announce: bool,
+    early: Option<mpsc::UnboundedReceiver<StdinMsg>>,
+) -> std::io::Result<(i32, JoinHandle<i32>)> {
     let spawned = process::spawn(spec)?;
     let pid = spawned.pid;
     if announce {
@@ -150,9 +167,14 @@ pub(crate) fn start_process(
             pid: pid as u32,
         });
     }
-    let stdin_tx = spawned
-        .stdin
-        .map(|io| spawn_stdin_writer(hub.clone(), id, io));
+    let stdin_tx = match (spawned.stdin, early) {
+        (Some(io), Some(rx)) => {
+            write_stdin(hub.clone(), id, io, rx);
+            None // the hub keeps the early sender
+        }
+        (Some(io), None) => Some(spawn_stdin_writer(hub.clone(), id, io)),
+        (None, _) => None,
+    };
     hub.set_process(id, Some(pid), spawned.pty, stdin_tx);
     let mut pumps = vec![tokio::spawn(pump(
         hub.clone(),

@@ -51,11 +51,15 @@ struct Session {
     pid: Option<i32>,
     pty: Option<OwnedFd>,
     space: Arc<Notify>,
+    /// Kept after its exit is acknowledged (a socket whose write side is open).
+    held: bool,
+    /// A socket session: tied to its connection, not announced in hellos.
+    socket: bool,
 }
 
 impl Session {
     fn done(&self) -> bool {
-        self.exit_acked && self.out.iter().all(|o| o.eof && o.data.is_empty())
+        !self.held && self.exit_acked && self.out.iter().all(|o| o.eof && o.data.is_empty())
     }
 }
 
@@ -120,9 +124,30 @@ impl Hub {
                 pid: None,
                 pty: None,
                 space: Arc::new(Notify::new()),
+                held: false,
+                socket: false,
             },
         );
         Ok(())
+    }
+
+    /// Creates a socket session (transient, left out of the hello); fails if the id is in use.
+    pub(crate) fn register_socket(&self, id: u32) -> Result<(), String> {
+        self.register(id, true)?;
+        if let Some(s) = self.lock().sessions.get_mut(&id) {
+            s.socket = true;
+        }
+        Ok(())
+    }
+
+    /// Queues stdin of session `id` until its process starts (the main
+    /// process may wait for its peers); the receiver goes to the writer.
+    pub(crate) fn early_stdin(&self, id: u32) -> Option<mpsc::UnboundedReceiver<StdinMsg>> {
+        let mut st = self.lock();
+        let s = st.sessions.get_mut(&id)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        s.stdin_tx = Some(tx);
+        Some(rx)
     }
 
     /// Attaches the process controls of a session.
@@ -136,7 +161,9 @@ impl Hub {
         if let Some(s) = self.lock().sessions.get_mut(&id) {
             s.pid = pid;
             s.pty = pty;
-            s.stdin_tx = stdin;
+            if stdin.is_some() {
+                s.stdin_tx = stdin;
+            }
         }
     }
 
@@ -206,6 +233,25 @@ impl Hub {
         self.writer_wake.notify_one();
     }
 
+    /// Keeps (`true`) or no longer keeps a session once its exit is acknowledged.
+    pub(crate) fn hold(&self, id: u32, held: bool) {
+        let mut st = self.lock();
+        let Some(s) = st.sessions.get_mut(&id) else {
+            return;
+        };
+        s.held = held;
+        if s.transient && s.done() {
+            st.sessions.remove(&id);
+        }
+        drop(st);
+        self.progress.notify_waiters();
+    }
+
+    /// Whether the session exists (it is forgotten once everything is acknowledged).
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        self.lock().sessions.contains_key(&id)
+    }
+
     /// Drops a session that failed before producing anything.
     pub(crate) fn remove(&self, id: u32) {
         self.lock().sessions.remove(&id);
@@ -257,13 +303,15 @@ impl Hub {
         self.progress.notify_waiters();
     }
 
-    /// Live sessions and the stdin each has received, for the agent's hello.
+    /// Live sessions and the stdin each has received, for the agent's hello
+    /// (socket sessions end with their connection and are left out).
     /// The peer continues stdin from these offsets, so stdin acks queued for a
     /// dead connection are not needed.
     pub(crate) fn session_infos(&self) -> Vec<SessionInfo> {
         let st = self.lock();
         st.sessions
             .iter()
+            .filter(|(_, s)| !s.socket)
             .map(|(id, s)| SessionInfo {
                 session: *id,
                 stdin_offset: s.stdin_received,

@@ -13,13 +13,18 @@ mod archive;
 pub mod config;
 mod exec;
 mod health;
+mod hosts;
 mod hub;
+mod listening;
 pub mod net;
 pub mod peer;
 mod process;
 pub mod protocol;
+mod relay;
+mod socket;
 mod timefmt;
 pub mod transport;
 mod userdb;
 
 pub use health::HealthConfig;
+pub use hosts::make_writable as make_hosts_writable;

@@ -4,7 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sockerless_agent::{agent, config::Config};
+use sockerless_agent::agent;
+use sockerless_agent::config::{Config, hosts_file};
 
 const USAGE: &str = "usage: sockerless-agent [--help] [--version] -- CMD [ARGS...]\n\
        sockerless-agent --install DIR\n\
@@ -68,6 +69,9 @@ fn main() -> anyhow::Result<()> {
         Mode::Install(dir) => {
             let target = install(&dir)?;
             eprintln!("sockerless-agent: installed {}", target.display());
+            // ACA shares one hosts file per replica; the agent of a non-root
+            // container rewrites its peers block later.
+            sockerless_agent::make_hosts_writable(&hosts_file(&|k| std::env::var(k).ok()));
             return Ok(());
         }
         Mode::Print(msg, code) => {

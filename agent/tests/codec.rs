@@ -133,6 +133,33 @@ fn frame() -> impl Strategy<Value = Frame> {
                 },
             }
         }),
+        (s, text(), any::<u16>()).prop_map(|(session, host, port)| Frame::TcpConnect {
+            session,
+            target: TcpTarget { host, port },
+        }),
+        (s, text(), any::<u16>()).prop_map(|(session, ip, port)| Frame::TcpAccepted {
+            session,
+            on: AcceptedOn { ip, port },
+        }),
+        (
+            proptest::collection::vec(any::<u16>(), 0..8),
+            proptest::collection::vec(text(), 0..3)
+        )
+            .prop_map(|(ports, addresses)| Frame::Listening(Listening { ports, addresses })),
+        proptest::collection::vec(
+            (
+                text(),
+                proptest::collection::vec(text(), 0..3),
+                proptest::collection::vec(any::<u16>(), 0..3)
+            ),
+            0..4
+        )
+        .prop_map(|hosts| Frame::Peers(PeersUpdate {
+            hosts: hosts
+                .into_iter()
+                .map(|(ip, names, ports)| PeerHost { ip, names, ports })
+                .collect(),
+        })),
     ]
 }
 
@@ -196,4 +223,106 @@ fn oversized_and_unknown_frames_are_errors() {
     let mut dec = DelimitedDecoder::default();
     dec.extend(&u32::MAX.to_be_bytes());
     assert!(matches!(dec.next_frame(), Err(DecodeError::TooLarge(_))));
+}
+
+#[test]
+fn tcp_and_relay_frames_have_the_documented_wire_format() {
+    let f = Frame::TcpConnect {
+        session: 7,
+        target: TcpTarget {
+            host: "127.0.0.1".into(),
+            port: 7000,
+        },
+    };
+    let bytes = f.encode();
+    assert_eq!(&bytes[..5], &[0x60, 0, 0, 0, 7]);
+    assert_eq!(&bytes[5..], br#"{"host":"127.0.0.1","port":7000}"#);
+    let f = Frame::TcpAccepted {
+        session: AGENT_SESSION_BASE,
+        on: AcceptedOn {
+            ip: "127.18.0.3".into(),
+            port: 7000,
+        },
+    };
+    let bytes = f.encode();
+    assert_eq!(&bytes[..5], &[0x61, 0x80, 0, 0, 0]);
+    assert_eq!(&bytes[5..], br#"{"ip":"127.18.0.3","port":7000}"#);
+    let bytes = Frame::Listening(Listening {
+        ports: vec![7000, 8080],
+        addresses: vec!["10.213.0.5".into()],
+    })
+    .encode();
+    assert_eq!(&bytes[..5], &[0x62, 0, 0, 0, 0]);
+    assert_eq!(
+        &bytes[5..],
+        br#"{"ports":[7000,8080],"addresses":["10.213.0.5"]}"#
+    );
+    let peers = br#"{"hosts": [{"ip": "127.18.0.3", "names": ["db", "srv"], "ports": [7000]}, {"ip": "10.0.0.9"}]}"#;
+    let mut raw = vec![0x63, 0, 0, 0, 0];
+    raw.extend_from_slice(peers);
+    assert_eq!(
+        Frame::decode(&Bytes::from(raw)),
+        Ok(Frame::Peers(PeersUpdate {
+            hosts: vec![
+                PeerHost {
+                    ip: "127.18.0.3".into(),
+                    names: vec!["db".into(), "srv".into()],
+                    ports: vec![7000],
+                },
+                PeerHost {
+                    ip: "10.0.0.9".into(),
+                    names: vec![],
+                    ports: vec![],
+                },
+            ],
+        }))
+    );
+}
+
+#[test]
+fn malformed_tcp_and_relay_payloads_are_errors() {
+    let bad: [&[u8]; 6] = [
+        b"",
+        b"{",
+        br#"{"host": "x"}"#,
+        br#"{"host": "x", "port": 70000}"#,
+        br#"{"host": 1, "port": 1}"#,
+        b"\xff\xfe",
+    ];
+    for kind in [0x60u8, 0x61] {
+        for payload in bad {
+            let mut raw = vec![kind, 0, 0, 0, 1];
+            raw.extend_from_slice(payload);
+            assert!(matches!(
+                Frame::decode(&Bytes::from(raw)),
+                Err(DecodeError::Invalid(_))
+            ));
+        }
+    }
+    // Unknown fields are ignored, so each kind gets payloads that break its own fields.
+    let bad_reports: [(u8, &[u8]); 8] = [
+        (0x62, b""),
+        (0x62, b"7"),
+        (0x62, br#"{"ports": "x"}"#),
+        (0x62, br#"{"ports": [-1]}"#),
+        (0x63, b"{"),
+        (0x63, b"7"),
+        (0x63, br#"{"hosts": [{"names": []}]}"#),
+        (0x63, br#"{"hosts": [{"ip": "x", "ports": [65536]}]}"#),
+    ];
+    for (kind, payload) in bad_reports {
+        let mut raw = vec![kind, 0, 0, 0, 0];
+        raw.extend_from_slice(payload);
+        let decoded = Frame::decode(&Bytes::from(raw));
+        assert!(
+            matches!(decoded, Err(DecodeError::Invalid(_))),
+            "{kind:#x} {payload:?}: {decoded:?}"
+        );
+    }
+    for n in 0..5 {
+        assert_eq!(
+            Frame::decode(&Bytes::from(vec![0x60u8; n])),
+            Err(DecodeError::Truncated)
+        );
+    }
 }

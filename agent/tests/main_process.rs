@@ -220,3 +220,45 @@ async fn slow_reader_keeps_agent_memory_bounded() {
     // 50 MiB went through; a bounded agent never holds more than the window per stream.
     assert!(peak < 24 * 1024, "agent peak RSS {peak} KiB");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_waits_for_its_peers_and_keeps_early_stdin() {
+    let peer = TestPeer::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1\tlocalhost\n").expect("hosts");
+    let hosts_env = hosts.to_string_lossy().into_owned();
+    // The process prints the hosts file as it finds it, then echoes stdin.
+    let script = format!("cat {hosts_env}; cat");
+    let child = peer.spawn_agent(
+        &["sh", "-c", &script],
+        &[
+            ("SOCKERLESS_OPEN_STDIN", "1"),
+            ("SOCKERLESS_AWAIT_PEERS_SECS", "60"),
+            ("SOCKERLESS_HOSTS_FILE", &hosts_env),
+        ],
+    );
+    let conn = peer.accept(ResumeState::new()).await;
+    let mut main = conn.main_session().expect("main");
+    let input = main.input();
+    // Stdin sent before the process exists is kept for it, not dropped.
+    input.write(b"early\n").await.expect("stdin");
+    conn.set_peers(&sockerless_agent::peer::PeersUpdate {
+        hosts: vec![sockerless_agent::peer::PeerHost {
+            ip: "127.18.0.3".into(),
+            names: vec!["db".into()],
+            ports: vec![],
+        }],
+    })
+    .expect("peers");
+    input.close().expect("close stdin");
+    let (out, _, code) = collect(&mut main).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains("127.18.0.3\tdb"),
+        "hosts ready at start: {out:?}"
+    );
+    assert!(out.ends_with("early\n"), "early stdin delivered: {out:?}");
+    assert_eq!(code, 0);
+    assert_eq!(wait_exit(child).await, 0);
+}

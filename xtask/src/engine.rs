@@ -1,8 +1,11 @@
 //! A private dockerd for the Azure emulator to run job executions on.
 //!
-//! It keeps everything under `target/engine` and uses no bridge and no
-//! iptables, so it coexists with another engine on the same machine and
-//! replicas use host networking (the emulator's choice).
+//! It keeps everything under `target/engine`, has no default bridge, and
+//! touches neither iptables nor the host's IP forwarding, so it coexists with
+//! another engine on the same machine. The emulator creates its own
+//! user-defined bridge network on it (a subnet dockerd picks clear of the
+//! host's routes): each replica gets its own network namespace there and
+//! reaches the host only at the bridge's gateway address.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -106,7 +109,13 @@ pub fn start() -> Result<Engine> {
         .arg(dir.join("dockerd.pid"))
         .arg("--host")
         .arg(engine.url())
-        .args(["--bridge", "none", "--iptables=false", "--ip6tables=false"])
+        .args([
+            "--bridge",
+            "none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-forward=false",
+        ])
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -132,6 +141,7 @@ pub fn stop() -> Result<()> {
         return Ok(());
     };
     let pid = pid.trim();
+    remove_emulator_leftovers(&ours());
     eprintln!("xtask: stopping dockerd {pid}");
     let _ = Command::new("kill").arg(pid).status();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -140,6 +150,37 @@ pub fn stop() -> Result<()> {
     }
     unmount_leftovers();
     Ok(())
+}
+
+/// Removes what emulators left on the engine (containers, then their bridge
+/// networks, whose interfaces would otherwise outlive dockerd on the host).
+fn remove_emulator_leftovers(engine: &Engine) {
+    if !engine.answers() {
+        return;
+    }
+    let label = "label=sockerless-azure-sim";
+    let ids = engine
+        .docker()
+        .args(["ps", "-aq", "--filter", label])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        eprintln!("xtask: removing {} emulator container(s)", ids.len());
+        let _ = engine
+            .docker()
+            .args(["rm", "-f"])
+            .args(&ids)
+            .stdout(Stdio::null())
+            .status();
+    }
+    eprintln!("xtask: removing the emulators' networks");
+    let _ = engine
+        .docker()
+        .args(["network", "prune", "-f", "--filter", label])
+        .stdout(Stdio::null())
+        .status();
 }
 
 /// dockerd leaves its default network namespace mounted under the exec root;

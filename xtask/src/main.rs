@@ -18,7 +18,7 @@ tasks:
   test            run every check CI runs: fmt, clippy, and all tests with a
                   container engine and test images prepared (the README's test command)
   engine start    start a private dockerd for the emulator (data under target/engine)
-  engine stop     stop it
+  engine stop     stop it (first removing the emulators' containers and networks)
   engine env      print the SOCKERLESS_SIM_ENGINE line for the running engine
   registry start  start the test registry (docker-registry on 127.0.0.1:5000, or
                   SOCKERLESS_TEST_REGISTRY), standing in for Docker Hub

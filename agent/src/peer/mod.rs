@@ -24,7 +24,7 @@
 //! Output is acknowledged when [`Session::recv`] hands it over, so a consumer
 //! that reads slowly slows the container's process instead of growing memory.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -34,16 +34,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::net::{self, DialOptions};
-use crate::protocol::{AckStream, Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
+use crate::protocol::{
+    AGENT_SESSION_BASE, AckStream, Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION,
+};
 pub use crate::protocol::{
-    ExecConfig, HealthReport, OutputStream, PathStat, ResumeEntry, SessionInfo,
+    ExecConfig, HealthReport, Listening, OutputStream, PathStat, PeerHost, PeersUpdate,
+    ResumeEntry, SessionInfo,
 };
 use crate::transport::{FrameTransport, token_matches};
 
+mod events;
 mod session;
 
 /// How long either side waits for the other's hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub use events::AgentEvent;
 pub use session::{Session, SessionEvent, SessionInput};
 
 /// Errors seen by the backend side.
@@ -139,11 +144,22 @@ pub(crate) enum Routed {
 
 pub(crate) type StdinCredit = (u64, Option<String>);
 
+/// Progress of a socket session: its stdin credit is kept after its exit
+/// (the remote end's EOF) until the input side is closed too.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct SocketRoute {
+    pub(crate) exited: bool,
+    pub(crate) input_done: bool,
+}
+
 #[derive(Default)]
 pub(crate) struct Routes {
     pub(crate) handles: HashMap<u32, mpsc::UnboundedSender<Routed>>,
     pub(crate) pending: HashMap<u32, Vec<Routed>>,
     pub(crate) stdin: HashMap<u32, watch::Sender<StdinCredit>>,
+    /// Socket sessions not finished yet: their output is acknowledged (and
+    /// dropped) once nobody holds their handle, so the agent forgets them.
+    pub(crate) sockets: HashMap<u32, SocketRoute>,
     pub(crate) closed: Option<PeerError>,
 }
 
@@ -175,18 +191,54 @@ impl Inner {
             let msg = msg.clone();
             credit.send_modify(|c| c.1 = Some(msg));
         }
-        match r.handles.get(&session) {
-            Some(tx) => {
-                let _ = tx.send(item);
-            }
-            None => r.pending.entry(session).or_default().push(item),
+        let unread = match r.handles.get(&session) {
+            Some(tx) => match tx.send(item) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => item,
+        };
+        if r.sockets.contains_key(&session) {
+            self.discard(&mut r, session, unread);
+        } else if r.handles.contains_key(&session) {
+            // The handle was dropped: nobody will read this.
+        } else {
+            r.pending.entry(session).or_default().push(unread);
         }
+    }
+
+    /// Acknowledges what arrives for a socket session whose handle was dropped.
+    fn discard(&self, r: &mut Routes, session: u32, item: Routed) {
+        let ack = match item {
+            Routed::Event(SessionEvent::Output {
+                stream,
+                offset,
+                data,
+            }) => Frame::Ack {
+                session,
+                stream: stream.into(),
+                offset: offset + data.len() as u64,
+            },
+            Routed::Event(SessionEvent::Exit(_)) => {
+                r.sockets.remove(&session);
+                r.handles.remove(&session);
+                r.stdin.remove(&session);
+                Frame::Ack {
+                    session,
+                    stream: AckStream::Exit,
+                    offset: 0,
+                }
+            }
+            _ => return,
+        };
+        let _ = self.send(ack);
     }
 
     fn close(&self, why: PeerError) {
         let mut r = self.routes();
         r.handles.clear();
         r.stdin.clear();
+        r.sockets.clear();
         r.closed.get_or_insert(why);
     }
 }
@@ -196,6 +248,7 @@ impl Inner {
 pub struct AgentConnection {
     inner: Arc<Inner>,
     health: mpsc::UnboundedReceiver<HealthReport>,
+    events: Mutex<Option<mpsc::Receiver<AgentEvent>>>,
     reader: JoinHandle<()>,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -324,6 +377,7 @@ where
     let first_free = info
         .sessions
         .iter()
+        .filter(|s| s.session < AGENT_SESSION_BASE)
         .map(|s| s.session + 1)
         .max()
         .unwrap_or(1)
@@ -337,6 +391,8 @@ where
         info,
     });
     let (health_tx, health) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(events::EVENTS_CAPACITY);
+    let listening_tx = events::spawn_listening_forwarder(events_tx.clone());
     let writer_inner = inner.clone();
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -409,6 +465,12 @@ where
                 Frame::Health(h) => {
                     let _ = health_tx.send(h);
                 }
+                Frame::TcpAccepted { session, on } => {
+                    events::inbound(&inner, &events_tx, session, on)
+                }
+                Frame::Listening(l) => {
+                    listening_tx.send_replace(Some(l));
+                }
                 _ => {} // frames meant for the agent are ignored
             }
         };
@@ -417,6 +479,7 @@ where
     Ok(AgentConnection {
         inner,
         health,
+        events: Mutex::new(Some(events)),
         reader,
         shutdown: Some(shutdown_tx),
     })
@@ -445,49 +508,14 @@ impl AgentConnection {
 
     /// A handle on an existing session (e.g. an exec that survived a reconnect).
     pub fn session(&self, id: u32) -> Result<Session, PeerError> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stdin_start = self
-            .inner
-            .info
-            .sessions
-            .iter()
-            .find(|s| s.session == id)
-            .map(|s| s.stdin_offset);
-        let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
-        {
-            let mut r = self.inner.routes();
-            if let Some(why) = &r.closed {
-                return Err(why.clone());
-            }
-            if r.handles.get(&id).is_some_and(|h| !h.is_closed()) {
-                return Err(PeerError::Agent(format!("session {id} is already open")));
-            }
-            for item in r.pending.remove(&id).unwrap_or_default() {
-                let _ = tx.send(item);
-            }
-            r.handles.insert(id, tx);
-            r.stdin.insert(id, credit_tx);
-        }
-        let delivered = self.inner.resume.position(id);
-        Ok(Session {
-            id,
-            inner: self.inner.clone(),
-            rx,
-            peeked: VecDeque::new(),
-            delivered: [delivered.0, delivered.1],
-            input: SessionInput {
-                id,
-                inner: self.inner.clone(),
-                sent: Arc::new(tokio::sync::Mutex::new(stdin_start.unwrap_or(0))),
-                credit: credit_rx,
-            },
-            last_error: None,
-            done: false,
-        })
+        Session::open(&self.inner, id)
     }
 
     fn new_session(&self) -> Result<Session, PeerError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        if id >= AGENT_SESSION_BASE {
+            return Err(PeerError::Protocol("session ids exhausted".into()));
+        }
         self.session(id)
     }
 

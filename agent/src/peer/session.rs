@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::{Inner, OutputStream, PathStat, PeerError, Routed, StdinCredit};
+use super::{Inner, OutputStream, PathStat, PeerError, Routed, SocketRoute, StdinCredit};
 use crate::protocol::{AckStream, Frame, MAIN_SESSION, MAX_CHUNK};
 
 /// An event of a session, in order.
@@ -39,7 +39,73 @@ pub struct Session {
     pub(super) done: bool,
 }
 
+/// Dropping an unfinished socket session (tcp_connect or inbound) resets
+/// its connection; other sessions are left running. Once a socket session
+/// exited and its handle and every input are gone, its input is closed.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.done && self.inner.routes().sockets.contains_key(&self.id) {
+            let _ = self.input.signal(9);
+        }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
+    /// Opens the handle of session `id` on a connection (once per id at a time).
+    pub(super) fn open(inner: &Arc<Inner>, id: u32) -> Result<Session, PeerError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stdin_start = inner
+            .info
+            .sessions
+            .iter()
+            .find(|s| s.session == id)
+            .map(|s| s.stdin_offset);
+        let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
+        {
+            let mut r = inner.routes();
+            if let Some(why) = &r.closed {
+                return Err(why.clone());
+            }
+            if r.handles.get(&id).is_some_and(|h| !h.is_closed()) {
+                return Err(PeerError::Agent(format!("session {id} is already open")));
+            }
+            for item in r.pending.remove(&id).unwrap_or_default() {
+                let _ = tx.send(item);
+            }
+            r.handles.insert(id, tx);
+            r.stdin.insert(id, credit_tx);
+        }
+        let delivered = inner.resume.position(id);
+        Ok(Session {
+            id,
+            inner: inner.clone(),
+            rx,
+            peeked: VecDeque::new(),
+            delivered: [delivered.0, delivered.1],
+            input: SessionInput {
+                id,
+                inner: inner.clone(),
+                sent: Arc::new(tokio::sync::Mutex::new(stdin_start.unwrap_or(0))),
+                credit: credit_rx,
+                _guard: Arc::new(InputGuard {
+                    id,
+                    inner: inner.clone(),
+                }),
+            },
+            last_error: None,
+            done: false,
+        })
+    }
+
     /// Session id.
     pub fn id(&self) -> u32 {
         self.id
@@ -86,6 +152,7 @@ impl Session {
         let mut r = self.inner.routes();
         r.handles.remove(&self.id);
         r.stdin.remove(&self.id);
+        r.sockets.remove(&self.id);
     }
 
     /// Next event, acknowledging it to the agent as it is handed over.
@@ -133,7 +200,7 @@ impl Session {
                         stream: AckStream::Exit,
                         offset: 0,
                     });
-                    if self.id != MAIN_SESSION {
+                    if !self.input.socket_step(|s| s.exited = true) && self.id != MAIN_SESSION {
                         self.detach();
                     }
                     return Some(SessionEvent::Exit(code));
@@ -222,6 +289,48 @@ impl Session {
     }
 }
 
+/// Records progress of a socket session and forgets it once it exited and
+/// its input is done; false when `id` is not a live socket session.
+fn socket_step(inner: &Inner, id: u32, step: impl FnOnce(&mut SocketRoute)) -> bool {
+    let mut r = inner.routes();
+    let Some(s) = r.sockets.get_mut(&id) else {
+        return false;
+    };
+    step(s);
+    let s = *s;
+    if s.exited {
+        // No more output: later frames (errors) are dropped, stdin acks still count.
+        r.handles.remove(&id);
+        if s.input_done {
+            r.sockets.remove(&id);
+            r.stdin.remove(&id);
+        }
+    }
+    true
+}
+
+/// Shared by a session and its inputs: when the last of them goes, a socket
+/// whose input was neither closed nor signalled is closed (half-close).
+pub(super) struct InputGuard {
+    pub(super) id: u32,
+    pub(super) inner: Arc<Inner>,
+}
+
+impl Drop for InputGuard {
+    fn drop(&mut self) {
+        let open = self
+            .inner
+            .routes()
+            .sockets
+            .get(&self.id)
+            .is_some_and(|s| !s.input_done);
+        if open {
+            let _ = self.inner.send(Frame::CloseStdin { session: self.id });
+            socket_step(&self.inner, self.id, |s| s.input_done = true);
+        }
+    }
+}
+
 /// The input side of a session: stdin with credit-based flow control, resize, signals.
 #[derive(Clone)]
 pub struct SessionInput {
@@ -230,6 +339,7 @@ pub struct SessionInput {
     /// Stdin bytes sent; the lock also keeps concurrent writers' chunks whole.
     pub(super) sent: Arc<tokio::sync::Mutex<u64>>,
     pub(super) credit: watch::Receiver<StdinCredit>,
+    pub(super) _guard: Arc<InputGuard>,
 }
 
 impl SessionInput {
@@ -268,9 +378,15 @@ impl SessionInput {
         Ok(())
     }
 
-    /// Closes stdin: the process reads EOF.
+    /// Closes stdin: the process reads EOF (a socket is half-closed).
     pub fn close(&self) -> Result<(), PeerError> {
-        self.inner.send(Frame::CloseStdin { session: self.id })
+        let sent = self.inner.send(Frame::CloseStdin { session: self.id });
+        self.socket_step(|s| s.input_done = true);
+        sent
+    }
+
+    pub(super) fn socket_step(&self, step: impl FnOnce(&mut SocketRoute)) -> bool {
+        socket_step(&self.inner, self.id, step)
     }
 
     /// Resizes the session's terminal.
@@ -282,11 +398,13 @@ impl SessionInput {
         })
     }
 
-    /// Sends a signal to the session's process.
+    /// Sends a signal to the session's process (resets a socket session).
     pub fn signal(&self, signal: i32) -> Result<(), PeerError> {
-        self.inner.send(Frame::Signal {
+        let sent = self.inner.send(Frame::Signal {
             session: self.id,
             signal,
-        })
+        });
+        self.socket_step(|s| s.input_done = true);
+        sent
     }
 }

@@ -12,7 +12,10 @@ mod delimited;
 mod payload;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
-pub use payload::{ExecConfig, HealthReport, Hello, PathStat, ResumeEntry, SessionInfo};
+pub use payload::{
+    AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
+    ResumeEntry, SessionInfo, TcpTarget,
+};
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -22,6 +25,9 @@ pub const MAX_FRAME_LEN: usize = 1 << 20;
 pub const MAX_CHUNK: usize = 32 * 1024;
 /// Session id of the container's main process.
 pub const MAIN_SESSION: u32 = 0;
+/// Session ids at or above this one are chosen by the agent (TCP_ACCEPTED);
+/// the peer's ids stay below.
+pub const AGENT_SESSION_BASE: u32 = 0x8000_0000;
 const HEADER_LEN: usize = 5;
 
 /// Errors decoding a frame.
@@ -223,6 +229,24 @@ pub enum Frame {
         /// The stat.
         stat: PathStat,
     },
+    /// Peer: open a socket session connected to `target` inside the container.
+    TcpConnect {
+        /// Session id chosen by the peer (below [`AGENT_SESSION_BASE`]).
+        session: u32,
+        /// Where to connect.
+        target: TcpTarget,
+    },
+    /// Agent: a relay listener accepted a connection; the socket session is open.
+    TcpAccepted {
+        /// Session id chosen by the agent (at least [`AGENT_SESSION_BASE`]).
+        session: u32,
+        /// The relay listener's address.
+        on: AcceptedOn,
+    },
+    /// Agent: the container's listening ports and addresses (session 0).
+    Listening(Listening),
+    /// Peer: the full relay state (session 0).
+    Peers(PeersUpdate),
 }
 
 mod kind {
@@ -244,13 +268,19 @@ mod kind {
     pub const ARCHIVE_PUT: u8 = 0x51;
     pub const ARCHIVE_STAT: u8 = 0x52;
     pub const PATH_STAT: u8 = 0x53;
+    pub const TCP_CONNECT: u8 = 0x60;
+    pub const TCP_ACCEPTED: u8 = 0x61;
+    pub const LISTENING: u8 = 0x62;
+    pub const PEERS: u8 = 0x63;
 }
 
 impl Frame {
     /// Session the frame belongs to.
     pub fn session(&self) -> u32 {
         match self {
-            Frame::Hello(_) | Frame::Health(_) => MAIN_SESSION,
+            Frame::Hello(_) | Frame::Health(_) | Frame::Listening(_) | Frame::Peers(_) => {
+                MAIN_SESSION
+            }
             Frame::Error { session, .. }
             | Frame::Attach { session, .. }
             | Frame::ExecStart { session, .. }
@@ -265,7 +295,9 @@ impl Frame {
             | Frame::ArchiveGet { session, .. }
             | Frame::ArchivePut { session, .. }
             | Frame::ArchiveStat { session, .. }
-            | Frame::PathStat { session, .. } => *session,
+            | Frame::PathStat { session, .. }
+            | Frame::TcpConnect { session, .. }
+            | Frame::TcpAccepted { session, .. } => *session,
         }
     }
 
@@ -371,6 +403,12 @@ impl Frame {
                 &PathPayload { path: path.clone() },
             ),
             Frame::PathStat { session, stat } => json(&mut out, kind::PATH_STAT, *session, stat),
+            Frame::TcpConnect { session, target } => {
+                json(&mut out, kind::TCP_CONNECT, *session, target)
+            }
+            Frame::TcpAccepted { session, on } => json(&mut out, kind::TCP_ACCEPTED, *session, on),
+            Frame::Listening(l) => json(&mut out, kind::LISTENING, 0, l),
+            Frame::Peers(p) => json(&mut out, kind::PEERS, 0, p),
         }
         out.freeze()
     }
@@ -457,6 +495,16 @@ impl Frame {
                 session,
                 stat: from_json(&p)?,
             },
+            kind::TCP_CONNECT => Frame::TcpConnect {
+                session,
+                target: from_json(&p)?,
+            },
+            kind::TCP_ACCEPTED => Frame::TcpAccepted {
+                session,
+                on: from_json(&p)?,
+            },
+            kind::LISTENING => Frame::Listening(from_json(&p)?),
+            kind::PEERS => Frame::Peers(from_json(&p)?),
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)

@@ -119,3 +119,60 @@ pub struct PathStat {
     #[serde(rename = "linkTarget")]
     pub link_target: String,
 }
+
+/// Where a TCP_CONNECT session connects, inside the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TcpTarget {
+    /// IP literal or name (resolved by the agent without the image's libc).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// The address a relay listener accepted a connection on (TCP_ACCEPTED).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedOn {
+    /// Local IP of the relay listener (e.g. `127.18.0.3`).
+    pub ip: String,
+    /// Local port of the relay listener.
+    pub port: u16,
+}
+
+/// What the container listens on (LISTENING, session 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Listening {
+    /// TCP ports in LISTEN state on any local address, sorted, without the
+    /// agent's own listeners.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// The container's non-loopback IPv4 addresses.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// One peer container as the agent should see it (an entry of [`PeersUpdate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerHost {
+    /// Address the names resolve to (a 127.0.0.0/8 relay address, or the
+    /// peer's own address in direct mode).
+    pub ip: String,
+    /// Host names written to `/etc/hosts` for `ip`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Ports the agent relays on `ip` (empty in direct mode).
+    #[serde(default)]
+    pub ports: Vec<u16>,
+}
+
+/// The full desired relay state (PEERS, session 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PeersUpdate {
+    /// Every peer; hosts and listeners not listed are removed.
+    #[serde(default)]
+    pub hosts: Vec<PeerHost>,
+}

@@ -89,6 +89,7 @@ struct Inner {
     runtimes: crate::runtime::state::Runtimes,
     agent_endpoint: tokio::sync::OnceCell<crate::agent_link::AgentEndpoint>,
     execs: crate::exec::ExecTable,
+    relay: crate::relay::Relay,
 }
 
 impl AcaBackend {
@@ -126,6 +127,7 @@ impl AcaBackend {
                 runtimes: Default::default(),
                 agent_endpoint: tokio::sync::OnceCell::new(),
                 execs: Default::default(),
+                relay: Default::default(),
             }),
         })
     }
@@ -144,6 +146,11 @@ impl AcaBackend {
     /// In-memory state of containers (agent connections, waiters, output subscribers).
     pub fn runtimes(&self) -> &crate::runtime::state::Runtimes {
         &self.inner.runtimes
+    }
+
+    /// The relay between containers' agents.
+    pub fn relay(&self) -> &crate::relay::Relay {
+        &self.inner.relay
     }
 
     /// Starts the agent endpoint on `agent_listen` (once; later calls return

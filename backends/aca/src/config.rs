@@ -49,7 +49,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 30] = [
+pub const ALL_KEYS: [&str; 31] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -80,6 +80,7 @@ pub const ALL_KEYS: [&str; 30] = [
     "agent_connect_timeout_secs",
     "log_max_bytes",
     "agent_grace_secs",
+    "network_mode",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -135,6 +136,18 @@ impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// How containers on a user network reach each other (`network_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    /// Each peer gets a loopback address in the other containers; the agents
+    /// relay TCP through the backend (works on every environment).
+    #[default]
+    Relay,
+    /// Replicas reach each other directly (VNet-integrated environments):
+    /// names point at the replica IPs the agents report; no relay.
+    Direct,
 }
 
 /// Log output format.
@@ -235,6 +248,8 @@ pub struct Config {
     pub log_max_bytes: u64,
     /// Grace period of a disconnected agent, seconds.
     pub agent_grace_secs: u64,
+    /// How containers on a user network reach each other.
+    pub network_mode: NetworkMode,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -271,6 +286,7 @@ struct RawConfig {
     agent_connect_timeout_secs: Option<Number>,
     log_max_bytes: Option<Number>,
     agent_grace_secs: Option<Number>,
+    network_mode: Option<String>,
 }
 
 /// A number given as a number (YAML) or a string (environment, flags).
@@ -360,6 +376,7 @@ impl Config {
             agent_connect_timeout_secs: DEFAULT_AGENT_CONNECT_TIMEOUT_SECS,
             log_max_bytes: DEFAULT_LOG_MAX_BYTES,
             agent_grace_secs: DEFAULT_AGENT_GRACE_SECS,
+            network_mode: NetworkMode::Relay,
         }
     }
 
@@ -483,6 +500,19 @@ impl Config {
             raw.agent_grace_secs,
             DEFAULT_AGENT_GRACE_SECS,
         )?;
+        config.network_mode = match non_empty(raw.network_mode)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("relay") => NetworkMode::Relay,
+            Some("direct") => NetworkMode::Direct,
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "network_mode: {other:?} is neither \"relay\" nor \"direct\""
+                )));
+            }
+        };
         Ok(config)
     }
 

@@ -114,6 +114,9 @@ pub struct CliArgs {
     /// Seconds a disconnected agent may stay away before the execution status is polled [default: 30].
     #[arg(long, value_name = "SECS")]
     pub agent_grace_secs: Option<String>,
+    /// How containers on a user network reach each other: relay (through the agents and the backend) or direct (replica IPs) [default: relay].
+    #[arg(long, value_name = "MODE")]
+    pub network_mode: Option<String>,
 }
 
 /// The flags that are set, as a figment layer.
@@ -131,7 +134,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 28] = [
+    let pairs: [(&'static str, &Option<String>); 29] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -158,6 +161,7 @@ pub(super) fn flag_layer(
         ("log_level", &args.log_level),
         ("log_format", &args.log_format),
         ("arm_audience", &args.arm_audience),
+        ("network_mode", &args.network_mode),
         ("log_analytics_audience", &args.log_analytics_audience),
         ("replica_timeout_secs", &args.replica_timeout_secs),
         (

@@ -9,6 +9,8 @@
 //! - [`daemon`]: logging, listener, request log, graceful shutdown.
 //! - [`containers`], [`exec`], [`images`], [`networks`], [`volumes`]: the
 //!   Docker operations, one function per `Backend` method.
+//! - [`relay`]: names and TCP between containers through their agents.
+//! - [`ports`]: published ports, relayed from the daemon's host through the agent.
 #![warn(missing_docs)]
 
 pub mod agent_image;
@@ -24,6 +26,8 @@ pub mod images;
 pub mod logs;
 pub mod names;
 pub mod networks;
+pub mod ports;
+pub mod relay;
 pub mod runtime;
 pub mod store;
 pub mod volumes;

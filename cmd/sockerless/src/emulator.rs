@@ -15,10 +15,13 @@ use sockerless_backend_aca::{CliArgs, Config, ConfigError};
 use url::Url;
 
 use crate::identity::EndpointIdentityCredential;
+use crate::pki;
 
-/// Agent endpoint in emulator mode: replicas share the host's network, so
-/// loopback with a free port.
-pub const EMULATOR_AGENT_LISTEN: &str = "tcp://127.0.0.1:0";
+/// Agent endpoint's port in emulator mode (0: a free one).
+pub const EMULATOR_AGENT_PORT: u16 = 0;
+/// Agent endpoint when the emulator has no replica network (its engine was
+/// unreachable at start): loopback, which no replica reaches.
+pub const FALLBACK_AGENT_LISTEN: &str = "tcp://127.0.0.1:0";
 /// Subdirectory of the data dir holding the emulator's volumes.
 pub const SIM_SUBDIR: &str = "azure-sim";
 
@@ -112,6 +115,7 @@ pub async fn start(
         engine = %options.engine,
         data_dir = %config.data_dir.display(),
         agent_image = config.agent_image.as_deref().unwrap_or(""),
+        replica_network = %emulator.sim.network().map(|n| format!("{} {} gateway {}", n.name, n.subnet, n.gateway)).unwrap_or_default(),
         "emulator mode: no Azure subscription configured, using the embedded Azure emulator"
     );
     Ok((emulator, config, credential))
@@ -167,7 +171,7 @@ async fn configure(
             .registry_mirrors
             .insert("docker.io".to_owned(), mirror);
     }
-    config.agent_listen = EMULATOR_AGENT_LISTEN.to_owned();
+    configure_agent_endpoint(config, emulator)?;
     let registry = emulator.sim.registry_host();
     if config.registry_server.is_none() {
         // The agent image lives in the emulator's registry, whose admin login
@@ -189,6 +193,33 @@ async fn configure(
         );
         config.agent_image = Some(pushed.reference);
     }
+    Ok(())
+}
+
+/// Replicas live in their own network namespaces on the emulator's bridge
+/// network and reach the host at its gateway address only: the agent endpoint
+/// listens there, with TLS from a CA generated now (handed to every container
+/// as in production), so agents dial `wss://<gateway>:<port>`.
+fn configure_agent_endpoint(config: &mut Config, emulator: &Emulator) -> Result<()> {
+    let Some(gateway) = emulator.sim.gateway() else {
+        tracing::warn!(
+            "the emulator has no replica network (is its engine, --engine, running?): \
+             containers cannot start until sockerless restarts"
+        );
+        config.agent_listen = FALLBACK_AGENT_LISTEN.to_owned();
+        return Ok(());
+    };
+    let files = pki::generate(&config.data_dir.join(pki::TLS_SUBDIR), gateway)
+        .context("generating the agent endpoint's TLS certificate")?;
+    config.agent_listen = format!(
+        "tcp://{}",
+        std::net::SocketAddr::new(gateway, EMULATOR_AGENT_PORT)
+    );
+    config.agent_callback_url = None;
+    config.agent_tls_cert = Some(files.cert);
+    config.agent_tls_key = Some(files.key);
+    config.agent_tls_ca = Some(files.ca);
+    config.check_agent_listen()?;
     Ok(())
 }
 
@@ -284,7 +315,9 @@ mod tests {
             Some(seed.log_analytics_workspace_id.as_str())
         );
         assert_eq!(config.data_dir, dir.path().join("data"));
-        assert_eq!(config.agent_listen, EMULATOR_AGENT_LISTEN);
+        // No engine, so no replica network: loopback, no TLS.
+        assert_eq!(config.agent_listen, FALLBACK_AGENT_LISTEN);
+        assert!(!config.agent_tls());
         assert_eq!(
             config.registry_mirrors.get("docker.io").map(Url::as_str),
             Some("http://127.0.0.1:5000/")
@@ -312,6 +345,39 @@ mod tests {
 
         emulator.shutdown().await;
         assert!(dir.path().join("data").exists(), "a given data dir is kept");
+    }
+
+    #[tokio::test]
+    async fn with_an_engine_agents_dial_the_gateway_over_tls() {
+        let Some(engine) = std::env::var("SOCKERLESS_SIM_ENGINE")
+            .ok()
+            .filter(|e| !e.is_empty())
+        else {
+            println!("SKIPPED: set SOCKERLESS_SIM_ENGINE");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = dir.path().join("sockerless-agent");
+        std::fs::write(&agent, b"agent bytes").expect("write agent");
+        let args = CliArgs {
+            data_dir: Some(dir.path().join("data")),
+            ..CliArgs::default()
+        };
+        let options = EmulatorOptions {
+            engine,
+            ..options(Ok(agent))
+        };
+        let (emulator, config, _) = start(&args, no_env(), &options)
+            .await
+            .expect("emulator mode starts");
+        let gateway = emulator.sim.gateway().expect("replica network");
+        assert!(!gateway.is_loopback());
+        assert_eq!(config.agent_listen, format!("tcp://{gateway}:0"));
+        assert!(config.agent_tls());
+        let tls = dir.path().join("data").join(pki::TLS_SUBDIR);
+        assert_eq!(config.agent_tls_ca, Some(tls.join("ca.pem")));
+        assert_eq!(config.agent_tls_key, Some(tls.join("key.pem")));
+        emulator.shutdown().await;
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 mod cli;
 mod emulator;
 mod identity;
+mod pki;
 mod serve;
 
 use std::io::Read;

@@ -101,6 +101,14 @@ pub struct SimConfig {
     pub ingestion_delay: Duration,
     /// Fault injection and LRO pacing at start.
     pub faults: FaultConfig,
+    /// Bridge network of the engine that replicas run on. `None`: a network
+    /// named `sockerless-azure-sim-<hash of the data dir>`. Created at start
+    /// unless it exists (then reused); a network this emulator created is
+    /// removed at shutdown.
+    pub network: Option<String>,
+    /// IPv4 subnet (CIDR) of the network when the emulator creates it. `None`:
+    /// the engine picks a free one from its address pools.
+    pub network_subnet: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -118,6 +126,8 @@ impl Default for SimConfig {
             environments: vec![EnvironmentSeed::default()],
             ingestion_delay: Duration::from_secs(5),
             faults: FaultConfig::default(),
+            network: None,
+            network_subnet: None,
         }
     }
 }

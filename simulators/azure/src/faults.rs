@@ -1,5 +1,6 @@
 //! Cross-cutting middleware: request IDs, the request log behind
-//! `GET /_sim/requests`, and fault injection (`/_sim/faults`).
+//! `GET /_sim/requests`, and fault injection (`/_sim/faults`); and the
+//! replica network's description (`GET /_sim/network`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,6 +247,20 @@ pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Resp
         Err(e) => (
             StatusCode::BAD_REQUEST,
             axum::Json(json!({"message": format!("invalid fault config: {e}")})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /_sim/network`: the replica network (`name`, `id`, `subnet`,
+/// `gateway`: the host's address as replicas see it, `owned`), preparing it
+/// if the engine was unavailable at start; 503 while it cannot be.
+pub async fn get_network(State(state): State<Arc<AppState>>) -> Response {
+    match state.runner.prepare_network().await {
+        Ok(net) => axum::Json(net).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"message": format!("no replica network: {e}")})),
         )
             .into_response(),
     }

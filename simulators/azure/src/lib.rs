@@ -70,7 +70,8 @@ pub enum SimError {
 pub struct Simulator;
 
 /// A running emulator. Dropping it without [`RunningSim::shutdown`] stops the
-/// listener but leaves running containers to the next start's cleanup.
+/// listener and removes the emulator's containers and network (blocking for
+/// a few seconds at most), without waiting for executions to end.
 pub struct RunningSim {
     addr: SocketAddr,
     state: Arc<AppState>,
@@ -113,6 +114,9 @@ impl Simulator {
         })?;
         let state = Arc::new(AppState::new(config, addr, data_dir));
         state.runner.remove_leftovers().await;
+        if let Err(e) = state.runner.prepare_network().await {
+            tracing::warn!(error = %e, "no replica network yet (executions retry when they start)");
+        }
         let app = router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -150,13 +154,26 @@ impl RunningSim {
         self.state.registry_host()
     }
 
+    /// The bridge network replicas run on (`None` when the engine could not
+    /// be reached at start; executions then try again).
+    pub fn network(&self) -> Option<runner::SimNetwork> {
+        self.state.runner.network()
+    }
+
+    /// The host's address on the replica network: services the replicas must
+    /// reach (an agent endpoint) listen there; the host's loopback is out of
+    /// their reach. Also served as `GET /_sim/network`.
+    pub fn gateway(&self) -> Option<std::net::IpAddr> {
+        self.network().map(|n| n.gateway)
+    }
+
     /// Data directory in use.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.state.data_dir
     }
 
     /// Stops the listener, stops running executions and removes the
-    /// emulator's containers.
+    /// emulator's containers and the network it created.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -170,6 +187,21 @@ impl Drop for RunningSim {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
+            // Not shut down: remove containers and network on a thread of its
+            // own (this may run inside a runtime that is going away).
+            let state = self.state.clone();
+            state.runner.close();
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(state.runner.remove_leftovers());
+                }
+                let _ = done.send(());
+            });
+            let _ = wait.recv_timeout(std::time::Duration::from_secs(20));
         }
     }
 }
@@ -197,6 +229,7 @@ fn router(state: Arc<AppState>) -> Router {
             get(faults::list_requests).delete(faults::clear_requests),
         )
         .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
+        .route("/_sim/network", get(faults::get_network))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

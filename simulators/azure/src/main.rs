@@ -101,6 +101,14 @@ struct Args {
     /// Extra latency per ARM / Log Analytics request in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Bridge network of the engine replicas run on, created unless it exists
+    /// [default: sockerless-azure-sim-<hash of the data dir>].
+    #[arg(long, env = "SOCKERLESS_SIM_NETWORK")]
+    network: Option<String>,
+    /// IPv4 subnet of the network when the emulator creates it, e.g.
+    /// 10.213.0.0/24 [default: one the engine picks].
+    #[arg(long, env = "SOCKERLESS_SIM_NETWORK_SUBNET")]
+    network_subnet: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +161,8 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
             lro_delay_ms: args.lro_delay_ms,
             lro_polls: args.lro_polls,
         },
+        network: args.network,
+        network_subnet: args.network_subnet,
     })
 }
 
@@ -165,6 +175,13 @@ async fn main() -> anyhow::Result<()> {
     let config = config(Args::parse())?;
     let sim = Simulator::start(config).await?;
     println!("{}", sim.addr());
+    match sim.network() {
+        Some(net) => eprintln!(
+            "replica network {} ({}), host reachable from replicas at {}",
+            net.name, net.subnet, net.gateway
+        ),
+        None => eprintln!("no replica network (engine unavailable): executions will fail"),
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

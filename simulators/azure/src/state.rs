@@ -53,7 +53,12 @@ impl AppState {
         AppState {
             tokens: TokenIssuer::new(&config.tenant_id),
             logs: LogStore::new(config.ingestion_delay),
-            runner: Runner::new(&config.engine, &data_dir.display().to_string()),
+            runner: Runner::new(
+                &config.engine,
+                &data_dir.display().to_string(),
+                config.network.as_deref(),
+                config.network_subnet.as_deref(),
+            ),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             arm: Mutex::new(arm),
             registry: Mutex::new(RegistryStore::default()),

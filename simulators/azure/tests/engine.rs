@@ -120,12 +120,30 @@ async fn failing_execution_from_the_emulator_registry_logs_both_streams() {
 }
 
 #[tokio::test]
-async fn volumes_secrets_init_containers_and_host_loopback() {
-    let Some(engine) = engine("volumes_secrets_init_containers_and_host_loopback") else {
+async fn volumes_secrets_init_containers_and_isolated_network() {
+    let Some(engine) = engine("volumes_secrets_init_containers_and_isolated_network") else {
         return;
     };
     let sim = engine_sim(&engine).await;
-    let port = sim.sim.as_ref().expect("sim").addr().port();
+    let running = sim.sim.as_ref().expect("sim");
+    let gateway = running.gateway().expect("replica network");
+    // The admin endpoint says the same.
+    let r = sim.call(Method::GET, "/_sim/network", None, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["gateway"], json!(gateway.to_string()));
+    // A service of the host on its loopback, and one on the gateway address.
+    let loopback = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let on_gateway = std::net::TcpListener::bind((gateway, 0)).expect("bind gateway");
+    let (lport, gport) = (
+        loopback.local_addr().expect("addr").port(),
+        on_gateway.local_addr().expect("addr").port(),
+    );
+    // Accepted connections are closed at once, so `nc` sees EOF and exits.
+    std::thread::spawn(move || {
+        for conn in on_gateway.incoming() {
+            drop(conn);
+        }
+    });
     // A file share and an environment storage pointing at it.
     let share = format!(
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/storageAccounts/simacct/fileServices/default/shares/data?api-version=2024-01-01"
@@ -143,22 +161,22 @@ async fn volumes_secrets_init_containers_and_host_loopback() {
     let storage = format!("{}/storages/files", env_id(SUB, RG, ENV));
     let st = json!({"properties": {"azureFile": {"accountName": "simacct", "accountKey": "k", "shareName": "data", "accessMode": "ReadWrite"}}});
     assert_eq!(sim.arm(Method::PUT, &storage, Some(&st)).await.status, 200);
-    let mut body = registry_job(
-        &sim,
-        "cat /work/from-init; echo \"$GREETING\"; cat /share/count 2>/dev/null || echo none; echo again > /share/count; wget -q -O - http://127.0.0.1:PORT/_sim/faults >/dev/null && echo loopback-ok",
+    let script = format!(
+        "cat /work/from-init; echo \"$GREETING\"; cat /share/count 2>/dev/null || echo none; echo again > /share/count; \
+         [ \"$(cat /work/init-ip)\" = \"$(grep \"$(hostname)\" /etc/hosts)\" ] && echo same-netns; \
+         nc -w 2 127.0.0.1 {lport} </dev/null 2>/dev/null && echo loopback-reached || echo loopback-refused; \
+         nc -w 2 {gateway} {gport} </dev/null && echo gateway-ok; \
+         echo '10.9.9.9 peer' >> /etc/hosts && echo hosts-writable; \
+         nc -w 2 no-such-name 80 2>&1 | grep -q 'bad address' && echo unknown-names-fail"
     );
-    let script = body["properties"]["template"]["containers"][0]["command"][2]
-        .as_str()
-        .unwrap_or_default()
-        .replace("PORT", &port.to_string());
-    body["properties"]["template"]["containers"][0]["command"][2] = json!(script);
-    let host = sim.sim.as_ref().expect("sim").registry_host();
+    let mut body = registry_job(&sim, &script);
+    let host = running.registry_host();
     body["properties"]["template"]["containers"][0]["env"] =
         json!([{"name": "GREETING", "secretRef": "greeting"}]);
     body["properties"]["template"]["containers"][0]["volumeMounts"] = json!([{"volumeName": "scratch", "mountPath": "/work"}, {"volumeName": "share", "mountPath": "/share"}]);
     body["properties"]["template"]["initContainers"] = json!([{
         "name": "prep", "image": format!("{host}/library/busybox:latest"),
-        "command": ["sh", "-c", "echo from-init > /work/from-init"],
+        "command": ["sh", "-c", "echo from-init > /work/from-init; grep \"$(hostname)\" /etc/hosts > /work/init-ip"],
         "resources": {"cpu": 0.25, "memory": "0.5Gi"},
         "volumeMounts": [{"volumeName": "scratch", "mountPath": "/work"}]
     }]);
@@ -167,7 +185,7 @@ async fn volumes_secrets_init_containers_and_host_loopback() {
     let first = start(&sim, "e2e-vols", None).await;
     let done = wait_execution(&sim, "e2e-vols", &first, Duration::from_secs(120)).await;
     assert_eq!(done["properties"]["status"], "Succeeded", "{done:#}");
-    let rows = query_logs(&sim, "e2e-vols", &first, 4).await;
+    let rows = query_logs(&sim, "e2e-vols", &first, 8).await;
     let lines: Vec<&str> = rows
         .iter()
         .filter(|r| r[2] == "main")
@@ -175,20 +193,38 @@ async fn volumes_secrets_init_containers_and_host_loopback() {
         .collect();
     assert_eq!(
         lines,
-        vec!["from-init", "hello-secret", "none", "loopback-ok"]
+        vec![
+            "from-init",
+            "hello-secret",
+            "none",
+            "same-netns",
+            "loopback-refused",
+            "gateway-ok",
+            "hosts-writable",
+            "unknown-names-fail"
+        ]
     );
     // The share keeps its data across executions.
     let second = start(&sim, "e2e-vols", None).await;
     let done = wait_execution(&sim, "e2e-vols", &second, Duration::from_secs(120)).await;
     assert_eq!(done["properties"]["status"], "Succeeded");
-    let rows = query_logs(&sim, "e2e-vols", &second, 4).await;
+    let rows = query_logs(&sim, "e2e-vols", &second, 8).await;
     let lines: Vec<&str> = rows
         .iter()
         .filter(|r| r[2] == "main")
         .filter_map(|r| r[0].as_str())
         .collect();
     assert_eq!(lines[2], "again");
+    let net = sim.sim.as_ref().and_then(|s| s.network()).expect("network");
+    assert!(net.owned, "{net:?}");
     sim.shutdown().await;
+    let docker = sockerless_azure_sim::runner::connect(&engine)
+        .await
+        .expect("engine");
+    assert!(
+        docker.inspect_network(&net.name, None).await.is_err(),
+        "the emulator's network is removed at shutdown"
+    );
 }
 
 #[tokio::test]

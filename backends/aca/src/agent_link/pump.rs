@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sockerless_agent::peer::{
-    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, Session, SessionEvent,
+    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, PeersUpdate, Session,
+    SessionEvent,
 };
 use sockerless_api::StreamKind;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +27,8 @@ enum Request {
     Stat(String, Reply<PathStat>),
     GetArchive(String, Reply<(PathStat, Session)>),
     PutArchive(String, Reply<Session>),
+    TcpConnect(String, u16, Reply<Session>),
+    SetPeers(PeersUpdate),
 }
 
 /// The live connection to a container's agent, shared by the backend.
@@ -81,6 +84,20 @@ impl AgentLink {
         let path = path.to_owned();
         self.ask(|tx| Request::PutArchive(path, tx)).await
     }
+
+    /// Opens a TCP connection to `host:port` inside the container (a socket
+    /// session: output = bytes from the socket, stdin = bytes to it).
+    pub async fn tcp_connect(&self, host: &str, port: u16) -> Result<Session, PeerError> {
+        let host = host.to_owned();
+        self.ask(|tx| Request::TcpConnect(host, port, tx)).await
+    }
+
+    /// Sends the relay state (peers' names, addresses and ports) to the agent.
+    pub fn set_peers(&self, peers: PeersUpdate) -> Result<(), PeerError> {
+        self.requests
+            .send(Request::SetPeers(peers))
+            .map_err(|_| PeerError::Closed)
+    }
 }
 
 /// Owns the connection: health reports go to the runtime, requests are
@@ -120,6 +137,18 @@ async fn serve(
             Request::PutArchive(path, tx) => {
                 let _ = tx.send(conn.put_archive(&path).await);
             }
+            Request::TcpConnect(host, port, tx) => {
+                // Connects run concurrently: one slow peer must not hold up the others.
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(conn.tcp_connect(&host, port).await);
+                });
+            }
+            Request::SetPeers(peers) => {
+                if let Err(e) = conn.set_peers(&peers) {
+                    tracing::info!(container = %rt.id, error = %e, "peers not delivered to the agent");
+                }
+            }
         }
     }
 }
@@ -131,15 +160,20 @@ pub fn attach_connection(
     conn: Arc<AgentConnection>,
 ) {
     let main = conn.main_session();
+    if let Some(events) = conn.take_events() {
+        crate::relay::serve_events(backend.clone(), rt.id.clone(), events);
+    }
     if Arc::strong_count(&conn) > 1 {
         tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
     }
     let link = AgentLink::spawn(conn, rt.clone());
+    let relay_backend = backend.clone();
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),
         run(backend, rt.clone(), link.clone(), main),
     ));
     rt.set_agent(link, task);
+    crate::relay::connected(&relay_backend, &rt.id);
 }
 
 async fn run(

@@ -42,6 +42,12 @@ pub async fn create(
     let image = crate::images::resolve(backend, &image_name).await?;
     let body = merge::merge_image_config(req.config, &image.config);
     merge::command_line(&body)?;
+    crate::ports::validate(&body)?;
+    crate::networks::endpoints::check_create(
+        backend.config().network_mode,
+        &serde_json::to_value(&body)
+            .map_err(|e| ApiError::Internal(format!("encode container config: {e}")))?,
+    )?;
     let host = body.host_config.as_ref();
     resources_for(host.and_then(|h| h.nano_cpus), host.and_then(|h| h.memory))?;
     replica_timeout(&body, backend.config().replica_timeout_secs)?;
@@ -123,12 +129,22 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
             .await?
     };
     let health = health_of(backend, &record)?;
-    view::inspect(
+    let endpoints = crate::networks::endpoints::Table::load(backend)
+        .await?
+        .of(&record);
+    let mut response = view::inspect(
         &record,
         &execs,
         backend.arm_calls(&record.id),
         health.as_ref(),
-    )
+        &endpoints,
+    )?;
+    let rt = backend.runtimes().find(&record.id);
+    response
+        .network_settings
+        .get_or_insert_with(Default::default)
+        .ports = Some(crate::ports::port_map(rt.as_deref()));
+    Ok(response)
 }
 
 /// The health shown for `record` (from this process's memory: reports of
@@ -156,6 +172,7 @@ pub async fn list(
         .call(|c| records::list_containers(c))
         .await?;
     let filter = filters::ContainerFilter::parse(&opts.filters)?;
+    let networks = crate::networks::endpoints::Table::load(backend).await?;
     let mut out = Vec::new();
     for record in &all {
         // As in Docker, `--last N` (`limit`) implies all containers.
@@ -169,7 +186,10 @@ pub async fn list(
         {
             continue;
         }
-        out.push(view::summary(record, opts.size, health.as_ref())?);
+        let mut row = view::summary(record, opts.size, health.as_ref(), &networks.of(record))?;
+        let rt = backend.runtimes().find(&record.id);
+        row.ports = Some(crate::ports::summaries(rt.as_deref()));
+        out.push(row);
         if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
             break;
         }

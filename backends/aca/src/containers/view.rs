@@ -11,6 +11,7 @@ use sockerless_api::docker::{
 
 use crate::azure::pipeline::ArmCallCounts;
 use crate::containers::health::HealthState;
+use crate::networks::endpoints::Endpoint;
 use crate::runtime::{StoredConfig, rfc3339};
 use crate::store::{ContainerRecord, ExecRecord};
 
@@ -30,15 +31,49 @@ fn network_mode(stored: &StoredConfig) -> String {
         .unwrap_or_else(|| "bridge".to_owned())
 }
 
-fn networks(stored: &StoredConfig) -> HashMap<String, EndpointSettings> {
-    let mut nets: HashMap<String, EndpointSettings> = stored
+/// `NetworkSettings.Networks`: the networks the container is on (create
+/// config, `network connect`/`disconnect`), with the address peers reach it at.
+fn networks(stored: &StoredConfig, endpoints: &[Endpoint]) -> HashMap<String, EndpointSettings> {
+    let configured: HashMap<String, EndpointSettings> = stored
         .body
         .networking_config
         .as_ref()
         .and_then(|n| n.endpoints_config.clone())
         .unwrap_or_default();
+    let mut nets: HashMap<String, EndpointSettings> = endpoints
+        .iter()
+        .map(|e| {
+            let mut settings = configured.get(&e.network).cloned().unwrap_or_default();
+            settings.network_id = Some(e.network_id.clone());
+            settings.endpoint_id = Some(e.endpoint_id.clone());
+            settings.aliases = Some(e.aliases.clone()).filter(|a| !a.is_empty());
+            settings.ip_address = Some(e.ip.map(|ip| ip.to_string()).unwrap_or_default());
+            settings.ip_prefix_len = Some(if e.ip.is_some() {
+                i64::from(e.prefix_len)
+            } else {
+                0
+            });
+            settings.gateway = Some(if e.ip.is_some() {
+                e.gateway.clone()
+            } else {
+                String::new()
+            });
+            settings.mac_address.get_or_insert_with(String::new);
+            settings.ipv6_gateway.get_or_insert_with(String::new);
+            settings.global_ipv6_address.get_or_insert_with(String::new);
+            settings.global_ipv6_prefix_len.get_or_insert(0);
+            settings.links = settings.links.filter(|l| !l.is_empty());
+            let mut dns = vec![e.container.chars().take(12).collect::<String>()];
+            dns.extend(e.aliases.iter().cloned());
+            settings.dns_names = (!e.default_bridge).then_some(dns);
+            (e.network.clone(), settings)
+        })
+        .collect();
     if nets.is_empty() {
-        nets.insert(network_mode(stored), EndpointSettings::default());
+        let mode = network_mode(stored);
+        if mode == "none" || mode == "host" {
+            nets.insert(mode, EndpointSettings::default());
+        }
     }
     nets
 }
@@ -98,6 +133,7 @@ pub fn inspect(
     execs: &[ExecRecord],
     arm: ArmCallCounts,
     health: Option<&HealthState>,
+    endpoints: &[Endpoint],
 ) -> Result<ContainerInspectResponse> {
     let stored = StoredConfig::of(record)?;
     let b = &stored.body;
@@ -177,7 +213,7 @@ pub fn inspect(
         mounts: Some(Vec::new()),
         config: Some(config),
         network_settings: Some(NetworkSettings {
-            networks: Some(networks(&stored)),
+            networks: Some(networks(&stored, endpoints)),
             ..Default::default()
         }),
         resolv_conf_path: Some(String::new()),
@@ -196,6 +232,7 @@ pub fn summary(
     record: &ContainerRecord,
     size: bool,
     health: Option<&HealthState>,
+    endpoints: &[Endpoint],
 ) -> Result<ContainerSummary> {
     let stored = StoredConfig::of(record)?;
     let argv = crate::containers::merge::command_line(&stored.body).unwrap_or_default();
@@ -223,7 +260,7 @@ pub fn summary(
             annotations: None,
         }),
         network_settings: Some(ContainerSummaryNetworkSettings {
-            networks: Some(networks(&stored)),
+            networks: Some(networks(&stored, endpoints)),
         }),
         mounts: Some(Vec::new()),
         ..Default::default()

@@ -27,6 +27,11 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     };
     if let Err(e) = &result
         && !matches!(e, ApiError::NotModified(_))
+    {
+        crate::ports::close(&rt).await;
+    }
+    if let Err(e) = &result
+        && !matches!(e, ApiError::NotModified(_))
         && auto_remove_of(&record)
     {
         // As dockerd does: an AutoRemove container whose start failed is
@@ -70,6 +75,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     })?;
     let mut stored = StoredConfig::of(&record)?;
     let image = crate::images::resolve(backend, &stored.image_id).await?;
+    crate::networks::endpoints::assign_addresses(backend, id).await?;
     let token = random_hex(32)?;
     let settings = TemplateSettings {
         location: backend.config().location.clone(),
@@ -93,6 +99,13 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     if record.started_at.is_some() {
         stored.restart_count += 1;
     }
+    // Published ports are bound before any ARM write: a taken one fails here.
+    let endpoint_id = crate::networks::endpoints::Table::load(backend)
+        .await?
+        .of(&record)
+        .first()
+        .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
+    crate::ports::open(rt, &record.name, &endpoint_id, &stored.body)?;
     rt.begin_run(hash_token(&token));
     let connected_before = *rt.connections.borrow();
     let mut connections = rt.connections.subscribe();
@@ -187,6 +200,13 @@ async fn abandon_job(backend: &AcaBackend, job_name: &str) {
 pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
     let mut record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
+    // An agent reconnecting after a daemon restart: the published ports
+    // open again (nothing happens when they are open).
+    if let Err(e) = StoredConfig::of(&record)
+        .and_then(|s| crate::ports::open(&rt, &record.name, &record.id, &s.body))
+    {
+        tracing::warn!(container = %record.id, error = %e, "published ports not reopened");
+    }
     if record.state != "running" {
         record.state = "running".into();
         record.started_at = Some(now_nanos());
@@ -199,6 +219,7 @@ pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
         s.running = true;
         changed
     });
+    crate::relay::changed(backend);
     Ok(())
 }
 
@@ -226,6 +247,8 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
         }
     };
     tracing::info!(container = %rt.id, code, "container exited");
+    crate::relay::gone(backend, &rt.id);
+    crate::ports::close(rt).await;
     rt.close_subscribers();
     rt.drain_commands();
     rt.state.send_modify(|s| {
@@ -423,7 +446,10 @@ pub async fn remove(
             crate::store::records::delete_container(c, &id)
         })
         .await?;
+    crate::ports::close(&rt).await;
     backend.runtimes().remove(&record.id);
+    crate::networks::endpoints::release_container(backend, &record.id).await?;
+    crate::relay::gone(backend, &record.id);
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
     Ok(())
 }

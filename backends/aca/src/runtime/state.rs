@@ -71,6 +71,8 @@ pub struct ContainerRuntime {
     pub op_lock: tokio::sync::Mutex<()>,
     /// ARM calls made for this container.
     pub arm: Arc<ArmCallCounter>,
+    /// Published ports, open while the container runs.
+    pub ports: crate::ports::PortsSlot,
     commands_tx: mpsc::UnboundedSender<Command>,
     /// Commands for the main process, taken by the connection's pump.
     pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
@@ -107,6 +109,7 @@ impl ContainerRuntime {
             connections: watch::Sender::new(0),
             op_lock: tokio::sync::Mutex::new(()),
             arm: Arc::default(),
+            ports: Default::default(),
             commands_tx,
             commands_rx: tokio::sync::Mutex::new(commands_rx),
             agent: Mutex::new(None),

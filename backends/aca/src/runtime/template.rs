@@ -49,6 +49,8 @@ pub const TAG_INSTANCE: &str = "sockerless-instance";
 pub const TAG_CONTAINER: &str = "sockerless-container";
 /// Largest CPU of a Consumption replica (memory is twice this in GiB).
 pub const MAX_CPU: f64 = 2.0;
+/// Longest the agent holds the process back for its first peers (names, relays).
+pub const AWAIT_PEERS_SECS: u64 = 10;
 /// CPU when neither `--cpus` nor `--memory` is given.
 pub const DEFAULT_CPU: f64 = 0.5;
 
@@ -208,6 +210,18 @@ fn main_env(
     }
     vars.push(env("SOCKERLESS_TTY", flag(c.tty)));
     vars.push(env("SOCKERLESS_OPEN_STDIN", flag(c.open_stdin)));
+    let isolated = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        == Some("none");
+    if !isolated {
+        // `/etc/hosts` and the relay listeners are in place before the process starts.
+        vars.push(env(
+            "SOCKERLESS_AWAIT_PEERS_SECS",
+            AWAIT_PEERS_SECS.to_string(),
+        ));
+    }
     if let Some(dir) = c.working_dir.as_deref().filter(|d| !d.is_empty()) {
         vars.push(env("SOCKERLESS_WORKDIR", dir));
     }

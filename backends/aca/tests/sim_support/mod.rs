@@ -1,14 +1,19 @@
 //! Shared setup of the emulator tests: the emulator, a backend against it
 //! (its managed identity built explicitly, the process environment is not
-//! touched), busybox pulled.
+//! touched), busybox pulled. Replicas run isolated on the emulator's network,
+//! so the agent endpoint listens on its gateway address with TLS (a CA made
+//! here, handed to the containers as in production): agents dial `wss://`.
 #![allow(dead_code)]
 
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use futures_util::StreamExt;
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use sockerless_api::docker::ContainerCreateBody;
 use sockerless_api::{Backend, CreateContainerRequest, PullImageOptions, StreamKind};
 use sockerless_azure_sim::{FaultConfig, SimConfig, Simulator};
@@ -86,6 +91,23 @@ pub async fn collect(out: sockerless_api::AttachedOutput) -> (String, String) {
     (stdout, stderr)
 }
 
+/// A CA and a server certificate for `ip`, written as cert.pem, key.pem and
+/// ca.pem into `dir`.
+pub fn write_pki(dir: &Path, ip: IpAddr) {
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca").pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec![ip.to_string()]).expect("params");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &issuer).expect("leaf");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("cert");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("key");
+    std::fs::write(dir.join("ca.pem"), ca).expect("ca");
+}
+
 pub struct Env {
     pub sim: sockerless_azure_sim::RunningSim,
     pub backend: AcaBackend,
@@ -131,7 +153,14 @@ pub async fn setup_with(
         format!("http://{registry}").parse().expect("mirror"),
     );
     config.agent_image = Some(agent_image);
-    config.agent_listen = "tcp://127.0.0.1:0".into();
+    let gateway = sim.gateway().expect("the emulator's replica network");
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("pki dir");
+    write_pki(&pki, gateway);
+    config.agent_listen = format!("tcp://{gateway}:0");
+    config.agent_tls_cert = Some(pki.join("cert.pem"));
+    config.agent_tls_key = Some(pki.join("key.pem"));
+    config.agent_tls_ca = Some(pki.join("ca.pem"));
     config.agent_connect_timeout_secs = 120;
     config.agent_grace_secs = 5;
     tweak(&mut config);
@@ -148,6 +177,11 @@ pub async fn setup_with(
         .await
         .expect("agent endpoint");
     assert_ne!(endpoint.local_addr.port(), 0);
+    assert!(
+        endpoint.callback_url.starts_with("wss://"),
+        "{}",
+        endpoint.callback_url
+    );
     let mut pull = backend
         .image_pull(
             PullImageOptions {

@@ -316,18 +316,76 @@ impl Sockerless {
         body["value"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The emulator's replica network (`GET /_sim/network`): `name`,
+    /// `subnet`, `gateway` (the host's address as replicas see it).
+    pub fn sim_network(&self) -> serde_json::Value {
+        let out = self
+            .curl(&["-f", &format!("{}/_sim/network", self.azure)])
+            .ok();
+        serde_json::from_str(&out.stdout).expect("network JSON")
+    }
+
+    /// The agent callback URLs of every job the backend created or updated,
+    /// from the emulator's request log.
+    pub fn callback_urls(&self) -> Vec<String> {
+        let out = self
+            .curl(&["-f", &format!("{}/_sim/requests", self.azure)])
+            .ok();
+        let log: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("requests JSON");
+        log.iter()
+            .filter(|r| {
+                r["method"] == "PUT" && r["path"].as_str().is_some_and(|p| p.contains("/jobs/"))
+            })
+            .flat_map(|r| {
+                r["body"]["properties"]["template"]["containers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["name"] == "SOCKERLESS_CALLBACK_URL")
+            .filter_map(|e| e["value"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    fn owner(&self) -> PathBuf {
+        self.sim_data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| self.sim_data_dir.clone())
+    }
+
+    /// Names of the engine's networks that belong to this daemon's emulator.
+    pub fn engine_networks(&self) -> Vec<String> {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H").arg(&self.engine).args([
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!(
+                "label=sockerless-azure-sim.owner={}",
+                self.owner().display()
+            ),
+        ]);
+        run(cmd, None)
+            .ok()
+            .stdout
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// IDs of the engine's containers that belong to this daemon's emulator.
     pub fn engine_containers(&self) -> Vec<String> {
-        let owner = self
-            .sim_data_dir
-            .canonicalize()
-            .unwrap_or_else(|_| self.sim_data_dir.clone());
         let mut cmd = Command::new(DOCKER);
         cmd.arg("-H").arg(&self.engine).args([
             "ps",
             "-aq",
             "--filter",
-            &format!("label=sockerless-azure-sim.owner={}", owner.display()),
+            &format!(
+                "label=sockerless-azure-sim.owner={}",
+                self.owner().display()
+            ),
         ]);
         run(cmd, None)
             .ok()

@@ -15,8 +15,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::network;
 use super::volumes::{self, HostVolume};
-use super::{LABEL_EXECUTION, LABEL_OWNER, LABEL_SIM, LaunchSpec, set_status};
+use super::{LABEL_EXECUTION, LABEL_OWNER, LABEL_SIM, LaunchSpec, SimNetwork, set_status};
 use crate::arm::store::ExecStatus;
 use crate::loganalytics::ConsoleLine;
 use crate::state::AppState;
@@ -38,7 +39,7 @@ pub async fn connect(endpoint: &str) -> Result<Docker, String> {
         .map_err(|e| format!("engine {endpoint}: {e}"))
 }
 
-/// Removes all containers labelled with `owner`.
+/// Removes all containers, then all networks, labelled with `owner`.
 pub async fn remove_owned(endpoint: &str, owner: &str) -> Result<(), String> {
     let docker = connect(endpoint).await?;
     let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_OWNER}={owner}")])]);
@@ -64,6 +65,7 @@ pub async fn remove_owned(endpoint: &str, owner: &str) -> Result<(), String> {
                 .await;
         }
     }
+    network::remove_owned(&docker, owner).await;
     Ok(())
 }
 
@@ -158,10 +160,77 @@ struct Replica<'a> {
 }
 
 impl Replica<'_> {
+    fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_SIM.to_string(), "1".to_string()),
+            (
+                LABEL_OWNER.to_string(),
+                self.state.runner.owner().to_string(),
+            ),
+            (LABEL_EXECUTION.to_string(), self.spec.exec_name.clone()),
+        ])
+    }
+
+    /// Starts the sandbox holding the replica's network namespace on the
+    /// emulator's network and writes the replica's hosts and resolv.conf
+    /// files. Returns the sandbox's ID and the binds of those files.
+    async fn sandbox(&mut self, net: &SimNetwork) -> Result<(String, Vec<String>), String> {
+        network::ensure_pause_image(self.docker).await?;
+        let hostname = network::hostname(&self.name);
+        let body = ContainerCreateBody {
+            image: Some(network::PAUSE_IMAGE.to_string()),
+            entrypoint: Some(vec!["/pause".to_string()]),
+            hostname: Some(hostname.clone()),
+            labels: Some(self.labels()),
+            host_config: Some(HostConfig {
+                network_mode: Some(net.name.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let resp = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(format!("{}_sandbox", self.name)),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .map_err(|e| format!("creating the replica's sandbox failed: {e}"))?;
+        self.created.push(resp.id.clone());
+        self.docker
+            .start_container(&resp.id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| format!("starting the replica's sandbox failed: {e}"))?;
+        let info = self
+            .docker
+            .inspect_container(&resp.id, None)
+            .await
+            .map_err(|e| format!("inspecting the replica's sandbox failed: {e}"))?;
+        let ip = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&net.name))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| format!("the replica got no address on network '{}'", net.name))?;
+        let dir = self.state.data_dir.join("replicas").join(&self.name);
+        let hosts = network::write_hosts(&dir, &ip, &hostname)?;
+        let resolv = network::write_resolv_conf(&dir)?;
+        let binds = vec![
+            format!("{}:/etc/hosts", hosts.display()),
+            format!("{}:/etc/resolv.conf", resolv.display()),
+        ];
+        Ok((resp.id, binds))
+    }
+
     async fn create(
         &mut self,
         c: &Value,
         network: &str,
+        files: &[String],
         vols: &HashMap<String, HostVolume>,
         secrets: &HashMap<String, String>,
     ) -> Result<String, String> {
@@ -173,23 +242,17 @@ impl Replica<'_> {
                     .collect()
             })
         };
-        let labels = HashMap::from([
-            (LABEL_SIM.to_string(), "1".to_string()),
-            (
-                LABEL_OWNER.to_string(),
-                self.state.runner.owner().to_string(),
-            ),
-            (LABEL_EXECUTION.to_string(), self.spec.exec_name.clone()),
-        ]);
+        let mut binds = volumes::binds(c, vols)?;
+        binds.extend_from_slice(files);
         let body = ContainerCreateBody {
             image: c["image"].as_str().map(str::to_string),
             entrypoint: strings(&c["command"]),
             cmd: strings(&c["args"]),
             env: Some(volumes::env(c, secrets)?),
-            labels: Some(labels),
+            labels: Some(self.labels()),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_string()),
-                binds: Some(volumes::binds(c, vols)?),
+                binds: Some(binds),
                 ..Default::default()
             }),
             ..Default::default()
@@ -427,9 +490,17 @@ async fn run_replica(r: &mut Replica<'_>, spec: &LaunchSpec) -> Result<Vec<i64>,
             r.state.runner.note_own_image(image);
         }
     }
+    let net = r
+        .state
+        .runner
+        .prepare_network()
+        .await
+        .map_err(|e| format!("the emulator's replica network is not available: {e}"))?;
+    let (sandbox, files) = r.sandbox(&net).await?;
+    let joined = format!("container:{sandbox}");
     set_status(r.state, &spec.exec_key, ExecStatus::Running);
     for c in &inits {
-        let id = r.create(c, "host", &vols, &secrets).await?;
+        let id = r.create(c, &joined, &files, &vols, &secrets).await?;
         r.start(&id, c).await?;
         let code = r.exit_code(&id).await?;
         if code != 0 {
@@ -438,11 +509,7 @@ async fn run_replica(r: &mut Replica<'_>, spec: &LaunchSpec) -> Result<Vec<i64>,
     }
     let mut ids = Vec::new();
     for c in &mains {
-        let network = match ids.first() {
-            None => "host".to_string(),
-            Some(first) => format!("container:{first}"),
-        };
-        let id = r.create(c, &network, &vols, &secrets).await?;
+        let id = r.create(c, &joined, &files, &vols, &secrets).await?;
         ids.push(id);
     }
     for (id, c) in ids.iter().zip(&mains) {

