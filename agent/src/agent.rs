@@ -18,6 +18,7 @@ use crate::protocol::{Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
 use crate::relay::Relay;
 use crate::socket::Sockets;
 use crate::transport::{FrameTransport, token_matches};
+use crate::unix_listen::UnixListeners;
 use crate::{archive, health, listening};
 
 /// Exit codes when the main command cannot be started, as Docker reports them.
@@ -48,6 +49,8 @@ struct Shared {
     cfg: Config,
     sockets: Arc<Sockets>,
     relay: Arc<Relay>,
+    /// Unix sockets served (UNIX_LISTEN).
+    unix: UnixListeners,
     /// Generation of the latest connection that completed its handshake.
     connections: tokio::sync::watch::Sender<u64>,
     next_generation: AtomicU64,
@@ -84,6 +87,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         cfg: cfg.clone(),
         sockets: Arc::new(Sockets::default()),
         relay: relay.clone(),
+        unix: UnixListeners::default(),
         connections,
         next_generation: AtomicU64::new(1),
         peers_applied: tokio::sync::watch::Sender::new(false),
@@ -415,6 +419,16 @@ fn dispatch(shared: &Shared, frame: Frame) {
             shared.peers_applied.send_replace(true);
             Ok(())
         }
+        Frame::UnixListen(request) => {
+            for message in shared.unix.apply(hub, &shared.sockets, &request) {
+                tracing::warn!(%message, "unix listen");
+                hub.push_control(Frame::Error {
+                    session: MAIN_SESSION,
+                    message,
+                });
+            }
+            Ok(())
+        }
         Frame::Attach {
             session,
             stdout,
@@ -425,7 +439,11 @@ fn dispatch(shared: &Shared, frame: Frame) {
         }
         Frame::ExecStart { session, config } => exec::start_exec(hub, &shared.ctx, session, config),
         Frame::ArchiveGet { session, path } => archive::get(hub, session, path),
-        Frame::ArchivePut { session, path } => archive::put(hub, session, path),
+        Frame::ArchivePut {
+            session,
+            path,
+            options,
+        } => archive::put(hub, session, path, options),
         Frame::ArchiveStat { session, path } => {
             archive::stat(&path).map(|stat| hub.push_control(Frame::PathStat { session, stat }))
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::exec::{pump, spawn_stdin_writer};
 use crate::hub::Hub;
 use crate::process;
-use crate::protocol::{Frame, OutputStream, PathStat};
+use crate::protocol::{Frame, OutputStream, PathStat, PutOptions};
 use crate::timefmt;
 
 const GO_MODE_DIR: u32 = 1 << 31;
@@ -90,11 +90,26 @@ fn escapes(p: &Path) -> bool {
     p.components().any(|c| matches!(c, Component::ParentDir))
 }
 
+/// Gives `dst` the mode and owner of the tar's `.` entry.
+fn apply_root(dst: &Path, header: &tar::Header) -> Result<(), String> {
+    let mode = header.mode().map_err(|e| format!("archive entry .: {e}"))?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| format!("chmod {}: {e}", dst.display()))?;
+    let (uid, gid) = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
+    std::os::unix::fs::lchown(dst, u32::try_from(uid).ok(), u32::try_from(gid).ok())
+        .map_err(|e| format!("chown {}: {e}", dst.display()))
+}
+
 /// Extracts a tar stream into `dst`, failing on the first entry that would escape it.
-pub(crate) fn extract(input: impl std::io::Read, dst: &Path) -> Result<(), String> {
+pub(crate) fn extract(
+    input: impl std::io::Read,
+    dst: &Path,
+    options: PutOptions,
+) -> Result<(), String> {
     let mut archive = tar::Archive::new(input);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
+    archive.set_preserve_ownerships(options.owners);
     archive.set_overwrite(true);
     let entries = archive
         .entries()
@@ -105,6 +120,11 @@ pub(crate) fn extract(input: impl std::io::Read, dst: &Path) -> Result<(), Strin
             .path()
             .map_err(|e| format!("archive entry: {e}"))?
             .into_owned();
+        let is_root = path.components().all(|c| matches!(c, Component::CurDir));
+        if is_root && options.owners && entry.header().entry_type().is_dir() {
+            apply_root(dst, entry.header())?;
+            continue;
+        }
         if escapes(&path) {
             return Err(format!(
                 "archive entry {} escapes the target directory",
@@ -168,9 +188,49 @@ pub(crate) fn get(hub: &Arc<Hub>, id: u32, path: String) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes everything inside `dir` (not `dir` itself), never following
+/// links and never entering another filesystem: a mount point below `dir`
+/// (a volume, the replica's hosts file) and what it holds stay.
+pub(crate) fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    let dev = std::fs::symlink_metadata(dir)?.dev();
+    clear_on(dir, dev)
+}
+
+fn clear_on(dir: &Path, dev: u64) -> std::io::Result<()> {
+    for item in std::fs::read_dir(dir)? {
+        let item = item?;
+        let meta = item.metadata()?;
+        if meta.dev() != dev {
+            continue;
+        }
+        if meta.is_dir() {
+            clear_on(&item.path(), dev)?;
+            match std::fs::remove_dir(item.path()) {
+                // Not empty: it holds a mount point, which stays.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
+                other => other?,
+            }
+        } else {
+            std::fs::remove_file(item.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Answers an archive-put: the tar arrives as the session's stdin; exit 0 when extracted.
-pub(crate) fn put(hub: &Arc<Hub>, id: u32, path: String) -> Result<(), String> {
+pub(crate) fn put(
+    hub: &Arc<Hub>,
+    id: u32,
+    path: String,
+    options: PutOptions,
+) -> Result<(), String> {
     let dst = Path::new(&path).to_path_buf();
+    if options.create {
+        std::fs::create_dir_all(&dst).map_err(|e| format!("extraction point {path}: {e}"))?;
+    }
+    if options.clear && std::fs::symlink_metadata(&dst).is_ok_and(|m| m.is_dir()) {
+        clear_dir(&dst).map_err(|e| format!("clearing {path}: {e}"))?;
+    }
     match std::fs::metadata(&dst) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(format!("extraction point {path} is not a directory")),
@@ -188,7 +248,8 @@ pub(crate) fn put(hub: &Arc<Hub>, id: u32, path: String) -> Result<(), String> {
     hub.finish_stream(id, OutputStream::Stderr);
     let hub = hub.clone();
     tokio::spawn(async move {
-        let done = tokio::task::spawn_blocking(move || extract(File::from(read_end), &dst)).await;
+        let done =
+            tokio::task::spawn_blocking(move || extract(File::from(read_end), &dst, options)).await;
         match done {
             Ok(Ok(())) => hub.set_exit(id, 0),
             Ok(Err(msg)) => finish_err(&hub, id, msg),
@@ -219,6 +280,21 @@ mod tests {
             go_file_mode(libc::S_IFREG | libc::S_ISUID | 0o755),
             GO_MODE_SETUID | 0o755
         );
+    }
+
+    #[test]
+    fn clear_dir_empties_without_following_links() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("keep"), "k").expect("keep");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("a/b")).expect("dirs");
+        std::fs::write(d.join("a/b/f"), "f").expect("f");
+        std::fs::write(d.join("top"), "t").expect("top");
+        std::os::unix::fs::symlink(outside.path(), d.join("link")).expect("link");
+        clear_dir(d).expect("clear");
+        assert_eq!(std::fs::read_dir(d).expect("list").count(), 0);
+        assert!(outside.path().join("keep").exists(), "followed a link");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod relay;
 mod socket;
 mod timefmt;
 pub mod transport;
+mod unix_listen;
 mod userdb;
 
 pub use health::HealthConfig;

@@ -1,5 +1,5 @@
-//! Socket sessions: a TCP connection inside the container carried like an
-//! exec session. Bytes read from the socket are the session's stdout (same
+//! Socket sessions: a TCP connection (or a Unix socket connection) inside
+//! the container carried like an exec session. Bytes read from the socket are the session's stdout (same
 //! offsets, window and acknowledgements); stdin is written to the socket
 //! with the same credit; close-stdin half-closes; EOF or reset of the read
 //! side ends the session with 0 or 1; a signal resets it (exit 137).
@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::hub::{Hub, StdinMsg};
@@ -79,6 +78,49 @@ pub(crate) enum Announce {
     Started,
     /// A relay listener accepted the connection.
     Accepted(AcceptedOn),
+    /// A Unix listener at this path accepted the connection.
+    Unix(String),
+}
+
+/// A connected stream a socket session can carry.
+pub(crate) trait Stream: Send + 'static {
+    /// Read half.
+    type Read: AsyncRead + Unpin + Send + 'static;
+    /// Write half: dropping it half-closes.
+    type Write: AsyncWrite + Unpin + Send + 'static;
+    /// Splits the stream (after TCP's no-delay).
+    fn split(self) -> (Self::Read, Self::Write);
+    /// Makes the close a reset where the transport has one (TCP `SO_LINGER` 0).
+    fn reset_on_close(read: &Self::Read);
+    /// Drops the write half without the half-close (the read half still holds the socket).
+    fn forget(write: Self::Write);
+}
+
+impl Stream for TcpStream {
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn split(self) -> (Self::Read, Self::Write) {
+        let _ = self.set_nodelay(true);
+        self.into_split()
+    }
+    fn reset_on_close(read: &Self::Read) {
+        let _ = read.as_ref().set_zero_linger();
+    }
+    fn forget(write: Self::Write) {
+        write.forget()
+    }
+}
+
+impl Stream for UnixStream {
+    type Read = tokio::net::unix::OwnedReadHalf;
+    type Write = tokio::net::unix::OwnedWriteHalf;
+    fn split(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+    fn reset_on_close(_: &Self::Read) {}
+    fn forget(write: Self::Write) {
+        write.forget()
+    }
 }
 
 impl Sockets {
@@ -225,13 +267,12 @@ async fn dial(target: &TcpTarget) -> Result<TcpStream, String> {
 }
 
 /// Carries an open socket as session `slot.id` until it ends.
-pub(crate) async fn run(hub: Arc<Hub>, mut slot: Slot, stream: TcpStream, announce: Announce) {
+pub(crate) async fn run<S: Stream>(hub: Arc<Hub>, mut slot: Slot, stream: S, announce: Announce) {
     let id = slot.id;
-    let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, wr) = stream.split();
     let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
     let write_failed = Arc::new(Notify::new());
-    let mut writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop::<S>(
         hub.clone(),
         id,
         wr,
@@ -250,6 +291,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut slot: Slot, stream: TcpStream, announ
             pid: 0,
         },
         Announce::Accepted(on) => Frame::TcpAccepted { session: id, on },
+        Announce::Unix(path) => Frame::UnixAccepted { session: id, path },
     });
     let ended = tokio::select! {
         a = wait_abort(&mut slot.abort) => Err(a),
@@ -271,7 +313,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut slot: Slot, stream: TcpStream, announ
     };
     if let Some(a) = abort {
         // SO_LINGER 0: closing sends a reset instead of a FIN.
-        let _ = rd.as_ref().set_zero_linger();
+        S::reset_on_close(&rd);
         let _ = (&mut writer).await;
         drop(rd);
         match a {
@@ -294,7 +336,7 @@ async fn wait_abort(abort: &mut AbortRx) -> Abort {
     }
 }
 
-async fn read_loop(hub: &Hub, id: u32, rd: &mut OwnedReadHalf) -> std::io::Result<()> {
+async fn read_loop(hub: &Hub, id: u32, rd: &mut (impl AsyncRead + Unpin)) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let space = hub.wait_space(id, OutputStream::Stdout).await;
@@ -312,22 +354,22 @@ async fn read_loop(hub: &Hub, id: u32, rd: &mut OwnedReadHalf) -> std::io::Resul
 /// Writes stdin to the socket and acknowledges it; close-stdin half-closes.
 /// On abort the write half is left without a FIN so the close is a reset.
 /// Once it ends the hub may forget the session.
-async fn write_loop(
+async fn write_loop<S: Stream>(
     hub: Arc<Hub>,
     id: u32,
-    wr: OwnedWriteHalf,
+    wr: S::Write,
     rx: mpsc::UnboundedReceiver<StdinMsg>,
     abort: AbortRx,
     failed: Arc<Notify>,
 ) {
-    write_stdin(&hub, id, wr, rx, abort, failed).await;
+    write_stdin::<S>(&hub, id, wr, rx, abort, failed).await;
     hub.hold(id, false);
 }
 
-async fn write_stdin(
+async fn write_stdin<S: Stream>(
     hub: &Hub,
     id: u32,
-    mut wr: OwnedWriteHalf,
+    mut wr: S::Write,
     mut rx: mpsc::UnboundedReceiver<StdinMsg>,
     mut abort: AbortRx,
     failed: Arc<Notify>,
@@ -337,7 +379,7 @@ async fn write_stdin(
     loop {
         let msg = tokio::select! {
             m = rx.recv() => m,
-            _ = wait_abort(&mut abort) => return wr.forget(),
+            _ = wait_abort(&mut abort) => return S::forget(wr),
         };
         match msg {
             Some(StdinMsg::Data(d)) => {
@@ -353,7 +395,7 @@ async fn write_stdin(
                         _ = wait_abort(&mut abort) => true,
                     };
                     if aborted {
-                        return wr.forget();
+                        return S::forget(wr);
                     }
                 }
                 // Bytes a broken socket cannot take are acknowledged too, so
@@ -368,7 +410,7 @@ async fn write_stdin(
             Some(StdinMsg::Close) => {
                 // The read half keeps the socket open for the other direction.
                 let _ = wr.shutdown().await;
-                return wr.forget();
+                return S::forget(wr);
             }
             None => return,
         }

@@ -119,7 +119,17 @@ fn frame() -> impl Strategy<Value = Frame> {
             })
         }),
         (s, text()).prop_map(|(session, path)| Frame::ArchiveGet { session, path }),
-        (s, text()).prop_map(|(session, path)| Frame::ArchivePut { session, path }),
+        (s, text(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(session, path, create, clear, owners)| Frame::ArchivePut {
+                session,
+                path,
+                options: PutOptions {
+                    create,
+                    clear,
+                    owners,
+                },
+            }
+        ),
         (s, text()).prop_map(|(session, path)| Frame::ArchiveStat { session, path }),
         (s, text(), any::<i64>(), any::<u32>()).prop_map(|(session, name, size, mode)| {
             Frame::PathStat {
@@ -160,6 +170,9 @@ fn frame() -> impl Strategy<Value = Frame> {
                 .map(|(ip, names, ports)| PeerHost { ip, names, ports })
                 .collect(),
         })),
+        proptest::collection::vec(text(), 0..3)
+            .prop_map(|paths| Frame::UnixListen(UnixListen { paths })),
+        (s, text()).prop_map(|(session, path)| Frame::UnixAccepted { session, path }),
     ]
 }
 
@@ -247,6 +260,19 @@ fn tcp_and_relay_frames_have_the_documented_wire_format() {
     let bytes = f.encode();
     assert_eq!(&bytes[..5], &[0x61, 0x80, 0, 0, 0]);
     assert_eq!(&bytes[5..], br#"{"ip":"127.18.0.3","port":7000}"#);
+    let bytes = Frame::UnixListen(UnixListen {
+        paths: vec!["/var/run/docker.sock".into()],
+    })
+    .encode();
+    assert_eq!(&bytes[..5], &[0x65, 0, 0, 0, 0]);
+    assert_eq!(&bytes[5..], br#"{"paths":["/var/run/docker.sock"]}"#);
+    let bytes = Frame::UnixAccepted {
+        session: AGENT_SESSION_BASE + 1,
+        path: "/var/run/docker.sock".into(),
+    }
+    .encode();
+    assert_eq!(&bytes[..5], &[0x66, 0x80, 0, 0, 1]);
+    assert_eq!(&bytes[5..], br#"{"path":"/var/run/docker.sock"}"#);
     let bytes = Frame::Listening(Listening {
         ports: vec![7000, 8080],
         addresses: vec!["10.213.0.5".into()],

@@ -262,3 +262,33 @@ async fn process_waits_for_its_peers_and_keeps_early_stdin() {
     assert_eq!(code, 0);
     assert_eq!(wait_exit(child).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_exit_ack_keeps_the_container_for_a_copy_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("out");
+    let script = format!("echo written > {}; exit 5", file.display());
+    let peer = TestPeer::new().await;
+    let mut child = peer.spawn_agent(&["sh", "-c", &script], &[]);
+    let conn = peer.accept(ResumeState::new()).await;
+    let mut main = conn.main_session().expect("main");
+    main.defer_exit_ack();
+    let (_, _, code) = collect(&mut main).await;
+    assert_eq!(code, 5);
+    // Unacknowledged: the agent is still there and serves a copy.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait_code().is_none(),
+        "agent exited before the ack"
+    );
+    let (stat, mut tar) = conn
+        .get_archive(&file.display().to_string())
+        .await
+        .expect("get");
+    assert_eq!(stat.name, "out");
+    let (bytes, _, code) = collect(&mut tar).await;
+    assert_eq!(code, 0);
+    assert!(!bytes.is_empty());
+    main.ack_exit().expect("ack");
+    assert_eq!(wait_exit(child).await, 5);
+}

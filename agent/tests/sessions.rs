@@ -5,7 +5,7 @@ mod common;
 use std::io::Read;
 
 use common::*;
-use sockerless_agent::peer::{ExecConfig, PeerError, ResumeState};
+use sockerless_agent::peer::{ExecConfig, PeerError, PutOptions, ResumeState};
 
 fn exec(cmd: &[&str]) -> ExecConfig {
     ExecConfig {
@@ -292,6 +292,71 @@ async fn archives_round_trip_and_escapes_are_rejected() {
         conn.put_archive("/no/such/dir").await,
         Err(PeerError::Agent(_))
     ));
+
+    // create: a missing directory and its parents; clear: the old content goes
+    // (links removed, not followed), the new one lands.
+    let bind = target.join("new/deep");
+    let bind_s = bind.to_str().expect("utf8").to_string();
+    let create = PutOptions {
+        create: true,
+        ..Default::default()
+    };
+    let mut put = conn
+        .put_archive_with(&bind_s, create)
+        .await
+        .expect("create");
+    put.write_stdin(&tar_with(&[("old.txt", b"old")]))
+        .await
+        .expect("stdin");
+    put.close_stdin().expect("close");
+    assert_eq!(put.finish().await.expect("extract"), 0);
+    std::os::unix::fs::symlink(dir.path(), bind.join("up")).expect("link");
+    let clear = PutOptions {
+        create: true,
+        clear: true,
+        ..Default::default()
+    };
+    let mut put = conn.put_archive_with(&bind_s, clear).await.expect("clear");
+    put.write_stdin(&tar_with(&[("new.txt", b"new")]))
+        .await
+        .expect("stdin");
+    put.close_stdin().expect("close");
+    assert_eq!(put.finish().await.expect("extract"), 0);
+    let mut left: Vec<String> = std::fs::read_dir(&bind)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["new.txt"]);
+    assert!(target.join("d/a.txt").exists(), "cleared through a link");
+
+    // owners: the `.` entry gives the directory its mode (and owner).
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o750);
+    h.set_size(0);
+    // SAFETY: getuid and getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    h.set_uid(u64::from(uid));
+    h.set_gid(u64::from(gid));
+    b.append_data(&mut h, ".", std::io::empty()).expect("root");
+    let owners = PutOptions {
+        owners: true,
+        ..Default::default()
+    };
+    let mut put = conn
+        .put_archive_with(&bind_s, owners)
+        .await
+        .expect("owners");
+    put.write_stdin(&b.into_inner().expect("tar"))
+        .await
+        .expect("stdin");
+    put.close_stdin().expect("close");
+    assert_eq!(put.finish().await.expect("extract"), 0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&bind).expect("bind").permissions().mode();
+    assert_eq!(mode & 0o777, 0o750);
 
     let mut main = conn.main_session().expect("main");
     main.close_stdin().expect("close");

@@ -71,6 +71,7 @@ async fn listening_until(
             AgentEvent::Listening(l) if want(&l) => return l,
             AgentEvent::Listening(_) => {}
             AgentEvent::Inbound { ip, port, .. } => panic!("unexpected inbound {ip}:{port}"),
+            AgentEvent::UnixInbound { path, .. } => panic!("unexpected inbound {path}"),
         }
     }
 }
@@ -94,6 +95,7 @@ async fn inbound(events: &mut mpsc::Receiver<AgentEvent>) -> (String, u16, Sessi
         match next_event(events).await {
             AgentEvent::Inbound { ip, port, session } => return (ip, port, session),
             AgentEvent::Listening(_) => {}
+            AgentEvent::UnixInbound { path, .. } => panic!("unexpected inbound {path}"),
         }
     }
 }

@@ -27,6 +27,7 @@ pub fn build_and_push(engine: &Engine, registry: &str, agent: &std::path::Path) 
         shell::run(engine.docker().args(["tag", tag, &remote]))?;
         shell::run(engine.docker().args(["push", &remote]))?;
     }
+    push_unix_tools(engine, registry)?;
     let agent_image = format!("{registry}/{AGENT_REPO}");
     import_agent(engine, agent, &agent_image)?;
     shell::run(engine.docker().args(["push", &agent_image]))
@@ -113,6 +114,41 @@ fn busybox_rootfs() -> Result<PathBuf> {
     )?;
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     Ok(root)
+}
+
+/// Docker Hub-style name of the busybox image with `unix-nc` (a Unix socket
+/// client for the Docker socket tests; busybox's `nc` has none).
+pub const UNIX_TOOLS_TAG: &str = "sockerless-test/busybox-unix:latest";
+
+/// Builds `xtask/images/unix-nc.rs` statically with `rustc` alone (std only).
+fn build_unix_nc() -> Result<PathBuf> {
+    let out = shell::target_dir().join("images").join("unix-nc");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    shell::run(
+        Command::new(rustc)
+            .args(["--edition", "2021", "-O", "-C", "strip=symbols"])
+            .args(["-C", "target-feature=+crt-static"])
+            .args(["--target", "x86_64-unknown-linux-gnu", "-o"])
+            .arg(&out)
+            .arg(shell::workspace_root().join("xtask/images/unix-nc.rs")),
+    )?;
+    Ok(out)
+}
+
+/// The busybox rootfs plus `/usr/bin/unix-nc`, as [`UNIX_TOOLS_TAG`] in the
+/// engine and in the test registry.
+fn push_unix_tools(engine: &Engine, registry: &str) -> Result<()> {
+    let client = build_unix_nc()?;
+    let root = busybox_rootfs()?;
+    std::fs::copy(&client, root.join("usr/bin/unix-nc"))?;
+    let changes = ["CMD [\"sh\"]".to_owned(), format!("ENV {PATH_ENV}")];
+    import_dir(engine, &root, &changes, UNIX_TOOLS_TAG)?;
+    let remote = format!("{registry}/{UNIX_TOOLS_TAG}");
+    shell::run(engine.docker().args(["tag", UNIX_TOOLS_TAG, &remote]))?;
+    shell::run(engine.docker().args(["push", &remote]))
 }
 
 /// Builds the agent as a fully static binary and returns its path.

@@ -24,7 +24,8 @@ tasks:
                   SOCKERLESS_TEST_REGISTRY), standing in for Docker Hub
   registry stop   stop it
   images          build the test images (busybox and alpine from Debian's busybox-static,
-                  and the agent image) into the engine and push them to the test registry
+                  sockerless-test/busybox-unix with a Unix socket client, and the agent
+                  image) into the engine and push them to the test registry
   agent           build the static agent binary (target/x86_64-unknown-linux-gnu/release)
   run [ARGS...]   run sockerless with the embedded Azure emulator in the foreground
                   (builds the agent, starts the engine and the registry, pushes the

@@ -1,12 +1,13 @@
-//! TCP streams and relay events: `tcp_connect`, `set_peers`, and the events
-//! channel carrying inbound relay connections and listening reports.
+//! TCP streams and relay events: `tcp_connect`, `set_peers`, `unix_listen`,
+//! and the events channel carrying inbound relay and Unix socket
+//! connections and listening reports.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
 use super::{AgentConnection, Inner, Listening, PeerError, PeersUpdate, Session};
-use crate::protocol::{AGENT_SESSION_BASE, AcceptedOn, Frame, TcpTarget};
+use crate::protocol::{AGENT_SESSION_BASE, AcceptedOn, Frame, TcpTarget, UnixListen};
 
 /// Capacity of the events channel; an inbound connection that finds it full is refused.
 pub(super) const EVENTS_CAPACITY: usize = 64;
@@ -26,17 +27,34 @@ pub enum AgentEvent {
         /// The socket session (output = bytes from the client).
         session: Session,
     },
+    /// A Unix listener (see [`AgentConnection::unix_listen`]) accepted a
+    /// connection; `session` carries its bytes like an inbound relay session.
+    UnixInbound {
+        /// The socket path the client connected to.
+        path: String,
+        /// The socket session (output = bytes from the client).
+        session: Session,
+    },
     /// The container's listening ports and addresses changed (the full set).
     Listening(Listening),
 }
 
-/// Handles TCP_ACCEPTED: opens the session and hands it over, or refuses it
-/// (SIGNAL) when the id is not agent-chosen or the events channel is full.
+/// Where an agent-opened socket session was accepted.
+pub(super) enum Accepted {
+    /// On a relay listener (TCP_ACCEPTED).
+    Tcp(AcceptedOn),
+    /// On a Unix listener (UNIX_ACCEPTED).
+    Unix(String),
+}
+
+/// Handles TCP_ACCEPTED and UNIX_ACCEPTED: opens the session and hands it
+/// over, or refuses it (SIGNAL) when the id is not agent-chosen or the
+/// events channel is full.
 pub(super) fn inbound(
     inner: &Arc<Inner>,
     events: &mpsc::Sender<AgentEvent>,
     id: u32,
-    on: AcceptedOn,
+    on: Accepted,
 ) {
     let refuse = |why: &str| {
         tracing::debug!(session = id, why, "refusing inbound relay connection");
@@ -53,10 +71,13 @@ pub(super) fn inbound(
         Err(_) => return refuse("session already open"),
     };
     inner.routes().sockets.insert(id, Default::default());
-    let event = AgentEvent::Inbound {
-        ip: on.ip,
-        port: on.port,
-        session,
+    let event = match on {
+        Accepted::Tcp(on) => AgentEvent::Inbound {
+            ip: on.ip,
+            port: on.port,
+            session,
+        },
+        Accepted::Unix(path) => AgentEvent::UnixInbound { path, session },
     };
     if let Err(e) = events.try_send(event) {
         tracing::debug!(
@@ -126,7 +147,17 @@ impl AgentConnection {
         self.inner.send(Frame::Peers(peers.clone()))
     }
 
-    /// Takes the receiver of inbound relay connections and listening
+    /// Asks the agent to serve Unix sockets at `paths` (the full set:
+    /// listeners not listed are closed). Each connection a client makes
+    /// arrives as [`AgentEvent::UnixInbound`]. Failures inside the agent
+    /// arrive as errors on the main session.
+    pub fn unix_listen(&self, paths: &[String]) -> Result<(), PeerError> {
+        self.inner.send(Frame::UnixListen(UnixListen {
+            paths: paths.to_vec(),
+        }))
+    }
+
+    /// Takes the receiver of inbound relay and Unix socket connections and listening
     /// reports; `None` after the first call. The channel is bounded
     /// (64 events): an inbound connection that finds it full
     /// is refused, and only the latest listening report waits for room.

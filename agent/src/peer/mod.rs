@@ -38,7 +38,7 @@ use crate::protocol::{
     AGENT_SESSION_BASE, AckStream, Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION,
 };
 pub use crate::protocol::{
-    ExecConfig, HealthReport, Listening, OutputStream, PathStat, PeerHost, PeersUpdate,
+    ExecConfig, HealthReport, Listening, OutputStream, PathStat, PeerHost, PeersUpdate, PutOptions,
     ResumeEntry, SessionInfo,
 };
 use crate::transport::{FrameTransport, token_matches};
@@ -466,7 +466,10 @@ where
                     let _ = health_tx.send(h);
                 }
                 Frame::TcpAccepted { session, on } => {
-                    events::inbound(&inner, &events_tx, session, on)
+                    events::inbound(&inner, &events_tx, session, events::Accepted::Tcp(on))
+                }
+                Frame::UnixAccepted { session, path } => {
+                    events::inbound(&inner, &events_tx, session, events::Accepted::Unix(path))
                 }
                 Frame::Listening(l) => {
                     listening_tx.send_replace(Some(l));
@@ -558,10 +561,21 @@ impl AgentConnection {
     /// write the tar with [`Session::write_stdin`], then [`Session::close_stdin`]
     /// and [`Session::finish`]. Entries escaping `path` fail the whole operation.
     pub async fn put_archive(&self, path: &str) -> Result<Session, PeerError> {
+        self.put_archive_with(path, PutOptions::default()).await
+    }
+
+    /// [`AgentConnection::put_archive`] that may first create the directory
+    /// (with its parents) or clear its content (see [`PutOptions`]).
+    pub async fn put_archive_with(
+        &self,
+        path: &str,
+        options: PutOptions,
+    ) -> Result<Session, PeerError> {
         let mut s = self.new_session()?;
         self.inner.send(Frame::ArchivePut {
             session: s.id,
             path: path.to_string(),
+            options,
         })?;
         s.await_started().await?;
         Ok(s)

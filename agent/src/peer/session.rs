@@ -37,6 +37,8 @@ pub struct Session {
     pub(super) input: SessionInput,
     pub(super) last_error: Option<String>,
     pub(super) done: bool,
+    /// The exit is acknowledged by [`Session::ack_exit`], not by `recv`.
+    pub(super) defer_exit_ack: bool,
 }
 
 /// Dropping an unfinished socket session (tcp_connect or inbound) resets
@@ -103,6 +105,7 @@ impl Session {
             },
             last_error: None,
             done: false,
+            defer_exit_ack: false,
         })
     }
 
@@ -195,11 +198,9 @@ impl Session {
                 }
                 SessionEvent::Exit(code) => {
                     self.done = true;
-                    let _ = self.inner.send(Frame::Ack {
-                        session: self.id,
-                        stream: AckStream::Exit,
-                        offset: 0,
-                    });
+                    if !self.defer_exit_ack {
+                        let _ = self.ack_exit();
+                    }
                     if !self.input.socket_step(|s| s.exited = true) && self.id != MAIN_SESSION {
                         self.detach();
                     }
@@ -211,6 +212,30 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// From now on [`Session::recv`] hands the exit over without
+    /// acknowledging it: the caller acknowledges with [`Session::ack_exit`]
+    /// once it is done with the process's side (the agent of the main
+    /// session keeps the container alive until then, at most
+    /// `SOCKERLESS_EXIT_ACK_TIMEOUT`), e.g. to copy files out after the exit.
+    pub fn defer_exit_ack(&mut self) {
+        self.defer_exit_ack = true;
+    }
+
+    /// Acknowledges the session's exit (done by `recv` unless deferred).
+    /// Harmless when repeated or before the exit (the agent ignores it then).
+    /// Fails when the connection is closed: the agent resends the exit on
+    /// its next connection.
+    pub fn ack_exit(&self) -> Result<(), PeerError> {
+        if let Some(why) = self.inner.routes().closed.clone() {
+            return Err(why);
+        }
+        self.inner.send(Frame::Ack {
+            session: self.id,
+            stream: AckStream::Exit,
+            offset: 0,
+        })
     }
 
     /// A cloneable handle for stdin, resize and signals, usable while another

@@ -12,9 +12,10 @@ mod delimited;
 mod payload;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
+use payload::PutPayload;
 pub use payload::{
     AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
-    ResumeEntry, SessionInfo, TcpTarget,
+    PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
 };
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
@@ -25,7 +26,7 @@ pub const MAX_FRAME_LEN: usize = 1 << 20;
 pub const MAX_CHUNK: usize = 32 * 1024;
 /// Session id of the container's main process.
 pub const MAIN_SESSION: u32 = 0;
-/// Session ids at or above this one are chosen by the agent (TCP_ACCEPTED);
+/// Session ids at or above this one are chosen by the agent (TCP_ACCEPTED, UNIX_ACCEPTED);
 /// the peer's ids stay below.
 pub const AGENT_SESSION_BASE: u32 = 0x8000_0000;
 const HEADER_LEN: usize = 5;
@@ -212,8 +213,10 @@ pub enum Frame {
     ArchivePut {
         /// Session id chosen by the peer.
         session: u32,
-        /// Absolute path of an existing directory.
+        /// Absolute path of an existing directory (unless `options.create`).
         path: String,
+        /// Create or clear the directory first.
+        options: PutOptions,
     },
     /// Peer: stat `path`.
     ArchiveStat {
@@ -247,6 +250,15 @@ pub enum Frame {
     Listening(Listening),
     /// Peer: the full relay state (session 0).
     Peers(PeersUpdate),
+    /// Peer: the Unix sockets the agent serves (session 0).
+    UnixListen(UnixListen),
+    /// Agent: a Unix listener accepted a connection; the socket session is open.
+    UnixAccepted {
+        /// Session id chosen by the agent (at least [`AGENT_SESSION_BASE`]).
+        session: u32,
+        /// The listener's socket path.
+        path: String,
+    },
 }
 
 mod kind {
@@ -272,15 +284,19 @@ mod kind {
     pub const TCP_ACCEPTED: u8 = 0x61;
     pub const LISTENING: u8 = 0x62;
     pub const PEERS: u8 = 0x63;
+    pub const UNIX_LISTEN: u8 = 0x65;
+    pub const UNIX_ACCEPTED: u8 = 0x66;
 }
 
 impl Frame {
     /// Session the frame belongs to.
     pub fn session(&self) -> u32 {
         match self {
-            Frame::Hello(_) | Frame::Health(_) | Frame::Listening(_) | Frame::Peers(_) => {
-                MAIN_SESSION
-            }
+            Frame::Hello(_)
+            | Frame::Health(_)
+            | Frame::Listening(_)
+            | Frame::Peers(_)
+            | Frame::UnixListen(_) => MAIN_SESSION,
             Frame::Error { session, .. }
             | Frame::Attach { session, .. }
             | Frame::ExecStart { session, .. }
@@ -297,7 +313,8 @@ impl Frame {
             | Frame::ArchiveStat { session, .. }
             | Frame::PathStat { session, .. }
             | Frame::TcpConnect { session, .. }
-            | Frame::TcpAccepted { session, .. } => *session,
+            | Frame::TcpAccepted { session, .. }
+            | Frame::UnixAccepted { session, .. } => *session,
         }
     }
 
@@ -390,11 +407,18 @@ impl Frame {
                 *session,
                 &PathPayload { path: path.clone() },
             ),
-            Frame::ArchivePut { session, path } => json(
+            Frame::ArchivePut {
+                session,
+                path,
+                options,
+            } => json(
                 &mut out,
                 kind::ARCHIVE_PUT,
                 *session,
-                &PathPayload { path: path.clone() },
+                &PutPayload {
+                    path: path.clone(),
+                    options: *options,
+                },
             ),
             Frame::ArchiveStat { session, path } => json(
                 &mut out,
@@ -409,6 +433,13 @@ impl Frame {
             Frame::TcpAccepted { session, on } => json(&mut out, kind::TCP_ACCEPTED, *session, on),
             Frame::Listening(l) => json(&mut out, kind::LISTENING, 0, l),
             Frame::Peers(p) => json(&mut out, kind::PEERS, 0, p),
+            Frame::UnixListen(u) => json(&mut out, kind::UNIX_LISTEN, 0, u),
+            Frame::UnixAccepted { session, path } => json(
+                &mut out,
+                kind::UNIX_ACCEPTED,
+                *session,
+                &PathPayload { path: path.clone() },
+            ),
         }
         out.freeze()
     }
@@ -483,10 +514,14 @@ impl Frame {
                 session,
                 path: from_json::<PathPayload>(&p)?.path,
             },
-            kind::ARCHIVE_PUT => Frame::ArchivePut {
-                session,
-                path: from_json::<PathPayload>(&p)?.path,
-            },
+            kind::ARCHIVE_PUT => {
+                let put = from_json::<PutPayload>(&p)?;
+                Frame::ArchivePut {
+                    session,
+                    path: put.path,
+                    options: put.options,
+                }
+            }
             kind::ARCHIVE_STAT => Frame::ArchiveStat {
                 session,
                 path: from_json::<PathPayload>(&p)?.path,
@@ -505,6 +540,11 @@ impl Frame {
             },
             kind::LISTENING => Frame::Listening(from_json(&p)?),
             kind::PEERS => Frame::Peers(from_json(&p)?),
+            kind::UNIX_LISTEN => Frame::UnixListen(from_json(&p)?),
+            kind::UNIX_ACCEPTED => Frame::UnixAccepted {
+                session,
+                path: from_json::<PathPayload>(&p)?.path,
+            },
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)

@@ -104,6 +104,31 @@ pub struct HealthReport {
     pub end: String,
 }
 
+/// How an ARCHIVE_PUT treats its directory before extracting (both off by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PutOptions {
+    /// Create the directory and its missing parents (mode 0755) first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
+    /// Remove the directory's content first (never following symlinks; the
+    /// directory itself stays), as a bind mount hides what the image had there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
+    /// Keep the tar's numeric owners (and give the directory itself the
+    /// mode and owner of the tar's `.` entry), as a bind shows the host's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub owners: bool,
+}
+
+/// The ARCHIVE_PUT payload: the directory and its options.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PutPayload {
+    pub(crate) path: String,
+    #[serde(flatten)]
+    pub(crate) options: PutOptions,
+}
+
 /// Docker's `PathStat` (the `X-Docker-Container-Path-Stat` header, decoded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PathStat {
@@ -175,4 +200,13 @@ pub struct PeersUpdate {
     /// Every peer; hosts and listeners not listed are removed.
     #[serde(default)]
     pub hosts: Vec<PeerHost>,
+}
+
+/// The Unix sockets the agent serves (UNIX_LISTEN, session 0): the full set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UnixListen {
+    /// Absolute socket paths in the container; listeners not listed are closed.
+    #[serde(default)]
+    pub paths: Vec<String>,
 }

@@ -107,6 +107,13 @@ impl Agent {
     pub fn id(&self) -> u32 {
         self.0.as_ref().map(|c| c.id()).unwrap_or(0)
     }
+    /// The exit code if the agent already exited.
+    pub fn try_wait_code(&mut self) -> Option<i32> {
+        self.0
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+            .and_then(|s| s.code())
+    }
 }
 
 impl Drop for Agent {

@@ -90,6 +90,7 @@ struct Inner {
     agent_endpoint: tokio::sync::OnceCell<crate::agent_link::AgentEndpoint>,
     execs: crate::exec::ExecTable,
     relay: crate::relay::Relay,
+    volumes: crate::volumes::storage::VolumeState,
 }
 
 impl AcaBackend {
@@ -128,6 +129,7 @@ impl AcaBackend {
                 agent_endpoint: tokio::sync::OnceCell::new(),
                 execs: Default::default(),
                 relay: Default::default(),
+                volumes: Default::default(),
             }),
         })
     }
@@ -146,6 +148,11 @@ impl AcaBackend {
     /// In-memory state of containers (agent connections, waiters, output subscribers).
     pub fn runtimes(&self) -> &crate::runtime::state::Runtimes {
         &self.inner.runtimes
+    }
+
+    /// What is ready in Azure for volumes (share, environment storages).
+    pub fn volume_state(&self) -> &crate::volumes::storage::VolumeState {
+        &self.inner.volumes
     }
 
     /// The relay between containers' agents.

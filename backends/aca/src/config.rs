@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use figment::Figment;
-use figment::providers::{Format, Serialized, Yaml};
+use figment::providers::Serialized;
 use serde::Deserialize;
 use url::Url;
 
@@ -37,6 +37,12 @@ pub const DEFAULT_REPLICA_TIMEOUT_SECS: u64 = 86_400;
 pub const DEFAULT_AGENT_CONNECT_TIMEOUT_SECS: u64 = 600;
 /// Default bound of captured output kept per container, bytes (16 MiB).
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Default bound of one bind (either way) and of files put before start, bytes (1 GiB).
+pub const DEFAULT_BIND_MAX_BYTES: u64 = 1 << 30;
+/// Default bound of syncing binds back after the exit, seconds.
+pub const DEFAULT_BIND_SYNC_TIMEOUT_SECS: u64 = 120;
+/// Default share holding the volumes (`storage_share_name`).
+pub const DEFAULT_STORAGE_SHARE_NAME: &str = "sockerless-volumes";
 /// Default grace period before a disconnected agent is presumed gone, seconds.
 pub const DEFAULT_AGENT_GRACE_SECS: u64 = 30;
 
@@ -49,7 +55,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 31] = [
+pub const ALL_KEYS: [&str; 36] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -57,6 +63,8 @@ pub const ALL_KEYS: [&str; 31] = [
     "log_analytics_workspace_id",
     "storage_account_name",
     "storage_account_key",
+    "storage_file_endpoint",
+    "storage_share_name",
     "registry_server",
     "registry_username",
     "registry_password",
@@ -81,6 +89,9 @@ pub const ALL_KEYS: [&str; 31] = [
     "log_max_bytes",
     "agent_grace_secs",
     "network_mode",
+    "docker_api_url",
+    "bind_max_bytes",
+    "bind_sync_timeout_secs",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -162,8 +173,15 @@ pub enum LogFormat {
 
 #[path = "config_agent.rs"]
 mod agent;
+#[path = "config_sources.rs"]
+mod sources;
+pub use sources::parse_mirror_list;
+use sources::{Number, env_layer, file_provider, parse_number, parse_url};
+
 #[path = "config_cli.rs"]
 mod cli;
+#[path = "config_storage.rs"]
+mod storage;
 pub use cli::CliArgs;
 use cli::flag_layer;
 
@@ -202,6 +220,11 @@ pub struct Config {
     pub storage_account_name: Option<String>,
     /// Storage account key.
     pub storage_account_key: Option<SecretString>,
+    /// Azure Files endpoint of the storage account; `None`:
+    /// `https://{storage_account_name}.file.core.windows.net`.
+    pub storage_file_endpoint: Option<Url>,
+    /// The file share holding every volume (a directory each).
+    pub storage_share_name: String,
     /// Default registry server.
     pub registry_server: Option<String>,
     /// Registry user name.
@@ -250,6 +273,13 @@ pub struct Config {
     pub agent_grace_secs: u64,
     /// How containers on a user network reach each other.
     pub network_mode: NetworkMode,
+    /// The Docker API that containers binding the Docker socket reach
+    /// (`unix:///path` or `tcp://host:port`); without it such binds are refused.
+    pub docker_api_url: Option<sockerless_api::listen::ListenAddr>,
+    /// Most bytes of one bind (either way) and of the files put before start.
+    pub bind_max_bytes: u64,
+    /// Longest sync of the read-write binds after the exit, seconds.
+    pub bind_sync_timeout_secs: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -263,6 +293,8 @@ struct RawConfig {
     log_analytics_workspace_id: Option<String>,
     storage_account_name: Option<String>,
     storage_account_key: Option<String>,
+    storage_file_endpoint: Option<String>,
+    storage_share_name: Option<String>,
     registry_server: Option<String>,
     registry_username: Option<String>,
     registry_password: Option<String>,
@@ -287,48 +319,9 @@ struct RawConfig {
     log_max_bytes: Option<Number>,
     agent_grace_secs: Option<Number>,
     network_mode: Option<String>,
-}
-
-/// A number given as a number (YAML) or a string (environment, flags).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Number {
-    Int(u64),
-    Text(String),
-}
-
-fn parse_number(key: &str, value: Option<Number>, default: u64) -> Result<u64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(Number::Int(n)) => Ok(n),
-        Some(Number::Text(t)) if t.trim().is_empty() => Ok(default),
-        Some(Number::Text(t)) => t.trim().parse().map_err(|_| {
-            ConfigError::Invalid(format!("{key}: {t:?} is not a non-negative integer"))
-        }),
-    }
-}
-
-fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value)
-        .map_err(|e| ConfigError::Invalid(format!("{key}: {value:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::Invalid(format!(
-            "{key}: {value:?} must be an http(s) URL"
-        )));
-    }
-    Ok(url)
-}
-
-/// Parses `host=url,host=url` (the environment form of `registry_mirrors`).
-pub fn parse_mirror_list(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-    let mut out = BTreeMap::new();
-    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (host, url) = item.split_once('=').ok_or_else(|| {
-            ConfigError::Invalid(format!("registry_mirrors: {item:?} is not HOST=URL"))
-        })?;
-        out.insert(host.trim().to_owned(), url.trim().to_owned());
-    }
-    Ok(out)
+    docker_api_url: Option<String>,
+    bind_max_bytes: Option<Number>,
+    bind_sync_timeout_secs: Option<Number>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -353,6 +346,8 @@ impl Config {
             log_analytics_workspace_id: None,
             storage_account_name: None,
             storage_account_key: None,
+            storage_file_endpoint: None,
+            storage_share_name: DEFAULT_STORAGE_SHARE_NAME.to_owned(),
             registry_server: None,
             registry_username: None,
             registry_password: None,
@@ -377,6 +372,9 @@ impl Config {
             log_max_bytes: DEFAULT_LOG_MAX_BYTES,
             agent_grace_secs: DEFAULT_AGENT_GRACE_SECS,
             network_mode: NetworkMode::Relay,
+            docker_api_url: None,
+            bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
+            bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
         }
     }
 
@@ -423,7 +421,12 @@ impl Config {
         let mut config = Config::new(sub, rg, env, loc);
         config.log_analytics_workspace_id = non_empty(raw.log_analytics_workspace_id);
         config.storage_account_name = non_empty(raw.storage_account_name);
-        config.storage_account_key = non_empty(raw.storage_account_key).map(SecretString);
+        storage::apply(
+            &mut config,
+            raw.storage_account_key,
+            raw.storage_file_endpoint,
+            raw.storage_share_name,
+        )?;
         config.registry_server = non_empty(raw.registry_server);
         config.registry_username = non_empty(raw.registry_username);
         config.registry_password = non_empty(raw.registry_password).map(SecretString);
@@ -513,6 +516,17 @@ impl Config {
                 )));
             }
         };
+        config.bind_max_bytes =
+            parse_number("bind_max_bytes", raw.bind_max_bytes, DEFAULT_BIND_MAX_BYTES)?;
+        let (key, raw_secs) = ("bind_sync_timeout_secs", raw.bind_sync_timeout_secs);
+        config.bind_sync_timeout_secs =
+            parse_number(key, raw_secs, DEFAULT_BIND_SYNC_TIMEOUT_SECS)?;
+        config.docker_api_url = non_empty(raw.docker_api_url)
+            .map(|v| {
+                v.parse()
+                    .map_err(|e| ConfigError::Invalid(format!("docker_api_url: {e}")))
+            })
+            .transpose()?;
         Ok(config)
     }
 
@@ -542,46 +556,6 @@ impl Config {
 
 fn audience_scope(audience: &Url) -> String {
     format!("{}/.default", audience.as_str().trim_end_matches('/'))
-}
-
-/// The YAML file, focused on its `aca:` section when it has one.
-fn file_provider(path: &Path) -> Result<Figment, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::Invalid(format!("cannot read config file {}: {e}", path.display()))
-    })?;
-    let file = Figment::from(Yaml::string(&text));
-    Ok(if file.find_value("aca").is_ok() {
-        file.focus("aca")
-    } else {
-        file
-    })
-}
-
-fn env_layer<I, K, V>(env: I) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError>
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
-    let vars: BTreeMap<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| k.as_ref().starts_with(ENV_PREFIX))
-        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
-        .collect();
-    let mut layer = BTreeMap::new();
-    for key in ALL_KEYS {
-        let Some(value) = vars.get(&env_var_name(key)) else {
-            continue;
-        };
-        let json = if key == "registry_mirrors" {
-            serde_json::to_value(parse_mirror_list(value)?)
-                .map_err(|e| ConfigError::Invalid(e.to_string()))?
-        } else {
-            serde_json::Value::String(value.clone())
-        };
-        layer.insert(key, json);
-    }
-    Ok(layer)
 }
 
 #[cfg(test)]

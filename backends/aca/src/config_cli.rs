@@ -45,6 +45,12 @@ pub struct CliArgs {
     /// Storage account key (secret; prefer the environment or the file).
     #[arg(long, value_name = "KEY")]
     pub storage_account_key: Option<SecretString>,
+    /// Azure Files endpoint of the storage account [default: https://<storage_account_name>.file.core.windows.net].
+    #[arg(long, value_name = "URL")]
+    pub storage_file_endpoint: Option<String>,
+    /// File share holding the volumes, one directory each [default: sockerless-volumes].
+    #[arg(long, value_name = "NAME")]
+    pub storage_share_name: Option<String>,
     /// Default registry server, e.g. myreg.azurecr.io.
     #[arg(long, value_name = "HOST")]
     pub registry_server: Option<String>,
@@ -117,6 +123,15 @@ pub struct CliArgs {
     /// How containers on a user network reach each other: relay (through the agents and the backend) or direct (replica IPs) [default: relay].
     #[arg(long, value_name = "MODE")]
     pub network_mode: Option<String>,
+    /// Docker API that `-v /var/run/docker.sock:…` inside containers reaches: unix:///path or tcp://host:port (the Docker frontend's listener); unset: such binds are refused.
+    #[arg(long, value_name = "ADDR")]
+    pub docker_api_url: Option<String>,
+    /// Most bytes of one bind copied in or synced back, and of files put into a created container [default: 1073741824].
+    #[arg(long, value_name = "BYTES")]
+    pub bind_max_bytes: Option<String>,
+    /// Longest wait for the read-write binds to sync back after the process exits [default: 120].
+    #[arg(long, value_name = "SECS")]
+    pub bind_sync_timeout_secs: Option<String>,
 }
 
 /// The flags that are set, as a figment layer.
@@ -134,7 +149,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 29] = [
+    let pairs: [(&'static str, &Option<String>); 34] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -145,6 +160,8 @@ pub(super) fn flag_layer(
         ),
         ("storage_account_name", &args.storage_account_name),
         ("storage_account_key", &storage_account_key),
+        ("storage_file_endpoint", &args.storage_file_endpoint),
+        ("storage_share_name", &args.storage_share_name),
         ("registry_server", &args.registry_server),
         ("registry_username", &args.registry_username),
         ("registry_password", &registry_password),
@@ -162,6 +179,7 @@ pub(super) fn flag_layer(
         ("log_format", &args.log_format),
         ("arm_audience", &args.arm_audience),
         ("network_mode", &args.network_mode),
+        ("docker_api_url", &args.docker_api_url),
         ("log_analytics_audience", &args.log_analytics_audience),
         ("replica_timeout_secs", &args.replica_timeout_secs),
         (
@@ -170,6 +188,8 @@ pub(super) fn flag_layer(
         ),
         ("log_max_bytes", &args.log_max_bytes),
         ("agent_grace_secs", &args.agent_grace_secs),
+        ("bind_max_bytes", &args.bind_max_bytes),
+        ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
     ];
     let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
         .into_iter()

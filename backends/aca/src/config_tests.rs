@@ -235,12 +235,12 @@ fn secret_flags_beat_env_and_are_redacted_in_args_debug() {
         "--registry-password",
         "flag-password-value",
         "--storage-account-key",
-        "flag-key-value",
+        "ZmxhZy1rZXktdmFsdWU=",
     ])
     .expect("parse");
     let text = format!("{args:?}");
     assert!(
-        !text.contains("flag-password-value") && !text.contains("flag-key-value"),
+        !text.contains("flag-password-value") && !text.contains("ZmxhZy1rZXktdmFsdWU="),
         "{text}"
     );
     let mut env = required_env();
@@ -255,7 +255,7 @@ fn secret_flags_beat_env_and_are_redacted_in_args_debug() {
     );
     assert_eq!(
         config.storage_account_key,
-        Some(SecretString::new("flag-key-value"))
+        Some(SecretString::new("ZmxhZy1rZXktdmFsdWU="))
     );
 }
 
@@ -345,4 +345,22 @@ fn runtime_keys_are_validated() {
             "{key}={value}: {err}"
         );
     }
+}
+
+#[test]
+fn bind_limits_default_and_layer() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(config.bind_max_bytes, 1 << 30);
+    assert_eq!(config.bind_sync_timeout_secs, 120);
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_BIND_MAX_BYTES".into(), "1000".into()));
+    let args = CliArgs::try_parse_from(["x", "--bind-sync-timeout-secs", "9"]).expect("flags");
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        (config.bind_max_bytes, config.bind_sync_timeout_secs),
+        (1000, 9)
+    );
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_BIND_MAX_BYTES".into(), "a lot".into()));
+    assert!(Config::from_sources(&CliArgs::default(), env).is_err());
 }

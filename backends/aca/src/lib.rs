@@ -11,15 +11,18 @@
 //!   Docker operations, one function per `Backend` method.
 //! - [`relay`]: names and TCP between containers through their agents.
 //! - [`ports`]: published ports, relayed from the daemon's host through the agent.
+//! - [`docker_socket`]: the Docker socket inside containers, tunnelled to the Docker API.
 #![warn(missing_docs)]
 
 pub mod agent_image;
 pub mod agent_link;
 pub mod azure;
 pub mod backend;
+pub mod binds;
 pub mod config;
 pub mod containers;
 pub mod daemon;
+pub mod docker_socket;
 pub mod errors;
 pub mod exec;
 pub mod images;

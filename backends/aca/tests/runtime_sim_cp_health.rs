@@ -104,12 +104,13 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
     )
     .await;
     assert_eq!(health(&backend, "hc").await, None, "no health before start");
+    // A created container answers from the files put into it: none yet.
     let err = backend
         .container_archive_stat("hc", "/tmp")
         .await
-        .expect_err("not running");
+        .expect_err("nothing kept");
     assert!(
-        matches!(err, ApiError::Conflict(ref m) if m.contains("can copy files only while the container runs")),
+        matches!(err, ApiError::NotFound(ref m) if m == "Could not find the file /tmp in container hc"),
         "{err:?}"
     );
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use azure_core::credentials::TokenCredential;
-use sockerless_azure_sim::{EnvironmentSeed, RunningSim, SimConfig, Simulator};
+use sockerless_azure_sim::{EnvironmentSeed, RunningSim, SimConfig, Simulator, StorageAccountSeed};
 use sockerless_backend_aca::agent_image::{
     AgentImage, DEFAULT_REPOSITORY, DEFAULT_TAG, PushTarget,
 };
@@ -84,10 +84,12 @@ pub async fn start(
         location: config.location.clone(),
         ..EnvironmentSeed::default()
     };
+    let storage = storage_account(&config)?;
     let sim_config = SimConfig {
         engine: options.engine.clone(),
         data_dir: Some(config.data_dir.join(SIM_SUBDIR)),
         environments: vec![seed.clone()],
+        storage_accounts: vec![storage.clone()],
         ..SimConfig::default()
     };
     let (user, password) = (
@@ -99,6 +101,7 @@ pub async fn start(
         .await
         .context("starting the embedded Azure emulator")?;
     let emulator = Emulator { sim, temp_dir };
+    configure_storage(&mut config, &emulator, &storage)?;
     match configure(&mut config, &emulator, &seed, options, (user, password)).await {
         Ok(()) => {}
         Err(err) => {
@@ -147,6 +150,43 @@ pub fn probe_config(args: &CliArgs, env: Vec<(String, String)>) -> Result<Config
         *slot = Some(value.clone());
     }
     Ok(Config::from_sources(&args, env)?)
+}
+
+/// Name of the emulator's storage account when none is configured.
+pub const EMULATOR_STORAGE_ACCOUNT: &str = "sockerlesssim";
+
+/// The storage account the emulator serves: the configured one (name and
+/// key), or [`EMULATOR_STORAGE_ACCOUNT`] with a key made now.
+fn storage_account(config: &Config) -> Result<StorageAccountSeed> {
+    use base64::Engine;
+    if let (Some(name), Some(key)) = (&config.storage_account_name, &config.storage_account_key) {
+        return Ok(StorageAccountSeed {
+            name: name.clone(),
+            key: key.expose().to_owned(),
+        });
+    }
+    let mut key = [0u8; 64];
+    getrandom::fill(&mut key)
+        .map_err(|e| anyhow::anyhow!("no randomness for the storage key: {e}"))?;
+    Ok(StorageAccountSeed {
+        name: EMULATOR_STORAGE_ACCOUNT.to_owned(),
+        key: base64::engine::general_purpose::STANDARD.encode(key),
+    })
+}
+
+/// Volumes work with no setup: the backend uses the emulator's storage
+/// account and its Azure Files endpoint (the key stays in memory).
+fn configure_storage(
+    config: &mut Config,
+    emulator: &Emulator,
+    account: &StorageAccountSeed,
+) -> Result<()> {
+    config.storage_account_name = Some(account.name.clone());
+    config.storage_account_key = Some(SecretString::new(account.key.clone()));
+    let endpoint = emulator.sim.file_endpoint(&account.name);
+    config.storage_file_endpoint =
+        Some(Url::parse(&endpoint).with_context(|| format!("emulator file endpoint {endpoint}"))?);
+    Ok(())
 }
 
 /// Points `config` at the running emulator and pushes the agent image.

@@ -47,7 +47,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .map_err(|e| UsageError(format!("{e:#}")))?;
     sockerless_backend_aca::daemon::init_logging(&log_config);
 
-    let (emulator, config, credential) = match Config::from_sources(&args.backend, env.clone()) {
+    let (emulator, mut config, credential) = match Config::from_sources(&args.backend, env.clone())
+    {
         Ok(mut config) => {
             if let Some(mirror) = &args.docker_io_mirror {
                 let url = url::Url::parse(mirror)
@@ -77,6 +78,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
         }
         Err(err) => return Err(UsageError(err.to_string()).into()),
     };
+
+    // A container binding the Docker socket reaches this process's own Docker API.
+    if config.docker_api_url.is_none() {
+        config.docker_api_url = Some(host.clone());
+    }
 
     let extra_lines: Vec<String> = emulator
         .iter()

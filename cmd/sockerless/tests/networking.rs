@@ -219,3 +219,54 @@ fn compose_two_services_by_service_name() {
     assert!(!nets.contains(&project), "network left: {nets}");
     d.assert_nothing_left();
 }
+
+#[test]
+fn direct_mode_names_point_at_replica_addresses() {
+    let Some(env) = env_or_skip("direct_mode_names_point_at_replica_addresses") else {
+        return;
+    };
+    let _serial = serial();
+    // The emulator's replicas share a bridge network, as VNet-integrated
+    // replicas share a subnet: names point at the replica IPs, no relay.
+    let d = Sockerless::start_with(&env, &["--network-mode", "direct"]);
+    d.pull_busybox();
+    let net = unique("nd");
+    let srv = unique("srv");
+    d.docker(&["network", "create", &net]).ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--network",
+        &net,
+        "--name",
+        &srv,
+        "--network-alias",
+        "db",
+        "busybox",
+        "sh",
+        "-c",
+        SERVER,
+    ])
+    .ok();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("grep -w db /etc/hosts; {}", client_script("db", 7000)),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}\n{}", d.log());
+    let mut lines = out.stdout.lines();
+    let hosts_line = lines.next().unwrap_or_default();
+    assert!(
+        !hosts_line.starts_with("127."),
+        "direct mode: a replica address, not a relay address: {hosts_line:?}"
+    );
+    assert_eq!(lines.next(), Some("pong"), "{out:?}");
+    d.docker(&["rm", "-f", &srv]).ok();
+    d.docker(&["network", "rm", &net]).ok();
+    d.assert_nothing_left();
+}

@@ -36,6 +36,27 @@ impl Default for EnvironmentSeed {
     }
 }
 
+/// A storage account of the Azure Files data plane (`{base}/files/{name}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageAccountSeed {
+    /// Account name (3–24 lowercase letters and digits).
+    pub name: String,
+    /// Account key (base64) that Shared Key requests are signed with.
+    pub key: String,
+}
+
+impl Default for StorageAccountSeed {
+    fn default() -> Self {
+        StorageAccountSeed {
+            name: "sockerlesssim".into(),
+            // base64("sockerless-sim-storage-key-not-a-secret"): a well-known
+            // emulator key, like Azurite's.
+            key: "c29ja2VybGVzcy1zaW0tc3RvcmFnZS1rZXktbm90LWEtc2VjcmV0".into(),
+        }
+    }
+}
+
 /// Fault injection and long-running-operation pacing. Changeable at run time
 /// through `PUT /_sim/faults`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -109,6 +130,8 @@ pub struct SimConfig {
     /// IPv4 subnet (CIDR) of the network when the emulator creates it. `None`:
     /// the engine picks a free one from its address pools.
     pub network_subnet: Option<String>,
+    /// Storage accounts whose Azure Files data plane is served (Shared Key).
+    pub storage_accounts: Vec<StorageAccountSeed>,
 }
 
 impl Default for SimConfig {
@@ -128,6 +151,7 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             network: None,
             network_subnet: None,
+            storage_accounts: vec![StorageAccountSeed::default()],
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod arm;
 pub mod auth;
 pub mod config;
 pub mod faults;
+pub mod files;
 pub mod loganalytics;
 pub mod registry;
 pub mod runner;
@@ -39,7 +40,7 @@ use axum::routing::{any, get, post};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-pub use config::{EnvironmentSeed, FaultConfig, SimConfig};
+pub use config::{EnvironmentSeed, FaultConfig, SimConfig, StorageAccountSeed};
 use state::AppState;
 
 /// Errors starting the emulator.
@@ -167,6 +168,12 @@ impl RunningSim {
         self.network().map(|n| n.gateway)
     }
 
+    /// The Azure Files endpoint of storage account `account` (its file
+    /// service URL, as `https://{account}.file.core.windows.net` in Azure).
+    pub fn file_endpoint(&self, account: &str) -> String {
+        format!("{}/files/{account}", self.state.base_url())
+    }
+
     /// Data directory in use.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.state.data_dir
@@ -230,6 +237,8 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
         .route("/_sim/network", get(faults::get_network))
+        .route("/files/{account}/{share}", any(files::dispatch_share))
+        .route("/files/{account}/{share}/{*path}", any(files::dispatch_path))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
-use sockerless_azure_sim::{EnvironmentSeed, FaultConfig, SimConfig, Simulator};
+use sockerless_azure_sim::{
+    EnvironmentSeed, FaultConfig, SimConfig, Simulator, StorageAccountSeed,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -109,6 +111,14 @@ struct Args {
     /// 10.213.0.0/24 [default: one the engine picks].
     #[arg(long, env = "SOCKERLESS_SIM_NETWORK_SUBNET")]
     network_subnet: Option<String>,
+    /// Storage account of the Azure Files data plane, `NAME=BASE64KEY`
+    /// (repeatable) [default: the well-known `sockerlesssim` account].
+    #[arg(
+        long = "storage-account",
+        env = "SOCKERLESS_SIM_STORAGE_ACCOUNT",
+        value_delimiter = ' '
+    )]
+    storage_accounts: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +151,19 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
             log_analytics_workspace_id: args.workspace_id,
         }],
     };
+    let mut storage_accounts = Vec::new();
+    for a in &args.storage_accounts {
+        let Some((name, key)) = a.split_once('=') else {
+            bail!("--storage-account {a:?}: expected NAME=BASE64KEY");
+        };
+        storage_accounts.push(StorageAccountSeed {
+            name: name.to_owned(),
+            key: key.to_owned(),
+        });
+    }
+    if storage_accounts.is_empty() {
+        storage_accounts.push(StorageAccountSeed::default());
+    }
     Ok(SimConfig {
         listen: args.listen,
         engine: args.engine,
@@ -163,6 +186,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
         },
         network: args.network,
         network_subnet: args.network_subnet,
+        storage_accounts,
     })
 }
 

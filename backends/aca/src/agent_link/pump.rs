@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sockerless_agent::peer::{
-    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, PeersUpdate, Session,
-    SessionEvent,
+    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, PeersUpdate, PutOptions,
+    Session, SessionEvent,
 };
 use sockerless_api::StreamKind;
 use tokio::sync::{mpsc, oneshot};
@@ -26,9 +26,10 @@ enum Request {
     Exec(ExecConfig, Reply<Session>),
     Stat(String, Reply<PathStat>),
     GetArchive(String, Reply<(PathStat, Session)>),
-    PutArchive(String, Reply<Session>),
+    PutArchive(String, PutOptions, Reply<Session>),
     TcpConnect(String, u16, Reply<Session>),
     SetPeers(PeersUpdate),
+    UnixListen(Vec<String>),
 }
 
 /// The live connection to a container's agent, shared by the backend.
@@ -81,8 +82,17 @@ impl AgentLink {
 
     /// A session extracting the tar written to its stdin into directory `path`.
     pub async fn put_archive(&self, path: &str) -> Result<Session, PeerError> {
+        self.put_archive_with(path, PutOptions::default()).await
+    }
+
+    /// [`AgentLink::put_archive`] that may create or clear `path` first.
+    pub async fn put_archive_with(
+        &self,
+        path: &str,
+        options: PutOptions,
+    ) -> Result<Session, PeerError> {
         let path = path.to_owned();
-        self.ask(|tx| Request::PutArchive(path, tx)).await
+        self.ask(|tx| Request::PutArchive(path, options, tx)).await
     }
 
     /// Opens a TCP connection to `host:port` inside the container (a socket
@@ -90,6 +100,14 @@ impl AgentLink {
     pub async fn tcp_connect(&self, host: &str, port: u16) -> Result<Session, PeerError> {
         let host = host.to_owned();
         self.ask(|tx| Request::TcpConnect(host, port, tx)).await
+    }
+
+    /// Asks the agent to serve Unix sockets at `paths` (the full set); each
+    /// connection to one arrives as an inbound Unix socket event.
+    pub fn unix_listen(&self, paths: Vec<String>) -> Result<(), PeerError> {
+        self.requests
+            .send(Request::UnixListen(paths))
+            .map_err(|_| PeerError::Closed)
     }
 
     /// Sends the relay state (peers' names, addresses and ports) to the agent.
@@ -134,8 +152,8 @@ async fn serve(
             Request::GetArchive(path, tx) => {
                 let _ = tx.send(conn.get_archive(&path).await);
             }
-            Request::PutArchive(path, tx) => {
-                let _ = tx.send(conn.put_archive(&path).await);
+            Request::PutArchive(path, options, tx) => {
+                let _ = tx.send(conn.put_archive_with(&path, options).await);
             }
             Request::TcpConnect(host, port, tx) => {
                 // Connects run concurrently: one slow peer must not hold up the others.
@@ -147,6 +165,11 @@ async fn serve(
             Request::SetPeers(peers) => {
                 if let Err(e) = conn.set_peers(&peers) {
                     tracing::info!(container = %rt.id, error = %e, "peers not delivered to the agent");
+                }
+            }
+            Request::UnixListen(paths) => {
+                if let Err(e) = conn.unix_listen(&paths) {
+                    tracing::info!(container = %rt.id, error = %e, "unix listen not delivered to the agent");
                 }
             }
         }
@@ -172,8 +195,16 @@ pub fn attach_connection(
         rt.arm.clone(),
         run(backend, rt.clone(), link.clone(), main),
     ));
-    rt.set_agent(link, task);
-    crate::relay::connected(&relay_backend, &rt.id);
+    rt.set_agent(link.clone(), task);
+    tokio::spawn(async move {
+        if !rt.prepared.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Err(e) = crate::containers::prepare::run(&relay_backend, &rt, &link).await {
+                tracing::warn!(container = %rt.id, error = %e, "preparing the container failed");
+            }
+            rt.prepared.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        crate::relay::connected(&relay_backend, &rt.id);
+    });
 }
 
 async fn run(
@@ -182,7 +213,7 @@ async fn run(
     link: Arc<AgentLink>,
     main: Result<Session, PeerError>,
 ) {
-    let session = match main {
+    let mut session = match main {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(container = %rt.id, error = %e, "agent connection has no main session");
@@ -190,8 +221,35 @@ async fn run(
             return;
         }
     };
-    match pump(&backend, &rt, session).await {
-        Some(code) => lifecycle::record_exit(&backend, &rt, i64::from(code)).await,
+    // The exit is acknowledged once the binds are synced back: until then
+    // the agent keeps the replica (and its files) alive.
+    session.defer_exit_ack();
+    match pump(&backend, &rt, &mut session).await {
+        Some(code) => {
+            let synced = crate::binds::has_rw(&rt);
+            let mut failures = Vec::new();
+            if synced {
+                // Reset even when this task is aborted (a newer connection).
+                struct Syncing<'a>(&'a ContainerRuntime);
+                impl Drop for Syncing<'_> {
+                    fn drop(&mut self) {
+                        self.0.syncing.send_replace(false);
+                    }
+                }
+                rt.syncing.send_replace(true);
+                let _syncing = Syncing(&rt);
+                failures = crate::binds::sync_back(&backend, &rt, &link).await;
+            }
+            if session.ack_exit().is_err() && synced {
+                // The agent resends the exit on its next connection, whose
+                // pump syncs again.
+                tracing::info!(container = %rt.id, "connection lost while syncing binds back");
+                disconnected(&backend, &rt, &link);
+                return;
+            }
+            crate::binds::report(&backend, &rt, &failures).await;
+            lifecycle::record_exit(&backend, &rt, i64::from(code)).await
+        }
         None => disconnected(&backend, &rt, &link),
     }
 }
@@ -206,7 +264,7 @@ fn disconnected(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Arc<Age
 /// Runs until the exit code (`Some`) or the connection closes (`None`).
 /// Output is read while stdin is written: a write waiting for the agent's
 /// stdin credit never holds up output, signals or resizes.
-async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, mut session: Session) -> Option<i32> {
+async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session) -> Option<i32> {
     let input = session.input();
     let mut commands = rt.commands_rx.lock().await;
     let (stdin_tx, mut stdin_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
@@ -254,6 +312,12 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, mut session: Session)
         () = dispatch => None,
         () = stdin_writer => None,
     }
+}
+
+/// Adds a line of the backend's own to the container's stderr (`docker logs`, attach).
+pub async fn log_line(backend: &AcaBackend, rt: &ContainerRuntime, line: &str) {
+    let data = Bytes::copy_from_slice(line.as_bytes());
+    capture(backend, rt, OutputStream::Stderr, data).await;
 }
 
 async fn capture(backend: &AcaBackend, rt: &ContainerRuntime, stream: OutputStream, data: Bytes) {

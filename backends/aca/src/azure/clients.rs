@@ -6,6 +6,7 @@ use azure_core::credentials::TokenCredential;
 
 use super::arm::ArmClient;
 use super::environments::EnvironmentClient;
+use super::files::FilesClient;
 use super::fileshares::FileSharesClient;
 use super::jobs::JobsClient;
 use super::loganalytics::LogAnalyticsClient;
@@ -26,8 +27,35 @@ pub struct AzureClients {
     pub log_analytics: LogAnalyticsClient,
     /// Azure Files shares, when a storage account is configured.
     pub file_shares: Option<FileSharesClient>,
+    /// The Azure Files data plane of the volume share, when a storage
+    /// account and its key are configured.
+    pub files: Option<FilesClient>,
     /// Registry access.
     pub registry: RegistryClient,
+}
+
+/// The Azure Files endpoint of the configured storage account.
+pub fn file_endpoint(config: &Config) -> Option<url::Url> {
+    let account = config.storage_account_name.as_deref()?;
+    match &config.storage_file_endpoint {
+        Some(u) => Some(u.clone()),
+        None => url::Url::parse(&format!("https://{account}.file.core.windows.net")).ok(),
+    }
+}
+
+fn files_client(config: &Config) -> Option<FilesClient> {
+    let (account, key) = (
+        config.storage_account_name.as_deref()?,
+        config.storage_account_key.as_ref()?,
+    );
+    let endpoint = file_endpoint(config)?;
+    match FilesClient::new(endpoint, account, key, &config.storage_share_name) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "no Azure Files client: volumes are refused");
+            None
+        }
+    }
 }
 
 impl AzureClients {
@@ -65,6 +93,7 @@ impl AzureClients {
                     account,
                 )
             }),
+            files: files_client(config),
             registry: RegistryClient::new(
                 RegistrySettings {
                     server: config.registry_server.clone(),

@@ -4,6 +4,8 @@ pub mod arm;
 pub mod clients;
 pub mod credential;
 pub mod environments;
+pub mod files;
+mod files_xml;
 pub mod fileshares;
 pub mod jobs;
 pub mod loganalytics;

@@ -1,7 +1,10 @@
 //! `docker cp` through the agent: stat, get (a tar streamed from the
 //! agent's session as it comes) and put (the caller's tar streamed into the
-//! agent's session with its stdin credit). Only while the container runs:
-//! once it exits, its replica and filesystem are gone.
+//! agent's session with its stdin credit) while the container runs.
+//! A container that does not run keeps what is put into it for its next
+//! start (`crate::binds::files`); a created one (never started) answers
+//! stat and get from those files. Once a container has exited, its replica
+//! and filesystem are gone: stat and get answer 409.
 
 use std::sync::Arc;
 
@@ -66,17 +69,23 @@ fn absolute(path: &str, working_dir: Option<&str>) -> Result<String> {
     Ok(format!("{}/{path}", base.trim_end_matches('/')))
 }
 
-/// The running container's agent link, its name and the absolute path.
-async fn target(
-    backend: &AcaBackend,
-    id: &str,
-    path: &str,
-) -> Result<(Arc<AgentLink>, String, String)> {
+/// Where a copy goes.
+enum Target {
+    /// The running container's agent link, its name and the absolute path.
+    Live(Arc<AgentLink>, String, String),
+    /// A container that does not run: its ID, name, absolute path, and
+    /// whether it was ever started.
+    Kept(String, String, String, bool),
+}
+
+async fn target(backend: &AcaBackend, id: &str, path: &str) -> Result<Target> {
     let record = find_container(backend, id).await?;
     let body = StoredConfig::of(&record)?.body;
     let rt = backend.runtimes().get(&record);
     if !rt.state.borrow().running {
-        return Err(not_running(&record.name));
+        let path = absolute(path, body.working_dir.as_deref())?;
+        let started = record.started_at.is_some();
+        return Ok(Target::Kept(record.id, record.name, path, started));
     }
     let link = rt.agent().ok_or_else(|| {
         ApiError::Conflict(format!(
@@ -85,7 +94,21 @@ async fn target(
         ))
     })?;
     let path = absolute(path, body.working_dir.as_deref())?;
-    Ok((link, record.name, path))
+    Ok(Target::Live(link, record.name, path))
+}
+
+/// The running container's agent link, its name and the absolute path;
+/// for a created container, its kept files.
+async fn live(
+    backend: &AcaBackend,
+    id: &str,
+    path: &str,
+) -> Result<std::result::Result<(Arc<AgentLink>, String, String), (String, String, String)>> {
+    match target(backend, id, path).await? {
+        Target::Live(link, name, path) => Ok(Ok((link, name, path))),
+        Target::Kept(id, name, path, false) => Ok(Err((id, name, path))),
+        Target::Kept(_, name, _, true) => Err(not_running(&name)),
+    }
 }
 
 fn docker_stat(s: peer::PathStat) -> PathStat {
@@ -100,7 +123,10 @@ fn docker_stat(s: peer::PathStat) -> PathStat {
 
 /// `Backend::container_archive_stat`.
 pub async fn stat(backend: &AcaBackend, id: &str, path: &str) -> Result<PathStat> {
-    let (link, name, path) = target(backend, id, path).await?;
+    let (link, name, path) = match live(backend, id, path).await? {
+        Ok(live) => live,
+        Err((id, name, path)) => return crate::binds::files::stat(backend, &id, &name, &path),
+    };
     link.stat(&path)
         .await
         .map(docker_stat)
@@ -109,7 +135,10 @@ pub async fn stat(backend: &AcaBackend, id: &str, path: &str) -> Result<PathStat
 
 /// `Backend::container_archive_get`: the stat and the tar, streamed.
 pub async fn get(backend: &AcaBackend, id: &str, path: &str) -> Result<(PathStat, ByteStream)> {
-    let (link, name, path) = target(backend, id, path).await?;
+    let (link, name, path) = match live(backend, id, path).await? {
+        Ok(live) => live,
+        Err((id, name, path)) => return crate::binds::files::get(backend, &id, &name, &path),
+    };
     let (stat, session) = link
         .get_archive(&path)
         .await
@@ -174,7 +203,12 @@ fn tar_stream(session: Session, name: String) -> ByteStream {
 /// `Backend::container_archive_put`: extracts the caller's tar into the
 /// existing directory `path`; returns once the agent has extracted it.
 pub async fn put(backend: &AcaBackend, id: &str, path: &str, mut tar: ByteStream) -> Result<()> {
-    let (link, name, path) = target(backend, id, path).await?;
+    let (link, name, path) = match target(backend, id, path).await? {
+        Target::Live(link, name, path) => (link, name, path),
+        Target::Kept(id, name, path, _) => {
+            return crate::binds::files::put(backend, &id, &name, &path, tar).await;
+        }
+    };
     let mut session = link
         .put_archive(&path)
         .await

@@ -156,6 +156,10 @@ impl ContainerFilter {
                 binds
                     .iter()
                     .any(|b| b.split(':').take(2).any(|part| part == v))
+                    || stored.mounts.iter().any(|m| {
+                        m.target() == v
+                            || matches!(m, crate::containers::mounts::MountSpec::Volume { name, .. } if name == v)
+                    })
             })
             && self.any("exited", |v| {
                 r.state == "exited" && v.parse::<i64>().ok() == r.exit_code

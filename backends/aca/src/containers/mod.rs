@@ -7,7 +7,9 @@ pub mod archive;
 pub mod filters;
 pub mod health;
 pub mod merge;
+pub mod mounts;
 pub mod naming;
+pub mod prepare;
 pub mod streams;
 pub mod view;
 
@@ -51,13 +53,39 @@ pub async fn create(
     let host = body.host_config.as_ref();
     resources_for(host.and_then(|h| h.nano_cpus), host.and_then(|h| h.memory))?;
     replica_timeout(&body, backend.config().replica_timeout_secs)?;
+    // A `--mount type=bind` source must exist (dockerd checks it at create).
+    crate::binds::check_create(&body)?;
+    // Mounts last: it creates missing and anonymous volumes.
+    let mounts = crate::volumes::attach::resolve(backend, &body).await?;
+    let kept = mounts.clone();
+    let created = store_new(backend, body, image, image_name, name, req.platform, mounts).await;
+    if created.is_err() {
+        // Anonymous volumes made for this container go with it (dockerd
+        // leaves them; nothing could ever remove them here).
+        crate::volumes::attach::remove_anonymous(backend, &kept).await;
+    }
+    created
+}
+
+/// The rest of create: the record under a free name.
+async fn store_new(
+    backend: &AcaBackend,
+    body: sockerless_api::docker::ContainerCreateBody,
+    image: crate::images::ResolvedImage,
+    image_name: String,
+    name: Option<String>,
+    platform: Option<String>,
+    mounts: Vec<crate::containers::mounts::MountSpec>,
+) -> Result<ContainerCreateResponse> {
     let id = random_hex(32)?;
     let stored = StoredConfig {
         body,
         image_id: image.id.clone(),
-        platform: req.platform,
+        platform,
         restart_count: 0,
+        mounts,
     };
+    crate::docker_socket::check_create(backend.config(), &stored.mounts)?;
     let mut record = ContainerRecord {
         id: id.clone(),
         name: String::new(),
@@ -144,6 +172,10 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
         .network_settings
         .get_or_insert_with(Default::default)
         .ports = Some(crate::ports::port_map(rt.as_deref()));
+    response.mounts = Some(crate::volumes::attach::mount_points_of(
+        backend,
+        &StoredConfig::of(&record)?,
+    ));
     Ok(response)
 }
 
@@ -189,6 +221,10 @@ pub async fn list(
         let mut row = view::summary(record, opts.size, health.as_ref(), &networks.of(record))?;
         let rt = backend.runtimes().find(&record.id);
         row.ports = Some(crate::ports::summaries(rt.as_deref()));
+        row.mounts = Some(crate::volumes::attach::mount_points_of(
+            backend,
+            &StoredConfig::of(record)?,
+        ));
         out.push(row);
         if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
             break;

@@ -6,6 +6,7 @@ use sockerless_api::docker::{EndpointIpamConfig, EndpointSettings};
 
 use super::tests::{backend_for_tests as backend, put_container};
 use super::*;
+use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};
 
 fn ip_of(n: &NetworkInspect, id: &str) -> String {
     n.containers

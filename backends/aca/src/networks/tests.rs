@@ -10,6 +10,7 @@ use crate::azure::pipeline::AzureOptions;
 use crate::azure::test_support::StaticCredential;
 use crate::config::Config;
 use crate::images::filters::parse_until;
+use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};
 
 pub(crate) async fn backend_for_tests(dir: &tempfile::TempDir) -> AcaBackend {
     backend(dir).await

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use sockerless_agent::peer::{OutputStream, Session, SessionEvent, SessionInput};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -134,9 +134,22 @@ enum Down {
 
 /// Pipes `client` and a socket session both ways until both are done;
 /// half-closes cross over, a reset on either side resets the other.
-pub async fn pipe(client: TcpStream, mut session: Session) {
+pub async fn pipe(client: TcpStream, session: Session) {
+    let (rd, wr) = client.into_split();
+    pipe_io(rd, wr, session, |wr: &tokio::net::tcp::OwnedWriteHalf| {
+        let _ = wr.as_ref().set_zero_linger();
+    })
+    .await
+}
+
+/// [`pipe`] over any stream's halves; `reset` makes the coming close of
+/// `wr` a reset where the transport has one (TCP: `SO_LINGER` 0).
+pub async fn pipe_io<R, W>(mut rd: R, mut wr: W, mut session: Session, reset: impl Fn(&W))
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let input = session.input();
-    let (mut rd, mut wr) = client.into_split();
     let aborted = {
         let up = upstream(&mut rd, &input);
         let down = async {
@@ -157,7 +170,7 @@ pub async fn pipe(client: TcpStream, mut session: Session) {
                         return Down::Done;
                     }
                     Some(SessionEvent::Exit(_)) | None => {
-                        let _ = wr.as_ref().set_zero_linger();
+                        reset(&wr);
                         return Down::Reset;
                     }
                     Some(SessionEvent::Error(message)) => {
@@ -205,7 +218,7 @@ pub async fn pipe(client: TcpStream, mut session: Session) {
     }
 }
 
-async fn upstream(rd: &mut tokio::net::tcp::OwnedReadHalf, input: &SessionInput) -> Up {
+async fn upstream(rd: &mut (impl AsyncRead + Unpin), input: &SessionInput) -> Up {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         match rd.read(&mut buf).await {

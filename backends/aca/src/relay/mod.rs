@@ -111,7 +111,14 @@ async fn refresh(backend: &AcaBackend) -> sockerless_api::Result<()> {
         .collect();
     *lock(&backend.relay().owners) = owners;
     for c in containers.iter().filter(|c| c.state == "running") {
-        let Some(link) = backend.runtimes().find(&c.id).and_then(|rt| rt.agent()) else {
+        let Some(rt) = backend.runtimes().find(&c.id) else {
+            continue;
+        };
+        // The first peers release the process: not before the run is prepared.
+        if !rt.prepared.load(Ordering::SeqCst) {
+            continue;
+        }
+        let Some(link) = rt.agent() else {
             continue;
         };
         let update = peers::peers_for(c, &endpoints, &containers, &observed, mode);
@@ -135,6 +142,8 @@ async fn refresh(backend: &AcaBackend) -> sockerless_api::Result<()> {
 /// inbound relay connections. Ends with the connection.
 pub fn serve_events(backend: AcaBackend, id: String, mut events: mpsc::Receiver<AgentEvent>) {
     tokio::spawn(async move {
+        // Docker socket tunnels of this connection (they end with it).
+        let tunnels = crate::docker_socket::Tunnels::default();
         while let Some(event) = events.recv().await {
             match event {
                 AgentEvent::Listening(listening) => {
@@ -148,6 +157,9 @@ pub fn serve_events(backend: AcaBackend, id: String, mut events: mpsc::Receiver<
                 }
                 AgentEvent::Inbound { ip, port, session } => {
                     tokio::spawn(inbound(backend.clone(), id.clone(), ip, port, session));
+                }
+                AgentEvent::UnixInbound { path, session } => {
+                    crate::docker_socket::inbound(&backend, &id, &tunnels, path, session);
                 }
             }
         }

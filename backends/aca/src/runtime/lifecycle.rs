@@ -52,8 +52,10 @@ fn spawn_auto_remove(backend: &AcaBackend, id: &str) {
     let backend = backend.clone();
     let id = id.to_owned();
     tokio::spawn(async move {
+        // `docker run --rm` removes the anonymous volumes too, as dockerd does.
         let opts = sockerless_api::RemoveContainerOptions {
             force: true,
+            volumes: true,
             ..Default::default()
         };
         if let Err(e) = remove(&backend, &id, opts).await {
@@ -87,7 +89,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         replica_timeout_secs: backend.config().replica_timeout_secs,
         instance_id: backend.instance_id().to_owned(),
     };
-    let job = job_for(
+    let mut job = job_for(
         &ContainerSpec {
             id: &record.id,
             config: &stored.body,
@@ -96,9 +98,12 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         &image,
         &settings,
     )?;
+    crate::volumes::attach::add_to_job(backend, &stored.mounts, &mut job).await?;
     if record.started_at.is_some() {
         stored.restart_count += 1;
     }
+    // Binds are checked (and missing `-v` paths created) before any ARM write.
+    crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
     // Published ports are bound before any ARM write: a taken one fails here.
     let endpoint_id = crate::networks::endpoints::Table::load(backend)
         .await?
@@ -325,6 +330,16 @@ async fn wait_not_running(rt: &ContainerRuntime, within: Duration) -> bool {
     )
 }
 
+/// The process exited and its binds are being synced back: waits for the
+/// sync (bounded by `bind_sync_timeout_secs`) rather than killing the replica.
+async fn wait_synced(backend: &AcaBackend, rt: &ContainerRuntime) -> bool {
+    if !*rt.syncing.borrow() {
+        return false;
+    }
+    let bound = Duration::from_secs(backend.config().bind_sync_timeout_secs + 5);
+    wait_not_running(rt, bound).await
+}
+
 /// Stops the execution through ARM and records `EXIT_STOPPED` unless the
 /// agent reports an exit within a short while.
 async fn stop_execution(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) -> Result<()> {
@@ -370,11 +385,13 @@ pub async fn stop(
             rt.send(Command::Signal(signal));
             // A negative timeout waits forever, as in Docker.
             let within = u64::try_from(timeout).map_or(Duration::MAX, Duration::from_secs);
-            if wait_not_running(&rt, within).await {
+            if wait_not_running(&rt, within).await || wait_synced(backend, &rt).await {
                 return Ok(());
             }
             rt.send(Command::Signal(9));
-            if wait_not_running(&rt, Duration::from_secs(2)).await {
+            if wait_not_running(&rt, Duration::from_secs(2)).await
+                || wait_synced(backend, &rt).await
+            {
                 return Ok(());
             }
         }
@@ -426,7 +443,9 @@ pub async fn remove(
         }
         if rt.agent().is_some() {
             rt.send(Command::Signal(9));
-            let _ = wait_not_running(&rt, Duration::from_secs(5)).await;
+            if !wait_not_running(&rt, Duration::from_secs(5)).await {
+                wait_synced(backend, &rt).await;
+            }
         }
     }
     let _guard = rt.op_lock.lock().await;
@@ -446,10 +465,16 @@ pub async fn remove(
             crate::store::records::delete_container(c, &id)
         })
         .await?;
+    crate::binds::files::forget(backend, &record.id).await;
     crate::ports::close(&rt).await;
     backend.runtimes().remove(&record.id);
     crate::networks::endpoints::release_container(backend, &record.id).await?;
     crate::relay::gone(backend, &record.id);
+    if opts.volumes
+        && let Ok(stored) = StoredConfig::of(&record)
+    {
+        crate::volumes::attach::remove_anonymous(backend, &stored.mounts).await;
+    }
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
     Ok(())
 }

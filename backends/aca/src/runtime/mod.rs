@@ -30,6 +30,10 @@ pub struct StoredConfig {
     /// Starts after the first.
     #[serde(default)]
     pub restart_count: i64,
+    /// The container's mounts as resolved at create (anonymous volumes
+    /// named, `--volumes-from` merged): see `crate::containers::mounts`.
+    #[serde(default)]
+    pub mounts: Vec<crate::containers::mounts::MountSpec>,
 }
 
 impl StoredConfig {

@@ -73,6 +73,13 @@ pub struct ContainerRuntime {
     pub arm: Arc<ArmCallCounter>,
     /// Published ports, open while the container runs.
     pub ports: crate::ports::PortsSlot,
+    /// The current run was prepared (binds, files, sockets put into the
+    /// container); until then its agent gets no peers, so its process waits.
+    pub prepared: std::sync::atomic::AtomicBool,
+    /// Binds copied into the current run (synced back at its exit).
+    pub binds: Mutex<Vec<crate::binds::Bind>>,
+    /// True while the exited process's binds are synced back (stop waits).
+    pub syncing: watch::Sender<bool>,
     commands_tx: mpsc::UnboundedSender<Command>,
     /// Commands for the main process, taken by the connection's pump.
     pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
@@ -110,6 +117,16 @@ impl ContainerRuntime {
             op_lock: tokio::sync::Mutex::new(()),
             arm: Arc::default(),
             ports: Default::default(),
+            // A run found running (the daemon restarted) was prepared by
+            // the previous daemon: its agent's reconnection must not copy
+            // the binds in again; they are synced back at its exit.
+            prepared: std::sync::atomic::AtomicBool::new(running),
+            binds: Mutex::new(if running {
+                crate::binds::of_running(record)
+            } else {
+                Vec::new()
+            }),
+            syncing: watch::Sender::new(false),
             commands_tx,
             commands_rx: tokio::sync::Mutex::new(commands_rx),
             agent: Mutex::new(None),
@@ -162,6 +179,8 @@ impl ContainerRuntime {
 
     /// Prepares a new run: the agent token it accepts, fresh resume positions.
     pub fn begin_run(&self, token_hash: String) {
+        self.prepared
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         *lock(&self.token_hash) = Some(token_hash);
         *lock(&self.resume) = ResumeState::new();
         *lock(&self.health) = None;

@@ -158,6 +158,11 @@ pub struct Sockerless {
 impl Sockerless {
     /// Starts the binary and waits for its `export DOCKER_HOST=...` line.
     pub fn start(env: &TestEnv) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// Like [`Sockerless::start`], with extra flags (e.g. `--network-mode direct`).
+    pub fn start_with(env: &TestEnv, extra: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("slx")
             .tempdir()
@@ -176,6 +181,7 @@ impl Sockerless {
             .arg(format!("http://{}", env.registry))
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(extra)
             .env("SOCKERLESS_ACA_LOG_LEVEL", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -314,6 +320,15 @@ impl Sockerless {
             .ok();
         let body: serde_json::Value = serde_json::from_str(&out.stdout).expect("jobs JSON");
         body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The emulator's request log (`GET /_sim/requests`): `method`, `path`,
+    /// `status`, … of every Azure call so far.
+    pub fn sim_requests(&self) -> Vec<serde_json::Value> {
+        let out = self
+            .curl(&["-f", &format!("{}/_sim/requests", self.azure)])
+            .ok();
+        serde_json::from_str(&out.stdout).expect("request log JSON")
     }
 
     /// The emulator's replica network (`GET /_sim/network`): `name`,

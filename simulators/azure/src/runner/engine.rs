@@ -456,6 +456,12 @@ pub async fn run(
 
 async fn run_replica(r: &mut Replica<'_>, spec: &LaunchSpec) -> Result<Vec<i64>, String> {
     let secrets = volumes::secret_values(&spec.configuration);
+    volumes::check_account_keys(
+        &spec.template,
+        &spec.environment_key,
+        &spec.storages,
+        &r.state.config.storage_accounts,
+    )?;
     let vols = volumes::prepare(
         &spec.template,
         &r.state.data_dir,

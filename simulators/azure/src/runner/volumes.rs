@@ -136,6 +136,42 @@ pub fn prepare(
     Ok(out)
 }
 
+/// Azure mounts a share with the environment storage's account key: a key
+/// that is not the key of a storage account this emulator serves fails the
+/// replica, as the SMB mount would (accounts it does not serve are not checked).
+pub fn check_account_keys(
+    template: &Value,
+    environment_key: &str,
+    storages: &BTreeMap<String, Value>,
+    accounts: &[crate::config::StorageAccountSeed],
+) -> Result<(), String> {
+    for v in template["volumes"].as_array().into_iter().flatten() {
+        if v["storageType"].as_str() != Some("AzureFile") {
+            continue;
+        }
+        let storage_name = v["storageName"].as_str().unwrap_or_default();
+        let key = format!(
+            "{environment_key}/storages/{}",
+            storage_name.to_ascii_lowercase()
+        );
+        let Some(storage) = storages.get(&key) else {
+            continue;
+        };
+        let af = &storage["properties"]["azureFile"];
+        let account = af["accountName"].as_str().unwrap_or_default();
+        if let Some(seed) = accounts.iter().find(|a| a.name == account)
+            && af["accountKey"].as_str() != Some(seed.key.as_str())
+        {
+            return Err(format!(
+                "volume '{}': mounting share '{}' of storage account '{account}' failed: the account key of environment storage '{storage_name}' is not the account's key",
+                v["name"].as_str().unwrap_or_default(),
+                af["shareName"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Docker binds (`host:container[:ro]`) for a container's volume mounts.
 pub fn binds(
     container: &Value,
@@ -149,17 +185,37 @@ pub fn binds(
             .ok_or_else(|| format!("volume mount references unknown volume '{vname}'"))?;
         let mut host = vol.path.clone();
         if let Some(sub) = m["subPath"].as_str().filter(|s| !s.is_empty()) {
-            if sub.contains("..") || sub.starts_with('/') {
-                return Err(format!("invalid subPath '{sub}'"));
-            }
-            host = host.join(sub);
-            std::fs::create_dir_all(&host).map_err(|e| format!("subPath '{sub}': {e}"))?;
+            host = sub_path(&host, sub)?;
         }
         let target = m["mountPath"].as_str().unwrap_or_default();
         let ro = if vol.read_only { ":ro" } else { "" };
         out.push(format!("{}:{target}{ro}", host.display()));
     }
     Ok(out)
+}
+
+/// The directory `sub` of a volume at `root`, created if missing (as the
+/// kubelet does). Absolute paths, `..` and symlinks on the way are refused:
+/// a container could otherwise point the mount outside the volume.
+pub fn sub_path(root: &Path, sub: &str) -> Result<PathBuf, String> {
+    if sub.starts_with('/') || sub.split('/').any(|c| c == "..") {
+        return Err(format!("invalid subPath '{sub}'"));
+    }
+    let mut host = root.to_path_buf();
+    for c in sub.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        host.push(c);
+        match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!("subPath '{sub}': '{c}' is a symbolic link"));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!("subPath '{sub}': '{c}' is not a directory"));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&host).map_err(|e| format!("subPath '{sub}': {e}"))?,
+        }
+    }
+    Ok(host)
 }
 
 /// Environment variables of a container (`NAME=value`), secrets resolved.
@@ -207,6 +263,47 @@ pub fn registry_host(image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_paths_stay_inside_the_volume() {
+        let dir = std::env::temp_dir().join(format!("sim-subpath-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("vol")).expect("mkdir");
+        let root = dir.join("vol");
+        assert_eq!(sub_path(&root, "a/b").expect("created"), root.join("a/b"));
+        assert!(root.join("a/b").is_dir());
+        assert!(sub_path(&root, "../x").is_err());
+        assert!(sub_path(&root, "/etc").is_err());
+        std::os::unix::fs::symlink("/", root.join("esc")).expect("symlink");
+        assert!(
+            sub_path(&root, "esc/tmp")
+                .expect_err("symlink")
+                .contains("symbolic link")
+        );
+        std::fs::write(root.join("f"), b"x").expect("file");
+        assert!(sub_path(&root, "f").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn account_keys_of_served_accounts_are_checked() {
+        let template = serde_json::json!({"volumes": [{"name": "v", "storageType": "AzureFile", "storageName": "S"}]});
+        let storage = |account: &str, key: &str| {
+            BTreeMap::from([(
+                "env/storages/s".to_owned(),
+                serde_json::json!({"properties": {"azureFile": {"accountName": account, "accountKey": key, "shareName": "sh"}}}),
+            )])
+        };
+        let accounts = vec![crate::config::StorageAccountSeed {
+            name: "acct".into(),
+            key: "a2V5".into(),
+        }];
+        assert!(check_account_keys(&template, "env", &storage("acct", "a2V5"), &accounts).is_ok());
+        let err = check_account_keys(&template, "env", &storage("acct", "d3Jvbmc="), &accounts)
+            .expect_err("wrong key");
+        assert!(err.contains("account key"), "{err}");
+        assert!(check_account_keys(&template, "env", &storage("other", "x"), &accounts).is_ok());
+    }
 
     #[test]
     fn references() {

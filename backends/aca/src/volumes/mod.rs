@@ -1,15 +1,22 @@
-//! Volumes, backed by Azure Files shares.
+//! Volumes: directories of one Azure Files share.
 //!
-//! With `storage_account_name` (and `storage_account_key`) configured, a
-//! volume is a file share (named by [`crate::names::file_share_name`]) plus
-//! a managed-environment storage of the same name that job templates mount;
-//! its `Mountpoint` is `azurefile://<account>/<share>`. Without a storage
-//! account a volume is a record only: it is listed and inspected, its
-//! `Mountpoint` is empty and its `Status` says that it has no share.
+//! With `storage_account_name` and `storage_account_key` configured, a
+//! volume is a directory (named by [`storage::dir_name`]) of the share
+//! `storage_share_name`, created and deleted through the Storage data plane
+//! ([`crate::azure::files`]); job templates mount it with the volume
+//! mount's `subPath` through one environment storage ([`storage`]). Its
+//! `Mountpoint` is `azurefile://<account>/<share>/<dir>`. Without a storage
+//! account a volume is refused at create, naming the keys to set (volumes
+//! recorded by older versions without a share are listed and removable).
 //!
 //! Docker's `force` on remove skips the in-use check here (and ignores a
 //! missing volume); prune removes anonymous volumes (generated names) unless
-//! the `all=true` filter is given, like Docker API ≥ 1.42.
+//! the `all=true` filter is given, like Docker API ≥ 1.42. Container-side
+//! use (mounts at create, anonymous volumes, `--volumes-from`, `rm -v`) is in
+//! [`attach`].
+
+pub mod attach;
+pub mod storage;
 
 use std::collections::HashMap;
 
@@ -21,9 +28,6 @@ use sockerless_api::docker::{
 use sockerless_api::{ApiError, Filters, Result};
 
 use crate::AcaBackend;
-use crate::azure::models::{
-    AzureFileProperties, ManagedEnvironmentStorage, ManagedEnvironmentStorageProperties,
-};
 use crate::images::filters::{check_filter_names, labels_match, parse_bool_filter};
 use crate::store::{ContainerRecord, VolumeRecord, records};
 
@@ -41,8 +45,13 @@ pub struct StoredVolume {
     pub labels: HashMap<String, String>,
     /// Driver options as given.
     pub options: HashMap<String, String>,
-    /// The storage account holding the share; `None` for a record-only volume.
+    /// The storage account holding the share; `None` for a record-only
+    /// volume of an older version.
     pub storage_account: Option<String>,
+    /// The share holding the volume's directory (`file_share_name` of the
+    /// record is the directory); `None` before shares held directories.
+    #[serde(default)]
+    pub share: Option<String>,
     /// The name was generated (an anonymous volume).
     pub anonymous: bool,
 }
@@ -64,15 +73,19 @@ fn rfc3339(nanos: i64) -> String {
 }
 
 fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
-    let (mountpoint, status) = match &stored.storage_account {
-        Some(account) => (
-            format!("azurefile://{account}/{}", record.file_share_name),
-            format!("Azure Files share {} in storage account {account}", record.file_share_name),
+    let dir = &record.file_share_name;
+    let (mountpoint, status) = match (&stored.storage_account, &stored.share) {
+        (Some(account), Some(share)) => (
+            storage::mountpoint(account, share, dir),
+            format!("directory {dir} of Azure Files share {share} in storage account {account}"),
         ),
-        None => (
+        (Some(account), None) => (
+            format!("azurefile://{account}/{dir}"),
+            format!("Azure Files share {dir} in storage account {account} (an older layout)"),
+        ),
+        _ => (
             String::new(),
-            "record only: no storage_account_name is configured, so this volume has no Azure Files share"
-                .to_owned(),
+            "record only: created without a storage account, this volume has no data".to_owned(),
         ),
     };
     Volume {
@@ -88,21 +101,16 @@ fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-fn random_name() -> Result<String> {
+/// A 64-hex name for an anonymous volume.
+pub fn random_name() -> Result<String> {
     let mut buf = [0u8; 32];
     getrandom::fill(&mut buf)
         .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-async fn get(backend: &AcaBackend, name: &str) -> Result<Option<VolumeRecord>> {
+/// The record of a volume.
+pub async fn get(backend: &AcaBackend, name: &str) -> Result<Option<VolumeRecord>> {
     let key = name.to_owned();
     Ok(backend
         .store()
@@ -110,10 +118,28 @@ async fn get(backend: &AcaBackend, name: &str) -> Result<Option<VolumeRecord>> {
         .await?)
 }
 
-/// Volume names a container's create config uses (`Binds` with a name as
-/// source, `Mounts` of type `volume`). Reads the runtime's `{"body": …}`
-/// layout or a bare body.
+/// Volume names a container uses: its resolved mounts (`mounts` of the
+/// stored config), or for a container stored before they were kept, the
+/// named sources of `Binds` and `Mounts` of type `volume`. Reads the
+/// runtime's `{"body": …}` layout or a bare body.
 pub fn volumes_of(config: &Value) -> Vec<String> {
+    let resolved: Vec<String> = config
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get("Kind").and_then(Value::as_str) == Some("Volume"))
+        .filter_map(|m| m.get("name").and_then(Value::as_str))
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if config
+        .get("mounts")
+        .and_then(Value::as_array)
+        .is_some_and(|m| !m.is_empty())
+    {
+        return resolved;
+    }
     let body = config.get("body").unwrap_or(config);
     let host = body.get("HostConfig");
     let mut out = Vec::new();
@@ -138,7 +164,8 @@ pub fn volumes_of(config: &Value) -> Vec<String> {
     out
 }
 
-async fn users(backend: &AcaBackend, name: &str) -> Result<Vec<ContainerRecord>> {
+/// Containers using volume `name`.
+pub async fn users(backend: &AcaBackend, name: &str) -> Result<Vec<ContainerRecord>> {
     let containers = backend
         .store()
         .call(|c| records::list_containers(c))
@@ -157,12 +184,23 @@ pub async fn create(backend: &AcaBackend, req: VolumeCreateRequest) -> Result<Vo
         .unwrap_or_else(|| "local".to_owned());
     if driver != "local" {
         return Err(ApiError::InvalidParameter(format!(
-            "volume driver {driver:?} is not supported: volumes are Azure Files shares (driver \"local\")"
+            "volume driver {driver:?} is not supported: volumes are directories of an Azure Files share (driver \"local\")"
+        )));
+    }
+    if let Some(opts) = req.driver_opts.as_ref().filter(|o| !o.is_empty()) {
+        let mut keys: Vec<&String> = opts.keys().collect();
+        keys.sort();
+        return Err(ApiError::InvalidParameter(format!(
+            "volume driver options are not supported by sockerless-aca: {}",
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let anonymous = req.name.as_deref().is_none_or(str::is_empty);
     let name = match req.name.filter(|n| !n.is_empty()) {
-        Some(n) if valid_name(&n) => n,
+        Some(n) if crate::containers::mounts::valid_volume_name(&n) => n,
         Some(n) => {
             return Err(ApiError::InvalidParameter(format!(
                 "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
@@ -170,59 +208,40 @@ pub async fn create(backend: &AcaBackend, req: VolumeCreateRequest) -> Result<Vo
         }
         None => random_name()?,
     };
-    if let Some(existing) = get(backend, &name).await? {
-        return Ok(to_docker(&existing, &decode(&existing)?));
+    let labels = req.labels.unwrap_or_default();
+    Ok(create_named(backend, &name, labels, anonymous).await?.0)
+}
+
+/// Creates volume `name` unless it exists; `true` when created.
+pub async fn create_named(
+    backend: &AcaBackend,
+    name: &str,
+    mut labels: HashMap<String, String>,
+    anonymous: bool,
+) -> Result<(Volume, bool)> {
+    if let Some(existing) = get(backend, name).await? {
+        return Ok((to_docker(&existing, &decode(&existing)?), false));
     }
-    let share = crate::names::file_share_name(&name);
-    let config = backend.config();
-    let storage_account = match (&backend.azure().file_shares, &config.storage_account_name) {
-        (Some(shares), Some(account)) => {
-            let key = config.storage_account_key.as_ref().ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "create volume {name}: storage_account_key is not configured; the environment storage of an Azure Files share needs the account key"
-                ))
-            })?;
-            shares.create_share(&share, None).await?;
-            let storage = ManagedEnvironmentStorage {
-                properties: Some(ManagedEnvironmentStorageProperties {
-                    azure_file: Some(AzureFileProperties {
-                        account_name: Some(account.clone()),
-                        account_key: Some(key.expose().to_owned()),
-                        access_mode: Some("ReadWrite".to_owned()),
-                        share_name: Some(share.clone()),
-                    }),
-                }),
-                ..Default::default()
-            };
-            if let Err(e) = backend
-                .azure()
-                .environment
-                .put_storage(&share, &storage)
-                .await
-            {
-                if let Err(cleanup) = shares.delete_share(&share).await {
-                    tracing::warn!(share = %share, error = %cleanup, "could not delete the share of a failed volume create");
-                }
-                return Err(e);
-            }
-            Some(account.clone())
-        }
-        _ => None,
-    };
-    let mut labels = req.labels.unwrap_or_default();
+    let files = storage::files(backend, &format!("create volume {name}"))?;
+    storage::ensure_storage(backend, false).await?;
+    let dir = storage::dir_name(name);
+    if !files.create_directory(&dir).await? {
+        tracing::info!(volume = %name, dir = %dir, "the volume's directory already exists in the share: keeping its data");
+    }
     if anonymous {
         labels.entry(ANONYMOUS_LABEL.to_owned()).or_default();
     }
     let stored = StoredVolume {
-        driver,
+        driver: "local".to_owned(),
         labels,
-        options: req.driver_opts.unwrap_or_default(),
-        storage_account,
+        options: HashMap::new(),
+        storage_account: Some(files.account().to_owned()),
+        share: Some(files.share().to_owned()),
         anonymous,
     };
     let record = VolumeRecord {
-        name,
-        file_share_name: share,
+        name: name.to_owned(),
+        file_share_name: dir,
         config: serde_json::to_value(&stored)
             .map_err(|e| ApiError::Internal(format!("encode volume: {e}")))?,
         created_at: crate::images::now_nanos(),
@@ -232,7 +251,8 @@ pub async fn create(backend: &AcaBackend, req: VolumeCreateRequest) -> Result<Vo
         .store()
         .call(move |c| records::put_volume(c, &row))
         .await?;
-    Ok(to_docker(&record, &stored))
+    tracing::info!(volume = %name, "volume created");
+    Ok((to_docker(&record, &stored), true))
 }
 
 /// `Backend::volume_list`.
@@ -276,20 +296,33 @@ pub async fn inspect(backend: &AcaBackend, name: &str) -> Result<Volume> {
     }
 }
 
-/// Deletes the environment storage and the share (if any), then the record.
+/// Deletes the volume's data (its directory, or the share of an older
+/// layout), then the record.
 async fn delete(backend: &AcaBackend, record: &VolumeRecord, stored: &StoredVolume) -> Result<()> {
-    if stored.storage_account.is_some() {
-        let share = &record.file_share_name;
-        backend.azure().environment.delete_storage(share).await?;
-        match &backend.azure().file_shares {
-            Some(shares) => {
-                shares.delete_share(share).await?;
+    if let Some(account) = &stored.storage_account {
+        let dir = &record.file_share_name;
+        match (
+            &stored.share,
+            &backend.azure().files,
+            &backend.azure().file_shares,
+        ) {
+            (Some(share), Some(files), _)
+                if files.share() == share && files.account() == account =>
+            {
+                files.delete_tree(dir).await?;
             }
-            None => {
+            (None, _, Some(shares)) => {
+                backend.azure().environment.delete_storage(dir).await?;
+                shares.delete_share(dir).await?;
+            }
+            _ => {
                 return Err(ApiError::Internal(format!(
-                    "remove {}: the volume's share {share} is in storage account {}, but no storage account is configured now",
+                    "remove {}: its data is in {} of storage account {account}, which is not the configured storage now",
                     record.name,
-                    stored.storage_account.as_deref().unwrap_or_default()
+                    stored.share.as_deref().map_or_else(
+                        || format!("share {dir}"),
+                        |s| format!("share {s}, directory {dir}")
+                    ),
                 )));
             }
         }
@@ -299,6 +332,7 @@ async fn delete(backend: &AcaBackend, record: &VolumeRecord, stored: &StoredVolu
         .store()
         .call(move |c| records::delete_volume(c, &name))
         .await?;
+    tracing::info!(volume = %record.name, "volume removed");
     Ok(())
 }
 
@@ -353,5 +387,4 @@ pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<VolumePrune
 }
 
 #[cfg(test)]
-#[path = "volumes_tests.rs"]
 mod tests;
