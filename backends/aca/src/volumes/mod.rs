@@ -255,19 +255,24 @@ pub async fn create_named(
     Ok((to_docker(&record, &stored), true))
 }
 
+/// Names of the volumes some container (in any state) mounts.
+async fn used_volumes(backend: &AcaBackend) -> Result<Vec<String>> {
+    let containers = backend
+        .store()
+        .call(|c| records::list_containers(c))
+        .await?;
+    Ok(containers
+        .iter()
+        .flat_map(|c| volumes_of(&c.config))
+        .collect())
+}
+
 /// `Backend::volume_list`.
 pub async fn list(backend: &AcaBackend, filters: Filters) -> Result<VolumeListResponse> {
     check_filter_names(&filters, LIST_FILTERS)?;
     let dangling = parse_bool_filter("dangling", filters.get("dangling").map_or(&[][..], |v| v))?;
     let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let containers = backend
-        .store()
-        .call(|c| records::list_containers(c))
-        .await?;
-    let used: Vec<String> = containers
-        .iter()
-        .flat_map(|c| volumes_of(&c.config))
-        .collect();
+    let used = used_volumes(backend).await?;
     let any = |key: &str, f: &dyn Fn(&str) -> bool| {
         filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
     };
@@ -361,14 +366,7 @@ pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<VolumePrune
     check_filter_names(&filters, PRUNE_FILTERS)?;
     let all = parse_bool_filter("all", filters.get("all").map_or(&[][..], |v| v))?.unwrap_or(false);
     let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let containers = backend
-        .store()
-        .call(|c| records::list_containers(c))
-        .await?;
-    let used: Vec<String> = containers
-        .iter()
-        .flat_map(|c| volumes_of(&c.config))
-        .collect();
+    let used = used_volumes(backend).await?;
     let mut deleted = Vec::new();
     for row in &rows {
         let stored = decode(row)?;
