@@ -1,6 +1,7 @@
 use super::*;
 use crate::azure::test_support::{StaticCredential, Stub, StubReply};
 use crate::store::{ContainerRecord, records};
+use sockerless_api::{Backend, Filters};
 
 const ENV_PATH: &str =
     "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env";
