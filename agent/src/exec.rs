@@ -106,6 +106,8 @@ pub(crate) fn spawn_stdin_writer(
     id: u32,
     io: FdIo,
 ) -> mpsc::UnboundedSender<StdinMsg> {
+    // Bounded by stdin credit: each chunk is acknowledged only once written,
+    // and the peer keeps at most `stdin_window` bytes unacknowledged.
     let (tx, rx) = mpsc::unbounded_channel();
     write_stdin(hub, id, io, rx);
     tx

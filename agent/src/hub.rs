@@ -145,6 +145,9 @@ impl Hub {
     pub(crate) fn early_stdin(&self, id: u32) -> Option<mpsc::UnboundedReceiver<StdinMsg>> {
         let mut st = self.lock();
         let s = st.sessions.get_mut(&id)?;
+        // Bounded by the peer's credit: it never has more than `stdin_window`
+        // unacknowledged bytes in flight, and these are acknowledged only as
+        // the process's writer takes them.
         let (tx, rx) = mpsc::unbounded_channel();
         s.stdin_tx = Some(tx);
         Some(rx)

@@ -77,7 +77,15 @@ fn test_all() -> Result<()> {
         images::build_and_push(&engine, &registry, &agent)?;
         shell::run(
             shell::cargo()
-                .args(["test", "--workspace", "--no-fail-fast"])
+                // Tests that need this environment (engine, registry, agent, root) are
+                // `#[ignore = "needs …"]` for a plain `cargo test`; here they run.
+                .args([
+                    "test",
+                    "--workspace",
+                    "--no-fail-fast",
+                    "--",
+                    "--include-ignored",
+                ])
                 .env("SOCKERLESS_SIM_ENGINE", engine.url())
                 .env("SOCKERLESS_AGENT_BIN", &agent)
                 .env("SOCKERLESS_TEST_REGISTRY", &registry)
