@@ -250,6 +250,43 @@ async fn relayed_both_ways_with_half_close_and_closed_on_close() {
         assert_eq!(got, "pong\n");
         ports::close(&rt).await;
 
+        // The container side half-closes first, then reads what the client
+        // still sends, up to the client's EOF, and reports it.
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+        let late = {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = l.local_addr().expect("addr").port();
+            tokio::spawn(async move {
+                let Ok((mut tcp, _)) = l.accept().await else {
+                    return;
+                };
+                let (mut r, mut w) = tcp.split();
+                let _ = w.write_all(b"bye\n").await;
+                let _ = w.shutdown().await;
+                let mut rest = Vec::new();
+                let _ = r.read_to_end(&mut rest).await;
+                let _ = seen_tx.send(rest);
+            });
+            port
+        };
+        ports::open(&rt, "web", ID, &publish(late)).expect("open");
+        let mut c = TcpStream::connect(("127.0.0.1", host_port(&rt)))
+            .await
+            .expect("connect");
+        let mut got = String::new();
+        c.read_to_string(&mut got).await.expect("read");
+        assert_eq!(got, "bye\n");
+        c.write_all(b"late words")
+            .await
+            .expect("write after the server's EOF");
+        c.shutdown().await.expect("half-close");
+        let seen = tokio::time::timeout(GUARD, seen_rx)
+            .await
+            .expect("the container side sees the client's EOF")
+            .expect("seen");
+        assert_eq!(seen, b"late words");
+        ports::close(&rt).await;
+
         // Nothing listens in the container: the client's connection is reset.
         let nothing = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

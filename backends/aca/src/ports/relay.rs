@@ -194,10 +194,12 @@ where
                 },
                 d = &mut down => match d {
                     Down::Done if !up_done => {
-                        // The container's side is finished; the client's
-                        // remaining bytes have nowhere to go once it sends.
-                        let _ = (&mut up).await;
-                        break false;
+                        // The session's end is closed for writing; what the
+                        // local end still sends goes through, then its EOF.
+                        match (&mut up).await {
+                            Up::Eof => break input.close().is_err(),
+                            Up::Failed => break true,
+                        }
                     }
                     Down::Done | Down::Reset => break false,
                     Down::ClientGone => break true,
