@@ -12,6 +12,7 @@ pub mod agent;
 mod archive;
 pub mod config;
 mod exec;
+mod fdio;
 mod health;
 mod hosts;
 mod hub;

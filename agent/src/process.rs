@@ -1,5 +1,5 @@
 //! Spawning processes as PID 1: one reaper collects every child (ours and
-//! re-parented orphans), pipes and ptys are driven through `AsyncFd`.
+//! re-parented orphans), pipes and ptys are driven through [`FdIo`].
 
 use std::collections::HashMap;
 use std::io;
@@ -8,9 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
+pub(crate) use crate::fdio::FdIo;
 use crate::userdb::Credentials;
 
 /// What to run.
@@ -259,70 +259,4 @@ pub(crate) fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
         pty,
         exit: rx,
     })
-}
-
-/// A non-blocking descriptor (pipe end or pty master) driven by tokio.
-pub(crate) struct FdIo {
-    fd: AsyncFd<OwnedFd>,
-}
-
-impl FdIo {
-    pub(crate) fn new(fd: OwnedFd) -> io::Result<Self> {
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
-        // SAFETY: the OwnedFd moves into the AsyncFd, so the descriptor stays open
-        // and refers to the same file description for the AsyncFd's lifetime.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
-        Ok(FdIo { fd })
-    }
-
-    /// Reads; 0 means end of stream (EIO from a pty whose slave closed counts as end).
-    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            let res = guard.try_io(|inner| {
-                // SAFETY: buf is valid for buf.len() bytes.
-                let n =
-                    unsafe { libc::read(inner.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match res {
-                Ok(Ok(n)) => return Ok(n),
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(0),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Writes all of `data`.
-    pub(crate) async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let mut guard = self.fd.writable().await?;
-            let res = guard.try_io(|inner| {
-                // SAFETY: data is valid for data.len() bytes.
-                let n = unsafe { libc::write(inner.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match res {
-                Ok(Ok(n)) => data = &data[n..],
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
-        Ok(())
-    }
 }
