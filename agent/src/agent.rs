@@ -94,6 +94,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     });
     hub.register(MAIN_SESSION, false)
         .map_err(AgentError::Setup)?;
+    crate::uts::Identity::from_lookup(|k| std::env::var(k).ok()).apply();
 
     let mut signals = Vec::new();
     for sig in FORWARDED_SIGNALS {

@@ -27,6 +27,7 @@ mod timefmt;
 pub mod transport;
 mod unix_listen;
 mod userdb;
+mod uts;
 
 pub use health::HealthConfig;
 pub use hosts::make_writable as make_hosts_writable;

@@ -4,6 +4,7 @@
 //! trait impl in `backend.rs` only delegates here.
 
 pub mod archive;
+pub mod extra_hosts;
 pub mod filters;
 pub mod health;
 pub mod merge;
@@ -45,6 +46,7 @@ pub async fn create(
     let body = merge::merge_image_config(req.config, &image.config);
     merge::command_line(&body)?;
     crate::ports::validate(&body)?;
+    extra_hosts::of_body(&body)?;
     crate::networks::endpoints::check_create(
         backend.config().network_mode,
         &serde_json::to_value(&body)

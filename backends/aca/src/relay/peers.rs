@@ -137,10 +137,34 @@ pub fn peers_for(
         mode,
         observed,
     };
+    // `--add-host` first: on a name clash the first line is the one resolved.
+    for extra in crate::containers::extra_hosts::of_json(body(me)) {
+        if b.hosts.len() >= MAX_HOSTS || !b.names.insert(extra.name.clone()) {
+            continue;
+        }
+        let ip = extra.ip.to_string();
+        match b.hosts.iter_mut().find(|h| h.ip == ip) {
+            Some(h) => h.names.push(extra.name),
+            None => b.hosts.push(PeerHost {
+                ip,
+                names: vec![extra.name],
+                ports: Vec::new(),
+            }),
+        }
+    }
     // Itself, under its hostname (as dockerd writes it), on its first address.
     if let Some(own) = mine.iter().find(|e| !e.default_bridge).or(mine.first()) {
         let own_name = hostname(me).unwrap_or_else(|| short_id(me));
-        b.add(me, own.ip, vec![own_name], false);
+        let mut names = Vec::new();
+        if let Some(domain) = body(me)
+            .get("Domainname")
+            .and_then(serde_json::Value::as_str)
+            .filter(|d| !d.is_empty())
+        {
+            names.push(format!("{own_name}.{domain}"));
+        }
+        names.push(own_name);
+        b.add(me, own.ip, names, false);
     }
     // `--link`: names the linking container alone sees, on any network shared with it.
     for (target, alias) in links(me) {
@@ -160,6 +184,20 @@ pub fn peers_for(
         });
         if let Some(ep) = shared {
             b.add(peer, ep.ip, vec![alias, peer.name.clone()], true);
+        }
+    }
+    // The default bridge lets its containers reach each other by address
+    // (dockerd's inter-container communication): relayed, not named.
+    if mine.iter().any(|m| m.default_bridge) {
+        let mut bridged: Vec<(&Endpoint, &ContainerRecord)> = endpoints
+            .iter()
+            .filter(|e| e.default_bridge && e.container != me.id && e.ip.is_some())
+            .filter_map(|e| Some((e, *by_id.get(e.container.as_str())?)))
+            .filter(|(_, c)| c.state == "running")
+            .collect();
+        bridged.sort_by_key(|(e, _)| e.ip);
+        for (ep, peer) in bridged {
+            b.add(peer, ep.ip, Vec::new(), true);
         }
     }
     // Everyone else on the user networks `me` is on.

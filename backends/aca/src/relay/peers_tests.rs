@@ -108,7 +108,10 @@ fn default_bridge_resolves_links_only() {
         endpoint("bridge", &srv, [127, 17, 0, 3], &[]),
         endpoint("bridge", &bystander, [127, 17, 0, 4], &[]),
     ];
-    let observed = HashMap::from([(srv.id.clone(), listening(&[5432]))]);
+    let observed = HashMap::from([
+        (srv.id.clone(), listening(&[5432])),
+        (bystander.id.clone(), listening(&[80])),
+    ]);
     let all = vec![client.clone(), srv, bystander];
     let update = peers_for(&client, &endpoints, &all, &observed, NetworkMode::Relay);
     let names: Vec<&str> = update
@@ -123,6 +126,54 @@ fn default_bridge_resolves_links_only() {
     assert!(!names.contains(&"bystander"), "{names:?}");
     let srv_entry = update.hosts.iter().find(|h| h.ip == "127.17.0.3").unwrap();
     assert_eq!(srv_entry.ports, vec![5432]);
+    // Reachable by address, as dockerd's bridge allows, but not by name.
+    let by_address = update.hosts.iter().find(|h| h.ip == "127.17.0.4").unwrap();
+    assert_eq!(
+        (by_address.names.len(), &by_address.ports[..]),
+        (0, &[80][..])
+    );
+}
+
+#[test]
+fn extra_hosts_come_first_and_win_a_name_clash() {
+    let client = container(
+        'a',
+        "client",
+        "running",
+        json!({"HostConfig": {"ExtraHosts": ["db:10.1.2.3", "svc:127.17.0.3", "v6:::1"]}}),
+    );
+    let db = container('b', "db", "running", json!({}));
+    let svc = container('c', "svc-1", "running", json!({}));
+    let endpoints = vec![
+        endpoint("n1", &client, [127, 18, 0, 2], &[]),
+        endpoint("n1", &db, [127, 18, 0, 3], &[]),
+        endpoint("bridge", &client, [127, 17, 0, 2], &[]),
+        endpoint("bridge", &svc, [127, 17, 0, 3], &[]),
+    ];
+    let observed = HashMap::from([
+        (db.id.clone(), listening(&[5432])),
+        (svc.id.clone(), listening(&[6379])),
+    ]);
+    let all = vec![client.clone(), db, svc];
+    let update = peers_for(&client, &endpoints, &all, &observed, NetworkMode::Relay);
+    assert_eq!(update.hosts[0].ip, "10.1.2.3");
+    assert_eq!(update.hosts[0].names, ["db"]);
+    // The peer named db is still relayed, under its other names only.
+    let db_entry = update.hosts.iter().find(|h| h.ip == "127.18.0.3").unwrap();
+    assert!(!db_entry.names.iter().any(|n| n == "db"), "{db_entry:?}");
+    assert_eq!(db_entry.ports, [5432]);
+    // An added name on a peer's address gets the peer's relayed ports.
+    let svc_entry = update.hosts.iter().find(|h| h.ip == "127.17.0.3").unwrap();
+    assert_eq!(
+        (&svc_entry.names[..], &svc_entry.ports[..]),
+        (&["svc".to_string()][..], &[6379][..])
+    );
+    assert!(
+        update
+            .hosts
+            .iter()
+            .any(|h| h.ip == "::1" && h.names == ["v6"])
+    );
 }
 
 #[test]

@@ -189,13 +189,19 @@ fn main_env(
             vars.push(env(k, v));
         }
     }
+    // Docker's host name: `Hostname`, else the short ID; the agent writes
+    // it to /etc/hostname and sets it where the platform lets it.
+    let host = c
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| spec.id.chars().take(12).collect());
     if !seen.contains("HOSTNAME") {
-        let host = c
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| spec.id.chars().take(12).collect());
-        vars.push(env("HOSTNAME", host));
+        vars.push(env("HOSTNAME", host.clone()));
+    }
+    vars.push(env("SOCKERLESS_HOSTNAME", host));
+    if let Some(domain) = c.domainname.clone().filter(|d| !d.is_empty()) {
+        vars.push(env("SOCKERLESS_DOMAINNAME", domain));
     }
     vars.push(env(
         "SOCKERLESS_CALLBACK_URL",

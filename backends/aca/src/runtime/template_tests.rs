@@ -124,6 +124,8 @@ fn init_container_installs_the_agent_into_an_empty_dir() {
     );
     assert_eq!(env["SOCKERLESS_WORKDIR"]["value"], "/work");
     assert_eq!(env["HOSTNAME"]["value"], &ID[..12]);
+    assert_eq!(env["SOCKERLESS_HOSTNAME"]["value"], &ID[..12]);
+    assert!(!env.contains_key("SOCKERLESS_DOMAINNAME"));
     assert_eq!(env["A"]["value"], "1");
 }
 
@@ -346,4 +348,16 @@ fn agent_image_registry_login_is_added_once_per_registry() {
         job["properties"]["configuration"]["registries"][0]["server"],
         "sim.example:5000"
     );
+}
+
+#[test]
+fn hostname_and_domainname_reach_the_agent_and_a_user_hostname_variable_wins() {
+    let mut c = config();
+    c.hostname = Some("h1".into());
+    c.domainname = Some("example.org".into());
+    c.env = Some(vec!["HOSTNAME=mine".into()]);
+    let env = env_of(&job_json(&c, false));
+    assert_eq!(env["SOCKERLESS_HOSTNAME"]["value"], "h1");
+    assert_eq!(env["SOCKERLESS_DOMAINNAME"]["value"], "example.org");
+    assert_eq!(env["HOSTNAME"]["value"], "mine");
 }

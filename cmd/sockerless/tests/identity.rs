@@ -1,0 +1,96 @@
+//! Issue 11, item 3 (`Hostname`, `Domainname`, `ExtraHosts`) and item 4
+//! (`IPAddress`), with the real Docker CLI against the all-in-one in
+//! emulator mode. See `common/mod.rs` for the environment these need.
+//!
+//! The UTS name (`uname -n`, busybox `hostname`) is not asserted: setting
+//! it needs `CAP_SYS_ADMIN`, which Azure Container Apps (and so the
+//! emulator) does not give; `/etc/hostname`, `$HOSTNAME` and `/etc/hosts`
+//! carry the name, as the README's create-field table says.
+
+mod common;
+
+use common::{Sockerless, env_or_skip, serial, unique};
+
+#[test]
+fn hostname_domainname_and_added_hosts_reach_the_container() {
+    let Some(env) = env_or_skip("hostname_domainname_and_added_hosts_reach_the_container") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "h1",
+        "--domainname",
+        "example.org",
+        "--add-host",
+        "db:10.1.2.3",
+        "--add-host",
+        "v6=[fe80::1]",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hostname; echo \"$HOSTNAME\"; grep -w db /etc/hosts; grep -w v6 /etc/hosts; grep -w h1 /etc/hosts",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}\n{}", d.log());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.get(..2), Some(&["h1", "h1"][..]), "{out:?}");
+    assert!(lines.contains(&"10.1.2.3\tdb"), "{out:?}");
+    assert!(lines.contains(&"fe80::1\tv6"), "{out:?}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("\th1.example.org h1")),
+        "own entry: {out:?}"
+    );
+
+    // Without --hostname: the short ID, as dockerd names a container.
+    let name = unique("ident");
+    let created = d.docker(&["create", "--name", &name, "busybox", "cat", "/etc/hostname"]);
+    assert_eq!(created.code, 0, "{created:?}");
+    let id = created.stdout.trim().to_owned();
+    let started = d.docker(&["start", "-a", &name]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", d.log());
+    assert_eq!(started.stdout.trim(), &id[..12]);
+
+    d.docker(&["rm", "-f", &name]).ok();
+
+    // A running container's address is in inspect, where runners read it.
+    let name = unique("ident");
+    let run = d.docker(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let ip = d.docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &name,
+    ]);
+    assert_eq!(ip.code, 0, "{ip:?}");
+    assert!(
+        ip.stdout.trim().parse::<std::net::Ipv4Addr>().is_ok(),
+        "IPAddress: {ip:?}"
+    );
+    d.docker(&["rm", "-f", &name]).ok();
+}
+
+#[test]
+fn host_gateway_is_refused_by_name() {
+    let Some(env) = env_or_skip("host_gateway_is_refused_by_name") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("host-gateway"), "{out:?}");
+}
