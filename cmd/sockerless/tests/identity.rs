@@ -1,4 +1,5 @@
-//! Issue 11, item 3 (`Hostname`, `Domainname`, `ExtraHosts`) and item 4
+//! Issue 11, item 3 (`Hostname`, `Domainname`, `ExtraHosts`, the resources
+//! inspect shows) and item 4
 //! (`IPAddress`), with the real Docker CLI against the all-in-one in
 //! emulator mode. See `common/mod.rs` for the environment these need.
 //!
@@ -59,8 +60,22 @@ fn hostname_domainname_and_added_hosts_reach_the_container() {
 
     // A running container's address is in inspect, where runners read it.
     let name = unique("ident");
-    let run = d.docker(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    let run = d.docker(&[
+        "run", "-d", "--name", &name, "--cpus", "0.3", "--memory", "700m", "busybox", "sleep", "60",
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
+    // The resources the replica got: ACA's pair holding the request, rounded up.
+    let resources = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}",
+        &name,
+    ]);
+    assert_eq!(
+        resources.stdout.trim(),
+        "500000000 1073741824",
+        "{resources:?}"
+    );
     let ip = d.docker(&[
         "inspect",
         "-f",

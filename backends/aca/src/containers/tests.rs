@@ -84,10 +84,11 @@ async fn rename_inspect_list_and_remove_use_the_store_only() {
     assert_eq!(inspect.name.as_deref(), Some("/front"));
     assert_eq!(inspect.path.as_deref(), Some("echo"));
     assert_eq!(inspect.args, Some(vec!["hi".to_owned()]));
-    let annotations = inspect
-        .host_config
-        .and_then(|h| h.annotations)
-        .expect("annotations");
+    let host_config = inspect.host_config.expect("host config");
+    // No request: the default pair the replica gets (0.5 CPU / 1 GiB).
+    assert_eq!(host_config.nano_cpus, Some(500_000_000));
+    assert_eq!(host_config.memory, Some(1 << 30));
+    let annotations = host_config.annotations.expect("annotations");
     assert_eq!(annotations["sockerless.aca.arm.reads"], "0");
 
     let running_only = backend

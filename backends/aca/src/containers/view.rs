@@ -145,6 +145,14 @@ pub fn inspect(
     annotations.insert(ARM_WRITES_ANNOTATION.to_owned(), arm.writes.to_string());
     host_config.annotations = Some(annotations);
     host_config.network_mode = Some(network_mode(&stored));
+    // What the replica gets: ACA's CPU/memory pair holding the request,
+    // rounded up (the request itself is in the create body the client kept).
+    if let Ok(pair) =
+        crate::runtime::template::resources_for(host_config.nano_cpus, host_config.memory)
+    {
+        host_config.nano_cpus = Some((pair.cpu * 1e9).round() as i64);
+        host_config.memory = Some((pair.memory_gib * 1024.0 * 1024.0 * 1024.0).round() as i64);
+    }
     let config = ContainerConfig {
         hostname: Some(
             b.hostname
