@@ -95,6 +95,14 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     hub.register(MAIN_SESSION, false)
         .map_err(AgentError::Setup)?;
     crate::uts::Identity::from_lookup(|k| std::env::var(k).ok()).apply();
+    if let Some(json) = std::env::var(crate::limits::ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        crate::limits::configure(crate::limits::parse(&json).map_err(AgentError::Setup)?);
+    }
+    // Before connecting: nothing is copied in or run before the baseline.
+    crate::changes::take_baseline_from_env().await;
 
     let mut signals = Vec::new();
     for sig in FORWARDED_SIGNALS {
@@ -307,6 +315,7 @@ async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Resul
         open_stdin: shared.cfg.open_stdin,
         sessions: hub.session_infos(),
         resume: Vec::new(),
+        records_changes: crate::changes::recording(),
     };
     let send_err = |e: crate::transport::TransportError| e.to_string();
     let peer_hello = if dialer {
@@ -440,6 +449,7 @@ fn dispatch(shared: &Shared, frame: Frame) {
         }
         Frame::ExecStart { session, config } => exec::start_exec(hub, &shared.ctx, session, config),
         Frame::ArchiveGet { session, path } => archive::get(hub, session, path),
+        Frame::ChangesGet { session, max_bytes } => crate::changes::serve(hub, session, max_bytes),
         Frame::ArchivePut {
             session,
             path,

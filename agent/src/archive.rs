@@ -141,6 +141,9 @@ pub(crate) fn extract(
                 link.display()
             ));
         }
+        if options.whiteouts && apply_whiteout(dst, &path)? {
+            continue;
+        }
         // unpack_in also refuses entries written through a symlink leading outside dst.
         match entry.unpack_in(dst) {
             Ok(true) => {}
@@ -154,6 +157,46 @@ pub(crate) fn extract(
         }
     }
     Ok(())
+}
+
+/// A whiteout entry (`dir/.wh.name`, OCI layers) removes `dir/name`
+/// instead of being written; true when `path` was one. Never follows a
+/// symlink out of `dst` (the parent is resolved inside it).
+fn apply_whiteout(dst: &Path, path: &Path) -> Result<bool, String> {
+    let Some(victim) = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(crate::changes::WHITEOUT))
+    else {
+        return Ok(false);
+    };
+    if victim.is_empty() || victim == "." || victim == ".." || victim.starts_with(".wh.") {
+        return Err(format!("archive entry {}: bad whiteout", path.display()));
+    }
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let target = dst.join(parent).join(victim);
+    // The parent, resolved, must still be inside dst.
+    let resolved_parent = match dst.join(parent).canonicalize() {
+        Ok(p) => p,
+        Err(_) => return Ok(true), // nothing there to remove
+    };
+    let root = dst
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dst.display()))?;
+    if !resolved_parent.starts_with(&root) {
+        return Err(format!(
+            "archive entry {} escapes the target directory",
+            path.display()
+        ));
+    }
+    let target = resolved_parent.join(target.file_name().unwrap_or_default());
+    let removed = match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target),
+        Ok(_) => std::fs::remove_file(&target),
+        Err(_) => Ok(()),
+    };
+    removed.map_err(|e| format!("removing {}: {e}", target.display()))?;
+    Ok(true)
 }
 
 /// Answers an archive-get: PathStat, then the tar on the session's stdout, then exit 0.

@@ -10,12 +10,14 @@
 
 pub mod agent;
 mod archive;
+mod changes;
 pub mod config;
 mod exec;
 mod fdio;
 mod health;
 mod hosts;
 mod hub;
+pub mod limits;
 mod listening;
 pub mod net;
 pub mod peer;

@@ -219,9 +219,13 @@ pub(crate) fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     }
     let tty = spec.tty.is_some();
     let creds = spec.creds.clone();
+    let limits = crate::limits::configured();
+    crate::limits::check(limits)?;
     // SAFETY: the closure only makes async-signal-safe syscalls.
     unsafe {
         cmd.pre_exec(move || {
+            // Before the user change: raising a hard limit needs root's capability.
+            crate::limits::apply_in_child(limits)?;
             if tty {
                 if libc::setsid() < 0 {
                     return Err(io::Error::last_os_error());

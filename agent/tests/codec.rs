@@ -32,6 +32,7 @@ fn frame() -> impl Strategy<Value = Frame> {
                     stdin_window: window / 2,
                     tty,
                     open_stdin: !tty,
+                    records_changes: tty,
                     sessions: vec![SessionInfo {
                         session: 3,
                         stdin_offset: window
@@ -119,17 +120,26 @@ fn frame() -> impl Strategy<Value = Frame> {
             })
         }),
         (s, text()).prop_map(|(session, path)| Frame::ArchiveGet { session, path }),
-        (s, text(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-            |(session, path, create, clear, owners)| Frame::ArchivePut {
-                session,
-                path,
-                options: PutOptions {
-                    create,
-                    clear,
-                    owners,
-                },
-            }
-        ),
+        (
+            s,
+            text(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(session, path, create, clear, owners, whiteouts)| {
+                Frame::ArchivePut {
+                    session,
+                    path,
+                    options: PutOptions {
+                        create,
+                        clear,
+                        owners,
+                        whiteouts,
+                    },
+                }
+            }),
         (s, text()).prop_map(|(session, path)| Frame::ArchiveStat { session, path }),
         (s, text(), any::<i64>(), any::<u32>()).prop_map(|(session, name, size, mode)| {
             Frame::PathStat {

@@ -43,6 +43,7 @@ pub use crate::protocol::{
 };
 use crate::transport::{FrameTransport, token_matches};
 
+mod changes;
 mod events;
 mod session;
 
@@ -88,6 +89,8 @@ pub struct AgentInfo {
     pub open_stdin: bool,
     /// Live sessions.
     pub sessions: Vec<SessionInfo>,
+    /// The agent answers CHANGES_GET.
+    pub records_changes: bool,
 }
 
 /// Output positions the backend has consumed, per session. Keep one per
@@ -372,6 +375,7 @@ where
         stdin_window: hello.stdin_window.max(1),
         tty: hello.tty,
         open_stdin: hello.open_stdin,
+        records_changes: hello.records_changes,
         sessions: hello.sessions,
     };
     let first_free = info

@@ -8,6 +8,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
+mod changes;
 mod delimited;
 mod payload;
 
@@ -259,6 +260,13 @@ pub enum Frame {
         /// The listener's socket path.
         path: String,
     },
+    /// Peer: the container's changes as a tar (see `changes.rs`).
+    ChangesGet {
+        /// Session carrying the tar.
+        session: u32,
+        /// Most bytes of file content to record.
+        max_bytes: u64,
+    },
 }
 
 mod kind {
@@ -311,6 +319,7 @@ impl Frame {
             | Frame::ArchiveGet { session, .. }
             | Frame::ArchivePut { session, .. }
             | Frame::ArchiveStat { session, .. }
+            | Frame::ChangesGet { session, .. }
             | Frame::PathStat { session, .. }
             | Frame::TcpConnect { session, .. }
             | Frame::TcpAccepted { session, .. }
@@ -440,6 +449,12 @@ impl Frame {
                 *session,
                 &PathPayload { path: path.clone() },
             ),
+            Frame::ChangesGet { session, max_bytes } => json(
+                &mut out,
+                changes::CHANGES_GET,
+                *session,
+                &changes::payload(*max_bytes),
+            ),
         }
         out.freeze()
     }
@@ -545,6 +560,7 @@ impl Frame {
                 session,
                 path: from_json::<PathPayload>(&p)?.path,
             },
+            changes::CHANGES_GET => changes::decode(session, &p)?,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)

@@ -52,6 +52,9 @@ pub struct Hello {
     /// Live sessions (agent only).
     #[serde(default)]
     pub sessions: Vec<SessionInfo>,
+    /// The agent keeps a baseline and answers CHANGES_GET (agent only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub records_changes: bool,
     /// Where to resume output (peer only).
     #[serde(default)]
     pub resume: Vec<ResumeEntry>,
@@ -119,6 +122,10 @@ pub struct PutOptions {
     /// mode and owner of the tar's `.` entry), as a bind shows the host's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub owners: bool,
+    /// Honour OCI whiteouts: an entry `dir/.wh.name` removes `dir/name`
+    /// (a container's recorded changes carry its deletions so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whiteouts: bool,
 }
 
 /// The ARCHIVE_PUT payload: the directory and its options.

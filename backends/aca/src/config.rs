@@ -39,6 +39,8 @@ pub const DEFAULT_AGENT_CONNECT_TIMEOUT_SECS: u64 = 600;
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Default bound of one bind (either way) and of files put before start, bytes (1 GiB).
 pub const DEFAULT_BIND_MAX_BYTES: u64 = 1 << 30;
+/// Default [`Config::changes_max_bytes`]: 1 GiB.
+pub const DEFAULT_CHANGES_MAX_BYTES: u64 = 1 << 30;
 /// Default bound of syncing binds back after the exit, seconds.
 pub const DEFAULT_BIND_SYNC_TIMEOUT_SECS: u64 = 120;
 /// Default share holding the volumes (`storage_share_name`).
@@ -55,7 +57,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 36] = [
+pub const ALL_KEYS: [&str; 37] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -92,6 +94,7 @@ pub const ALL_KEYS: [&str; 36] = [
     "docker_api_url",
     "bind_max_bytes",
     "bind_sync_timeout_secs",
+    "changes_max_bytes",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -280,6 +283,9 @@ pub struct Config {
     pub bind_max_bytes: u64,
     /// Longest sync of the read-write binds after the exit, seconds.
     pub bind_sync_timeout_secs: u64,
+    /// Most bytes of a container's recorded changes against its image,
+    /// kept at each exit and restored in its next replica; 0: none kept.
+    pub changes_max_bytes: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -322,6 +328,7 @@ struct RawConfig {
     docker_api_url: Option<String>,
     bind_max_bytes: Option<Number>,
     bind_sync_timeout_secs: Option<Number>,
+    changes_max_bytes: Option<Number>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -375,6 +382,7 @@ impl Config {
             docker_api_url: None,
             bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
             bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
+            changes_max_bytes: DEFAULT_CHANGES_MAX_BYTES,
         }
     }
 
@@ -518,6 +526,11 @@ impl Config {
         };
         config.bind_max_bytes =
             parse_number("bind_max_bytes", raw.bind_max_bytes, DEFAULT_BIND_MAX_BYTES)?;
+        config.changes_max_bytes = parse_number(
+            "changes_max_bytes",
+            raw.changes_max_bytes,
+            DEFAULT_CHANGES_MAX_BYTES,
+        )?;
         let (key, raw_secs) = ("bind_sync_timeout_secs", raw.bind_sync_timeout_secs);
         config.bind_sync_timeout_secs =
             parse_number(key, raw_secs, DEFAULT_BIND_SYNC_TIMEOUT_SECS)?;

@@ -19,6 +19,7 @@ pub mod agent_link;
 pub mod azure;
 pub mod backend;
 pub mod binds;
+pub mod changes;
 pub mod config;
 pub mod containers;
 pub mod daemon;

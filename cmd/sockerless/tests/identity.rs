@@ -109,3 +109,50 @@ fn host_gateway_is_refused_by_name() {
     assert_eq!(out.code, 125, "{out:?}");
     assert!(out.stderr.contains("host-gateway"), "{out:?}");
 }
+
+#[test]
+fn ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refused() {
+    let Some(env) = env_or_skip(
+        "ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refused",
+    ) else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    let name = unique("ulim");
+    let run = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--ulimit",
+        "nofile=100:200",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; sleep 60",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let exec = d.docker(&["exec", &name, "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    assert_eq!(
+        (exec.code, exec.stdout.as_str()),
+        (0, "100\n200\n"),
+        "{exec:?}"
+    );
+    let logs = d.docker(&["logs", &name]);
+    assert_eq!(logs.stdout, "100\n200\n", "{logs:?}");
+    d.docker(&["rm", "-f", &name]).ok();
+
+    // Above the replica's hard limit, without CAP_SYS_RESOURCE: refused by name.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=4000000:4000000",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("ulimit nofile"), "{out:?}");
+}

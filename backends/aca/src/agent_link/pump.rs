@@ -26,6 +26,7 @@ enum Request {
     Exec(ExecConfig, Reply<Session>),
     Stat(String, Reply<PathStat>),
     GetArchive(String, Reply<(PathStat, Session)>),
+    GetChanges(u64, Reply<Session>),
     PutArchive(String, PutOptions, Reply<Session>),
     TcpConnect(String, u16, Reply<Session>),
     SetPeers(PeersUpdate),
@@ -45,13 +46,18 @@ enum Request {
 #[derive(Debug)]
 pub struct AgentLink {
     requests: mpsc::UnboundedSender<Request>,
+    records_changes: bool,
 }
 
 impl AgentLink {
     fn spawn(conn: Arc<AgentConnection>, rt: Arc<ContainerRuntime>) -> Arc<Self> {
         let (requests, rx) = mpsc::unbounded_channel();
+        let records_changes = conn.info().records_changes;
         tokio::spawn(serve(conn, rt, rx));
-        Arc::new(Self { requests })
+        Arc::new(Self {
+            requests,
+            records_changes,
+        })
     }
 
     async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, PeerError> {
@@ -78,6 +84,16 @@ impl AgentLink {
     pub async fn get_archive(&self, path: &str) -> Result<(PathStat, Session), PeerError> {
         let path = path.to_owned();
         self.ask(|tx| Request::GetArchive(path, tx)).await
+    }
+
+    /// The agent keeps a baseline (its hello said so): changes can be asked for.
+    pub fn records_changes(&self) -> bool {
+        self.records_changes
+    }
+
+    /// A session whose stdout is the container's changes against its image.
+    pub async fn get_changes(&self, max_bytes: u64) -> Result<Session, PeerError> {
+        self.ask(|tx| Request::GetChanges(max_bytes, tx)).await
     }
 
     /// A session extracting the tar written to its stdin into directory `path`.
@@ -151,6 +167,9 @@ async fn serve(
             }
             Request::GetArchive(path, tx) => {
                 let _ = tx.send(conn.get_archive(&path).await);
+            }
+            Request::GetChanges(max, tx) => {
+                let _ = tx.send(conn.get_changes(max).await);
             }
             Request::PutArchive(path, options, tx) => {
                 let _ = tx.send(conn.put_archive_with(&path, options).await);
@@ -240,6 +259,8 @@ async fn run(
                 let _syncing = Syncing(&rt);
                 failures = crate::binds::sync_back(&backend, &rt, &link).await;
             }
+            // Before the acknowledgement: the replica's files are still there.
+            failures.extend(crate::changes::record(&backend, &rt, &link).await);
             if session.ack_exit().is_err() && synced {
                 // The agent resends the exit on its next connection, whose
                 // pump syncs again.

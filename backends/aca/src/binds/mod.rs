@@ -200,7 +200,12 @@ pub async fn prepare(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Ag
             return;
         }
     };
-    let mut failures = files::apply(backend, &rt.id, link).await;
+    // The previous run's changes first: files put before start and binds go over them.
+    let mut failures: Vec<String> = crate::changes::restore(backend, &rt.id, link)
+        .await
+        .into_iter()
+        .collect();
+    failures.extend(files::apply(backend, &rt.id, link).await);
     failures.extend(copy_in(backend, rt, link, &stored).await);
     report(backend, rt, &failures).await;
 }

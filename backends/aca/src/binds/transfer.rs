@@ -105,6 +105,7 @@ pub async fn copy_in(
             create: true,
             clear: true,
             owners: true,
+            whiteouts: false,
         };
         (target.to_path_buf(), ".".to_owned(), options)
     } else {
@@ -115,6 +116,7 @@ pub async fn copy_in(
             create: true,
             clear: false,
             owners: true,
+            whiteouts: false,
         };
         (
             parent.to_path_buf(),
@@ -141,6 +143,15 @@ pub async fn copy_in(
 
 /// Streams a stored tar file (entries relative to `/`) into the container.
 pub async fn put_file(link: &AgentLink, file: &Path) -> Result<(), String> {
+    put_file_with(link, file, PutOptions::default()).await
+}
+
+/// [`put_file`] with extraction options (owners, whiteouts).
+pub async fn put_file_with(
+    link: &AgentLink,
+    file: &Path,
+    options: PutOptions,
+) -> Result<(), String> {
     use tokio::io::AsyncReadExt;
     let mut f = tokio::fs::File::open(file)
         .await
@@ -162,7 +173,7 @@ pub async fn put_file(link: &AgentLink, file: &Path) -> Result<(), String> {
             }
         }
     };
-    put_stream(link, "/", PutOptions::default(), rx, produced).await
+    put_stream(link, "/", options, rx, produced).await
 }
 
 /// Feeds the stdout of an ARCHIVE_GET session into `tx` until its exit; an

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod extra_hosts;
+pub mod fields;
 pub mod filters;
 pub mod health;
 pub mod merge;
@@ -12,6 +13,7 @@ pub mod mounts;
 pub mod naming;
 pub mod prepare;
 pub mod streams;
+pub mod ulimits;
 pub mod view;
 
 use sockerless_api::docker::{
@@ -46,7 +48,12 @@ pub async fn create(
     let body = merge::merge_image_config(req.config, &image.config);
     merge::command_line(&body)?;
     crate::ports::validate(&body)?;
+    fields::check(
+        &serde_json::to_value(&body)
+            .map_err(|e| ApiError::Internal(format!("encode container config: {e}")))?,
+    )?;
     extra_hosts::of_body(&body)?;
+    ulimits::check_create(&body)?;
     crate::networks::endpoints::check_create(
         backend.config().network_mode,
         &serde_json::to_value(&body)

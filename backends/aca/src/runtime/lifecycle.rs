@@ -104,6 +104,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     }
     // Binds are checked (and missing `-v` paths created) before any ARM write.
     crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
+    crate::changes::before_start(backend, &record.id, &stored, &mut job).await?;
     // Published ports are bound before any ARM write: a taken one fails here.
     let endpoint_id = crate::networks::endpoints::Table::load(backend)
         .await?
@@ -466,6 +467,7 @@ pub async fn remove(
         })
         .await?;
     crate::binds::files::forget(backend, &record.id).await;
+    crate::changes::forget(backend, &record.id).await;
     crate::ports::close(&rt).await;
     backend.runtimes().remove(&record.id);
     crate::networks::endpoints::release_container(backend, &record.id).await?;

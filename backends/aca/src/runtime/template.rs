@@ -200,6 +200,9 @@ fn main_env(
         vars.push(env("HOSTNAME", host.clone()));
     }
     vars.push(env("SOCKERLESS_HOSTNAME", host));
+    if let Some((key, json)) = crate::containers::ulimits::env(c) {
+        vars.push(env(key, json));
+    }
     if let Some(domain) = c.domainname.clone().filter(|d| !d.is_empty()) {
         vars.push(env("SOCKERLESS_DOMAINNAME", domain));
     }

@@ -238,6 +238,11 @@ impl Sockerless {
         daemon
     }
 
+    /// The daemon's data directory (`--data-dir`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sockerless.log")).unwrap_or_default()
