@@ -101,6 +101,8 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     {
         crate::limits::configure(crate::limits::parse(&json).map_err(AgentError::Setup)?);
     }
+    let resolv =
+        crate::resolv::Resolv::from_lookup(|k| std::env::var(k).ok()).map_err(AgentError::Setup)?;
     // Before connecting: nothing is copied in or run before the baseline.
     crate::changes::take_baseline_from_env().await;
 
@@ -146,6 +148,15 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
                 "no peers from the backend in time; starting the process without them"
             );
         }
+    }
+    if let Err(e) = resolv.apply() {
+        let msg = format!("sockerless-agent: DNS settings not applied: {e}\n");
+        eprint!("{msg}");
+        hub.push_output(
+            MAIN_SESSION,
+            crate::protocol::OutputStream::Stderr,
+            msg.as_bytes(),
+        );
     }
     let spawned = main_spec(&cfg, &ctx, &argv)
         .and_then(|spec| exec::start_process_with(&hub, MAIN_SESSION, spec, false, early_stdin));

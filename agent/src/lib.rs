@@ -24,6 +24,7 @@ pub mod peer;
 mod process;
 pub mod protocol;
 mod relay;
+mod resolv;
 mod socket;
 mod timefmt;
 pub mod transport;

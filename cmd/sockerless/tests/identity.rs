@@ -156,3 +156,35 @@ fn ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refus
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("ulimit nofile"), "{out:?}");
 }
+
+#[test]
+fn dns_settings_reach_resolv_conf() {
+    let Some(env) = env_or_skip("dns_settings_reach_resolv_conf") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--dns",
+        "9.9.9.9",
+        "--dns-search",
+        "example.com",
+        "--dns-option",
+        "ndots:2",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}\n{}", d.log());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for want in [
+        "nameserver 9.9.9.9",
+        "search example.com",
+        "options ndots:2",
+    ] {
+        assert!(lines.contains(&want), "{want}: {out:?}");
+    }
+}

@@ -64,7 +64,7 @@ const RT: &str = "Azure Container Apps has no real-time CPU scheduling";
 const DEVICES: &str = "Azure Container Apps replicas have no host devices";
 const CAPS: &str =
     "Azure Container Apps runs containers with a fixed capability set, Docker's default one";
-const DNS: &str = "the replica resolves names with Azure Container Apps' DNS; the agent does not write /etc/resolv.conf";
+const DNS: &str = "the agent writes /etc/resolv.conf before the process starts (SOCKERLESS_DNS*, runtime/template.rs)";
 const SWAP: &str = "Azure Container Apps replicas have no swap: as on a Docker host with swap off, the limit has no effect";
 const WINDOWS: &str = "Windows-only; dockerd on Linux discards it too";
 const WIN_IO: &str = "Windows-only IO limits; dockerd on Linux refuses them too";
@@ -148,9 +148,9 @@ pub const FIELDS: &[Field] = &[
     f("HostConfig.CapAdd", R(Custom(cap_add_ok, "capabilities Docker grants by default (a no-op)"), CAPS)),
     f("HostConfig.CapDrop", R(Custom(cap_drop_ok, "capabilities Docker does not grant by default (a no-op)"), CAPS)),
     f("HostConfig.CgroupnsMode", R(Values(&["private"]), "a replica has its own cgroup namespace")),
-    f("HostConfig.Dns", R(Zero, DNS)),
-    f("HostConfig.DnsOptions", R(Zero, DNS)),
-    f("HostConfig.DnsSearch", R(Zero, DNS)),
+    f("HostConfig.Dns", H(DNS)),
+    f("HostConfig.DnsOptions", H(DNS)),
+    f("HostConfig.DnsSearch", H(DNS)),
     f("HostConfig.ExtraHosts", H("containers/extra_hosts.rs, written to /etc/hosts by the agent (relay/peers.rs)")),
     f("HostConfig.GroupAdd", R(Zero, "the agent runs the process with its user's own groups only")),
     f("HostConfig.IpcMode", R(Values(&["private", "shareable"]), "a replica has its own IPC namespace with /dev/shm")),

@@ -203,6 +203,23 @@ fn main_env(
     if let Some((key, json)) = crate::containers::ulimits::env(c) {
         vars.push(env(key, json));
     }
+    // --dns, --dns-search, --dns-option: the agent writes /etc/resolv.conf.
+    let host_config = c.host_config.as_ref();
+    for (key, list) in [
+        ("SOCKERLESS_DNS", host_config.and_then(|h| h.dns.as_ref())),
+        (
+            "SOCKERLESS_DNS_SEARCH",
+            host_config.and_then(|h| h.dns_search.as_ref()),
+        ),
+        (
+            "SOCKERLESS_DNS_OPTIONS",
+            host_config.and_then(|h| h.dns_options.as_ref()),
+        ),
+    ] {
+        if let Some(list) = list.filter(|l| !l.is_empty()) {
+            vars.push(env(key, serde_json::to_string(list).unwrap_or_default()));
+        }
+    }
     if let Some(domain) = c.domainname.clone().filter(|d| !d.is_empty()) {
         vars.push(env("SOCKERLESS_DOMAINNAME", domain));
     }
