@@ -101,6 +101,13 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     {
         crate::limits::configure(crate::limits::parse(&json).map_err(AgentError::Setup)?);
     }
+    if let Some(json) = std::env::var(crate::userdb::GROUP_ADD_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        crate::userdb::configure_extra_groups(&json, std::path::Path::new("/"))
+            .map_err(AgentError::Setup)?;
+    }
     let resolv =
         crate::resolv::Resolv::from_lookup(|k| std::env::var(k).ok()).map_err(AgentError::Setup)?;
     // Before connecting: nothing is copied in or run before the baseline.

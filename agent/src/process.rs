@@ -175,6 +175,23 @@ pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// The agent's supplementary groups.
+fn current_groups() -> io::Result<Vec<u32>> {
+    // SAFETY: a null buffer with size 0 asks for the count only.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut groups = vec![0 as libc::gid_t; n as usize];
+    // SAFETY: groups holds n entries.
+    let n = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    groups.truncate(n as usize);
+    Ok(groups)
+}
+
 /// Starts a process and registers it with the reaper.
 pub(crate) fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     let program = spec
@@ -219,6 +236,22 @@ pub(crate) fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     }
     let tty = spec.tty.is_some();
     let creds = spec.creds.clone();
+    // --group-add: on top of the user's groups (the agent's own for root).
+    let extra = crate::userdb::extra_groups();
+    let groups: Option<Vec<u32>> = if extra.is_empty() {
+        None
+    } else {
+        let mut all = match &creds {
+            Some(c) => c.groups.clone(),
+            None => current_groups()?,
+        };
+        for g in extra {
+            if !all.contains(g) {
+                all.push(*g);
+            }
+        }
+        Some(all)
+    };
     let limits = crate::limits::configured();
     crate::limits::check(limits)?;
     // SAFETY: the closure only makes async-signal-safe syscalls.
@@ -234,13 +267,17 @@ pub(crate) fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
                     return Err(io::Error::last_os_error());
                 }
             }
-            if let Some(c) = &creds {
-                if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0 && libc::geteuid() == 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::setgid(c.gid) != 0 || libc::setuid(c.uid) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+            let wanted = groups.as_ref().or(creds.as_ref().map(|c| &c.groups));
+            if let Some(g) = wanted
+                && libc::setgroups(g.len(), g.as_ptr()) != 0
+                && libc::geteuid() == 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some(c) = &creds
+                && (libc::setgid(c.gid) != 0 || libc::setuid(c.uid) != 0)
+            {
+                return Err(io::Error::last_os_error());
             }
             Ok(())
         });

@@ -56,6 +56,39 @@ fn read_group(root: &Path) -> Vec<(String, u32, Vec<String>)> {
         .collect()
 }
 
+/// `--group-add` groups, resolved once at start; added for every process.
+static EXTRA_GROUPS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+/// The variable carrying them (JSON array of names or numbers).
+pub(crate) const GROUP_ADD_ENV: &str = "SOCKERLESS_GROUP_ADD";
+
+/// Resolves `SOCKERLESS_GROUP_ADD` against `root`'s `/etc/group` and keeps
+/// the result for every later process.
+pub(crate) fn configure_extra_groups(json: &str, root: &Path) -> Result<(), String> {
+    let names: Vec<String> =
+        serde_json::from_str(json).map_err(|e| format!("{GROUP_ADD_ENV}: {e}"))?;
+    let groups = read_group(root);
+    let gids = names
+        .iter()
+        .map(|n| match n.parse::<u32>() {
+            Ok(gid) => Ok(gid),
+            Err(_) => groups
+                .iter()
+                .find(|(name, _, _)| name == n)
+                .map(|(_, gid, _)| *gid)
+                .ok_or_else(|| {
+                    format!("unable to find group {n}: no matching entries in group file")
+                }),
+        })
+        .collect::<Result<Vec<u32>, String>>()?;
+    let _ = EXTRA_GROUPS.set(gids);
+    Ok(())
+}
+
+/// The `--group-add` groups (empty when none).
+pub(crate) fn extra_groups() -> &'static [u32] {
+    EXTRA_GROUPS.get().map_or(&[], Vec::as_slice)
+}
+
 /// Resolves `user`, `user:group`, `uid` or `uid:gid` under `root` (normally `/`).
 pub(crate) fn resolve_user(spec: &str, root: &Path) -> Result<Credentials, String> {
     let (user, group) = match spec.split_once(':') {
@@ -143,5 +176,17 @@ mod tests {
         assert!(resolve_user("nobody", r.path()).is_err());
         assert!(resolve_user("app:nogroup", r.path()).is_err());
         assert!(resolve_user(":1", r.path()).is_err());
+    }
+
+    #[test]
+    fn group_add_resolves_names_and_numbers_or_names_the_missing_one() {
+        let dir = root();
+        assert!(
+            configure_extra_groups(r#"["nosuch"]"#, dir.path())
+                .expect_err("missing")
+                .contains("nosuch")
+        );
+        configure_extra_groups(r#"["wheel", "4242"]"#, dir.path()).expect("resolved");
+        assert_eq!(extra_groups(), &[10, 4242]);
     }
 }

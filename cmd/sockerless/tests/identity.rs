@@ -188,3 +188,26 @@ fn dns_settings_reach_resolv_conf() {
         assert!(lines.contains(&want), "{want}: {out:?}");
     }
 }
+
+#[test]
+fn group_add_reaches_the_process_and_execs() {
+    let Some(env) = env_or_skip("group_add_reaches_the_process_and_execs") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    for user in [None, Some("nobody")] {
+        let mut args = vec!["run", "--rm", "--group-add", "4242"];
+        if let Some(u) = user {
+            args.extend(["--user", u]);
+        }
+        args.extend(["busybox", "id", "-G"]);
+        let out = d.docker(&args);
+        assert_eq!(out.code, 0, "{user:?}: {out:?}\n{}", d.log());
+        assert!(
+            out.stdout.split_whitespace().any(|g| g == "4242"),
+            "{user:?}: {out:?}"
+        );
+    }
+}

@@ -152,7 +152,7 @@ pub const FIELDS: &[Field] = &[
     f("HostConfig.DnsOptions", H(DNS)),
     f("HostConfig.DnsSearch", H(DNS)),
     f("HostConfig.ExtraHosts", H("containers/extra_hosts.rs, written to /etc/hosts by the agent (relay/peers.rs)")),
-    f("HostConfig.GroupAdd", R(Zero, "the agent runs the process with its user's own groups only")),
+    f("HostConfig.GroupAdd", H("SOCKERLESS_GROUP_ADD: the agent adds the groups (names from the image's /etc/group) to every process it starts")),
     f("HostConfig.IpcMode", R(Values(&["private", "shareable"]), "a replica has its own IPC namespace with /dev/shm")),
     f("HostConfig.Cgroup", R(Zero, "Azure Container Apps places the replica's cgroup")),
     f("HostConfig.Links", H("relay/peers.rs: the link's names in /etc/hosts")),

@@ -214,7 +214,6 @@ fn refused_samples() -> Vec<(&'static str, Value, Value)> {
         ("HostConfig.CapAdd", json!(["NET_ADMIN"]), base.clone()),
         ("HostConfig.CapDrop", json!(["ALL"]), base.clone()),
         ("HostConfig.CgroupnsMode", json!("host"), base.clone()),
-        ("HostConfig.GroupAdd", json!(["audio"]), base.clone()),
         ("HostConfig.IpcMode", json!("host"), base.clone()),
         ("HostConfig.Cgroup", json!("host"), base.clone()),
         ("HostConfig.PidMode", json!("host"), base.clone()),

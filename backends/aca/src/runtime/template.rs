@@ -205,6 +205,15 @@ fn main_env(
     }
     // --dns, --dns-search, --dns-option: the agent writes /etc/resolv.conf.
     let host_config = c.host_config.as_ref();
+    if let Some(groups) = host_config
+        .and_then(|h| h.group_add.as_ref())
+        .filter(|g| !g.is_empty())
+    {
+        vars.push(env(
+            "SOCKERLESS_GROUP_ADD",
+            serde_json::to_string(groups).unwrap_or_default(),
+        ));
+    }
     for (key, list) in [
         ("SOCKERLESS_DNS", host_config.and_then(|h| h.dns.as_ref())),
         (
