@@ -22,8 +22,8 @@ use crate::hub::Hub;
 use crate::process;
 use crate::protocol::{Frame, OutputStream};
 
-/// Most paths one baseline (or one walk) holds.
-pub(crate) const MAX_ENTRIES: usize = 500_000;
+/// Most paths one baseline (or one walk) holds (about 30 MiB of baseline).
+pub(crate) const MAX_ENTRIES: usize = 250_000;
 /// Prefix of a whiteout entry (OCI image layer format).
 pub(crate) const WHITEOUT: &str = ".wh.";
 
