@@ -16,6 +16,7 @@ mod fdio;
 mod health;
 mod hosts;
 mod hub;
+mod linger;
 mod listening;
 pub mod net;
 pub mod peer;

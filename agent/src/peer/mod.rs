@@ -44,6 +44,7 @@ pub use crate::protocol::{
 use crate::transport::{FrameTransport, token_matches};
 
 mod events;
+mod restart;
 mod session;
 
 /// How long either side waits for the other's hello.

@@ -6,17 +6,17 @@
 //! are small JSON documents.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
-
 mod delimited;
 mod payload;
+mod restart;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
-use payload::PutPayload;
 pub use payload::{
     AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
     PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
 };
+use payload::{MessagePayload, PathPayload, PutPayload};
+pub use restart::RESTART_REFUSED;
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -97,15 +97,6 @@ impl From<OutputStream> for AckStream {
             OutputStream::Stderr => AckStream::Stderr,
         }
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct PathPayload {
-    path: String,
-}
-#[derive(Serialize, Deserialize)]
-struct MessagePayload {
-    message: String,
 }
 
 /// One protocol frame.
@@ -259,6 +250,10 @@ pub enum Frame {
         /// The listener's socket path.
         path: String,
     },
+    /// Peer: run the exited main process again (session 0; see `restart.rs`).
+    Restart,
+    /// Peer: a lingering agent exits now (session 0).
+    End,
 }
 
 mod kind {
@@ -296,7 +291,9 @@ impl Frame {
             | Frame::Health(_)
             | Frame::Listening(_)
             | Frame::Peers(_)
-            | Frame::UnixListen(_) => MAIN_SESSION,
+            | Frame::UnixListen(_)
+            | Frame::Restart
+            | Frame::End => MAIN_SESSION,
             Frame::Error { session, .. }
             | Frame::Attach { session, .. }
             | Frame::ExecStart { session, .. }
@@ -440,6 +437,8 @@ impl Frame {
                 *session,
                 &PathPayload { path: path.clone() },
             ),
+            Frame::Restart => restart::encode(restart::RESTART, &mut out),
+            Frame::End => restart::encode(restart::END, &mut out),
         }
         out.freeze()
     }
@@ -545,6 +544,7 @@ impl Frame {
                 session,
                 path: from_json::<PathPayload>(&p)?.path,
             },
+            restart::RESTART | restart::END => restart::decode(k, session)?,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)
