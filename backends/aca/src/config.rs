@@ -55,7 +55,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 36] = [
+pub const ALL_KEYS: [&str; 37] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -92,6 +92,7 @@ pub const ALL_KEYS: [&str; 36] = [
     "docker_api_url",
     "bind_max_bytes",
     "bind_sync_timeout_secs",
+    "linger_secs",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -280,6 +281,9 @@ pub struct Config {
     pub bind_max_bytes: u64,
     /// Longest sync of the read-write binds after the exit, seconds.
     pub bind_sync_timeout_secs: u64,
+    /// How long an exited container's execution is kept for a `docker start`
+    /// that reruns the process in it, seconds (0: the execution ends at the exit).
+    pub linger_secs: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -322,6 +326,7 @@ struct RawConfig {
     docker_api_url: Option<String>,
     bind_max_bytes: Option<Number>,
     bind_sync_timeout_secs: Option<Number>,
+    linger_secs: Option<Number>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -375,6 +380,7 @@ impl Config {
             docker_api_url: None,
             bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
             bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
+            linger_secs: 0,
         }
     }
 
@@ -521,6 +527,7 @@ impl Config {
         let (key, raw_secs) = ("bind_sync_timeout_secs", raw.bind_sync_timeout_secs);
         config.bind_sync_timeout_secs =
             parse_number(key, raw_secs, DEFAULT_BIND_SYNC_TIMEOUT_SECS)?;
+        config.linger_secs = parse_number("linger_secs", raw.linger_secs, 0)?;
         config.docker_api_url = non_empty(raw.docker_api_url)
             .map(|v| {
                 v.parse()

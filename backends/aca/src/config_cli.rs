@@ -132,6 +132,9 @@ pub struct CliArgs {
     /// Longest wait for the read-write binds to sync back after the process exits [default: 120].
     #[arg(long, value_name = "SECS")]
     pub bind_sync_timeout_secs: Option<String>,
+    /// Seconds an exited container's execution is kept so `docker start` reruns the process in it (same filesystem, no new execution) [default: 0: the execution ends at the exit].
+    #[arg(long, value_name = "SECS")]
+    pub linger_secs: Option<String>,
 }
 
 /// The flags that are set, as a figment layer.
@@ -149,7 +152,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 34] = [
+    let pairs: [(&'static str, &Option<String>); 35] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -190,6 +193,7 @@ pub(super) fn flag_layer(
         ("agent_grace_secs", &args.agent_grace_secs),
         ("bind_max_bytes", &args.bind_max_bytes),
         ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
+        ("linger_secs", &args.linger_secs),
     ];
     let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
         .into_iter()

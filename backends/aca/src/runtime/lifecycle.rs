@@ -87,6 +87,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         callback_url: endpoint.callback_url.clone(),
         agent_ca_pem: endpoint.ca_pem.clone(),
         replica_timeout_secs: backend.config().replica_timeout_secs,
+        linger_secs: backend.config().linger_secs,
         instance_id: backend.instance_id().to_owned(),
     };
     let mut job = job_for(
