@@ -375,7 +375,9 @@ fn linger_defaults_to_off_and_layers() {
     assert_eq!(config.linger_secs, 30);
     let args = CliArgs::try_parse_from(["x", "--linger-secs", "60"]).expect("flags");
     assert_eq!(
-        Config::from_sources(&args, env).expect("config").linger_secs,
+        Config::from_sources(&args, env)
+            .expect("config")
+            .linger_secs,
         60
     );
 }

@@ -30,6 +30,8 @@ enum Request {
     TcpConnect(String, u16, Reply<Session>),
     SetPeers(PeersUpdate),
     UnixListen(Vec<String>),
+    RestartMain(Reply<Session>),
+    End,
 }
 
 /// The live connection to a container's agent, shared by the backend.
@@ -110,6 +112,19 @@ impl AgentLink {
             .map_err(|_| PeerError::Closed)
     }
 
+    /// Reruns the exited main process in the lingering agent; the new run's
+    /// main session once it started.
+    pub async fn restart_main(&self) -> Result<Session, PeerError> {
+        self.ask(Request::RestartMain).await
+    }
+
+    /// Tells a lingering agent to exit (its execution ends).
+    pub fn end(&self) -> Result<(), PeerError> {
+        self.requests
+            .send(Request::End)
+            .map_err(|_| PeerError::Closed)
+    }
+
     /// Sends the relay state (peers' names, addresses and ports) to the agent.
     pub fn set_peers(&self, peers: PeersUpdate) -> Result<(), PeerError> {
         self.requests
@@ -167,6 +182,14 @@ async fn serve(
                     tracing::info!(container = %rt.id, error = %e, "peers not delivered to the agent");
                 }
             }
+            Request::RestartMain(tx) => {
+                let _ = tx.send(conn.restart_main().await);
+            }
+            Request::End => {
+                if let Err(e) = conn.end() {
+                    tracing::info!(container = %rt.id, error = %e, "end not delivered to the agent");
+                }
+            }
             Request::UnixListen(paths) => {
                 if let Err(e) = conn.unix_listen(&paths) {
                     tracing::info!(container = %rt.id, error = %e, "unix listen not delivered to the agent");
@@ -205,6 +228,17 @@ pub fn attach_connection(
         }
         crate::relay::connected(&relay_backend, &rt.id);
     });
+}
+
+/// Pumps the main session of a run restarted in the lingering agent behind
+/// `link` (the connection stays; only the main session is new).
+pub fn resume(backend: AcaBackend, rt: Arc<ContainerRuntime>, link: Arc<AgentLink>, main: Session) {
+    let task = tokio::spawn(count_arm_calls(
+        rt.arm.clone(),
+        run(backend, rt.clone(), link.clone(), Ok(main)),
+    ));
+    // Aborts the previous run's pump, which only waited out the linger time.
+    rt.set_agent(link, task);
 }
 
 async fn run(
@@ -248,7 +282,13 @@ async fn run(
                 return;
             }
             crate::binds::report(&backend, &rt, &failures).await;
-            lifecycle::record_exit(&backend, &rt, i64::from(code)).await
+            let token_hash = rt.token_hash();
+            lifecycle::record_exit(&backend, &rt, i64::from(code)).await;
+            // A restart opens the main session anew on this connection.
+            drop(session);
+            if let Some(token_hash) = token_hash {
+                crate::runtime::restart::linger(&backend, &rt, link, token_hash).await;
+            }
         }
         None => disconnected(&backend, &rt, &link),
     }

@@ -69,6 +69,9 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     if rt.state.borrow().running || record.state == "running" {
         return Err(ApiError::NotModified("container already started".into()));
     }
+    if super::restart::in_place(backend, rt, id).await? {
+        return Ok(());
+    }
     let endpoint = backend.agent_endpoint().await?;
     let agent_image = backend.config().agent_image.clone().ok_or_else(|| {
         ApiError::Internal(
@@ -450,6 +453,8 @@ pub async fn remove(
         }
     }
     let _guard = rt.op_lock.lock().await;
+    // A lingering agent exits at once (the job's deletion ends it too, later).
+    rt.end_lingering();
     let record = find_container(backend, &record.id).await?;
     if record.execution_name.is_some() {
         count_arm_calls(

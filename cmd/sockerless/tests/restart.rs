@@ -1,0 +1,83 @@
+//! Issue 11, item 1: with `--linger-secs`, the execution of an exited
+//! container is kept and `docker start` reruns the process in it — the
+//! container's filesystem kept, as with dockerd, and no ARM write. See
+//! `common/mod.rs` for the environment these need.
+
+mod common;
+
+use common::{Sockerless, env_or_skip, serial, unique};
+
+/// Writes to jobs and executions (put job, start, stop, delete) in the
+/// emulator's request log, as `METHOD path`.
+fn job_writes(d: &Sockerless) -> Vec<String> {
+    d.sim_requests()
+        .iter()
+        .filter(|r| {
+            r["method"] != "GET" && r["path"].as_str().is_some_and(|p| p.contains("/jobs/"))
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect()
+}
+
+#[test]
+fn start_of_an_exited_container_reruns_it_in_its_execution() {
+    let Some(env) = env_or_skip("start_of_an_exited_container_reruns_it_in_its_execution") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
+    d.pull_busybox();
+    let c = unique("linger");
+    let script = "echo 1 >> /tmp/n; cat /tmp/n";
+    d.docker(&["run", "-d", "--name", &c, "busybox", "sh", "-c", script])
+        .ok();
+    assert_eq!(d.docker(&["wait", &c]).ok().stdout, "0\n");
+    assert_eq!(d.docker(&["logs", &c]).ok().stdout, "1\n");
+    let before = job_writes(&d);
+    assert!(
+        before.iter().any(|w| w.ends_with("/start")),
+        "the first start starts an execution: {before:?}"
+    );
+
+    // The file written by the first run is there: same filesystem.
+    let out = d.docker(&["start", "-a", &c]).ok();
+    assert_eq!(out.stdout, "1\n1\n");
+    assert_eq!(
+        job_writes(&d),
+        before,
+        "the second start made no ARM write (no job update, no new execution)"
+    );
+    let state = d
+        .docker(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &c])
+        .ok();
+    assert_eq!(state.stdout.trim(), "exited 0");
+    assert_eq!(d.docker(&["logs", &c]).ok().stdout, "1\n1\n1\n");
+
+    d.docker(&["rm", &c]).ok();
+    d.assert_nothing_left();
+}
+
+#[test]
+fn attach_with_stdin_then_start_reaches_the_rerun_process() {
+    let Some(env) = env_or_skip("attach_with_stdin_then_start_reaches_the_rerun_process") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
+    d.pull_busybox();
+    let c = unique("linger-i");
+    // GitLab's pattern: attach with stdin, start, write the script on stdin.
+    // (`docker create -i` is not StdinOnce: the process reads a line, not EOF.)
+    let script = "read x; echo $x >> /tmp/s; cat /tmp/s";
+    d.docker(&["create", "-i", "--name", &c, "busybox", "sh", "-c", script])
+        .ok();
+    let out = d.docker_stdin(&["start", "-ai", &c], b"one\n").ok();
+    assert_eq!(out.stdout, "one\n");
+    let before = job_writes(&d);
+    let out = d.docker_stdin(&["start", "-ai", &c], b"two\n").ok();
+    assert_eq!(out.stdout, "one\ntwo\n");
+    assert_eq!(job_writes(&d), before, "no ARM write for the second start");
+
+    d.docker(&["rm", &c]).ok();
+    d.assert_nothing_left();
+}
