@@ -15,7 +15,10 @@ fn job_writes(d: &Sockerless) -> Vec<String> {
         .filter(|r| {
             r["method"] != "GET" && r["path"].as_str().is_some_and(|p| p.contains("/jobs/"))
         })
-        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            format!("{} {}", field("method"), field("path"))
+        })
         .collect()
 }
 
