@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{Sockerless, env_or_skip, serial, unique};
+use std::time::{Duration, Instant};
+
+use common::{GUARD, Sockerless, env_or_skip, serial, unique};
 
 /// Writes to jobs and executions (put job, start, stop, delete) in the
 /// emulator's request log, as `METHOD path`.
@@ -80,6 +82,47 @@ fn attach_with_stdin_then_start_reaches_the_rerun_process() {
     let out = d.docker_stdin(&["start", "-ai", &c], b"two\n").ok();
     assert_eq!(out.stdout, "one\ntwo\n");
     assert_eq!(job_writes(&d), before, "no ARM write for the second start");
+
+    d.docker(&["rm", &c]).ok();
+    d.assert_nothing_left();
+}
+
+#[test]
+fn an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one() {
+    let Some(env) =
+        env_or_skip("an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one")
+    else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "3"]);
+    d.pull_busybox();
+    let c = unique("lingered");
+    let script = "echo 1 >> /tmp/n; cat /tmp/n; exit 3";
+    d.docker(&["run", "-d", "--name", &c, "busybox", "sh", "-c", script])
+        .ok();
+    assert_eq!(d.docker(&["wait", &c]).ok().stdout, "3\n");
+    // The agent lingers 3 s, then exits: the execution ends by itself.
+    let deadline = Instant::now() + GUARD;
+    while !d.engine_running().is_empty() {
+        assert!(Instant::now() < deadline, "the execution never ended");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let state = d
+        .docker(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &c])
+        .ok();
+    assert_eq!(state.stdout.trim(), "exited 3", "no second exit recorded");
+    let starts = |d: &Sockerless| {
+        job_writes(d)
+            .iter()
+            .filter(|w| w.ends_with("/start"))
+            .count()
+    };
+    assert_eq!(starts(&d), 1);
+    // Nothing lingers: a new execution, with a fresh filesystem.
+    let out = d.docker(&["start", "-a", &c]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "1\n"), "{out:?}");
+    assert_eq!(starts(&d), 2);
 
     d.docker(&["rm", &c]).ok();
     d.assert_nothing_left();
