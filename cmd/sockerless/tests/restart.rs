@@ -127,3 +127,33 @@ fn an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one() {
     d.docker(&["rm", &c]).ok();
     d.assert_nothing_left();
 }
+
+#[test]
+fn restart_stop_and_force_remove_of_a_lingering_container() {
+    let Some(env) = env_or_skip("restart_stop_and_force_remove_of_a_lingering_container") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
+    d.pull_busybox();
+    let c = unique("linger-r");
+    let script = "echo x >> /tmp/r; cat /tmp/r; exec sleep 1000";
+    d.docker(&["run", "-d", "--name", &c, "busybox", "sh", "-c", script])
+        .ok();
+    d.wait_for_log(&c, "x");
+    let before = job_writes(&d);
+    // Stop (SIGTERM) then start, in the same execution: the file is still there.
+    d.docker(&["restart", "-t", "5", &c]).ok();
+    d.wait_for_log(&c, "x\nx\nx\n");
+    assert_eq!(job_writes(&d), before, "no ARM write for docker restart");
+    let state = d
+        .docker(&["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", &c])
+        .ok();
+    assert_eq!(state.stdout.trim(), "running 1");
+    // A second run is stopped and removed like a first one.
+    d.docker(&["rm", "-f", &c]).ok();
+    // AutoRemove containers do not linger: `--rm` leaves nothing.
+    let out = d.docker(&["run", "--rm", "busybox", "echo", "hi"]).ok();
+    assert_eq!(out.stdout, "hi\n");
+    d.assert_nothing_left();
+}
