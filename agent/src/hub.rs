@@ -501,6 +501,11 @@ impl Hub {
             s.stdin_tx = Some(tx);
             rx
         });
+        // Stdin acknowledgements of the previous run not sent yet would count
+        // against the new run's stdin, which starts again at 0.
+        st.control.retain(|f| {
+            !matches!(f, Frame::Ack { session, stream: AckStream::Stdin, .. } if *session == id)
+        });
         drop(st);
         self.progress.notify_waiters();
         Ok(early)

@@ -82,3 +82,82 @@ fn restart_of(c: Option<MainControl>) -> Option<Option<mpsc::UnboundedReceiver<S
         Some(MainControl::End) | None => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{AckStream, Frame, OutputStream};
+
+    fn config(linger: &str) -> Config {
+        let linger = linger.to_owned();
+        Config::from_lookup(move |k| match k {
+            "SOCKERLESS_AGENT_TOKEN" => Some("t".into()),
+            "SOCKERLESS_LINGER_SECS" => Some(linger.clone()),
+            "SOCKERLESS_OPEN_STDIN" => Some("1".into()),
+            _ => None,
+        })
+        .expect("config")
+    }
+
+    /// A main session that produced output and exited, everything acknowledged.
+    fn exited_and_acknowledged() -> std::sync::Arc<Hub> {
+        let hub = Hub::new(4096, 4096);
+        hub.register(MAIN_SESSION, false).expect("register");
+        hub.push_output(MAIN_SESSION, OutputStream::Stdout, b"run 1\n");
+        for s in [OutputStream::Stdout, OutputStream::Stderr] {
+            hub.finish_stream(MAIN_SESSION, s);
+        }
+        hub.set_exit(MAIN_SESSION, 3);
+        let _ = hub.next_frames();
+        hub.ack(MAIN_SESSION, AckStream::Stdout, 6);
+        hub.ack(MAIN_SESSION, AckStream::Exit, 0);
+        hub
+    }
+
+    #[test]
+    fn restart_is_refused_without_linger_or_before_the_exit_is_acknowledged() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let hub = exited_and_acknowledged();
+        let refused = restart(&hub, &config("0"), &tx).expect_err("no linger");
+        assert!(refused.starts_with(RESTART_REFUSED), "{refused}");
+
+        let hub = Hub::new(4096, 4096);
+        hub.register(MAIN_SESSION, false).expect("register");
+        hub.set_exit(MAIN_SESSION, 0); // exit not acknowledged (nor the streams ended)
+        let refused = restart(&hub, &config("60"), &tx).expect_err("not done");
+        assert!(refused.starts_with(RESTART_REFUSED), "{refused}");
+    }
+
+    #[test]
+    fn restart_resets_the_session_and_keeps_output_offsets() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let hub = exited_and_acknowledged();
+        // A stdin acknowledgement of run 1 still queued.
+        hub.push_control(Frame::Ack {
+            session: MAIN_SESSION,
+            stream: AckStream::Stdin,
+            offset: 5,
+        });
+        restart(&hub, &config("60"), &tx).expect("restart");
+        assert!(matches!(rx.try_recv(), Ok(MainControl::Restart(Some(_)))));
+        assert!(!hub.session_done(MAIN_SESSION), "a new run is under way");
+        assert!(hub.next_frames().is_empty(), "run 1's stdin ack is dropped");
+        assert_eq!(hub.produced(MAIN_SESSION, OutputStream::Stdout), 6);
+        // The new run's output goes on at offset 6; its exit is sent again.
+        hub.push_output(MAIN_SESSION, OutputStream::Stdout, b"run 2\n");
+        for s in [OutputStream::Stdout, OutputStream::Stderr] {
+            hub.finish_stream(MAIN_SESSION, s);
+        }
+        hub.set_exit(MAIN_SESSION, 4);
+        let frames = hub.next_frames();
+        assert!(
+            matches!(
+                &frames[..],
+                [Frame::Output { offset: 6, .. }, Frame::Exit { code: 4, .. }]
+            ),
+            "{frames:?}"
+        );
+        // A second RESTART before this exit is acknowledged is refused.
+        assert!(restart(&hub, &config("60"), &tx).is_err());
+    }
+}
