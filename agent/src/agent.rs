@@ -152,24 +152,30 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         hub.clone(),
         control_tx.clone(),
     )));
-    let mut started = false;
     let mut announce = false;
     let mut code;
     let mut early_stdin = early_stdin;
+    let mut health_task: Option<JoinHandle<()>> = None;
     loop {
         code = match run_main(&hub, &cfg, &ctx, &argv, early_stdin, announce) {
             Ok(exit_task) => {
-                if !started {
-                    if let Some(hc) = cfg.healthcheck.clone() {
-                        tasks.push(tokio::spawn(health::run(hub.clone(), hc, ctx.clone())));
-                    }
-                    started = true;
+                // Each run has its own health checks, from "starting" (as
+                // Docker resets them at every start).
+                if let Some(hc) = cfg.healthcheck.clone() {
+                    health_task = Some(tokio::spawn(health::run(hub.clone(), hc, ctx.clone())));
                 }
                 exit_task.await.unwrap_or(255)
             }
             Err(code) => code,
         };
         tracing::info!(code, "main process exited");
+        // Lingering, nothing is left to probe (without linger the agent
+        // exits soon and the checks run until then, as they always did).
+        if !cfg.linger.is_zero()
+            && let Some(h) = health_task.take()
+        {
+            h.abort();
+        }
         match linger::after_exit(&hub, &cfg, &mut control_rx).await {
             Some(early) => {
                 tracing::info!("restarting the main process");
@@ -179,6 +185,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
             None => break,
         }
     }
+    tasks.extend(health_task);
     for t in tasks {
         t.abort();
     }
