@@ -157,3 +157,42 @@ fn restart_stop_and_force_remove_of_a_lingering_container() {
     assert_eq!(out.stdout, "hi\n");
     d.assert_nothing_left();
 }
+
+#[test]
+fn binds_are_copied_in_again_and_synced_back_at_each_run() {
+    let Some(env) = env_or_skip("binds_are_copied_in_again_and_synced_back_at_each_run") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
+    d.pull_busybox();
+    let dir = d.path(&unique("linger-bind"));
+    std::fs::create_dir_all(&dir).expect("host dir");
+    std::fs::write(dir.join("in"), "a\n").expect("in");
+    let bind = format!("{}:/b", dir.display());
+    let c = unique("linger-b");
+    // Each run reads the host's file and appends to a file of the container
+    // (kept across runs) and to one of the bind (synced back at each exit).
+    let script = "cat /b/in; echo run >> /tmp/runs; cat /tmp/runs > /b/out";
+    d.docker(&[
+        "create", "--name", &c, "-v", &bind, "busybox", "sh", "-c", script,
+    ])
+    .ok();
+    assert_eq!(d.docker(&["start", "-a", &c]).ok().stdout, "a\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out")).expect("out"),
+        "run\n"
+    );
+    let before = job_writes(&d);
+    // The host side changed while the container was exited: the restarted
+    // run sees it, as it would with a live bind.
+    std::fs::write(dir.join("in"), "b\n").expect("in");
+    assert_eq!(d.docker(&["start", "-a", &c]).ok().stdout, "b\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out")).expect("out"),
+        "run\nrun\n"
+    );
+    assert_eq!(job_writes(&d), before, "no ARM write for the second start");
+    d.docker(&["rm", &c]).ok();
+    d.assert_nothing_left();
+}
