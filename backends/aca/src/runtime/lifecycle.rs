@@ -41,7 +41,7 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     result
 }
 
-fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
+pub(crate) fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
     StoredConfig::of(record)
         .ok()
         .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))

@@ -35,6 +35,14 @@ pub async fn linger(
     if secs == 0 || rt.state.borrow().running {
         return;
     }
+    // An AutoRemove container is being removed (its agent does not linger);
+    // a gone one too. Either way nothing may keep its connection.
+    let removed = find_container(backend, &rt.id)
+        .await
+        .map_or(true, |r| super::lifecycle::auto_remove_of(&r));
+    if removed || rt.state.borrow().removed {
+        return;
+    }
     rt.set_lingering(Lingering {
         link: link.clone(),
         token_hash,
@@ -51,19 +59,27 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let Some(lingering) = rt.take_lingering() else {
         return Ok(false);
     };
-    let mut record = find_container(backend, id).await?;
-    let mut stored = StoredConfig::of(&record)?;
     // Published ports are bound first, as for a new execution: a taken one
-    // fails the start (the execution is still offered to the next start).
-    let endpoint_id = crate::networks::endpoints::Table::load(backend)
-        .await?
-        .of(&record)
-        .first()
-        .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
-    if let Err(e) = crate::ports::open(rt, &record.name, &endpoint_id, &stored.body) {
-        rt.set_lingering(lingering);
-        return Err(e);
+    // fails the start, and the execution is still offered to the next start.
+    let ready = async {
+        let record = find_container(backend, id).await?;
+        let stored = StoredConfig::of(&record)?;
+        let endpoint_id = crate::networks::endpoints::Table::load(backend)
+            .await?
+            .of(&record)
+            .first()
+            .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
+        crate::ports::open(rt, &record.name, &endpoint_id, &stored.body)?;
+        Ok::<_, sockerless_api::ApiError>((record, stored))
     }
+    .await;
+    let (mut record, mut stored) = match ready {
+        Ok(ready) => ready,
+        Err(e) => {
+            rt.set_lingering(lingering);
+            return Err(e);
+        }
+    };
     // Files put while exited and the binds go in again, as at a first start
     // (the host side may have changed since the last run).
     rt.prepared
