@@ -106,3 +106,32 @@ async fn an_agent_that_does_not_linger_refuses_restart() {
     main.ack_exit().expect("ack");
     assert_eq!(wait_exit(child).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_that_cannot_start_reports_127() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("once.sh");
+    // The command removes itself: the second run cannot start.
+    std::fs::write(&script, "#!/bin/sh\nrm \"$0\"\necho ran\n").expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = script.display().to_string();
+    let peer = TestPeer::new().await;
+    let child = peer.spawn_agent(&[&path], &[("SOCKERLESS_LINGER_SECS", "600")]);
+    let conn = peer.accept(ResumeState::new()).await;
+    let mut main = conn.main_session().expect("main");
+    let (out, _, code) = collect(&mut main).await;
+    assert_eq!((out.as_slice(), code), (&b"ran\n"[..], 0));
+    drop(main);
+    // No STARTED then: the new run's stderr and exit come instead.
+    let mut main = conn.restart_main().await.expect("restart");
+    let (_, err, code) = collect(&mut main).await;
+    assert_eq!(code, 127);
+    assert!(
+        String::from_utf8_lossy(&err).contains("cannot start"),
+        "{err:?}"
+    );
+    drop(main);
+    conn.end().expect("end");
+    assert_eq!(wait_exit(child).await, 127);
+}
