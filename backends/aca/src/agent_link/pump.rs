@@ -281,13 +281,15 @@ async fn run(
                 disconnected(&backend, &rt, &link);
                 return;
             }
-            crate::binds::report(&backend, &rt, &failures).await;
-            let token_hash = rt.token_hash();
-            lifecycle::record_exit(&backend, &rt, i64::from(code)).await;
             // A restart opens the main session anew on this connection.
             drop(session);
-            if let Some(token_hash) = token_hash {
-                crate::runtime::restart::linger(&backend, &rt, link, token_hash).await;
+            crate::binds::report(&backend, &rt, &failures).await;
+            // Offered before the exit is recorded: a `docker start` right
+            // after the exit (`docker restart`) finds the execution.
+            let offered = crate::runtime::restart::offer(&backend, &rt, &link).await;
+            lifecycle::record_exit(&backend, &rt, i64::from(code)).await;
+            if offered {
+                crate::runtime::restart::linger(&backend, &rt, link).await;
             }
         }
         None => disconnected(&backend, &rt, &link),

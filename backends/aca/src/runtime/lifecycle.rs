@@ -260,11 +260,9 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
     crate::ports::close(rt).await;
     rt.close_subscribers();
     rt.drain_commands();
-    rt.state.send_modify(|s| {
-        s.running = false;
-        s.exit_code = Some(code);
-        s.exits += 1;
-    });
+    // The token and link go before the state changes: a start seeing the
+    // exit may restart in the lingering execution at once, and its token
+    // and link must not be revoked after it set them.
     let pump_is_caller = rt.agent().is_some();
     if !pump_is_caller {
         rt.end_run();
@@ -272,6 +270,11 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
         // The pump calling us ends with this function; only revoke the token.
         rt.revoke();
     }
+    rt.state.send_modify(|s| {
+        s.running = false;
+        s.exit_code = Some(code);
+        s.exits += 1;
+    });
     if auto_remove {
         spawn_auto_remove(backend, &rt.id);
     }

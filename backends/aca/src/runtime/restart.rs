@@ -21,32 +21,41 @@ const LINGER_MARGIN_SECS: u64 = 5;
 /// unless the connection is dead without having closed yet).
 const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// After a recorded exit, with `linger_secs`: offers the still-open agent
-/// connection for a restart for about the agent's linger time. Runs on the
-/// pump's task, which a restart (a new pump) or the container's removal aborts.
-pub async fn linger(
+/// At an exit reported by the agent, with `linger_secs`: offers the
+/// still-open agent connection for a restart (before the exit is recorded,
+/// so a start right after it finds the execution). Returns whether it did.
+pub async fn offer(
     backend: &AcaBackend,
     rt: &Arc<ContainerRuntime>,
-    link: Arc<AgentLink>,
-    token_hash: String,
-) {
-    let secs = backend.config().linger_secs;
-    // Still running: the exit was not recorded (a stop recorded one first).
-    if secs == 0 || rt.state.borrow().running {
-        return;
+    link: &Arc<AgentLink>,
+) -> bool {
+    let Some(token_hash) = rt.token_hash() else {
+        return false;
+    };
+    // Not running: the exit was recorded already (a stop recorded one).
+    if backend.config().linger_secs == 0 || !rt.state.borrow().running {
+        return false;
     }
-    // An AutoRemove container is being removed (its agent does not linger);
-    // a gone one too. Either way nothing may keep its connection.
-    let removed = find_container(backend, &rt.id)
+    // An AutoRemove container is removed at its exit (its agent does not
+    // linger), a gone one is gone: nothing may keep their connection.
+    let auto_remove = find_container(backend, &rt.id)
         .await
         .map_or(true, |r| super::lifecycle::auto_remove_of(&r));
-    if removed || rt.state.borrow().removed {
-        return;
+    if auto_remove || rt.state.borrow().removed {
+        return false;
     }
     rt.set_lingering(Lingering {
         link: link.clone(),
         token_hash,
     });
+    true
+}
+
+/// After the offered exit was recorded: keeps the offer for about the
+/// agent's linger time. Runs on the pump's task, which a restart (a new
+/// pump) or the container's removal aborts.
+pub async fn linger(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: Arc<AgentLink>) {
+    let secs = backend.config().linger_secs;
     let window = secs.saturating_sub(LINGER_MARGIN_SECS).max(secs / 2);
     tokio::time::sleep(Duration::from_secs(window)).await;
     rt.clear_lingering(&link);
@@ -80,6 +89,22 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             return Err(e);
         }
     };
+    // The execution's replicaTimeout bounds all its runs together: a run
+    // started in place gets what is left of it, so an execution past half
+    // of it is not reused (a new one gives the run the whole timeout).
+    let limit =
+        super::template::replica_timeout(&stored.body, backend.config().replica_timeout_secs)
+            .ok()
+            .and_then(|secs| u64::try_from(secs).ok())
+            .map(Duration::from_secs);
+    let young = match (rt.execution_age(), limit) {
+        (Some(age), Some(limit)) => age < limit / 2,
+        _ => false,
+    };
+    if !young {
+        fall_back(rt, &lingering, "past half of its replica timeout").await;
+        return Ok(false);
+    }
     // Files put while exited and the binds go in again, as at a first start
     // (the host side may have changed since the last run).
     rt.prepared

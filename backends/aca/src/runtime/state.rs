@@ -96,6 +96,8 @@ pub struct ContainerRuntime {
     pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
     agent: Mutex<Option<Arc<AgentLink>>>,
     lingering: Mutex<Option<Lingering>>,
+    /// When the current execution was started (by this daemon).
+    execution_started: Mutex<Option<std::time::Instant>>,
     health: Mutex<Option<HealthState>>,
     resume: Mutex<ResumeState>,
     token_hash: Mutex<Option<String>>,
@@ -143,6 +145,7 @@ impl ContainerRuntime {
             commands_rx: tokio::sync::Mutex::new(commands_rx),
             agent: Mutex::new(None),
             lingering: Mutex::new(None),
+            execution_started: Mutex::new(None),
             health: Mutex::new(None),
             resume: Mutex::new(ResumeState::new()),
             token_hash: Mutex::new(record.agent_token_hash.clone().filter(|_| running)),
@@ -217,6 +220,11 @@ impl ContainerRuntime {
         }
     }
 
+    /// How long the current execution has existed, if this daemon started it.
+    pub fn execution_age(&self) -> Option<std::time::Duration> {
+        lock(&self.execution_started).map(|t| t.elapsed())
+    }
+
     /// A run restarted in the lingering execution: its token is accepted
     /// again, and resume positions are kept (the agent's output offsets go
     /// on across runs).
@@ -229,6 +237,7 @@ impl ContainerRuntime {
     pub fn begin_run(&self, token_hash: String) {
         // A new execution: an older one still lingering is not needed any more.
         self.end_lingering();
+        *lock(&self.execution_started) = Some(std::time::Instant::now());
         self.prepared
             .store(false, std::sync::atomic::Ordering::SeqCst);
         *lock(&self.token_hash) = Some(token_hash);
