@@ -146,18 +146,24 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         .main_control
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = Some(control_tx.clone());
-    // Signals go to whichever run's pid is current (see forward_signals).
-    tasks.push(tokio::spawn(forward_signals(
-        signals,
-        hub.clone(),
-        control_tx.clone(),
-    )));
+    let mut signals = Some(signals);
     let mut announce = false;
     let mut code;
     let mut early_stdin = early_stdin;
     let mut health_task: Option<JoinHandle<()>> = None;
     loop {
-        code = match run_main(&hub, &cfg, &ctx, &argv, early_stdin, announce) {
+        let run = run_main(&hub, &cfg, &ctx, &argv, early_stdin, announce);
+        // Forwarding starts once the first run's pid is known: a signal that
+        // came earlier (waiting for peers) is queued and goes to the process.
+        // Each signal then goes to whichever run's pid is current.
+        if let Some(signals) = signals.take() {
+            tasks.push(tokio::spawn(forward_signals(
+                signals,
+                hub.clone(),
+                control_tx.clone(),
+            )));
+        }
+        code = match run {
             Ok(exit_task) => {
                 // Each run has its own health checks, from "starting" (as
                 // Docker resets them at every start).
