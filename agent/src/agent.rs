@@ -19,7 +19,7 @@ use crate::relay::Relay;
 use crate::socket::Sockets;
 use crate::transport::{FrameTransport, token_matches};
 use crate::unix_listen::UnixListeners;
-use crate::{archive, health, listening};
+use crate::{archive, health, linger, listening};
 
 /// Exit codes when the main command cannot be started, as Docker reports them.
 const EXIT_NOT_FOUND: i32 = 127;
@@ -56,6 +56,8 @@ struct Shared {
     next_generation: AtomicU64,
     /// Set once the first PEERS has been applied.
     peers_applied: tokio::sync::watch::Sender<bool>,
+    /// The main loop's RESTART/END inbox (set before the process first runs).
+    main_control: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<linger::MainControl>>>,
 }
 
 /// Resets the socket sessions of a connection when it ends (or is aborted).
@@ -91,6 +93,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         connections,
         next_generation: AtomicU64::new(1),
         peers_applied: tokio::sync::watch::Sender::new(false),
+        main_control: std::sync::Mutex::new(None),
     });
     hub.register(MAIN_SESSION, false)
         .map_err(AgentError::Setup)?;
@@ -165,16 +168,78 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
             msg.as_bytes(),
         );
     }
-    let spawned = main_spec(&cfg, &ctx, &argv)
-        .and_then(|spec| exec::start_process_with(&hub, MAIN_SESSION, spec, false, early_stdin));
-    let code = match spawned {
-        Ok((pid, exit_task)) => {
-            tasks.push(tokio::spawn(forward_signals(signals, pid)));
-            if let Some(hc) = cfg.healthcheck.clone() {
-                tasks.push(tokio::spawn(health::run(hub.clone(), hc, ctx.clone())));
-            }
-            exit_task.await.unwrap_or(255)
+    let (control_tx, mut control_rx) = tokio::sync::mpsc::unbounded_channel();
+    *shared
+        .main_control
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(control_tx.clone());
+    let mut signals = Some(signals);
+    let mut announce = false;
+    let mut code;
+    let mut early_stdin = early_stdin;
+    let mut health_task: Option<JoinHandle<()>> = None;
+    loop {
+        let run = run_main(&hub, &cfg, &ctx, &argv, early_stdin, announce);
+        // Forwarding starts once the first run's pid is known: a signal that
+        // came earlier (waiting for peers) is queued and goes to the process.
+        // Each signal then goes to whichever run's pid is current.
+        if let Some(signals) = signals.take() {
+            tasks.push(tokio::spawn(forward_signals(
+                signals,
+                hub.clone(),
+                control_tx.clone(),
+            )));
         }
+        code = match run {
+            Ok(exit_task) => {
+                // Each run has its own health checks, from "starting" (as
+                // Docker resets them at every start).
+                if let Some(hc) = cfg.healthcheck.clone() {
+                    health_task = Some(tokio::spawn(health::run(hub.clone(), hc, ctx.clone())));
+                }
+                exit_task.await.unwrap_or(255)
+            }
+            Err(code) => code,
+        };
+        tracing::info!(code, "main process exited");
+        // Lingering, nothing is left to probe (without linger the agent
+        // exits soon and the checks run until then, as they always did).
+        if !cfg.linger.is_zero()
+            && let Some(h) = health_task.take()
+        {
+            h.abort();
+        }
+        match linger::after_exit(&hub, &cfg, &mut control_rx).await {
+            Some(early) => {
+                tracing::info!("restarting the main process");
+                early_stdin = early;
+                announce = true;
+            }
+            None => break,
+        }
+    }
+    tasks.extend(health_task);
+    for t in tasks {
+        t.abort();
+    }
+    Ok(code)
+}
+
+/// Starts one run of the main process: its exit task, or the exit code when
+/// it could not start (reported on its stderr, as Docker's 126/127).
+/// `announce`: a restarted run reports STARTED (the first one does not).
+fn run_main(
+    hub: &Arc<Hub>,
+    cfg: &Config,
+    ctx: &ProcessContext,
+    argv: &[String],
+    early_stdin: Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::StdinMsg>>,
+    announce: bool,
+) -> Result<JoinHandle<i32>, i32> {
+    let spawned = main_spec(cfg, ctx, argv)
+        .and_then(|spec| exec::start_process_with(hub, MAIN_SESSION, spec, announce, early_stdin));
+    match spawned {
+        Ok((_pid, exit_task)) => Ok(exit_task),
         Err(e) => {
             let name = argv.first().cloned().unwrap_or_default();
             let msg = format!("sockerless-agent: cannot start {name:?}: {e}\n");
@@ -196,26 +261,19 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
                 EXIT_NOT_FOUND
             };
             hub.set_exit(MAIN_SESSION, code);
-            code
+            Err(code)
         }
-    };
-    tracing::info!(code, "main process exited");
-    let acked = tokio::time::timeout(cfg.exit_ack_wait, async {
-        while !hub.session_done(MAIN_SESSION) {
-            hub.wait_progress(MAIN_SESSION).await;
-        }
-    })
-    .await;
-    if acked.is_err() {
-        tracing::warn!("no peer acknowledged the exit code in time; exiting anyway");
     }
-    for t in tasks {
-        t.abort();
-    }
-    Ok(code)
 }
 
-async fn forward_signals(mut signals: Vec<(i32, tokio::signal::unix::Signal)>, pid: i32) {
+/// Forwards the agent's signals to the current run of the main process.
+/// Between runs (lingering) a terminating signal ends the agent: that is
+/// how ACA stops the execution.
+async fn forward_signals(
+    mut signals: Vec<(i32, tokio::signal::unix::Signal)>,
+    hub: Arc<Hub>,
+    control: tokio::sync::mpsc::UnboundedSender<linger::MainControl>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for (sig, mut stream) in signals.drain(..) {
         let tx = tx.clone();
@@ -228,7 +286,15 @@ async fn forward_signals(mut signals: Vec<(i32, tokio::signal::unix::Signal)>, p
         });
     }
     while let Some(sig) = rx.recv().await {
-        let _ = process::kill(pid, sig);
+        match hub.pid(MAIN_SESSION) {
+            Some(pid) => {
+                let _ = process::kill(pid, sig);
+            }
+            None if sig != libc::SIGUSR1 && sig != libc::SIGUSR2 => {
+                let _ = control.send(linger::MainControl::End);
+            }
+            None => {}
+        }
     }
 }
 
@@ -476,11 +542,34 @@ fn dispatch(shared: &Shared, frame: Frame) {
         Frame::ArchiveStat { session, path } => {
             archive::stat(&path).map(|stat| hub.push_control(Frame::PathStat { session, stat }))
         }
+        Frame::Restart => match main_control(shared) {
+            Some(control) => linger::restart(hub, &shared.cfg, &control),
+            None => Err(format!(
+                "{}the main process has not run yet",
+                crate::protocol::RESTART_REFUSED
+            )),
+        },
+        Frame::End => {
+            if let Some(control) = main_control(shared) {
+                let _ = control.send(linger::MainControl::End);
+            }
+            Ok(())
+        }
         _ => Err("unexpected frame from peer".to_string()),
     };
     if let Err(message) = result {
         hub.push_control(Frame::Error { session, message });
     }
+}
+
+fn main_control(
+    shared: &Shared,
+) -> Option<tokio::sync::mpsc::UnboundedSender<linger::MainControl>> {
+    shared
+        .main_control
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 /// The main process: Docker's `WorkingDir` (created when missing, as Docker

@@ -61,6 +61,10 @@ pub struct Config {
     /// (`SOCKERLESS_AWAIT_PEERS_SECS`, seconds; 0 = start at once), so its
     /// `/etc/hosts` and relay listeners are in place when it runs.
     pub await_peers: Duration,
+    /// How long the agent outlives an acknowledged exit of the main process
+    /// (`SOCKERLESS_LINGER_SECS`, seconds; 0 = exit at once), waiting for a
+    /// RESTART, so `docker start` of an exited container reuses the execution.
+    pub linger: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +85,8 @@ impl std::fmt::Debug for Config {
             .field("exit_ack_wait", &self.exit_ack_wait)
             .field("log", &self.log)
             .field("hosts_file", &self.hosts_file)
+            .field("await_peers", &self.await_peers)
+            .field("linger", &self.linger)
             .finish()
     }
 }
@@ -130,8 +136,11 @@ impl Config {
             DEFAULT_EXIT_ACK_WAIT.as_secs(),
         )?);
         let await_peers = Duration::from_secs(number("SOCKERLESS_AWAIT_PEERS_SECS", 0)?.min(300));
+        // A day at most: ACA's replica timeout bounds the execution anyway.
+        let linger = Duration::from_secs(number("SOCKERLESS_LINGER_SECS", 0)?.min(86_400));
         Ok(Config {
             await_peers,
+            linger,
             token,
             container_id: non_empty("SOCKERLESS_CONTAINER_ID"),
             callback_url,
@@ -204,6 +213,12 @@ mod tests {
             "token in Debug"
         );
         assert_eq!(c.healthcheck.map(|h| h.retries), Some(2));
+        assert!(c.linger.is_zero());
+        m.insert("SOCKERLESS_LINGER_SECS", "60");
+        assert_eq!(
+            Config::from_lookup(get(&m)).expect("config").linger,
+            std::time::Duration::from_secs(60)
+        );
         m.insert("SOCKERLESS_BACKLOG_BYTES", "lots");
         assert!(Config::from_lookup(get(&m)).is_err());
     }

@@ -459,6 +459,58 @@ impl Hub {
         process::kill(pid, signal).map_err(|e| format!("signal {signal}: {e}"))
     }
 
+    /// The pid of a session's running process.
+    pub(crate) fn pid(&self, id: u32) -> Option<i32> {
+        self.lock().sessions.get(&id).and_then(|s| s.pid)
+    }
+
+    /// Makes a finished session ready for a new run of its process (RESTART
+    /// of the main process). Refused unless its exit and output were all
+    /// acknowledged, so nothing of the previous run can be lost or mixed in.
+    /// Output offsets go on from where they are: the peer's resume positions
+    /// stay valid across runs. Stdin starts again at offset 0 (the peer opens
+    /// a fresh stdin for the new run); with `open_stdin`, stdin arriving
+    /// before the process exists is queued for it (the returned receiver).
+    pub(crate) fn restart(
+        &self,
+        id: u32,
+        open_stdin: bool,
+    ) -> Result<Option<mpsc::UnboundedReceiver<StdinMsg>>, String> {
+        let mut st = self.lock();
+        let s = st
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| format!("no session {id}"))?;
+        if !s.done() {
+            return Err("the process has not exited or its exit is not acknowledged".into());
+        }
+        s.exit = None;
+        s.exit_sent = false;
+        s.exit_acked = false;
+        for o in s.out.iter_mut() {
+            o.eof = false;
+        }
+        s.pid = None;
+        s.pty = None;
+        s.stdin_received = 0;
+        s.stdin_tx = None;
+        // The previous run's writer may still hold an early-stdin receiver:
+        // dropping the sender above ends it; the new run gets its own.
+        let early = open_stdin.then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            s.stdin_tx = Some(tx);
+            rx
+        });
+        // Stdin acknowledgements of the previous run not sent yet would count
+        // against the new run's stdin, which starts again at 0.
+        st.control.retain(|f| {
+            !matches!(f, Frame::Ack { session, stream: AckStream::Stdin, .. } if *session == id)
+        });
+        drop(st);
+        self.progress.notify_waiters();
+        Ok(early)
+    }
+
     /// Whether a session's exit code and all its output were acknowledged.
     pub(crate) fn session_done(&self, id: u32) -> bool {
         self.lock().sessions.get(&id).is_none_or(Session::done)

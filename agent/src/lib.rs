@@ -18,6 +18,7 @@ mod health;
 mod hosts;
 mod hub;
 pub mod limits;
+mod linger;
 mod listening;
 pub mod net;
 pub mod peer;

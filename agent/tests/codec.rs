@@ -80,6 +80,8 @@ fn frame() -> impl Strategy<Value = Frame> {
             data
         }),
         s.prop_map(|session| Frame::CloseStdin { session }),
+        Just(Frame::Restart),
+        Just(Frame::End),
         (s, any::<u16>(), any::<u16>()).prop_map(|(session, rows, cols)| Frame::Resize {
             session,
             rows,

@@ -45,6 +45,7 @@ use crate::transport::{FrameTransport, token_matches};
 
 mod changes;
 mod events;
+mod restart;
 mod session;
 
 /// How long either side waits for the other's hello.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::{Inner, OutputStream, PathStat, PeerError, Routed, SocketRoute, StdinCredit};
-use crate::protocol::{AckStream, Frame, MAIN_SESSION, MAX_CHUNK};
+use crate::protocol::{AckStream, Frame, MAIN_SESSION, MAX_CHUNK, RESTART_REFUSED};
 
 /// An event of a session, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +64,23 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Opens the handle of session `id` on a connection (once per id at a time).
     pub(super) fn open(inner: &Arc<Inner>, id: u32) -> Result<Session, PeerError> {
-        let (tx, rx) = mpsc::unbounded_channel();
         let stdin_start = inner
             .info
             .sessions
             .iter()
             .find(|s| s.session == id)
             .map(|s| s.stdin_offset);
+        Self::open_at(inner, id, stdin_start)
+    }
+
+    /// [`Session::open`] with stdin going on from `stdin_start` (a restarted
+    /// main process reads a new stdin from 0, whatever the hello said).
+    pub(super) fn open_at(
+        inner: &Arc<Inner>,
+        id: u32,
+        stdin_start: Option<u64>,
+    ) -> Result<Session, PeerError> {
+        let (tx, rx) = mpsc::unbounded_channel();
         let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
         {
             let mut r = inner.routes();
@@ -130,6 +140,30 @@ impl Session {
                 None => return Err(self.close_reason()),
             }
         }
+    }
+
+    /// After RESTART: the new run's STARTED, or its output and exit when it
+    /// could not start (no STARTED then). Only an ERROR marked as a refused
+    /// restart fails; other errors on session 0 are unrelated and kept.
+    pub(super) async fn await_restarted(&mut self) -> Result<(), PeerError> {
+        let mut kept = VecDeque::new();
+        let result = loop {
+            match self.next_routed().await {
+                Some(Routed::Started(_)) => break Ok(()),
+                Some(Routed::Event(SessionEvent::Error(m))) if m.starts_with(RESTART_REFUSED) => {
+                    break Err(PeerError::Agent(m));
+                }
+                Some(other @ Routed::Event(SessionEvent::Error(_))) => kept.push_back(other),
+                Some(other) => {
+                    kept.push_back(other);
+                    break Ok(());
+                }
+                None => break Err(self.close_reason()),
+            }
+        };
+        kept.append(&mut self.peeked);
+        self.peeked = kept;
+        result
     }
 
     pub(super) async fn await_stat(&mut self) -> Result<PathStat, PeerError> {

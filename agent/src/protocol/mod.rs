@@ -6,18 +6,18 @@
 //! are small JSON documents.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
-
 mod changes;
 mod delimited;
 mod payload;
+mod restart;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
-use payload::PutPayload;
 pub use payload::{
     AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
     PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
 };
+use payload::{MessagePayload, PathPayload, PutPayload};
+pub use restart::RESTART_REFUSED;
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -98,15 +98,6 @@ impl From<OutputStream> for AckStream {
             OutputStream::Stderr => AckStream::Stderr,
         }
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct PathPayload {
-    path: String,
-}
-#[derive(Serialize, Deserialize)]
-struct MessagePayload {
-    message: String,
 }
 
 /// One protocol frame.
@@ -267,34 +258,13 @@ pub enum Frame {
         /// Most bytes of file content to record.
         max_bytes: u64,
     },
+    /// Peer: run the exited main process again (session 0; see `restart.rs`).
+    Restart,
+    /// Peer: a lingering agent exits now (session 0).
+    End,
 }
 
-mod kind {
-    pub const HELLO: u8 = 0x01;
-    pub const ERROR: u8 = 0x02;
-    pub const ATTACH: u8 = 0x03;
-    pub const EXEC_START: u8 = 0x10;
-    pub const STARTED: u8 = 0x11;
-    pub const STDIN: u8 = 0x20;
-    pub const CLOSE_STDIN: u8 = 0x21;
-    pub const RESIZE: u8 = 0x22;
-    pub const SIGNAL: u8 = 0x23;
-    pub const STDOUT: u8 = 0x30;
-    pub const STDERR: u8 = 0x31;
-    pub const ACK: u8 = 0x32;
-    pub const EXIT: u8 = 0x33;
-    pub const HEALTH: u8 = 0x40;
-    pub const ARCHIVE_GET: u8 = 0x50;
-    pub const ARCHIVE_PUT: u8 = 0x51;
-    pub const ARCHIVE_STAT: u8 = 0x52;
-    pub const PATH_STAT: u8 = 0x53;
-    pub const TCP_CONNECT: u8 = 0x60;
-    pub const TCP_ACCEPTED: u8 = 0x61;
-    pub const LISTENING: u8 = 0x62;
-    pub const PEERS: u8 = 0x63;
-    pub const UNIX_LISTEN: u8 = 0x65;
-    pub const UNIX_ACCEPTED: u8 = 0x66;
-}
+mod kind;
 
 impl Frame {
     /// Session the frame belongs to.
@@ -304,7 +274,9 @@ impl Frame {
             | Frame::Health(_)
             | Frame::Listening(_)
             | Frame::Peers(_)
-            | Frame::UnixListen(_) => MAIN_SESSION,
+            | Frame::UnixListen(_)
+            | Frame::Restart
+            | Frame::End => MAIN_SESSION,
             Frame::Error { session, .. }
             | Frame::Attach { session, .. }
             | Frame::ExecStart { session, .. }
@@ -455,6 +427,8 @@ impl Frame {
                 *session,
                 &changes::payload(*max_bytes),
             ),
+            Frame::Restart => restart::encode(restart::RESTART, &mut out),
+            Frame::End => restart::encode(restart::END, &mut out),
         }
         out.freeze()
     }
@@ -561,6 +535,7 @@ impl Frame {
                 path: from_json::<PathPayload>(&p)?.path,
             },
             changes::CHANGES_GET => changes::decode(session, &p)?,
+            restart::RESTART | restart::END => restart::decode(k, session)?,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)

@@ -217,3 +217,13 @@ pub struct UnixListen {
     #[serde(default)]
     pub paths: Vec<String>,
 }
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct PathPayload {
+    pub(super) path: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct MessagePayload {
+    pub(super) message: String,
+}

@@ -57,7 +57,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 37] = [
+pub const ALL_KEYS: [&str; 38] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -95,6 +95,7 @@ pub const ALL_KEYS: [&str; 37] = [
     "bind_max_bytes",
     "bind_sync_timeout_secs",
     "changes_max_bytes",
+    "linger_secs",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -286,6 +287,9 @@ pub struct Config {
     /// Most bytes of a container's recorded changes against its image,
     /// kept at each exit and restored in its next replica; 0: none kept.
     pub changes_max_bytes: u64,
+    /// How long an exited container's execution is kept for a `docker start`
+    /// that reruns the process in it, seconds (0: the execution ends at the exit).
+    pub linger_secs: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -329,6 +333,7 @@ struct RawConfig {
     bind_max_bytes: Option<Number>,
     bind_sync_timeout_secs: Option<Number>,
     changes_max_bytes: Option<Number>,
+    linger_secs: Option<Number>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -383,6 +388,7 @@ impl Config {
             bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
             bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
             changes_max_bytes: DEFAULT_CHANGES_MAX_BYTES,
+            linger_secs: 0,
         }
     }
 
@@ -534,6 +540,7 @@ impl Config {
         let (key, raw_secs) = ("bind_sync_timeout_secs", raw.bind_sync_timeout_secs);
         config.bind_sync_timeout_secs =
             parse_number(key, raw_secs, DEFAULT_BIND_SYNC_TIMEOUT_SECS)?;
+        config.linger_secs = parse_number("linger_secs", raw.linger_secs, 0)?;
         config.docker_api_url = non_empty(raw.docker_api_url)
             .map(|v| {
                 v.parse()

@@ -135,6 +135,9 @@ pub struct CliArgs {
     /// Most bytes of a container's changes against its image kept at each exit and restored in its next replica; 0 keeps none [default: 1073741824].
     #[arg(long, value_name = "BYTES")]
     pub changes_max_bytes: Option<String>,
+    /// Seconds an exited container's execution is kept so `docker start` reruns the process in it (same filesystem, no new execution) [default: 0: the execution ends at the exit].
+    #[arg(long, value_name = "SECS")]
+    pub linger_secs: Option<String>,
 }
 
 /// The flags that are set, as a figment layer.
@@ -152,7 +155,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 35] = [
+    let pairs: [(&'static str, &Option<String>); 36] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -194,6 +197,7 @@ pub(super) fn flag_layer(
         ("bind_max_bytes", &args.bind_max_bytes),
         ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
         ("changes_max_bytes", &args.changes_max_bytes),
+        ("linger_secs", &args.linger_secs),
     ];
     let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
         .into_iter()

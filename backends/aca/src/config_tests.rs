@@ -364,3 +364,20 @@ fn bind_limits_default_and_layer() {
     env.push(("SOCKERLESS_ACA_BIND_MAX_BYTES".into(), "a lot".into()));
     assert!(Config::from_sources(&CliArgs::default(), env).is_err());
 }
+
+#[test]
+fn linger_defaults_to_off_and_layers() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(config.linger_secs, 0);
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_LINGER_SECS".into(), "30".into()));
+    let config = Config::from_sources(&CliArgs::default(), env.clone()).expect("config");
+    assert_eq!(config.linger_secs, 30);
+    let args = CliArgs::try_parse_from(["x", "--linger-secs", "60"]).expect("flags");
+    assert_eq!(
+        Config::from_sources(&args, env)
+            .expect("config")
+            .linger_secs,
+        60
+    );
+}

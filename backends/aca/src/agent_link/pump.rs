@@ -31,6 +31,8 @@ enum Request {
     TcpConnect(String, u16, Reply<Session>),
     SetPeers(PeersUpdate),
     UnixListen(Vec<String>),
+    RestartMain(Reply<Session>),
+    End,
 }
 
 /// The live connection to a container's agent, shared by the backend.
@@ -126,6 +128,19 @@ impl AgentLink {
             .map_err(|_| PeerError::Closed)
     }
 
+    /// Reruns the exited main process in the lingering agent; the new run's
+    /// main session once it started.
+    pub async fn restart_main(&self) -> Result<Session, PeerError> {
+        self.ask(Request::RestartMain).await
+    }
+
+    /// Tells a lingering agent to exit (its execution ends).
+    pub fn end(&self) -> Result<(), PeerError> {
+        self.requests
+            .send(Request::End)
+            .map_err(|_| PeerError::Closed)
+    }
+
     /// Sends the relay state (peers' names, addresses and ports) to the agent.
     pub fn set_peers(&self, peers: PeersUpdate) -> Result<(), PeerError> {
         self.requests
@@ -186,6 +201,14 @@ async fn serve(
                     tracing::info!(container = %rt.id, error = %e, "peers not delivered to the agent");
                 }
             }
+            Request::RestartMain(tx) => {
+                let _ = tx.send(conn.restart_main().await);
+            }
+            Request::End => {
+                if let Err(e) = conn.end() {
+                    tracing::info!(container = %rt.id, error = %e, "end not delivered to the agent");
+                }
+            }
             Request::UnixListen(paths) => {
                 if let Err(e) = conn.unix_listen(&paths) {
                     tracing::info!(container = %rt.id, error = %e, "unix listen not delivered to the agent");
@@ -217,13 +240,31 @@ pub fn attach_connection(
     rt.set_agent(link.clone(), task);
     tokio::spawn(async move {
         if !rt.prepared.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Err(e) = crate::containers::prepare::run(&relay_backend, &rt, &link).await {
+            if let Err(e) = crate::containers::prepare::run(
+                &relay_backend,
+                &rt,
+                &link,
+                crate::containers::prepare::Replica::Fresh,
+            )
+            .await
+            {
                 tracing::warn!(container = %rt.id, error = %e, "preparing the container failed");
             }
             rt.prepared.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         crate::relay::connected(&relay_backend, &rt.id);
     });
+}
+
+/// Pumps the main session of a run restarted in the lingering agent behind
+/// `link` (the connection stays; only the main session is new).
+pub fn resume(backend: AcaBackend, rt: Arc<ContainerRuntime>, link: Arc<AgentLink>, main: Session) {
+    let task = tokio::spawn(count_arm_calls(
+        rt.arm.clone(),
+        run(backend, rt.clone(), link.clone(), Ok(main)),
+    ));
+    // Aborts the previous run's pump, which only waited out the linger time.
+    rt.set_agent(link, task);
 }
 
 async fn run(
@@ -268,8 +309,16 @@ async fn run(
                 disconnected(&backend, &rt, &link);
                 return;
             }
+            // A restart opens the main session anew on this connection.
+            drop(session);
             crate::binds::report(&backend, &rt, &failures).await;
-            lifecycle::record_exit(&backend, &rt, i64::from(code)).await
+            // Offered before the exit is recorded: a `docker start` right
+            // after the exit (`docker restart`) finds the execution.
+            let offered = crate::runtime::restart::offer(&backend, &rt, &link).await;
+            lifecycle::record_exit(&backend, &rt, i64::from(code)).await;
+            if offered {
+                crate::runtime::restart::linger(&backend, &rt, link).await;
+            }
         }
         None => disconnected(&backend, &rt, &link),
     }

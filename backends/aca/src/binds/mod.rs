@@ -200,12 +200,7 @@ pub async fn prepare(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Ag
             return;
         }
     };
-    // The previous run's changes first: files put before start and binds go over them.
-    let mut failures: Vec<String> = crate::changes::restore(backend, &rt.id, link)
-        .await
-        .into_iter()
-        .collect();
-    failures.extend(files::apply(backend, &rt.id, link).await);
+    let mut failures = files::apply(backend, &rt.id, link).await;
     failures.extend(copy_in(backend, rt, link, &stored).await);
     report(backend, rt, &failures).await;
 }

@@ -41,7 +41,7 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     result
 }
 
-fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
+pub(crate) fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
     StoredConfig::of(record)
         .ok()
         .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))
@@ -69,6 +69,9 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     if rt.state.borrow().running || record.state == "running" {
         return Err(ApiError::NotModified("container already started".into()));
     }
+    if super::restart::in_place(backend, rt, id).await? {
+        return Ok(());
+    }
     let endpoint = backend.agent_endpoint().await?;
     let agent_image = backend.config().agent_image.clone().ok_or_else(|| {
         ApiError::Internal(
@@ -87,6 +90,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         callback_url: endpoint.callback_url.clone(),
         agent_ca_pem: endpoint.ca_pem.clone(),
         replica_timeout_secs: backend.config().replica_timeout_secs,
+        linger_secs: backend.config().linger_secs,
         instance_id: backend.instance_id().to_owned(),
     };
     let mut job = job_for(
@@ -257,11 +261,9 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
     crate::ports::close(rt).await;
     rt.close_subscribers();
     rt.drain_commands();
-    rt.state.send_modify(|s| {
-        s.running = false;
-        s.exit_code = Some(code);
-        s.exits += 1;
-    });
+    // The token and link go before the state changes: a start seeing the
+    // exit may restart in the lingering execution at once, and its token
+    // and link must not be revoked after it set them.
     let pump_is_caller = rt.agent().is_some();
     if !pump_is_caller {
         rt.end_run();
@@ -269,6 +271,11 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
         // The pump calling us ends with this function; only revoke the token.
         rt.revoke();
     }
+    rt.state.send_modify(|s| {
+        s.running = false;
+        s.exit_code = Some(code);
+        s.exits += 1;
+    });
     if auto_remove {
         spawn_auto_remove(backend, &rt.id);
     }
@@ -450,6 +457,8 @@ pub async fn remove(
         }
     }
     let _guard = rt.op_lock.lock().await;
+    // A lingering agent exits at once (the job's deletion ends it too, later).
+    rt.end_lingering();
     let record = find_container(backend, &record.id).await?;
     if record.execution_name.is_some() {
         count_arm_calls(

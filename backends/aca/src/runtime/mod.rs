@@ -5,6 +5,7 @@
 
 pub mod lifecycle;
 pub mod poller;
+pub mod restart;
 pub mod state;
 pub mod template;
 

@@ -59,6 +59,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The execution of an exited container, kept by its lingering agent
+/// (`linger_secs`): `docker start` reruns the process in it.
+#[derive(Debug)]
+pub struct Lingering {
+    /// The agent's connection, still open.
+    pub link: Arc<AgentLink>,
+    /// The hash of the run's agent token, accepted again once restarted
+    /// (the agent may then reconnect as during its first run).
+    pub token_hash: String,
+}
+
 /// One container's runtime state.
 pub struct ContainerRuntime {
     /// Container ID.
@@ -84,6 +95,9 @@ pub struct ContainerRuntime {
     /// Commands for the main process, taken by the connection's pump.
     pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
     agent: Mutex<Option<Arc<AgentLink>>>,
+    lingering: Mutex<Option<Lingering>>,
+    /// When the current execution was started (by this daemon).
+    execution_started: Mutex<Option<std::time::Instant>>,
     health: Mutex<Option<HealthState>>,
     resume: Mutex<ResumeState>,
     token_hash: Mutex<Option<String>>,
@@ -130,6 +144,8 @@ impl ContainerRuntime {
             commands_tx,
             commands_rx: tokio::sync::Mutex::new(commands_rx),
             agent: Mutex::new(None),
+            lingering: Mutex::new(None),
+            execution_started: Mutex::new(None),
             health: Mutex::new(None),
             resume: Mutex::new(ResumeState::new()),
             token_hash: Mutex::new(record.agent_token_hash.clone().filter(|_| running)),
@@ -177,8 +193,51 @@ impl ContainerRuntime {
         lock(&self.resume).clone()
     }
 
+    /// The exited run's agent lingers on `link` (replacing an older one).
+    pub fn set_lingering(&self, lingering: Lingering) {
+        if let Some(old) = lock(&self.lingering).replace(lingering) {
+            let _ = old.link.end();
+        }
+    }
+
+    /// Takes the lingering execution, if any (`docker start` restarts in it).
+    pub fn take_lingering(&self) -> Option<Lingering> {
+        lock(&self.lingering).take()
+    }
+
+    /// Forgets the lingering execution on `link` (its linger time is over).
+    pub fn clear_lingering(&self, link: &Arc<AgentLink>) {
+        let mut l = lock(&self.lingering);
+        if l.as_ref().is_some_and(|l| Arc::ptr_eq(&l.link, link)) {
+            *l = None;
+        }
+    }
+
+    /// Tells a lingering agent to exit (its execution ends), if there is one.
+    pub fn end_lingering(&self) {
+        if let Some(l) = self.take_lingering() {
+            let _ = l.link.end();
+        }
+    }
+
+    /// How long the current execution has existed, if this daemon started it.
+    pub fn execution_age(&self) -> Option<std::time::Duration> {
+        lock(&self.execution_started).map(|t| t.elapsed())
+    }
+
+    /// A run restarted in the lingering execution: its token is accepted
+    /// again, and resume positions are kept (the agent's output offsets go
+    /// on across runs).
+    pub fn resume_run(&self, token_hash: String) {
+        *lock(&self.token_hash) = Some(token_hash);
+        *lock(&self.health) = None;
+    }
+
     /// Prepares a new run: the agent token it accepts, fresh resume positions.
     pub fn begin_run(&self, token_hash: String) {
+        // A new execution: an older one still lingering is not needed any more.
+        self.end_lingering();
+        *lock(&self.execution_started) = Some(std::time::Instant::now());
         self.prepared
             .store(false, std::sync::atomic::Ordering::SeqCst);
         *lock(&self.token_hash) = Some(token_hash);
@@ -214,6 +273,7 @@ impl ContainerRuntime {
 
     /// Stops accepting the agent (the run ended or failed to start).
     pub fn end_run(&self) {
+        self.end_lingering();
         *lock(&self.token_hash) = None;
         *lock(&self.agent) = None;
         if let Some(p) = lock(&self.pump).take() {

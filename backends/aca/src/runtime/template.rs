@@ -72,6 +72,9 @@ pub struct TemplateSettings {
     pub agent_ca_pem: Option<String>,
     /// Default `replicaTimeout`, seconds.
     pub replica_timeout_secs: u64,
+    /// How long the agent keeps the execution after the process exits,
+    /// waiting for a restart (`linger_secs`; 0: it exits at once).
+    pub linger_secs: u64,
     /// This backend's instance ID (a tag).
     pub instance_id: String,
 }
@@ -255,6 +258,14 @@ fn main_env(
         vars.push(env(
             "SOCKERLESS_AWAIT_PEERS_SECS",
             AWAIT_PEERS_SECS.to_string(),
+        ));
+    }
+    let auto_remove = c.host_config.as_ref().and_then(|h| h.auto_remove) == Some(true);
+    // An AutoRemove container is removed at its exit: nothing could restart it.
+    if settings.linger_secs > 0 && !auto_remove {
+        vars.push(env(
+            "SOCKERLESS_LINGER_SECS",
+            settings.linger_secs.to_string(),
         ));
     }
     if let Some(dir) = c.working_dir.as_deref().filter(|d| !d.is_empty()) {

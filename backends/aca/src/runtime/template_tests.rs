@@ -20,6 +20,7 @@ fn settings() -> TemplateSettings {
         callback_url: "ws://127.0.0.1:9112/agent/v1/connect".into(),
         agent_ca_pem: None,
         replica_timeout_secs: 86_400,
+        linger_secs: 0,
         instance_id: "inst-1".into(),
     }
 }
@@ -360,4 +361,34 @@ fn hostname_and_domainname_reach_the_agent_and_a_user_hostname_variable_wins() {
     assert_eq!(env["SOCKERLESS_HOSTNAME"]["value"], "h1");
     assert_eq!(env["SOCKERLESS_DOMAINNAME"]["value"], "example.org");
     assert_eq!(env["HOSTNAME"]["value"], "mine");
+}
+
+#[test]
+fn linger_is_passed_to_the_agent_unless_the_container_is_auto_removed() {
+    let linger = |c: &ContainerCreateBody, secs| {
+        let settings = TemplateSettings {
+            linger_secs: secs,
+            ..settings()
+        };
+        let spec = ContainerSpec {
+            id: ID,
+            config: c,
+            agent_token: TOKEN,
+        };
+        let job = serde_json::to_value(job_for(&spec, &image(false), &settings).expect("job"))
+            .expect("json");
+        env_of(&job)
+            .get("SOCKERLESS_LINGER_SECS")
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(linger(&config(), 0), None, "off by default");
+    assert_eq!(linger(&config(), 60), Some(json!("60")));
+    let rm = ContainerCreateBody {
+        host_config: Some(HostConfig {
+            auto_remove: Some(true),
+            ..Default::default()
+        }),
+        ..config()
+    };
+    assert_eq!(linger(&rm, 60), None, "--rm containers do not linger");
 }

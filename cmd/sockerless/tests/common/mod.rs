@@ -415,6 +415,26 @@ impl Sockerless {
             .collect()
     }
 
+    /// Running engine containers of this emulator (replicas and their sandboxes).
+    pub fn engine_running(&self) -> Vec<String> {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H").arg(&self.engine).args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!(
+                "label=sockerless-azure-sim.owner={}",
+                self.owner().display()
+            ),
+        ]);
+        run(cmd, None)
+            .ok()
+            .stdout
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Waits (hang guard) until the emulator has no job, the engine no
     /// container of this emulator, and `docker ps -a` no container.
     pub fn assert_nothing_left(&self) {
