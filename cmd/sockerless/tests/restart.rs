@@ -88,17 +88,17 @@ fn attach_with_stdin_then_start_reaches_the_rerun_process() {
 }
 
 #[test]
-fn an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one() {
-    let Some(env) =
-        env_or_skip("an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one")
-    else {
+fn an_execution_that_lingered_out_is_not_an_exit_and_the_next_one_gets_its_changes() {
+    let Some(env) = env_or_skip(
+        "an_execution_that_lingered_out_is_not_an_exit_and_the_next_one_gets_its_changes",
+    ) else {
         return;
     };
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "3"]);
     d.pull_busybox();
     let c = unique("lingered");
-    let script = "echo 1 >> /tmp/n; cat /tmp/n; exit 3";
+    let script = "echo 1 >> /tmp/n; cat /tmp/n; ls /bin/vi >/dev/null 2>&1 || echo vi-gone; rm -f /bin/vi; exit 3";
     d.docker(&["run", "-d", "--name", &c, "busybox", "sh", "-c", script])
         .ok();
     assert_eq!(d.docker(&["wait", &c]).ok().stdout, "3\n");
@@ -119,9 +119,15 @@ fn an_execution_that_lingered_out_is_not_an_exit_and_start_runs_a_new_one() {
             .count()
     };
     assert_eq!(starts(&d), 1);
-    // Nothing lingers: a new execution, with a fresh filesystem.
+    // Nothing lingers: a new execution, with the changes the first run
+    // recorded at its exit restored (the file written, the file deleted).
     let out = d.docker(&["start", "-a", &c]);
-    assert_eq!((out.code, out.stdout.as_str()), (3, "1\n"), "{out:?}");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (3, "1\n1\nvi-gone\n"),
+        "{out:?}\n{}",
+        d.log()
+    );
     assert_eq!(starts(&d), 2);
 
     d.docker(&["rm", &c]).ok();

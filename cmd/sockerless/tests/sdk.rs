@@ -370,3 +370,126 @@ async fn github_actions(d: &Sockerless) {
     ]);
     assert_eq!(left.ok().stdout, "", "network record removed");
 }
+
+/// Issue 11: GitLab Runner starts the same build container again for every
+/// stage (attach with stdin before start, the stage's script on stdin, wait
+/// `not-running`). With a linger time the container outlives its process,
+/// so five stages run in one replica: a file written in stage 2 is read in
+/// stage 5, and no ARM write happens after the first start.
+#[test]
+fn gitlab_five_stages_in_one_container_share_its_filesystem() {
+    let Some(env) = env_or_skip("gitlab_five_stages_in_one_container_share_its_filesystem") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start_with(&env, &["--linger-secs", "120"]);
+    d.pull_busybox();
+    runtime().block_on(gitlab_stages(&d));
+    d.assert_nothing_left();
+}
+
+const STAGES: usize = 5;
+
+fn stage_script(stage: usize) -> String {
+    match stage {
+        2 => "echo from-stage-2 > /tmp/carried\necho stage 2\n".into(),
+        5 => "cat /tmp/carried\necho stage 5\nexit 3\n".into(),
+        n => format!("echo stage {n}\n"),
+    }
+}
+
+/// ARM calls on jobs that write (create, start, update), not reads.
+fn arm_writes(d: &Sockerless) -> usize {
+    d.sim_requests()
+        .iter()
+        .filter(|r| r["method"] == "PUT" || r["method"] == "POST" || r["method"] == "PATCH")
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains("/jobs/")))
+        .count()
+}
+
+async fn gitlab_stages(d: &Sockerless) {
+    let docker = client(d);
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(unique("runner-build-")),
+                ..Default::default()
+            }),
+            ContainerCreateBody {
+                image: Some("busybox".into()),
+                cmd: Some(vec!["sh".into()]),
+                open_stdin: Some(true),
+                stdin_once: Some(true),
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create");
+    let mut writes_after_first = None;
+    for stage in 1..=STAGES {
+        let attached = docker
+            .attach_container(
+                &created.id,
+                Some(AttachContainerOptions {
+                    stream: true,
+                    stdin: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("attach before start");
+        docker
+            .start_container(&created.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("start for stage {stage}: {e}"));
+        let mut input = attached.input;
+        input
+            .write_all(stage_script(stage).as_bytes())
+            .await
+            .expect("write the script");
+        input.shutdown().await.expect("close stdin");
+        let (stdout, _) = collect(attached.output).await;
+        let code = wait_exit_code(&docker, &created.id, "not-running").await;
+        if stage == STAGES {
+            assert_eq!(
+                stdout,
+                "from-stage-2\nstage 5\n",
+                "stage {stage}\n{}",
+                d.log()
+            );
+            assert_eq!(code, 3);
+        } else {
+            assert_eq!(
+                stdout,
+                format!("stage {stage}\n"),
+                "stage {stage}\n{}",
+                d.log()
+            );
+            assert_eq!(code, 0);
+        }
+        if stage == 1 {
+            writes_after_first = Some(arm_writes(d));
+        }
+    }
+    assert_eq!(
+        Some(arm_writes(d)),
+        writes_after_first,
+        "stages 2..{STAGES} made ARM writes: {:#?}",
+        d.sim_requests()
+    );
+    docker
+        .remove_container(
+            &created.id,
+            Some(RemoveContainerOptions {
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("remove");
+}
