@@ -202,3 +202,88 @@ fn binds_are_copied_in_again_and_synced_back_at_each_run() {
     d.docker(&["rm", &c]).ok();
     d.assert_nothing_left();
 }
+
+/// `--restart on-failure:2`: two more runs after a failing one, each seeing
+/// the previous run's files (recorded changes, or the same replica), then
+/// it stays exited; `--restart always` stops restarting at `docker stop`.
+#[test]
+fn restart_policies_rerun_failures_and_docker_stop_ends_them() {
+    let Some(env) = env_or_skip("restart_policies_rerun_failures_and_docker_stop_ends_them") else {
+        return;
+    };
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    let c = unique("onfail");
+    let script = "echo x >> /tmp/c; wc -l < /tmp/c; exit 1";
+    let run = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let state = d
+            .docker(&["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", &c])
+            .ok();
+        if state.stdout.trim() == "exited 2" {
+            // No third restart comes.
+            std::thread::sleep(Duration::from_secs(2));
+            let again = d
+                .docker(&["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", &c])
+                .ok();
+            assert_eq!(again.stdout.trim(), "exited 2");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "restarts never ended: {state:?}\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let logs = d.docker(&["logs", &c]).ok();
+    let counts: Vec<&str> = logs.stdout.split_whitespace().collect();
+    assert_eq!(counts, ["1", "2", "3"], "{logs:?}");
+    d.docker(&["rm", &c]).ok();
+
+    let a = unique("always");
+    let run = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &a,
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let deadline = Instant::now() + GUARD;
+    while d
+        .docker(&["inspect", "-f", "{{.RestartCount}}", &a])
+        .ok()
+        .stdout
+        .trim()
+        == "0"
+    {
+        assert!(Instant::now() < deadline, "never restarted\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    d.docker(&["stop", &a]).ok();
+    std::thread::sleep(Duration::from_secs(3));
+    let state = d.docker(&["inspect", "-f", "{{.State.Status}}", &a]).ok();
+    assert_eq!(state.stdout.trim(), "exited", "restarted after docker stop");
+    d.docker(&["rm", &a]).ok();
+    d.assert_nothing_left();
+}

@@ -138,7 +138,7 @@ pub const FIELDS: &[Field] = &[
     f("HostConfig.LogConfig.Config", I("rotation options of the local drivers: sockerless keeps logs its own way, so none are lost")),
     f("HostConfig.NetworkMode", R(AnyBut(&["host", "container:"]), "each container runs in its own Azure Container Apps replica, sharing neither this host's network nor another container's; bridge, none and user networks are honoured (networks/)")),
     f("HostConfig.PortBindings", H("ports/: listeners on this host relayed to the container")),
-    f("HostConfig.RestartPolicy", R(Member("Name", &["no"]), "sockerless does not restart exited containers; restart them with docker start")),
+    f("HostConfig.RestartPolicy", H("runtime/restart_policy.rs: no, always, unless-stopped, on-failure[:N], with dockerd's doubling delay; docker stop/kill/rm end it")),
     f("HostConfig.AutoRemove", H("runtime/lifecycle.rs: removed when it exits")),
     f("HostConfig.VolumeDriver", H("containers/mounts.rs: \"local\" (Azure Files volumes), others refused")),
     f("HostConfig.VolumesFrom", H("volumes/attach.rs")),

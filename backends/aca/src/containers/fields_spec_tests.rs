@@ -206,11 +206,6 @@ fn refused_samples() -> Vec<(&'static str, Value, Value)> {
         ("HostConfig.IOMaximumBandwidth", json!(1024), base.clone()),
         ("HostConfig.LogConfig.Type", json!("syslog"), base.clone()),
         ("HostConfig.NetworkMode", json!("host"), base.clone()),
-        (
-            "HostConfig.RestartPolicy",
-            json!({"Name": "always", "MaximumRetryCount": 0}),
-            base.clone(),
-        ),
         ("HostConfig.CapAdd", json!(["NET_ADMIN"]), base.clone()),
         ("HostConfig.CapDrop", json!(["ALL"]), base.clone()),
         ("HostConfig.CgroupnsMode", json!("host"), base.clone()),

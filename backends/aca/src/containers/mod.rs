@@ -54,6 +54,7 @@ pub async fn create(
     )?;
     extra_hosts::of_body(&body)?;
     ulimits::check_create(&body)?;
+    crate::runtime::restart_policy::check_create(&body)?;
     crate::networks::endpoints::check_create(
         backend.config().network_mode,
         &serde_json::to_value(&body)

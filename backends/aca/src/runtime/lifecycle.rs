@@ -21,6 +21,8 @@ pub const EXIT_STOPPED: i64 = 137;
 pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
+    rt.stop_requested
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let result = {
         let _guard = rt.op_lock.lock().await;
         count_arm_calls(rt.arm.clone(), start_locked(backend, &rt, &record.id)).await
@@ -239,21 +241,21 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
     if !rt.state.borrow().running {
         return;
     }
-    let auto_remove = match find_container(backend, &rt.id).await {
+    let (auto_remove, exited) = match find_container(backend, &rt.id).await {
         Ok(mut record) => {
             record.state = "exited".into();
             record.exit_code = Some(code);
             record.finished_at = Some(now_nanos());
             record.agent_token_hash = None;
             let auto = auto_remove_of(&record);
-            if let Err(e) = save(backend, record).await {
+            if let Err(e) = save(backend, record.clone()).await {
                 tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
             }
-            auto
+            (auto, Some(record))
         }
         Err(e) => {
             tracing::warn!(container = %rt.id, error = %e, "exit of an unknown container");
-            false
+            (false, None)
         }
     };
     tracing::info!(container = %rt.id, code, "container exited");
@@ -278,6 +280,8 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
     });
     if auto_remove {
         spawn_auto_remove(backend, &rt.id);
+    } else if let Some(record) = &exited {
+        crate::runtime::restart_policy::schedule(backend, rt, record, code);
     }
 }
 
@@ -379,6 +383,8 @@ pub async fn stop(
 ) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
+    rt.stop_requested
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     if !rt.state.borrow().running {
         return Err(ApiError::NotModified("container already stopped".into()));
     }
@@ -414,6 +420,11 @@ pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Res
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
     let n = parse_signal(signal.as_deref().unwrap_or("SIGKILL"))?;
+    // A kill meant to end it (not a reload signal) stops the restart policy.
+    if matches!(n, 2 | 9 | 15) {
+        rt.stop_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     if !rt.state.borrow().running {
         return Err(ApiError::Conflict(format!(
             "Container {} is not running",
@@ -442,6 +453,8 @@ pub async fn remove(
 ) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
+    rt.stop_requested
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     if rt.state.borrow().running {
         if !opts.force {
             return Err(ApiError::Conflict(format!(

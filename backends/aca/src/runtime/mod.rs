@@ -6,6 +6,7 @@
 pub mod lifecycle;
 pub mod poller;
 pub mod restart;
+pub mod restart_policy;
 pub mod state;
 pub mod template;
 

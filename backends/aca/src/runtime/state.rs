@@ -87,6 +87,9 @@ pub struct ContainerRuntime {
     /// The current run was prepared (binds, files, sockets put into the
     /// container); until then its agent gets no peers, so its process waits.
     pub prepared: std::sync::atomic::AtomicBool,
+    /// The user stopped, killed or removed it since its last start: its
+    /// restart policy does not start it again.
+    pub stop_requested: std::sync::atomic::AtomicBool,
     /// Binds copied into the current run (synced back at its exit).
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
@@ -135,6 +138,7 @@ impl ContainerRuntime {
             // the previous daemon: its agent's reconnection must not copy
             // the binds in again; they are synced back at its exit.
             prepared: std::sync::atomic::AtomicBool::new(running),
+            stop_requested: std::sync::atomic::AtomicBool::new(false),
             binds: Mutex::new(if running {
                 crate::binds::of_running(record)
             } else {
