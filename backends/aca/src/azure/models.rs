@@ -470,7 +470,7 @@ mod tests {
 
     const SPEC: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/specs/azure/containerapps-2025-01-01/examples/"
+        "/../../specs/azure/containerapps-2025-01-01/examples/"
     );
 
     fn example_body(file: &str) -> Option<Value> {

@@ -16,7 +16,7 @@ fn spec_text() -> String {
     let path = std::env::var("SOCKERLESS_SPECS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs")
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs")
         })
         .join("docker/engine-api-v1.44.yaml");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -1,6 +1,6 @@
 //! Walks every `HostConfig.Mounts` field and enum value and every
 //! `HostConfig.Binds` option of the Docker Engine API v1.44 swagger
-//! (`../shared/specs/docker/engine-api-v1.44.yaml`) and checks that each is
+//! (`specs/docker/engine-api-v1.44.yaml`, vendored) and checks that each is
 //! honoured (it shows in the classified mount) or refused with a 400 naming
 //! it: nothing is silently dropped. A field the spec gains without a case
 //! here fails the test.
@@ -16,7 +16,7 @@ fn spec_text() -> String {
     let path = std::env::var("SOCKERLESS_SPECS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs")
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs")
         })
         .join("docker/engine-api-v1.44.yaml");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

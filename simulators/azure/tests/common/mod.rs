@@ -22,7 +22,7 @@ pub const WORKSPACE: &str = "00000000-0000-0000-0000-00000000a001";
 pub fn specs_dir() -> PathBuf {
     match std::env::var("SOCKERLESS_SPECS_DIR") {
         Ok(d) => PathBuf::from(d),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs"),
     }
 }
 
