@@ -2,7 +2,7 @@
 //! not exist, so the execution's init container cannot be pulled): the job
 //! is deleted, `docker start` answers an error, and an AutoRemove container
 //! is removed as dockerd removes it, which ends `docker run --rm`'s wait.
-//! Needs the emulator's variables (see runtime_sim.rs); prints SKIPPED otherwise.
+//! Needs the emulator's variables (see runtime_sim.rs); `#[ignore]`d: `cargo xtask test` runs it with `--include-ignored`, and it fails without them.
 
 mod sim_support;
 
@@ -11,10 +11,9 @@ use sockerless_api::docker::{ContainerCreateBody, HostConfig};
 use sockerless_api::{ApiError, Backend, WaitCondition};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the emulator's engine, registry and agent image: SOCKERLESS_SIM_ENGINE, SOCKERLESS_TEST_REGISTRY, SOCKERLESS_AGENT_IMAGE (cargo xtask test sets them)"]
 async fn failed_start_removes_an_auto_remove_container() {
-    let Some((engine, registry, _agent_image)) = vars() else {
-        return;
-    };
+    let (engine, registry, _agent_image) = vars();
     let missing_agent = format!("{registry}/sockerless/no-such-agent:missing");
     tokio::time::timeout(GUARD, scenario(engine, registry, missing_agent))
         .await

@@ -3,7 +3,7 @@
 //! the agent copies the main process's output to its console, the platform
 //! ingests it, and the backend reads it back — the user's container only,
 //! streams kept apart. Needs the emulator's variables (see runtime_sim.rs);
-//! prints SKIPPED otherwise.
+//! `#[ignore]`d: `cargo xtask test` runs it with `--include-ignored`, and it fails without them.
 
 mod sim_support;
 
@@ -14,10 +14,9 @@ use sockerless_api::docker::ContainerCreateBody;
 use sockerless_api::{Backend, LogsOptions, WaitCondition};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the emulator's engine, registry and agent image: SOCKERLESS_SIM_ENGINE, SOCKERLESS_TEST_REGISTRY, SOCKERLESS_AGENT_IMAGE (cargo xtask test sets them)"]
 async fn logs_fall_back_to_log_analytics_when_nothing_was_captured() {
-    let Some((engine, registry, agent_image)) = vars() else {
-        return;
-    };
+    let (engine, registry, agent_image) = vars();
     tokio::time::timeout(GUARD, scenario(engine, registry, agent_image))
         .await
         .expect("scenario hung");
