@@ -74,6 +74,25 @@ async fn wait_exit_code(docker: &Docker, id: &str, condition: &str) -> i64 {
     }
 }
 
+/// As GitLab's runner does: attach with stdin (stream), then start.
+async fn attach_and_start(docker: &Docker, id: &str) -> bollard::container::AttachContainerResults {
+    let attached = docker
+        .attach_container(
+            id,
+            Some(AttachContainerOptions {
+                stream: true,
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("attach before start");
+    docker.start_container(id, None).await.expect("start");
+    attached
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -122,23 +141,7 @@ async fn gitlab(d: &Sockerless) {
         )
         .await
         .expect("create");
-    let attached = docker
-        .attach_container(
-            &created.id,
-            Some(AttachContainerOptions {
-                stream: true,
-                stdin: true,
-                stdout: true,
-                stderr: true,
-                ..Default::default()
-            }),
-        )
-        .await
-        .expect("attach before start");
-    docker
-        .start_container(&created.id, None)
-        .await
-        .expect("start");
+    let attached = attach_and_start(&docker, &created.id).await;
 
     let mut input = attached.input;
     input
@@ -430,23 +433,7 @@ async fn gitlab_stages(d: &Sockerless) {
         .expect("create");
     let mut writes_after_first = None;
     for stage in 1..=STAGES {
-        let attached = docker
-            .attach_container(
-                &created.id,
-                Some(AttachContainerOptions {
-                    stream: true,
-                    stdin: true,
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .expect("attach before start");
-        docker
-            .start_container(&created.id, None)
-            .await
-            .unwrap_or_else(|e| panic!("start for stage {stage}: {e}"));
+        let attached = attach_and_start(&docker, &created.id).await;
         let mut input = attached.input;
         input
             .write_all(stage_script(stage).as_bytes())
