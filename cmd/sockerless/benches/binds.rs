@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p sockerless --bench binds` with the scenario tests'
 //! environment (`SOCKERLESS_SIM_ENGINE`, `SOCKERLESS_TEST_REGISTRY`,
-//! `SOCKERLESS_AGENT_BIN`); prints `SKIPPED` without it.
+//! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_MIB` (default 100) sets the size of the tree.
 
 #[path = "../tests/common/mod.rs"]
@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Sockerless, env_or_skip, unique};
+use common::{Sockerless, test_env, unique};
 
 const FILE: usize = 256 * 1024;
 
@@ -71,9 +71,7 @@ fn timed(d: &Sockerless, args: &[&str]) -> Duration {
 }
 
 fn main() {
-    let Some(env) = env_or_skip("binds benchmark") else {
-        return;
-    };
+    let env = test_env();
     let mib: usize = std::env::var("SOCKERLESS_BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())

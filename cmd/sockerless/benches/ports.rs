@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p sockerless --bench ports` with the scenario tests'
 //! environment (`SOCKERLESS_SIM_ENGINE`, `SOCKERLESS_TEST_REGISTRY`,
-//! `SOCKERLESS_AGENT_BIN`); prints `SKIPPED` without it.
+//! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_MIB` (default 64) sets the bytes moved per run.
 
 #[path = "../tests/common/mod.rs"]
@@ -16,7 +16,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{DOCKER, Out, Sockerless, env_or_skip, run, unique};
+use common::{DOCKER, Out, Sockerless, run, test_env, unique};
 
 const HTTP: u16 = 8000;
 const SINK: u16 = 9000;
@@ -140,9 +140,7 @@ fn host_port(line: &str) -> SocketAddr {
 }
 
 fn main() {
-    let Some(env) = env_or_skip("ports benchmark") else {
-        return;
-    };
+    let env = test_env();
     let mib: usize = std::env::var("SOCKERLESS_BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())

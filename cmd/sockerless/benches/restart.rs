@@ -7,7 +7,7 @@
 //!
 //! `cargo bench -p sockerless --bench restart` with the scenario tests'
 //! environment (`SOCKERLESS_SIM_ENGINE`, `SOCKERLESS_TEST_REGISTRY`,
-//! `SOCKERLESS_AGENT_BIN`); prints `SKIPPED` without it.
+//! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_RUNS` (default 3) sets the repetitions.
 
 #[path = "../tests/common/mod.rs"]
@@ -17,7 +17,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Sockerless, env_or_skip, unique};
+use common::{Sockerless, test_env, unique};
 
 /// Seconds the execution lingers; the "after linger" case waits past it.
 const LINGER_SECS: u64 = 4;
@@ -43,9 +43,7 @@ fn first_output(d: &Sockerless, name: &str) -> Duration {
 }
 
 fn main() {
-    let Some(env) = env_or_skip("restart benchmark") else {
-        return;
-    };
+    let env = test_env();
     let runs: usize = std::env::var("SOCKERLESS_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -10,7 +10,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Sockerless, env_or_skip, serial, unique};
+use common::{Sockerless, serial, test_env, unique};
 
 fn host_dir(d: &Sockerless, name: &str) -> std::path::PathBuf {
     let dir = d.path(&unique(name));
@@ -19,10 +19,9 @@ fn host_dir(d: &Sockerless, name: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn binds_are_copied_in_and_synced_back_without_escaping() {
-    let Some(env) = env_or_skip("binds_are_copied_in_and_synced_back_without_escaping") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -185,10 +184,9 @@ fn binds_are_copied_in_and_synced_back_without_escaping() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn docker_cp_into_a_created_container_is_there_at_start() {
-    let Some(env) = env_or_skip("docker_cp_into_a_created_container_is_there_at_start") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -222,10 +220,9 @@ fn docker_cp_into_a_created_container_is_there_at_start() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn a_bind_hides_what_the_container_had_at_its_target() {
-    let Some(env) = env_or_skip("a_bind_hides_what_the_container_had_at_its_target") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -262,10 +259,9 @@ fn a_bind_hides_what_the_container_had_at_its_target() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn bind_limits_fail_with_clear_errors() {
-    let Some(env) = env_or_skip("bind_limits_fail_with_clear_errors") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--bind-max-bytes", "100000"]);
     d.pull_busybox();

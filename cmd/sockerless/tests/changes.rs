@@ -8,16 +8,15 @@
 
 mod common;
 
-use common::{Sockerless, env_or_skip, serial, unique};
+use common::{Sockerless, serial, test_env, unique};
 
 const SCRIPT: &str =
     "echo 1 >> /tmp/n; cat /tmp/n; ls /bin/vi 2>/dev/null || echo vi-gone; rm -f /bin/vi";
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn files_written_and_deleted_survive_a_new_execution() {
-    let Some(env) = env_or_skip("files_written_and_deleted_survive_a_new_execution") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -44,10 +43,9 @@ fn files_written_and_deleted_survive_a_new_execution() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn recording_off_or_over_the_bound_starts_from_the_image() {
-    let Some(env) = env_or_skip("recording_off_or_over_the_bound_starts_from_the_image") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--changes-max-bytes", "4096"]);
     d.pull_busybox();

@@ -10,13 +10,12 @@
 
 mod common;
 
-use common::{Sockerless, env_or_skip, serial, unique};
+use common::{Sockerless, serial, test_env, unique};
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn hostname_domainname_and_added_hosts_reach_the_container() {
-    let Some(env) = env_or_skip("hostname_domainname_and_added_hosts_reach_the_container") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -91,10 +90,9 @@ fn hostname_domainname_and_added_hosts_reach_the_container() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn host_gateway_is_refused_by_name() {
-    let Some(env) = env_or_skip("host_gateway_is_refused_by_name") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -111,12 +109,9 @@ fn host_gateway_is_refused_by_name() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refused() {
-    let Some(env) = env_or_skip(
-        "ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refused",
-    ) else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -158,10 +153,9 @@ fn ulimits_apply_to_the_process_and_execs_and_raising_past_the_platform_is_refus
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn dns_settings_reach_resolv_conf() {
-    let Some(env) = env_or_skip("dns_settings_reach_resolv_conf") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -190,10 +184,9 @@ fn dns_settings_reach_resolv_conf() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn group_add_reaches_the_process_and_execs() {
-    let Some(env) = env_or_skip("group_add_reaches_the_process_and_execs") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

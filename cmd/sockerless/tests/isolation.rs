@@ -10,7 +10,7 @@ use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Sockerless, env_or_skip, serial};
+use common::{Sockerless, serial, test_env};
 
 /// Listens on `ip`, closing every accepted connection at once (so `nc` sees
 /// EOF and exits); returns the port and the count of accepted connections.
@@ -29,11 +29,9 @@ fn listener(ip: IpAddr) -> (u16, Arc<AtomicUsize>) {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn replicas_cannot_reach_the_host_loopback_and_agents_dial_wss() {
-    let Some(env) = env_or_skip("replicas_cannot_reach_the_host_loopback_and_agents_dial_wss")
-    else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

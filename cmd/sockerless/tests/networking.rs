@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{GUARD, Sockerless, env_or_skip, serial, unique};
+use common::{GUARD, Sockerless, serial, test_env, unique};
 
 /// A client loop: connects to `target:port` until it reads something
 /// (a server that is not listening yet refuses, as on Docker), prints it.
@@ -23,10 +23,9 @@ fn client_script(target: &str, port: u16) -> String {
 const SERVER: &str = "while true; do echo pong | nc -l -p 7000; done";
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn names_aliases_short_ids_and_disconnect_on_a_user_network() {
-    let Some(env) = env_or_skip("names_aliases_short_ids_and_disconnect_on_a_user_network") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -125,10 +124,9 @@ fn names_aliases_short_ids_and_disconnect_on_a_user_network() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn gitlab_service_pattern_per_build_network() {
-    let Some(env) = env_or_skip("gitlab_service_pattern_per_build_network") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -177,10 +175,9 @@ fn gitlab_service_pattern_per_build_network() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn compose_two_services_by_service_name() {
-    let Some(env) = env_or_skip("compose_two_services_by_service_name") else {
-        return;
-    };
+    let env = test_env();
     if !common::have("/usr/bin/docker-compose") {
         panic!("docker-compose missing: .ci/run installs Debian's docker-compose");
     }
@@ -221,10 +218,9 @@ fn compose_two_services_by_service_name() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn direct_mode_names_point_at_replica_addresses() {
-    let Some(env) = env_or_skip("direct_mode_names_point_at_replica_addresses") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     // The emulator's replicas share a bridge network, as VNet-integrated
     // replicas share a subnet: names point at the replica IPs, no relay.

@@ -11,7 +11,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{GUARD, Sockerless, env_or_skip, serial, unique};
+use common::{GUARD, Sockerless, serial, test_env, unique};
 
 const PONG: &str = "while true; do echo pong | nc -l -p 8080; done";
 
@@ -74,10 +74,9 @@ fn wait_listening(d: &Sockerless, name: &str, port: u16) {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn published_port_reads_pong_and_closes_on_stop() {
-    let Some(env) = env_or_skip("published_port_reads_pong_and_closes_on_stop") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -176,10 +175,9 @@ fn published_port_reads_pong_and_closes_on_stop() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn publish_all_host_held_ports_and_udp() {
-    let Some(env) = env_or_skip("publish_all_host_held_ports_and_udp") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -333,10 +331,9 @@ fn sha256_of_file(path: &std::path::Path) -> String {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn hundred_mib_through_a_published_port_arrive_intact_in_bounded_memory() {
-    let Some(env) = env_or_skip("hundred_mib_through_a_published_port") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

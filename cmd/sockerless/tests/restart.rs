@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{GUARD, Sockerless, env_or_skip, serial, unique};
+use common::{GUARD, Sockerless, serial, test_env, unique};
 
 /// Writes to jobs and executions (put job, start, stop, delete) in the
 /// emulator's request log, as `METHOD path`.
@@ -25,10 +25,9 @@ fn job_writes(d: &Sockerless) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn start_of_an_exited_container_reruns_it_in_its_execution() {
-    let Some(env) = env_or_skip("start_of_an_exited_container_reruns_it_in_its_execution") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
     d.pull_busybox();
@@ -63,10 +62,9 @@ fn start_of_an_exited_container_reruns_it_in_its_execution() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn attach_with_stdin_then_start_reaches_the_rerun_process() {
-    let Some(env) = env_or_skip("attach_with_stdin_then_start_reaches_the_rerun_process") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
     d.pull_busybox();
@@ -88,12 +86,9 @@ fn attach_with_stdin_then_start_reaches_the_rerun_process() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn an_execution_that_lingered_out_is_not_an_exit_and_the_next_one_gets_its_changes() {
-    let Some(env) = env_or_skip(
-        "an_execution_that_lingered_out_is_not_an_exit_and_the_next_one_gets_its_changes",
-    ) else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "3"]);
     d.pull_busybox();
@@ -135,10 +130,9 @@ fn an_execution_that_lingered_out_is_not_an_exit_and_the_next_one_gets_its_chang
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn restart_stop_and_force_remove_of_a_lingering_container() {
-    let Some(env) = env_or_skip("restart_stop_and_force_remove_of_a_lingering_container") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
     d.pull_busybox();
@@ -165,10 +159,9 @@ fn restart_stop_and_force_remove_of_a_lingering_container() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn binds_are_copied_in_again_and_synced_back_at_each_run() {
-    let Some(env) = env_or_skip("binds_are_copied_in_again_and_synced_back_at_each_run") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "60"]);
     d.pull_busybox();
@@ -207,10 +200,9 @@ fn binds_are_copied_in_again_and_synced_back_at_each_run() {
 /// the previous run's files (recorded changes, or the same replica), then
 /// it stays exited; `--restart always` stops restarting at `docker stop`.
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn restart_policies_rerun_failures_and_docker_stop_ends_them() {
-    let Some(env) = env_or_skip("restart_policies_rerun_failures_and_docker_stop_ends_them") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

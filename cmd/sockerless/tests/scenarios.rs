@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::{Sockerless, env_or_skip, is_timestamped, serial, unique};
+use common::{Sockerless, is_timestamped, serial, test_env, unique};
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn smoke_version_info_ps() {
-    let Some(env) = env_or_skip("smoke_version_info_ps") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
 
@@ -49,10 +48,9 @@ fn smoke_version_info_ps() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn run_rm_echo_hello_leaves_nothing() {
-    let Some(env) = env_or_skip("run_rm_echo_hello_leaves_nothing") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     // Not pulled first: the CLI pulls on "No such image" and retries create.
@@ -62,10 +60,9 @@ fn run_rm_echo_hello_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn exit_code_and_stdout_stderr_split() {
-    let Some(env) = env_or_skip("exit_code_and_stdout_stderr_split") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -96,10 +93,9 @@ fn exit_code_and_stdout_stderr_split() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn detached_wait_and_logs() {
-    let Some(env) = env_or_skip("detached_wait_and_logs") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -142,10 +138,9 @@ fn detached_wait_and_logs() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn exec_stop_kill_and_force_remove() {
-    let Some(env) = env_or_skip("exec_stop_kill_and_force_remove") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -218,10 +213,9 @@ fn exec_stop_kill_and_force_remove() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn stdin_piped_to_run() {
-    let Some(env) = env_or_skip("stdin_piped_to_run") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -231,14 +225,13 @@ fn stdin_piped_to_run() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn run_with_tty() {
-    let Some(env) = env_or_skip("run_with_tty") else {
-        return;
-    };
-    if !common::have("/usr/bin/script") {
-        println!("SKIPPED: run_with_tty: `script` (bsdutils) is not installed");
-        return;
-    }
+    let env = test_env();
+    assert!(
+        common::have("/usr/bin/script"),
+        "run_with_tty needs `script` (bsdutils)"
+    );
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -253,10 +246,9 @@ fn run_with_tty() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn twenty_parallel_runs_print_and_leave_nothing() {
-    let Some(env) = env_or_skip("twenty_parallel_runs_print_and_leave_nothing") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

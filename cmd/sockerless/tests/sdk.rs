@@ -15,7 +15,7 @@ use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
     WaitContainerOptions,
 };
-use common::{GUARD, Sockerless, env_or_skip, serial, unique};
+use common::{GUARD, Sockerless, serial, test_env, unique};
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
@@ -102,10 +102,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn gitlab_executor_sequence() {
-    let Some(env) = env_or_skip("gitlab_executor_sequence") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -191,10 +190,9 @@ async fn gitlab(d: &Sockerless) {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn github_actions_container_job_sequence() {
-    let Some(env) = env_or_skip("github_actions_container_job_sequence") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -380,10 +378,9 @@ async fn github_actions(d: &Sockerless) {
 /// so five stages run in one replica: a file written in stage 2 is read in
 /// stage 5, and no ARM write happens after the first start.
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn gitlab_five_stages_in_one_container_share_its_filesystem() {
-    let Some(env) = env_or_skip("gitlab_five_stages_in_one_container_share_its_filesystem") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start_with(&env, &["--linger-secs", "120"]);
     d.pull_busybox();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Sockerless, env_or_skip, serial, unique};
+use common::{Sockerless, serial, test_env, unique};
 
 /// Environment-storage writes (ARM PUTs) in the emulator's request log.
 fn storage_writes(d: &Sockerless) -> usize {
@@ -19,10 +19,9 @@ fn storage_writes(d: &Sockerless) -> usize {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn named_volumes_persist_are_shared_and_go_with_rm() {
-    let Some(env) = env_or_skip("named_volumes_persist_are_shared_and_go_with_rm") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -132,10 +131,9 @@ fn named_volumes_persist_are_shared_and_go_with_rm() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn gitlab_pattern_volumes_from_and_anonymous_volumes() {
-    let Some(env) = env_or_skip("gitlab_pattern_volumes_from_and_anonymous_volumes") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();
@@ -207,10 +205,9 @@ fn gitlab_pattern_volumes_from_and_anonymous_volumes() {
 }
 
 #[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn refusals_and_tmpfs() {
-    let Some(env) = env_or_skip("refusals_and_tmpfs") else {
-        return;
-    };
+    let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
     d.pull_busybox();

@@ -91,11 +91,9 @@ async fn query_logs(sim: &Sim, job: &str, exec: &str, want: usize) -> Vec<Value>
 }
 
 #[tokio::test]
+#[ignore = "needs the emulator's engine (SOCKERLESS_SIM_ENGINE): cargo xtask test"]
 async fn failing_execution_from_the_emulator_registry_logs_both_streams() {
-    let Some(engine) = engine("failing_execution_from_the_emulator_registry_logs_both_streams")
-    else {
-        return;
-    };
+    let engine = engine();
     let sim = engine_sim(&engine).await;
     create_job(
         &sim,
@@ -120,10 +118,9 @@ async fn failing_execution_from_the_emulator_registry_logs_both_streams() {
 }
 
 #[tokio::test]
+#[ignore = "needs the emulator's engine (SOCKERLESS_SIM_ENGINE): cargo xtask test"]
 async fn volumes_secrets_init_containers_and_isolated_network() {
-    let Some(engine) = engine("volumes_secrets_init_containers_and_isolated_network") else {
-        return;
-    };
+    let engine = engine();
     let sim = engine_sim(&engine).await;
     let running = sim.sim.as_ref().expect("sim");
     let gateway = running.gateway().expect("replica network");
@@ -228,10 +225,9 @@ async fn volumes_secrets_init_containers_and_isolated_network() {
 }
 
 #[tokio::test]
+#[ignore = "needs the emulator's engine (SOCKERLESS_SIM_ENGINE): cargo xtask test"]
 async fn stop_and_replica_timeout() {
-    let Some(engine) = engine("stop_and_replica_timeout") else {
-        return;
-    };
+    let engine = engine();
     let sim = engine_sim(&engine).await;
     let mut body = registry_job(&sim, "echo started; sleep 600");
     body["properties"]["configuration"]["replicaTimeout"] = json!(3);
@@ -268,10 +264,9 @@ async fn stop_and_replica_timeout() {
 }
 
 #[tokio::test]
+#[ignore = "needs the emulator's engine (SOCKERLESS_SIM_ENGINE): cargo xtask test"]
 async fn failed_replicas_are_retried_up_to_the_limit() {
-    let Some(engine) = engine("failed_replicas_are_retried_up_to_the_limit") else {
-        return;
-    };
+    let engine = engine();
     let sim = engine_sim(&engine).await;
     let share = format!(
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/storageAccounts/simacct/fileServices/default/shares/retry?api-version=2024-01-01"

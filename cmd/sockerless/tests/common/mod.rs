@@ -3,8 +3,10 @@
 //!
 //! Needs `SOCKERLESS_SIM_ENGINE` (the engine running executions),
 //! `SOCKERLESS_TEST_REGISTRY` (Docker Hub stand-in with library/busybox) and
-//! `SOCKERLESS_AGENT_BIN` (the static agent); without them a test prints
-//! `SKIPPED: ...` and passes. Timeouts here are hang guards only.
+//! `SOCKERLESS_AGENT_BIN` (the static agent). The tests that need them are
+//! `#[ignore = "needs …"]`; `cargo xtask test` sets them up and runs those
+//! tests, which fail when the variables are missing. Timeouts here are hang
+//! guards only.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -38,26 +40,31 @@ pub struct TestEnv {
     pub agent_image: Option<String>,
 }
 
-/// The environment, or `None` after printing `SKIPPED: ...`.
-pub fn env_or_skip(test: &str) -> Option<TestEnv> {
+/// The environment the scenario tests need; panics naming what is missing,
+/// so an ignored test run without it fails instead of passing unrun.
+pub fn test_env() -> TestEnv {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        var("SOCKERLESS_SIM_ENGINE"),
-        var("SOCKERLESS_TEST_REGISTRY"),
-        var("SOCKERLESS_AGENT_BIN"),
-    ) {
-        (Some(engine), Some(registry), Some(agent_bin)) => Some(TestEnv {
-            engine,
-            registry,
-            agent_bin: PathBuf::from(agent_bin),
-            agent_image: var("SOCKERLESS_E2E_AGENT_IMAGE"),
-        }),
-        _ => {
-            println!(
-                "SKIPPED: {test}: set SOCKERLESS_SIM_ENGINE, SOCKERLESS_TEST_REGISTRY and SOCKERLESS_AGENT_BIN"
-            );
-            None
-        }
+    let required = [
+        "SOCKERLESS_SIM_ENGINE",
+        "SOCKERLESS_TEST_REGISTRY",
+        "SOCKERLESS_AGENT_BIN",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|k| var(k).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "this test needs {} (run it through `cargo xtask test`)",
+        missing.join(", ")
+    );
+    let get = |k: &str| var(k).unwrap_or_default();
+    TestEnv {
+        engine: get("SOCKERLESS_SIM_ENGINE"),
+        registry: get("SOCKERLESS_TEST_REGISTRY"),
+        agent_bin: PathBuf::from(get("SOCKERLESS_AGENT_BIN")),
+        agent_image: var("SOCKERLESS_E2E_AGENT_IMAGE"),
     }
 }
 

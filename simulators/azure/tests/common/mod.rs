@@ -26,14 +26,12 @@ pub fn specs_dir() -> PathBuf {
     }
 }
 
-/// The engine for end-to-end tests, or `None` (and a printed skip message).
-pub fn engine(test: &str) -> Option<String> {
+/// The engine for end-to-end tests (`#[ignore = "needs …"]` tests); panics
+/// without it, so such a test run without its engine fails.
+pub fn engine() -> String {
     match std::env::var("SOCKERLESS_SIM_ENGINE") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            println!("SKIPPED {test}: SOCKERLESS_SIM_ENGINE is not set");
-            None
-        }
+        Ok(e) if !e.is_empty() => e,
+        _ => panic!("this test needs SOCKERLESS_SIM_ENGINE (run it through `cargo xtask test`)"),
     }
 }
 
