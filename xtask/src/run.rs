@@ -5,17 +5,20 @@ use std::process::{Command, Stdio};
 
 use anyhow::Result;
 
-use crate::{engine, images, registry, shell};
+use crate::{engine, images, packages, registry, shell};
 
 /// Docker API socket unless the arguments name one (`-H`/`--host`).
 pub const DEFAULT_HOST: &str = "unix:///var/run/sockerless.sock";
 
-/// Builds the static agent, starts the engine and the test registry if they
+/// Installs the Debian packages it drives if missing (as `.ci/run` does),
+/// builds the static agent, starts the engine and the test registry if they
 /// are not running, builds and pushes the test images if the registry lacks
-/// them, then runs `sockerless` (emulator mode) until Ctrl-C. The engine and
+/// them, then runs an optimised `sockerless` (emulator mode) until Ctrl-C:
+/// the debug build's API latency is measurably worse. The engine and
 /// the registry keep running afterwards (`cargo xtask engine stop`,
 /// `cargo xtask registry stop`). `extra` is passed on to `sockerless`.
 pub fn run(extra: &[&str]) -> Result<()> {
+    packages::ensure(&packages::RUNTIME)?;
     let agent = images::build_agent()?;
     let (engine, _) = engine::ensure()?;
     registry::ensure()?;
@@ -24,7 +27,7 @@ pub fn run(extra: &[&str]) -> Result<()> {
         images::build_and_push(&engine, &registry, &agent)?;
     }
     let mut cmd = shell::cargo();
-    cmd.args(["run", "-p", "sockerless", "--"]);
+    cmd.args(["run", "--release", "-p", "sockerless", "--"]);
     if !extra
         .iter()
         .any(|a| *a == "-H" || a.starts_with("--host") || a.starts_with("-H"))

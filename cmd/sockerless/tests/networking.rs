@@ -118,6 +118,29 @@ fn names_aliases_short_ids_and_disconnect_on_a_user_network() {
         assert!(Instant::now() < deadline, "db still resolves: {out:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Connected again, under a new alias, while both run: the running client
+    // reaches it by that alias (and by name) without a restart.
+    d.docker(&["network", "connect", "--alias", "cache", &net, &srv])
+        .ok();
+    for target in ["cache", srv.as_str()] {
+        let out = d.docker(&["exec", &cli, "sh", "-c", &client_script(target, 7000)]);
+        assert_eq!(
+            out.stdout.trim(),
+            "pong",
+            "by {target} after connect: {out:?}"
+        );
+    }
+    let aliases = d
+        .docker(&[
+            "inspect",
+            "-f",
+            &format!("{{{{json (index .NetworkSettings.Networks \"{net}\").Aliases}}}}"),
+            &srv,
+        ])
+        .ok()
+        .stdout;
+    assert!(aliases.contains("\"cache\""), "{aliases}");
     d.docker(&["rm", "-f", &cli, &srv]).ok();
     d.docker(&["network", "rm", &net]).ok();
     d.assert_nothing_left();
