@@ -433,6 +433,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_starts_have_different_credentials_kept_in_a_private_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = dir.path().join("sockerless-agent");
+        std::fs::write(&agent, b"agent bytes").expect("write agent");
+        let mut seen = Vec::new();
+        for run in ["a", "b"] {
+            let args = CliArgs {
+                data_dir: Some(dir.path().join(run)),
+                ..CliArgs::default()
+            };
+            let (emulator, config, _) = start(&args, no_env(), &options(Ok(agent.clone())))
+                .await
+                .expect("emulator mode starts");
+            let file = config
+                .data_dir
+                .join(SIM_SUBDIR)
+                .join(sockerless_azure_sim::CREDENTIALS_FILE);
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&file).expect("credentials").permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600);
+            let creds: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+            seen.push(creds);
+            emulator.shutdown().await;
+        }
+        for key in ["identity_header", "client_secret", "registry_password"] {
+            assert_ne!(seen[0][key], seen[1][key], "{key}");
+            assert!(
+                seen[0][key].as_str().is_some_and(|v| v.len() >= 32),
+                "{key}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_missing_agent_binary_stops_the_emulator_and_says_why() {
         let dir = tempfile::tempdir().expect("tempdir");
         let args = CliArgs {

@@ -142,10 +142,12 @@ impl Default for SimConfig {
             data_dir: None,
             tenant_id: "00000000-0000-0000-0000-0000000000aa".into(),
             client_id: None,
-            client_secret: "sockerless-sim-secret".into(),
-            identity_header: "sockerless-sim-identity".into(),
+            // Random per start: a fixed secret in the source would let anything
+            // that reaches a running emulator mint tokens.
+            client_secret: crate::util::random_secret(),
+            identity_header: crate::util::random_secret(),
             registry_username: "sim".into(),
-            registry_password: "sim-registry-password".into(),
+            registry_password: crate::util::random_secret(),
             environments: vec![EnvironmentSeed::default()],
             ingestion_delay: Duration::from_secs(5),
             faults: FaultConfig::default(),

@@ -67,6 +67,37 @@ pub enum SimError {
     },
 }
 
+/// Name of the file in the data dir that holds this start's credentials.
+pub const CREDENTIALS_FILE: &str = "credentials.json";
+
+/// Writes the credentials clients need (`client_secret`, `identity_header`,
+/// `registry_username`, `registry_password`) to [`CREDENTIALS_FILE`], mode
+/// 0600 from creation: they are random per start and never logged.
+fn write_credentials(data_dir: &std::path::Path, config: &SimConfig) -> Result<(), SimError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let body = serde_json::json!({
+        "client_secret": config.client_secret,
+        "identity_header": config.identity_header,
+        "registry_username": config.registry_username,
+        "registry_password": config.registry_password,
+    });
+    let _ = std::fs::remove_file(&path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(body.to_string().as_bytes()))
+        .map_err(|source| SimError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    tracing::info!(file = %path.display(), "emulator credentials (random unless given)");
+    Ok(())
+}
+
 /// Entry point.
 pub struct Simulator;
 
@@ -113,6 +144,7 @@ impl Simulator {
             addr: config.listen,
             source,
         })?;
+        write_credentials(&data_dir, &config)?;
         let state = Arc::new(AppState::new(config, addr, data_dir));
         state.runner.remove_leftovers().await;
         if let Err(e) = state.runner.prepare_network().await {

@@ -41,29 +41,17 @@ struct Args {
     #[arg(long, env = "SOCKERLESS_SIM_CLIENT_ID")]
     client_id: Option<String>,
     /// Client secret the token endpoint requires.
-    #[arg(
-        long,
-        env = "SOCKERLESS_SIM_CLIENT_SECRET",
-        default_value = "sockerless-sim-secret"
-    )]
-    client_secret: String,
+    #[arg(long, env = "SOCKERLESS_SIM_CLIENT_SECRET")]
+    client_secret: Option<String>,
     /// Value required in X-IDENTITY-HEADER by /msi/token.
-    #[arg(
-        long,
-        env = "SOCKERLESS_SIM_IDENTITY_HEADER",
-        default_value = "sockerless-sim-identity"
-    )]
-    identity_header: String,
+    #[arg(long, env = "SOCKERLESS_SIM_IDENTITY_HEADER")]
+    identity_header: Option<String>,
     /// Registry admin user name.
     #[arg(long, default_value = "sim")]
     registry_username: String,
     /// Registry admin password.
-    #[arg(
-        long,
-        env = "SOCKERLESS_SIM_REGISTRY_PASSWORD",
-        default_value = "sim-registry-password"
-    )]
-    registry_password: String,
+    #[arg(long, env = "SOCKERLESS_SIM_REGISTRY_PASSWORD")]
+    registry_password: Option<String>,
     /// Seeded environment: subscription ID.
     #[arg(long, default_value = "00000000-0000-0000-0000-000000000001")]
     subscription: String,
@@ -164,16 +152,19 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
     if storage_accounts.is_empty() {
         storage_accounts.push(StorageAccountSeed::default());
     }
+    // Unset credentials are random per start; `credentials.json` in the data
+    // dir (0600) tells them to whoever may read it.
+    let defaults = SimConfig::default();
     Ok(SimConfig {
         listen: args.listen,
         engine: args.engine,
         data_dir: args.data_dir,
         tenant_id: args.tenant_id,
         client_id: args.client_id,
-        client_secret: args.client_secret,
-        identity_header: args.identity_header,
+        client_secret: args.client_secret.unwrap_or(defaults.client_secret),
+        identity_header: args.identity_header.unwrap_or(defaults.identity_header),
         registry_username: args.registry_username,
-        registry_password: args.registry_password,
+        registry_password: args.registry_password.unwrap_or(defaults.registry_password),
         environments,
         ingestion_delay: Duration::from_millis(args.ingestion_delay_ms),
         faults: FaultConfig {

@@ -1,5 +1,7 @@
 //! Small helpers: time stamps, random names.
 
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// RFC 3339 time with offset, as ARM writes it.
@@ -10,6 +12,30 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 /// Current time as RFC 3339.
 pub fn now_rfc3339() -> String {
     rfc3339(Utc::now())
+}
+
+/// A fresh credential: 40 characters of `[a-z0-9]` (about 200 bits).
+pub fn random_secret() -> String {
+    random_suffix(40)
+}
+
+/// `path` under `base` from `parts`, each a single plain name: no `/`, no
+/// `.`/`..`, not empty, no NUL. Names come from requests (volume, share,
+/// account names), so every host path derived from them goes through here.
+pub fn confined(base: &Path, parts: &[&str]) -> Result<PathBuf, String> {
+    let mut path = base.to_path_buf();
+    for part in parts {
+        if part.is_empty()
+            || *part == "."
+            || *part == ".."
+            || part.contains('/')
+            || part.contains('\0')
+        {
+            return Err(format!("'{part}' is not a valid name"));
+        }
+        path.push(part);
+    }
+    Ok(path)
 }
 
 /// `n` random characters from `[a-z0-9]`.
@@ -25,4 +51,28 @@ pub fn random_suffix(n: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confined_paths_refuse_every_escape() {
+        let base = Path::new("/data");
+        assert_eq!(
+            confined(base, &["fileshares", "acct", "share"]),
+            Ok(PathBuf::from("/data/fileshares/acct/share"))
+        );
+        for bad in ["..", ".", "", "../x", "a/b", "/etc", "a\0b"] {
+            assert!(confined(base, &["replicas", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_differ() {
+        let (a, b) = (random_secret(), random_secret());
+        assert_eq!(a.len(), 40);
+        assert_ne!(a, b);
+    }
 }

@@ -12,6 +12,10 @@ use sockerless_azure_sim::{FaultConfig, SimConfig};
 async fn engine_sim(engine: &str) -> Sim {
     let sim = Sim::start(SimConfig {
         engine: engine.to_string(),
+        // Fixed test credentials (the emulator's defaults are random per start).
+        client_secret: "sockerless-sim-secret".into(),
+        identity_header: "sockerless-sim-identity".into(),
+        registry_password: "sim-registry-password".into(),
         ingestion_delay: Duration::from_secs(1),
         faults: FaultConfig {
             lro_delay_ms: 100,

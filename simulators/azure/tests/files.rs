@@ -142,8 +142,9 @@ async fn shares_directories_listing_and_deletes() {
     assert_eq!(r.code.as_deref(), Some("ShareNotFound"));
 
     // What a replica writes lands in the share's directory.
-    let dir =
-        sockerless_azure_sim::arm::storage::share_dir(f.sim.data_dir(), ACCOUNT, "vols").join("v1");
+    let dir = sockerless_azure_sim::arm::storage::share_dir(f.sim.data_dir(), ACCOUNT, "vols")
+        .expect("share dir")
+        .join("v1");
     std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
     std::fs::write(dir.join("a b&c"), b"abc").expect("write");
     std::fs::write(dir.join("sub/x"), b"x").expect("write");

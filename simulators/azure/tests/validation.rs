@@ -495,3 +495,61 @@ async fn token_endpoints_reject_bad_credentials() {
     assert_eq!(r.status, 404, "a managed identity token works on ARM");
     sim.shutdown().await;
 }
+
+/// Names the emulator turns into host paths (volume, storage account, share,
+/// NFS server) are validated as Azure does, so none reaches outside the data
+/// dir: each attempt is a 400 and the data dir's parent gains nothing.
+#[tokio::test]
+async fn names_cannot_escape_the_data_dir() {
+    let parent = std::env::temp_dir().join(format!("sim-escape-{}", std::process::id()));
+    let data = parent.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let sim = Sim::start(sockerless_azure_sim::SimConfig {
+        data_dir: Some(data.clone()),
+        ..fast_config()
+    })
+    .await;
+    let storage = |props: Value| json!({"properties": props});
+    let storages = [
+        storage(
+            json!({"azureFile": {"accountName": "simaccount", "accountKey": "k", "shareName": "..", "accessMode": "ReadWrite"}}),
+        ),
+        storage(
+            json!({"azureFile": {"accountName": "../../x", "accountKey": "k", "shareName": "share", "accessMode": "ReadWrite"}}),
+        ),
+        storage(json!({"nfsAzureFile": {"server": "../../etc", "shareName": "/acct/share"}})),
+        storage(
+            json!({"nfsAzureFile": {"server": "acct.file.core.windows.net", "shareName": "/../../x"}}),
+        ),
+    ];
+    for (i, body) in storages.iter().enumerate() {
+        let item = format!("{}/storages/esc{i}", env_id(SUB, RG, ENV));
+        let r = sim.arm(Method::PUT, &item, Some(body)).await;
+        assert_eq!(r.status.as_u16(), 400, "{body}: {:?}", r.body);
+    }
+    for name in ["../x", "..", "a/b", "Upper", "-x"] {
+        let mut b = valid();
+        b["properties"]["template"]["volumes"] = json!([{"name": name, "storageType": "EmptyDir"}]);
+        let (status, code) = put_code(&sim, "escape", &b).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "InvalidParameterValue"),
+            "{name}"
+        );
+    }
+    let mut b = valid();
+    b["properties"]["template"]["volumes"] = json!([{"name": "ok-1", "storageType": "EmptyDir"}]);
+    assert_eq!(put_code(&sim, "escape", &b).await.0, 201);
+    sim.shutdown().await;
+    let entries: Vec<String> = std::fs::read_dir(&parent)
+        .expect("read parent")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        entries,
+        vec!["data".to_string()],
+        "created beside the data dir"
+    );
+    let _ = std::fs::remove_dir_all(&parent);
+}

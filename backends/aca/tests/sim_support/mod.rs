@@ -127,6 +127,10 @@ pub async fn setup_with(
 ) -> Env {
     let sim = Simulator::start(SimConfig {
         engine,
+        // Fixed test credentials (the emulator's defaults are random per start).
+        client_secret: "sockerless-sim-secret".into(),
+        identity_header: "sockerless-sim-identity".into(),
+        registry_password: "sim-registry-password".into(),
         ingestion_delay: Duration::from_millis(200),
         faults: FaultConfig {
             lro_delay_ms: 50,

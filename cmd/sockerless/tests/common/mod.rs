@@ -25,8 +25,6 @@ pub const DOCKER: &str = "/usr/local/bin/docker";
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
 /// The emulator's seeded resource group.
 pub const RESOURCE_GROUP: &str = "sockerless";
-/// The emulator's managed-identity header secret.
-pub const IDENTITY_HEADER: &str = "sockerless-sim-identity";
 
 /// What the scenario tests need from the environment.
 #[derive(Debug, Clone)]
@@ -298,12 +296,26 @@ impl Sockerless {
         run(cmd, None)
     }
 
+    /// The emulator's managed-identity header, random per start: read from
+    /// the credentials file it writes (0600) in its data dir.
+    fn identity_header(&self) -> String {
+        let file = self.sim_data_dir.join("credentials.json");
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let body: serde_json::Value = serde_json::from_str(&text).expect("credentials JSON");
+        body["identity_header"]
+            .as_str()
+            .expect("identity_header")
+            .to_owned()
+    }
+
     fn arm_token(&self) -> String {
+        let header = self.identity_header();
         let out = self
             .curl(&[
                 "-f",
                 "-H",
-                &format!("X-IDENTITY-HEADER: {IDENTITY_HEADER}"),
+                &format!("X-IDENTITY-HEADER: {header}"),
                 &format!(
                     "{}/msi/token?api-version=2019-08-01&resource=https://management.azure.com",
                     self.azure

@@ -160,7 +160,50 @@ fn validate_storage(body: &Value) -> Result<Value, ArmError> {
             )));
         }
     }
+    // Names last, so a missing or malformed property is reported first.
+    if kind == "azureFile" {
+        super::storage::validate_account(s("accountName").unwrap_or_default())?;
+        super::storage::validate_share_name(s("shareName").unwrap_or_default())?;
+    } else {
+        validate_nfs(
+            s("server").unwrap_or_default(),
+            s("shareName").unwrap_or_default(),
+        )?;
+    }
     Ok(json!({ kind: v }))
+}
+
+/// An NFS server is a host name (`account.file.core.windows.net`) and its
+/// share `/account/share`; the emulator keeps the share's files under a
+/// directory named after both, so neither may carry path syntax.
+fn validate_nfs(server: &str, share: &str) -> Result<(), ArmError> {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if server.len() > 253 || !server.split('.').all(label_ok) {
+        return Err(ArmError::bad_request(
+            "InvalidParameterValue",
+            format!("The NFS server '{server}' is not a valid host name."),
+        ));
+    }
+    let parts: Vec<&str> = share.trim_start_matches('/').split('/').collect();
+    let part_ok = |p: &&str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if parts.len() > 2 || !parts.iter().all(part_ok) {
+        return Err(ArmError::bad_request(
+            "InvalidParameterValue",
+            format!(
+                "The NFS share name '{share}' is not valid: expected '/<account>/<share>' of lowercase letters, digits and '-'."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `PUT .../managedEnvironments/{env}/storages/{storageName}`.

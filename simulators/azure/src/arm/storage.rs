@@ -20,12 +20,18 @@ fn share_id(sub: &str, rg: &str, account: &str, share: &str) -> String {
     )
 }
 
-/// Host directory that backs a share.
-pub fn share_dir(data_dir: &std::path::Path, account: &str, share: &str) -> PathBuf {
-    data_dir.join("fileshares").join(account).join(share)
+/// Host directory that backs a share; names that are not plain path
+/// components are refused (callers validate them as Azure does first).
+pub fn share_dir(
+    data_dir: &std::path::Path,
+    account: &str,
+    share: &str,
+) -> Result<PathBuf, String> {
+    crate::util::confined(data_dir, &["fileshares", account, share])
 }
 
-fn validate_account(account: &str) -> Result<(), ArmError> {
+/// Storage account names: 3–24 lowercase letters and digits.
+pub fn validate_account(account: &str) -> Result<(), ArmError> {
     let ok = (3..=24).contains(&account.len())
         && account
             .chars()
@@ -122,7 +128,8 @@ pub async fn put_share(
         props = json!({});
     }
     validate_properties(&props)?;
-    let dir = share_dir(&state.data_dir, &account, &share);
+    let dir = share_dir(&state.data_dir, &account, &share)
+        .map_err(|e| ArmError::bad_request("InvalidResourceName", e))?;
     std::fs::create_dir_all(&dir).map_err(|e| {
         ArmError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -198,7 +205,9 @@ pub async fn delete_share(
     if removed.is_none() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let dir = share_dir(&state.data_dir, &account, &share);
+    let Ok(dir) = share_dir(&state.data_dir, &account, &share) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     if let Err(e) = std::fs::remove_dir_all(&dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {

@@ -45,6 +45,25 @@ pub fn validate_job_name(name: &str) -> V {
     }
 }
 
+/// Volume names are DNS labels, as Kubernetes (under Container Apps)
+/// requires: lowercase letters, digits and '-', alphanumeric at both ends,
+/// at most 63 characters. The emulator names host directories after them.
+pub fn validate_volume_name(name: &str) -> V {
+    let ok = (1..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Invalid volume name '{name}': a volume name must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters."
+        )))
+    }
+}
+
 /// ARM tag limits: at most 50 tags, names ≤ 512, values ≤ 256 characters.
 pub fn validate_tags(tags: Option<&Value>) -> V {
     let Some(tags) = tags else { return Ok(()) };
@@ -429,6 +448,7 @@ pub fn validate_job_properties(props: &Value, env: &EnvFacts) -> V {
         let at = format!("properties.template.volumes[{i}]");
         let v = object(v, &at)?;
         let name = req_str(v, "name", &at)?;
+        validate_volume_name(name)?;
         enum_value(
             v,
             "storageType",

@@ -207,7 +207,8 @@ async fn handle(
             format!("The specifed resource name contains invalid characters: '{share}'."),
         ));
     }
-    let root = share_dir(&state.data_dir, account, share);
+    let root = share_dir(&state.data_dir, account, share)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "InvalidResourceName", e))?;
     let restype = query(&req, "restype");
     let comp = query(&req, "comp");
     let method = req.method().clone();

@@ -45,7 +45,8 @@ pub fn prepare(
     for v in template["volumes"].as_array().into_iter().flatten() {
         let name = v["name"].as_str().unwrap_or_default();
         let kind = v["storageType"].as_str().unwrap_or("AzureFile");
-        let replica_dir = data_dir.join("replicas").join(replica).join(name);
+        let replica_dir = crate::util::confined(data_dir, &["replicas", replica, name])
+            .map_err(|e| format!("volume '{name}': {e}"))?;
         let vol = match kind {
             "EmptyDir" => {
                 std::fs::create_dir_all(&replica_dir)
@@ -113,7 +114,15 @@ pub fn prepare(
                     )
                 };
                 let share = props["shareName"].as_str().unwrap_or_default();
-                let path = share_dir(data_dir, &host, share);
+                // NFS share names are `/account/share`: one directory per part.
+                let mut parts = vec!["fileshares", host.as_str()];
+                parts.extend(share.split('/').filter(|p| !p.is_empty()));
+                let path = if kind == "AzureFile" {
+                    share_dir(data_dir, &host, share)
+                } else {
+                    crate::util::confined(data_dir, &parts)
+                }
+                .map_err(|e| format!("volume '{name}': {e}"))?;
                 if kind == "AzureFile" && !path.is_dir() {
                     return Err(format!(
                         "volume '{name}': file share '{share}' does not exist in storage account '{host}'"

@@ -68,6 +68,10 @@ pub fn fast_config() -> SimConfig {
     SimConfig {
         engine: "unix:///nonexistent/sockerless-sim-test.sock".into(),
         environments: example_environments(),
+        // Fixed test credentials (the emulator's defaults are random per start).
+        client_secret: "sockerless-sim-secret".into(),
+        identity_header: "sockerless-sim-identity".into(),
+        registry_password: "sim-registry-password".into(),
         ingestion_delay: Duration::from_millis(0),
         faults: FaultConfig {
             lro_delay_ms: 50,
