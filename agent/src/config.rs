@@ -98,6 +98,36 @@ fn flag(v: Option<String>) -> bool {
     )
 }
 
+/// The callback URL carries the token and the container's output: `wss://`,
+/// or `ws://` only to a loopback host.
+fn check_callback_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("wss://") {
+        return Ok(());
+    }
+    let Some(rest) = url.strip_prefix("ws://") else {
+        return Err(ConfigError(
+            "SOCKERLESS_CALLBACK_URL must start with wss:// (or ws:// to loopback)".into(),
+        ));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "SOCKERLESS_CALLBACK_URL {url:?} is plain ws:// to a host that is not loopback: use wss://"
+        )))
+    }
+}
+
 impl Config {
     /// Reads the configuration through `get` (e.g. `|k| std::env::var(k).ok()`).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -105,13 +135,8 @@ impl Config {
         let token = non_empty("SOCKERLESS_AGENT_TOKEN")
             .ok_or_else(|| ConfigError("SOCKERLESS_AGENT_TOKEN is required".into()))?;
         let callback_url = non_empty("SOCKERLESS_CALLBACK_URL");
-        if callback_url
-            .as_deref()
-            .is_some_and(|url| !(url.starts_with("ws://") || url.starts_with("wss://")))
-        {
-            return Err(ConfigError(
-                "SOCKERLESS_CALLBACK_URL must start with ws:// or wss://".into(),
-            ));
+        if let Some(url) = callback_url.as_deref() {
+            check_callback_url(url)?;
         }
         let listen = non_empty("SOCKERLESS_AGENT_LISTEN")
             .or_else(|| callback_url.is_none().then(|| DEFAULT_LISTEN.to_string()));
@@ -200,7 +225,28 @@ mod tests {
         assert_eq!(c.backlog, DEFAULT_BACKLOG);
         m.insert("SOCKERLESS_CALLBACK_URL", "http://x");
         assert!(Config::from_lookup(get(&m)).is_err());
-        m.insert("SOCKERLESS_CALLBACK_URL", "ws://x:1/agent/v1/connect");
+        for bad in [
+            "ws://x:1/agent/v1/connect",
+            "ws://10.0.0.5/x",
+            "ws://u@10.0.0.5:1",
+        ] {
+            m.insert("SOCKERLESS_CALLBACK_URL", bad);
+            let err = Config::from_lookup(get(&m)).expect_err(bad);
+            assert!(err.0.contains("wss://"), "{bad}: {}", err.0);
+        }
+        for ok in [
+            "ws://127.0.0.1:1/a",
+            "ws://[::1]:2/a",
+            "ws://localhost/a",
+            "wss://x:1/a",
+        ] {
+            m.insert("SOCKERLESS_CALLBACK_URL", ok);
+            Config::from_lookup(get(&m)).unwrap_or_else(|e| panic!("{ok}: {}", e.0));
+        }
+        m.insert(
+            "SOCKERLESS_CALLBACK_URL",
+            "ws://127.0.0.1:1/agent/v1/connect",
+        );
         m.insert("SOCKERLESS_TTY", "true");
         m.insert(
             "SOCKERLESS_HEALTHCHECK",

@@ -26,6 +26,7 @@ mod process;
 pub mod protocol;
 mod relay;
 mod resolv;
+pub mod secret_env;
 mod socket;
 mod timefmt;
 pub mod transport;

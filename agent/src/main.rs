@@ -83,7 +83,14 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code);
         }
     };
-    let cfg = Config::from_lookup(|k| std::env::var(k).ok()).context("configuration")?;
+    // Before any thread exists: the token leaves the environment (and
+    // `/proc/<pid>/environ`) so the user's process cannot read it.
+    let token = sockerless_agent::secret_env::take("SOCKERLESS_AGENT_TOKEN");
+    let cfg = Config::from_lookup(|k| match k {
+        "SOCKERLESS_AGENT_TOKEN" => token.clone(),
+        _ => std::env::var(k).ok(),
+    })
+    .context("configuration")?;
     let level = cfg
         .log
         .parse::<tracing::Level>()

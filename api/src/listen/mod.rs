@@ -10,12 +10,16 @@
 
 mod addr;
 mod bind;
+mod guard;
 mod serve;
 mod tls;
 
 pub use addr::ListenAddr;
 pub use bind::{Listener, bind};
-pub use serve::{Drain, ShutdownHandle, TaskGuard, serve, serve_tls};
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Drain, ServeLimits, ShutdownHandle,
+    TaskGuard, serve, serve_tls, serve_with,
+};
 pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsAcceptorConfig, TlsError, TlsSettings};
 
 /// Why an address could not be parsed or bound.

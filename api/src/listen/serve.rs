@@ -7,9 +7,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -105,6 +108,35 @@ impl<S: Send + Sync> FromRequestParts<S> for ShutdownHandle {
     }
 }
 
+/// Bounds every listener puts on its clients, so a slow or hostile one
+/// cannot hold the daemon's sockets or memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// How long a connection may take to send a request's headers. hyper
+    /// arms this timer whenever it waits for a request, so it is also the
+    /// idle timeout of a keep-alive connection between requests. A request
+    /// in progress (a long `wait`, a quiet `logs -f`, an attach) is not
+    /// affected: once its headers are read, no timer runs.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; a connection past it is closed at accept
+    /// (logged, rate-limited), and those already open keep working.
+    pub max_connections: usize,
+}
+
+/// Default of [`ServeLimits::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`ServeLimits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 /// How [`serve`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drain {
@@ -134,7 +166,15 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    serve_inner(listener, router, None, shutdown, drain_timeout).await
+    serve_with(
+        listener,
+        router,
+        None,
+        ServeLimits::default(),
+        shutdown,
+        drain_timeout,
+    )
+    .await
 }
 
 /// [`serve`] over TLS: every accepted connection (TCP or Unix) first
@@ -156,13 +196,25 @@ pub async fn serve_tls<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    serve_inner(listener, router, Some(tls), shutdown, drain_timeout).await
+    serve_with(
+        listener,
+        router,
+        Some(tls),
+        ServeLimits::default(),
+        shutdown,
+        drain_timeout,
+    )
+    .await
 }
 
-async fn serve_inner<F>(
+/// [`serve`] or [`serve_tls`] (with `tls`) under `limits`. A plain-TCP
+/// listener on loopback also refuses requests from browsers
+/// ([`super::guard`]): any local web page could otherwise drive it.
+pub async fn serve_with<F>(
     listener: Listener,
     router: Router,
     tls: Option<TlsAcceptorConfig>,
+    limits: ServeLimits,
     shutdown: F,
     drain_timeout: Duration,
 ) -> Drain
@@ -170,7 +222,19 @@ where
     F: Future<Output = ()> + Send,
 {
     let handle = ShutdownHandle::new();
+    let guarded = tls.is_none()
+        && matches!(&listener, Listener::Tcp(l) if l.local_addr().is_ok_and(|a| a.ip().is_loopback()));
+    let router = if guarded {
+        router.layer(axum::middleware::from_fn(super::guard::loopback_only))
+    } else {
+        router
+    };
     let app = router.layer(axum::Extension(handle.clone()));
+    let conns = Conns {
+        permits: Arc::new(Semaphore::new(limits.max_connections)),
+        refused: Arc::new(super::guard::RateLimitedLog::new(REFUSED_LOG_INTERVAL)),
+        header_read_timeout: limits.header_read_timeout,
+    };
     tokio::pin!(shutdown);
     let socket_path = match &listener {
         Listener::Unix { path, .. } => Some(path.clone()),
@@ -179,7 +243,7 @@ where
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener, &app, tls.as_ref(), &handle) => accepted,
+            accepted = accept(&listener, &app, tls.as_ref(), &handle, &conns) => accepted,
         };
         if let Err(e) = accepted {
             // EMFILE and friends: back off instead of spinning.
@@ -212,22 +276,72 @@ where
     outcome
 }
 
+/// Refused connections are logged at most this often.
+const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Per-listener connection state: the cap and the header timer.
+struct Conns {
+    permits: Arc<Semaphore>,
+    refused: Arc<super::guard::RateLimitedLog>,
+    header_read_timeout: Duration,
+}
+
+impl Conns {
+    /// A slot for a new connection, or `None` (and a rate-limited log line)
+    /// when the cap is reached.
+    fn admit(&self, peer: Option<std::net::SocketAddr>) -> Option<OwnedSemaphorePermit> {
+        let permit = self.permits.clone().try_acquire_owned().ok();
+        if permit.is_none()
+            && let Some(refused) = self.refused.tick()
+        {
+            tracing::warn!(
+                ?peer,
+                refused,
+                "connection cap reached: refusing new connections"
+            );
+        }
+        permit
+    }
+}
+
 async fn accept(
     listener: &Listener,
     app: &Router,
     tls: Option<&TlsAcceptorConfig>,
     handle: &ShutdownHandle,
+    conns: &Conns,
 ) -> std::io::Result<()> {
     match listener {
         Listener::Unix { listener, .. } => {
             let (io, _) = listener.accept().await?;
-            spawn_connection(io, None, app, tls, handle);
+            if let Some(permit) = conns.admit(None) {
+                spawn_connection(
+                    io,
+                    None,
+                    app,
+                    tls,
+                    handle,
+                    permit,
+                    conns.header_read_timeout,
+                );
+            }
         }
         Listener::Tcp(listener) => {
             let (io, peer) = listener.accept().await?;
+            let Some(permit) = conns.admit(Some(peer)) else {
+                return Ok(());
+            };
             // Interactive streams: do not wait to coalesce small writes.
             let _ = io.set_nodelay(true);
-            spawn_connection(io, Some(peer), app, tls, handle);
+            spawn_connection(
+                io,
+                Some(peer),
+                app,
+                tls,
+                handle,
+                permit,
+                conns.header_read_timeout,
+            );
         }
     }
     Ok(())
@@ -239,15 +353,21 @@ fn spawn_connection<I>(
     app: &Router,
     tls: Option<&TlsAcceptorConfig>,
     handle: &ShutdownHandle,
+    permit: OwnedSemaphorePermit,
+    header_read_timeout: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (app, conn_handle) = (app.clone(), handle.clone());
     let Some(tls) = tls.cloned() else {
-        handle.tracker.spawn(serve_connection(io, app, conn_handle));
+        handle.tracker.spawn(async move {
+            serve_connection(io, app, conn_handle, header_read_timeout).await;
+            drop(permit);
+        });
         return;
     };
     handle.tracker.spawn(async move {
+        let _permit = permit;
         let handshake = tokio::time::timeout(tls.handshake_timeout(), tls.acceptor().accept(io));
         let stream = tokio::select! {
             result = handshake => match result {
@@ -263,15 +383,21 @@ fn spawn_connection<I>(
             },
             () = conn_handle.stop.cancelled() => return,
         };
-        serve_connection(stream, app, conn_handle).await;
+        serve_connection(stream, app, conn_handle, header_read_timeout).await;
     });
 }
 
-async fn serve_connection<I>(io: I, app: Router, handle: ShutdownHandle)
-where
+async fn serve_connection<I>(
+    io: I,
+    app: Router,
+    handle: ShutdownHandle,
+    header_read_timeout: Duration,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
         .with_upgrades();
     tokio::pin!(conn);

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::Deserialize;
+use sockerless_api::listen::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use url::Url;
 
 /// Prefix of every environment variable the backend reads.
@@ -57,7 +58,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 38] = [
+pub const ALL_KEYS: [&str; 40] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -96,6 +97,8 @@ pub const ALL_KEYS: [&str; 38] = [
     "bind_sync_timeout_secs",
     "changes_max_bytes",
     "linger_secs",
+    "max_connections",
+    "header_read_timeout_secs",
 ];
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
@@ -290,6 +293,11 @@ pub struct Config {
     /// How long an exited container's execution is kept for a `docker start`
     /// that reruns the process in it, seconds (0: the execution ends at the exit).
     pub linger_secs: u64,
+    /// Connections each listener (Docker API, agent endpoint) serves at once.
+    pub max_connections: u64,
+    /// Seconds a client may take to send a request's headers (also the idle
+    /// timeout of a keep-alive connection between requests).
+    pub header_read_timeout_secs: u64,
 }
 
 /// What the layered sources produce before defaults and validation.
@@ -334,6 +342,8 @@ struct RawConfig {
     bind_sync_timeout_secs: Option<Number>,
     changes_max_bytes: Option<Number>,
     linger_secs: Option<Number>,
+    max_connections: Option<Number>,
+    header_read_timeout_secs: Option<Number>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -389,6 +399,8 @@ impl Config {
             bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
             changes_max_bytes: DEFAULT_CHANGES_MAX_BYTES,
             linger_secs: 0,
+            max_connections: DEFAULT_MAX_CONNECTIONS as u64,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
         }
     }
 
@@ -473,6 +485,7 @@ impl Config {
         config.agent_tls_key = path(raw.agent_tls_key);
         config.agent_tls_ca = path(raw.agent_tls_ca);
         config.check_agent_listen()?;
+        config.check_agent_callback_url()?;
         if let Some(v) = non_empty(raw.log_level) {
             config.log_level = v;
         }
@@ -541,6 +554,7 @@ impl Config {
         config.bind_sync_timeout_secs =
             parse_number(key, raw_secs, DEFAULT_BIND_SYNC_TIMEOUT_SECS)?;
         config.linger_secs = parse_number("linger_secs", raw.linger_secs, 0)?;
+        config.parse_listen_limits(raw.max_connections, raw.header_read_timeout_secs)?;
         config.docker_api_url = non_empty(raw.docker_api_url)
             .map(|v| {
                 v.parse()

@@ -1,7 +1,9 @@
-//! The agent endpoint's transport security: TLS settings and the rule that
-//! plain WebSocket never leaves loopback.
+//! Listener security: the agent endpoint's TLS settings, the rule that
+//! plain WebSocket never leaves loopback, and every listener's limits.
 
-use sockerless_api::listen::{ListenAddr, TlsSettings};
+use sockerless_api::listen::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ListenAddr, ServeLimits, TlsSettings,
+};
 
 use super::{Config, ConfigError, env_var_name, flag_name};
 
@@ -53,6 +55,66 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// Checks `agent_callback_url`: agents send their token and the
+    /// containers' output there, so it is `wss://` unless its host is loopback.
+    pub fn check_agent_callback_url(&self) -> Result<(), ConfigError> {
+        let Some(raw) = self.agent_callback_url.as_deref() else {
+            return Ok(());
+        };
+        let url = url::Url::parse(raw)
+            .map_err(|e| ConfigError::Invalid(format!("agent_callback_url {raw:?}: {e}")))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "wss" => Ok(()),
+            "ws" if loopback => Ok(()),
+            "ws" => Err(ConfigError::Invalid(format!(
+                "agent_callback_url {raw:?} is plain ws:// to a host that is not loopback: agent \
+                 tokens, stdin and output would cross the network in clear text; use wss://"
+            ))),
+            other => Err(ConfigError::Invalid(format!(
+                "agent_callback_url {raw:?}: scheme {other:?} is not wss:// (or ws:// to loopback)"
+            ))),
+        }
+    }
+
+    /// Reads the listener limits; both must be at least 1.
+    pub(super) fn parse_listen_limits(
+        &mut self,
+        max_connections: Option<super::sources::Number>,
+        header_read_timeout_secs: Option<super::sources::Number>,
+    ) -> Result<(), ConfigError> {
+        use super::sources::parse_number;
+        self.max_connections = parse_number(
+            "max_connections",
+            max_connections,
+            DEFAULT_MAX_CONNECTIONS as u64,
+        )?;
+        self.header_read_timeout_secs = parse_number(
+            "header_read_timeout_secs",
+            header_read_timeout_secs,
+            DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+        )?;
+        if self.max_connections == 0 || self.header_read_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections and header_read_timeout_secs must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limits every listener of this configuration serves under.
+    pub fn serve_limits(&self) -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
     }
 
     /// The TLS settings of the agent endpoint, when certificate and key are set

@@ -191,3 +191,32 @@ fn a_config_built_in_code_is_checked_too() {
     config.agent_tls_key = Some("/k.pem".into());
     config.check_agent_listen().expect("with TLS");
 }
+
+#[test]
+fn callback_url_is_wss_unless_loopback() {
+    let with = |url: &str| {
+        Config::from_sources(
+            &CliArgs::default(),
+            env(&[("SOCKERLESS_ACA_AGENT_CALLBACK_URL", url)]),
+        )
+        .map(|_| ())
+    };
+    for ok in [
+        "wss://agents.example.com/agent",
+        "wss://10.0.0.5:9112/x",
+        "ws://127.0.0.1:9112/agent",
+        "ws://localhost/agent",
+        "ws://[::1]:9112/agent",
+    ] {
+        with(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "ws://10.0.0.5/x",
+        "ws://agents.example.com/agent",
+        "http://127.0.0.1/agent",
+        "not a url",
+    ] {
+        let err = with(bad).expect_err(bad).to_string();
+        assert!(err.contains("agent_callback_url"), "{bad}: {err}");
+    }
+}

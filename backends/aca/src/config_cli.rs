@@ -138,6 +138,12 @@ pub struct CliArgs {
     /// Seconds an exited container's execution is kept so `docker start` reruns the process in it (same filesystem, no new execution) [default: 0: the execution ends at the exit].
     #[arg(long, value_name = "SECS")]
     pub linger_secs: Option<String>,
+    /// Connections each listener (Docker API, agent endpoint) serves at once; more are closed at accept [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<String>,
+    /// Seconds a client may take to send a request's headers, also the idle timeout between keep-alive requests [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub header_read_timeout_secs: Option<String>,
 }
 
 /// The flags that are set, as a figment layer.
@@ -155,7 +161,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 36] = [
+    let pairs: [(&'static str, &Option<String>); 38] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -198,6 +204,8 @@ pub(super) fn flag_layer(
         ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
         ("changes_max_bytes", &args.changes_max_bytes),
         ("linger_secs", &args.linger_secs),
+        ("max_connections", &args.max_connections),
+        ("header_read_timeout_secs", &args.header_read_timeout_secs),
     ];
     let mut layer: BTreeMap<&'static str, serde_json::Value> = pairs
         .into_iter()

@@ -145,9 +145,12 @@ where
         }
     });
 
-    let drain = listen::serve(
+    let limits = backend.config().serve_limits();
+    let drain = listen::serve_with(
         listener,
         router(Arc::new(backend.clone())),
+        None,
+        limits,
         shutdown,
         DRAIN_TIMEOUT,
     )

@@ -154,6 +154,7 @@ async fn serve(
 
     let mut frontend = FrontendConfig::new(host);
     frontend.drain_timeout = DRAIN_TIMEOUT;
+    frontend.limits = backend.config().serve_limits();
     let drain = serve_on(
         listener,
         &frontend,

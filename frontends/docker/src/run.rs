@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use sockerless_api::Backend;
 use sockerless_api::listen::{
-    Drain, ListenAddr, ListenError, Listener, TlsAcceptorConfig, TlsError, TlsSettings, bind,
-    serve, serve_tls,
+    Drain, ListenAddr, ListenError, Listener, ServeLimits, TlsAcceptorConfig, TlsError,
+    TlsSettings, bind,
 };
 
 use crate::{CapabilityCache, router_with_cache};
@@ -26,6 +26,8 @@ pub struct FrontendConfig {
     /// TLS for every connection; `client_ca_pem: Some` verifies client
     /// certificates (`--tlsverify`), which non-loopback TCP requires.
     pub tls: Option<TlsSettings>,
+    /// Header-read timeout and connection cap.
+    pub limits: ServeLimits,
 }
 
 impl FrontendConfig {
@@ -36,6 +38,7 @@ impl FrontendConfig {
             drain_timeout: Duration::from_secs(30),
             capabilities_refresh: Duration::from_secs(300),
             tls: None,
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -246,10 +249,15 @@ where
     let caps = Arc::new(CapabilityCache::new(backend.clone()));
     let refresher = tokio::spawn(caps.clone().keep_fresh(config.capabilities_refresh));
     let app = router_with_cache(backend, caps);
-    let drain = match tls {
-        Some(tls) => serve_tls(listener, app, tls, shutdown, config.drain_timeout).await,
-        None => serve(listener, app, shutdown, config.drain_timeout).await,
-    };
+    let drain = sockerless_api::listen::serve_with(
+        listener,
+        app,
+        tls,
+        config.limits,
+        shutdown,
+        config.drain_timeout,
+    )
+    .await;
     refresher.abort();
     drain
 }

@@ -89,6 +89,7 @@ fn share_dir(sim: &RunningSim) -> PathBuf {
         &StorageAccountSeed::default().name,
         crate::config::DEFAULT_STORAGE_SHARE_NAME,
     )
+    .expect("share dir")
 }
 
 /// ARM writes of environment storages in the emulator's request log.
