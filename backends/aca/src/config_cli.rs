@@ -42,9 +42,13 @@ pub struct CliArgs {
     /// Storage account for Azure Files volumes.
     #[arg(long, value_name = "NAME")]
     pub storage_account_name: Option<String>,
-    /// Storage account key (secret; prefer the environment or the file).
-    #[arg(long, value_name = "KEY")]
+    /// Refused: a secret on the command line is visible to every user in
+    /// /proc/*/cmdline. Use --storage-account-key-file or the environment.
+    #[arg(long, value_name = "KEY", hide = true)]
     pub storage_account_key: Option<SecretString>,
+    /// File holding the storage account key (or SOCKERLESS_ACA_STORAGE_ACCOUNT_KEY, or the config file).
+    #[arg(long, value_name = "PATH")]
+    pub storage_account_key_file: Option<PathBuf>,
     /// Azure Files endpoint of the storage account [default: https://<storage_account_name>.file.core.windows.net].
     #[arg(long, value_name = "URL")]
     pub storage_file_endpoint: Option<String>,
@@ -57,9 +61,13 @@ pub struct CliArgs {
     /// Registry user name; without it ACR token exchange with the Azure identity is used.
     #[arg(long, value_name = "USER")]
     pub registry_username: Option<String>,
-    /// Registry password (secret; prefer the environment or the file).
-    #[arg(long, value_name = "PASSWORD")]
+    /// Refused: a secret on the command line is visible to every user in
+    /// /proc/*/cmdline. Use --registry-password-file or the environment.
+    #[arg(long, value_name = "PASSWORD", hide = true)]
     pub registry_password: Option<SecretString>,
+    /// File holding the registry password (or SOCKERLESS_ACA_REGISTRY_PASSWORD, or the config file).
+    #[arg(long, value_name = "PATH")]
+    pub registry_password_file: Option<PathBuf>,
     /// Internal API listener: unix:///path or tcp://host:port [default: unix:///var/run/sockerless-backend.sock].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
@@ -146,14 +154,49 @@ pub struct CliArgs {
     pub header_read_timeout_secs: Option<String>,
 }
 
+/// The secret in `path` (trailing newline dropped), when the flag is given.
+fn read_secret_file(key: &str, path: &Option<PathBuf>) -> Result<Option<String>, ConfigError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "{}-file {}: {e}",
+            super::flag_name(key),
+            path.display()
+        ))
+    })?;
+    let value = text.trim_end_matches(['\r', '\n']).to_owned();
+    if value.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "{}-file {}: the file is empty",
+            super::flag_name(key),
+            path.display()
+        )));
+    }
+    Ok(Some(value))
+}
+
 /// The flags that are set, as a figment layer.
 pub(super) fn flag_layer(
     args: &CliArgs,
 ) -> Result<BTreeMap<&'static str, serde_json::Value>, ConfigError> {
-    let secret = |v: &Option<SecretString>| v.as_ref().map(|s| s.expose().to_owned());
+    for (key, given) in [
+        ("registry_password", args.registry_password.is_some()),
+        ("storage_account_key", args.storage_account_key.is_some()),
+    ] {
+        if given {
+            return Err(ConfigError::Invalid(format!(
+                "{flag} on the command line is visible to every user of this machine \
+                 (/proc/*/cmdline): use {flag}-file PATH or {env} instead",
+                flag = super::flag_name(key),
+                env = super::env_var_name(key),
+            )));
+        }
+    }
     let (storage_account_key, registry_password) = (
-        secret(&args.storage_account_key),
-        secret(&args.registry_password),
+        read_secret_file("storage_account_key", &args.storage_account_key_file)?,
+        read_secret_file("registry_password", &args.registry_password_file)?,
     );
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
     let (tls_cert, tls_key, tls_ca) = (

@@ -229,20 +229,44 @@ fn secrets_are_redacted_in_debug() {
 }
 
 #[test]
-fn secret_flags_beat_env_and_are_redacted_in_args_debug() {
+fn secrets_given_as_flags_are_refused_naming_the_file_flag_and_the_variable() {
+    for (flag, file_flag, var) in [
+        (
+            "--registry-password",
+            "--registry-password-file",
+            "SOCKERLESS_ACA_REGISTRY_PASSWORD",
+        ),
+        (
+            "--storage-account-key",
+            "--storage-account-key-file",
+            "SOCKERLESS_ACA_STORAGE_ACCOUNT_KEY",
+        ),
+    ] {
+        let args = CliArgs::try_parse_from(["sockerless-backend-aca", flag, "flag-secret-value"])
+            .expect("parse");
+        assert!(!format!("{args:?}").contains("flag-secret-value"));
+        let err = Config::from_sources(&args, required_env())
+            .expect_err(flag)
+            .to_string();
+        assert!(err.contains(file_flag) && err.contains(var), "{err}");
+        assert!(!err.contains("flag-secret-value"), "{err}");
+    }
+}
+
+#[test]
+fn secret_files_beat_env_and_are_redacted_in_args_debug() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (password, key) = (dir.path().join("pw"), dir.path().join("key"));
+    std::fs::write(&password, "flag-password-value\n").expect("write");
+    std::fs::write(&key, "ZmxhZy1rZXktdmFsdWU=").expect("write");
     let args = CliArgs::try_parse_from([
         "sockerless-backend-aca",
-        "--registry-password",
-        "flag-password-value",
-        "--storage-account-key",
-        "ZmxhZy1rZXktdmFsdWU=",
+        "--registry-password-file",
+        password.to_str().expect("utf-8"),
+        "--storage-account-key-file",
+        key.to_str().expect("utf-8"),
     ])
     .expect("parse");
-    let text = format!("{args:?}");
-    assert!(
-        !text.contains("flag-password-value") && !text.contains("ZmxhZy1rZXktdmFsdWU="),
-        "{text}"
-    );
     let mut env = required_env();
     env.push((
         "SOCKERLESS_ACA_REGISTRY_PASSWORD".into(),
