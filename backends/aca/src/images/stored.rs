@@ -4,8 +4,9 @@
 //! `config` column holds a [`StoredImage`] (the OCI config plus what inspect,
 //! list and `resolve` need). Several tags of one image are several rows with
 //! the same `id`. Registry credentials given at pull time for a private
-//! registry are kept here so that `resolve` can hand them to ACA: the data
-//! directory is created 0700 and the database is private to the daemon.
+//! registry are kept here so that `resolve` can hand them to ACA: their
+//! passwords are sealed with the store's key (not in the database), and the
+//! data directory and database are private to the daemon.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,11 +107,29 @@ impl ImageEntry {
 /// Every readable image row.
 pub async fn all(backend: &AcaBackend) -> Result<Vec<ImageEntry>, ApiError> {
     let records = backend.store().call(|c| records::list_images(c)).await?;
-    Ok(records.iter().filter_map(ImageEntry::from_record).collect())
+    Ok(records.iter().filter_map(|r| decode(backend, r)).collect())
 }
 
-/// Saves a row.
+/// A row decoded, its credential's password unsealed (a password that no
+/// longer opens, e.g. after the state key changed, drops the credential:
+/// the next pull with a login stores it again).
+fn decode(backend: &AcaBackend, record: &ImageRecord) -> Option<ImageEntry> {
+    let mut entry = ImageEntry::from_record(record)?;
+    if let Some(cred) = entry.image.credential.take() {
+        entry.image.credential = backend
+            .store()
+            .unseal(&cred.server, &cred.password)
+            .map(|password| StoredCredential { password, ..cred });
+    }
+    Some(entry)
+}
+
+/// Saves a row, its credential's password sealed.
 pub async fn put(backend: &AcaBackend, entry: &ImageEntry) -> Result<(), ApiError> {
+    let mut entry = entry.clone();
+    if let Some(cred) = entry.image.credential.as_mut() {
+        cred.password = backend.store().seal(&cred.server, &cred.password)?;
+    }
     let record = entry.to_record()?;
     backend
         .store()
@@ -147,7 +166,7 @@ pub async fn find(backend: &AcaBackend, name: &str) -> Result<Found, ApiError> {
             .store()
             .call(move |c| records::get_image(c, &key))
             .await?;
-        if let Some(entry) = row.as_ref().and_then(ImageEntry::from_record) {
+        if let Some(entry) = row.as_ref().and_then(|r| decode(backend, r)) {
             return Ok(Found {
                 entry,
                 by_id: false,

@@ -196,6 +196,18 @@ async fn private_index_pull_keeps_the_login_for_aca() {
         !format!("{credential:?}").contains("pass\""),
         "Debug redacts the password"
     );
+    // At rest the password is sealed: neither the database nor its WAL
+    // holds it in clear.
+    let mut at_rest = Vec::new();
+    for name in ["state.db", "state.db-wal"] {
+        at_rest.extend(std::fs::read(dir.path().join(name)).unwrap_or_default());
+    }
+    let text = String::from_utf8_lossy(&at_rest);
+    assert!(
+        text.contains("sealed:v1:"),
+        "the credential is stored sealed"
+    );
+    assert!(!text.contains("\"password\":\"pass\""), "password in clear");
 
     let inspect = b.image_inspect(&app).await.expect("inspect");
     assert_eq!(

@@ -5,6 +5,7 @@
 
 pub mod records;
 pub mod schema;
+pub mod sealed;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -50,25 +51,48 @@ impl From<StoreError> for ApiError {
 pub struct Store {
     conn: Arc<Mutex<Option<Connection>>>,
     path: PathBuf,
+    seal: Arc<sealed::SealKey>,
 }
 
 impl Store {
     /// Opens (creating) the database at `path` and applies migrations. Blocking:
     /// use [`Store::open_async`] from async code.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
             create_private_dir(dir)?;
         }
+        let dir = dir.unwrap_or(Path::new("."));
+        let seal = sealed::SealKey::load(dir, std::env::var(sealed::KEY_ENV).ok())?;
+        private_file(path, true)?;
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
+        // SQLite creates these with the database file's mode; older data
+        // dirs may hold them with wider modes.
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            private_file(Path::new(&name), false)?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(Some(conn))),
             path: path.to_owned(),
+            seal: Arc::new(seal),
         })
+    }
+
+    /// `plain` sealed with the state key, bound to `context`.
+    pub fn seal(&self, context: &str, plain: &str) -> Result<String, StoreError> {
+        self.seal.seal(context, plain)
+    }
+
+    /// The plain value of a sealed (or legacy plain) `stored` value.
+    pub fn unseal(&self, context: &str, stored: &str) -> Option<String> {
+        self.seal.open(context, stored)
     }
 
     /// [`Store::open`] on the blocking pool.
@@ -131,8 +155,10 @@ impl Store {
     }
 }
 
+/// Creates `dir` 0700, or tightens it to 0700 when it exists: it holds the
+/// state key, the database and containers' recorded files.
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -140,7 +166,45 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|source| StoreError::Io {
             context: format!("create {}", dir.display()),
             source,
-        })
+        })?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+        StoreError::Io {
+            context: format!("make the data dir {} private (0700)", dir.display()),
+            source,
+        }
+    })
+}
+
+/// Makes `path` 0600: created empty so when `create` and missing, else
+/// tightened when it exists.
+fn private_file(path: &Path, create: bool) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let context = || format!("make {} private (0600)", path.display());
+    if create {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    context: context(),
+                    source,
+                });
+            }
+        }
+    }
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Ok(()) => Ok(()),
+        Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            context: context(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]
