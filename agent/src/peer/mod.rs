@@ -25,7 +25,7 @@
 //! that reads slowly slows the container's process instead of growing memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -146,6 +146,27 @@ pub(crate) enum Routed {
     Stat(PathStat),
 }
 
+impl Routed {
+    /// What keeping it queued costs, for the per-session budget.
+    pub(crate) fn cost(&self) -> u64 {
+        const ITEM: u64 = 64;
+        ITEM + match self {
+            Routed::Event(SessionEvent::Output { data, .. }) => data.len() as u64,
+            Routed::Event(SessionEvent::Error(m)) => m.len() as u64,
+            Routed::Stat(s) => (s.name.len() + s.link_target.len()) as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// Most output window the peer honours, whatever the agent announces: the
+/// per-session budget derives from it.
+pub const MAX_PEER_WINDOW: u64 = 8 << 20;
+/// Sessions that may hold queued frames before anyone opened them (the main
+/// session before it is taken, sessions being opened); an agent that sends
+/// to more is disconnected.
+pub const MAX_PENDING_SESSIONS: usize = 64;
+
 pub(crate) type StdinCredit = (u64, Option<String>);
 
 /// Progress of a socket session: its stdin credit is kept after its exit
@@ -160,6 +181,9 @@ pub(crate) struct SocketRoute {
 pub(crate) struct Routes {
     pub(crate) handles: HashMap<u32, mpsc::UnboundedSender<Routed>>,
     pub(crate) pending: HashMap<u32, Vec<Routed>>,
+    /// Bytes queued per session and not yet handed to its reader (in its
+    /// channel, its peeked items, or pending): bounded by [`Inner::budget`].
+    pub(crate) queued: HashMap<u32, Arc<AtomicU64>>,
     pub(crate) stdin: HashMap<u32, watch::Sender<StdinCredit>>,
     /// Socket sessions not finished yet: their output is acknowledged (and
     /// dropped) once nobody holds their handle, so the agent forgets them.
@@ -173,6 +197,13 @@ pub(crate) struct Inner {
     pub(crate) resume: ResumeState,
     pub(crate) next_id: AtomicU32,
     pub(crate) info: AgentInfo,
+    /// Most bytes queued per session: an honest agent never has more than
+    /// its window per stream unacknowledged, and the peer acknowledges only
+    /// what its reader took.
+    pub(crate) budget: u64,
+    /// Set after a violation: the writer closes the transport and the
+    /// reader stops reading.
+    pub(crate) kill: watch::Sender<bool>,
 }
 
 impl Inner {
@@ -187,8 +218,36 @@ impl Inner {
         self.out.send(frame).map_err(|_| PeerError::Closed)
     }
 
+    /// The queued-bytes counter of `session` (shared with its handle).
+    pub(crate) fn queued(r: &mut Routes, session: u32) -> Arc<AtomicU64> {
+        r.queued.entry(session).or_default().clone()
+    }
+
     fn route(&self, session: u32, item: Routed) {
         let mut r = self.routes();
+        if r.closed.is_some() {
+            return;
+        }
+        let known = r.handles.contains_key(&session) || r.pending.contains_key(&session);
+        if !known && r.pending.len() >= MAX_PENDING_SESSIONS {
+            drop(r);
+            self.violation(format!(
+                "frames for more than {MAX_PENDING_SESSIONS} sessions nobody opened"
+            ));
+            return;
+        }
+        if !r.sockets.contains_key(&session) {
+            let queued = Self::queued(&mut r, session);
+            let now = queued.fetch_add(item.cost(), Ordering::Relaxed) + item.cost();
+            if now > self.budget {
+                drop(r);
+                self.violation(format!(
+                    "session {session}: {now} bytes queued, past the {} its window allows",
+                    self.budget
+                ));
+                return;
+            }
+        }
         if let (Routed::Event(SessionEvent::Error(msg)), Some(credit)) =
             (&item, r.stdin.get(&session))
         {
@@ -243,7 +302,16 @@ impl Inner {
         r.handles.clear();
         r.stdin.clear();
         r.sockets.clear();
+        r.pending.clear();
+        r.queued.clear();
         r.closed.get_or_insert(why);
+    }
+
+    /// A hostile or broken agent: drop what it queued and close the link.
+    fn violation(&self, what: String) {
+        tracing::warn!(%what, "closing the agent connection: protocol violation");
+        self.close(PeerError::Protocol(what));
+        self.kill.send_replace(true);
     }
 }
 
@@ -262,6 +330,18 @@ impl Drop for AgentConnection {
         self.reader.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Resolves once the kill flag is set (or its sender is gone).
+async fn killed(kill: &mut watch::Receiver<bool>) {
+    loop {
+        if *kill.borrow_and_update() {
+            return;
+        }
+        if kill.changed().await.is_err() {
+            return;
         }
     }
 }
@@ -388,22 +468,29 @@ where
         .unwrap_or(1)
         .max(1);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Frame>();
+    let window = info.window.clamp(1, MAX_PEER_WINDOW);
     let inner = Arc::new(Inner {
         out: out_tx,
         routes: Mutex::new(Routes::default()),
         resume,
         next_id: AtomicU32::new(first_free),
         info,
+        // Two output streams, each up to a window plus a frame past its edge.
+        budget: 2 * (window + crate::protocol::MAX_FRAME_LEN as u64),
+        kill: watch::channel(false).0,
     });
     let (health_tx, health) = mpsc::unbounded_channel();
     let (events_tx, events) = mpsc::channel(events::EVENTS_CAPACITY);
     let listening_tx = events::spawn_listening_forwarder(events_tx.clone());
     let writer_inner = inner.clone();
+    let mut writer_kill = inner.kill.subscribe();
+    let mut reader_kill = inner.kill.subscribe();
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         loop {
             let frame = tokio::select! {
                 f = out_rx.recv() => f,
+                () = killed(&mut writer_kill) => None,
                 _ = &mut shutdown_rx => {
                     // Flush what is queued (e.g. the exit acknowledgement), then close.
                     out_rx.close();
@@ -427,8 +514,12 @@ where
     let reader = tokio::spawn(async move {
         let inner = reader_inner;
         let why = loop {
-            let msg = match stream.next().await {
-                None => break PeerError::Closed,
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = killed(&mut reader_kill) => None,
+            };
+            let msg = match next {
+                None => break inner.routes().closed.clone().unwrap_or(PeerError::Closed),
                 Some(Err(e)) => break PeerError::Transport(e.to_string()),
                 Some(Ok(m)) => m,
             };
@@ -436,6 +527,9 @@ where
                 Ok(f) => f,
                 Err(e) => break PeerError::Protocol(e.to_string()),
             };
+            if let Some(why) = inner.routes().closed.clone() {
+                break why;
+            }
             match frame {
                 Frame::Output {
                     session,

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,9 @@ pub struct Session {
     pub(super) inner: Arc<Inner>,
     pub(super) rx: mpsc::UnboundedReceiver<Routed>,
     pub(super) peeked: VecDeque<Routed>,
+    /// Bytes queued for this session (its channel and `peeked`); the reader
+    /// task refuses frames past the connection's budget.
+    pub(super) queued: Arc<AtomicU64>,
     pub(super) delivered: [u64; 2],
     pub(super) input: SessionInput,
     pub(super) last_error: Option<String>,
@@ -46,7 +50,17 @@ pub struct Session {
 /// exited and its handle and every input are gone, its input is closed.
 impl Drop for Session {
     fn drop(&mut self) {
-        if !self.done && self.inner.routes().sockets.contains_key(&self.id) {
+        let socket = {
+            let mut r = self.inner.routes();
+            if r.queued
+                .get(&self.id)
+                .is_some_and(|q| Arc::ptr_eq(q, &self.queued))
+            {
+                r.queued.remove(&self.id);
+            }
+            r.sockets.contains_key(&self.id)
+        };
+        if !self.done && socket {
             let _ = self.input.signal(9);
         }
     }
@@ -82,7 +96,7 @@ impl Session {
     ) -> Result<Session, PeerError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
-        {
+        let queued = {
             let mut r = inner.routes();
             if let Some(why) = &r.closed {
                 return Err(why.clone());
@@ -95,13 +109,15 @@ impl Session {
             }
             r.handles.insert(id, tx);
             r.stdin.insert(id, credit_tx);
-        }
+            Inner::queued(&mut r, id)
+        };
         let delivered = inner.resume.position(id);
         Ok(Session {
             id,
             inner: inner.clone(),
             rx,
             peeked: VecDeque::new(),
+            queued,
             delivered: [delivered.0, delivered.1],
             input: SessionInput {
                 id,
@@ -125,10 +141,21 @@ impl Session {
     }
 
     async fn next_routed(&mut self) -> Option<Routed> {
-        match self.peeked.pop_front() {
+        let item = match self.peeked.pop_front() {
             Some(r) => Some(r),
             None => self.rx.recv().await,
-        }
+        }?;
+        self.queued.fetch_sub(
+            item.cost().min(self.queued.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        Some(item)
+    }
+
+    /// Puts `item` back for a later [`Session::next_routed`] (still queued).
+    fn keep(&mut self, item: Routed) {
+        self.queued.fetch_add(item.cost(), Ordering::Relaxed);
+        self.peeked.push_back(item);
     }
 
     pub(super) async fn await_started(&mut self) -> Result<u32, PeerError> {
@@ -136,7 +163,7 @@ impl Session {
             match self.next_routed().await {
                 Some(Routed::Started(pid)) => return Ok(pid),
                 Some(Routed::Event(SessionEvent::Error(m))) => return Err(PeerError::Agent(m)),
-                Some(other) => self.peeked.push_back(other),
+                Some(other) => self.keep(other),
                 None => return Err(self.close_reason()),
             }
         }
@@ -161,6 +188,9 @@ impl Session {
                 None => break Err(self.close_reason()),
             }
         };
+        for item in &kept {
+            self.queued.fetch_add(item.cost(), Ordering::Relaxed);
+        }
         kept.append(&mut self.peeked);
         self.peeked = kept;
         result
@@ -171,7 +201,7 @@ impl Session {
             match self.next_routed().await {
                 Some(Routed::Stat(s)) => return Ok(s),
                 Some(Routed::Event(SessionEvent::Error(m))) => return Err(PeerError::Agent(m)),
-                Some(other) => self.peeked.push_back(other),
+                Some(other) => self.keep(other),
                 None => return Err(self.close_reason()),
             }
         }
@@ -187,6 +217,12 @@ impl Session {
 
     pub(super) fn detach(&self) {
         let mut r = self.inner.routes();
+        if r.queued
+            .get(&self.id)
+            .is_some_and(|q| Arc::ptr_eq(q, &self.queued))
+        {
+            r.queued.remove(&self.id);
+        }
         r.handles.remove(&self.id);
         r.stdin.remove(&self.id);
         r.sockets.remove(&self.id);
