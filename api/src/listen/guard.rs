@@ -51,7 +51,9 @@ pub fn refusal(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-/// `localhost`, `*.localhost`, or a loopback IP, with an optional port.
+/// `localhost`, `*.localhost`, a loopback IP, or `docker` (the name Docker
+/// clients have long put in `Host` for a local daemon; public DNS does not
+/// resolve a single-label name for a rebinding page), with an optional port.
 fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
@@ -59,6 +61,7 @@ fn is_loopback_host(host: &str) -> bool {
     };
     let lower = name.to_ascii_lowercase();
     lower == "localhost"
+        || lower == "docker"
         || lower.ends_with(".localhost")
         || name
             .parse::<std::net::IpAddr>()
@@ -120,6 +123,7 @@ mod tests {
             vec![("host", "localhost:2375")],
             vec![("host", "[::1]:2375")],
             vec![("host", "api.moby.localhost")],
+            vec![("host", "docker")],
             vec![("host", "127.0.0.1"), ("sec-fetch-site", "none")],
             vec![],
         ] {

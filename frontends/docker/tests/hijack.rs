@@ -124,7 +124,7 @@ async fn attach_without_upgrade_is_200_stream_with_body_as_stdin() {
         .await
         .expect("connect");
     let req = format!(
-        "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 5\r\n\r\ninput"
+        "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 5\r\n\r\ninput"
     );
     let (head, rest) = raw_exchange(&mut s, req.as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -235,7 +235,7 @@ async fn wait_sends_headers_before_the_container_exits() {
         .await
         .expect("connect");
     let req = format!(
-        "POST /v1.44/containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+        "POST /v1.44/containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n"
     );
     // The container is running and nothing will stop it until the head is here.
     let (head, rest) = raw_exchange(&mut s, req.as_bytes()).await;
@@ -291,7 +291,7 @@ async fn wait_error_after_headers_goes_in_the_body() {
         .await
         .expect("connect");
     let req =
-        format!("POST /containers/{id}/wait HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n");
+        format!("POST /containers/{id}/wait HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n");
     let (head, rest) = raw_exchange(&mut s, req.as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     // The test backend fails the wait when the container disappears under it.
@@ -318,7 +318,7 @@ async fn wait_on_unknown_container_is_404_before_headers() {
         .expect("connect");
     let (head, _) = raw_exchange(
         &mut s,
-        b"POST /containers/ghost/wait HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+        b"POST /containers/ghost/wait HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n",
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
@@ -351,7 +351,7 @@ async fn unix_socket_serves_ping() {
     let mut s = tokio::net::UnixStream::connect(server.socket_path())
         .await
         .expect("connect");
-    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
     let mut all = Vec::new();

@@ -37,7 +37,7 @@ impl TokenCredential for SimIdentity {
                 "{}/msi/token?resource={resource}&api-version=2019-08-01",
                 self.0
             ))
-            .header("X-IDENTITY-HEADER", SimConfig::default().identity_header)
+            .header("X-IDENTITY-HEADER", IDENTITY_HEADER)
             .send()
             .await
             .map_err(|e| err(e.to_string()))?
@@ -52,9 +52,13 @@ impl TokenCredential for SimIdentity {
     }
 }
 
+/// The test emulator's identity header (its default is random per start).
+const IDENTITY_HEADER: &str = "volumes-test-identity";
+
 async fn sim() -> RunningSim {
     Simulator::start(SimConfig {
         engine: "unix:///nonexistent/sockerless-test.sock".into(),
+        identity_header: IDENTITY_HEADER.into(),
         ..SimConfig::default()
     })
     .await
