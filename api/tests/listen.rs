@@ -106,7 +106,7 @@ async fn hijack(handle: ShutdownHandle, mut req: Request) -> Response {
 
 async fn hijack_over(stream: &mut (impl AsyncReadExt + AsyncWriteExt + Unpin)) {
     stream
-        .write_all(b"POST /hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
+        .write_all(b"POST /hijack HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
         .await
         .expect("write");
     let mut head = Vec::new();

@@ -15,6 +15,7 @@ use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, Result,
 use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::exec_failure::{self, ExecFailure};
 use crate::runtime::{find_container, now_nanos, random_hex};
 use crate::store::{ExecRecord, records};
 
@@ -147,21 +148,45 @@ pub async fn start(
             .unwrap_or(0)
     };
     let detach = start.detach.unwrap_or(false);
+    let workdir = config.working_dir.clone().filter(|w| !w.is_empty());
+    if let Some(failure) = workdir.as_deref().and_then(exec_failure::relative_workdir) {
+        return failed(backend, record, failure, tty, detach).await;
+    }
     let with_stdin = config.attach_stdin.unwrap_or(false) && stdin.is_some() && !detach;
     let agent_config = peer::ExecConfig {
         cmd: config.cmd.clone().unwrap_or_default(),
         env: config.env.clone().unwrap_or_default(),
-        workdir: config.working_dir.clone().filter(|w| !w.is_empty()),
+        workdir: workdir.clone(),
         user: config.user.clone().filter(|u| !u.is_empty()),
         tty,
         stdin: with_stdin,
         rows: dim(0),
         cols: dim(1),
     };
-    let session = conn
-        .exec(&agent_config)
-        .await
-        .map_err(|e| ApiError::Internal(format!("exec in container {}: {e}", container.id)))?;
+    let session = match conn.exec(&agent_config).await {
+        Ok(session) => session,
+        // The agent could not start the process: the exec ends as dockerd's does.
+        Err(peer::PeerError::Agent(message)) => {
+            let workdir_missing = match &workdir {
+                Some(dir) => match conn.stat(dir).await {
+                    // Go's os.ModeDir; a symlink is taken as usable.
+                    Ok(stat) => stat.mode & (1 << 31) == 0 && stat.link_target.is_empty(),
+                    Err(_) => true,
+                },
+                None => false,
+            };
+            let cmd = agent_config.cmd.first().map(String::as_str).unwrap_or("");
+            let failure =
+                exec_failure::classify(cmd, workdir.as_deref(), workdir_missing, &message);
+            return failed(backend, record, failure, tty, detach).await;
+        }
+        Err(e) => {
+            return Err(ApiError::Internal(format!(
+                "exec in container {}: {e}",
+                container.id
+            )));
+        }
+    };
     record.running = true;
     put_exec(backend, record.clone()).await?;
 
@@ -197,6 +222,31 @@ pub async fn start(
         output: Box::pin(futures_util::stream::unfold(out_rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         })),
+    })
+}
+
+/// An exec that could not start: its exit code recorded, then dockerd's
+/// message as its only output (detached: a 400 with the message, as dockerd).
+async fn failed(
+    backend: &AcaBackend,
+    mut record: ExecRecord,
+    failure: ExecFailure,
+    tty: bool,
+    detach: bool,
+) -> Result<AttachedOutput> {
+    record.running = false;
+    record.exit_code = Some(failure.exit_code);
+    put_exec(backend, record).await?;
+    if detach {
+        return Err(ApiError::InvalidParameter(failure.message));
+    }
+    let chunk = OutputChunk {
+        stream: StreamKind::Stdout,
+        data: format!("{}\r\n", failure.message).into_bytes().into(),
+    };
+    Ok(AttachedOutput {
+        tty,
+        output: Box::pin(futures_util::stream::iter([Ok(chunk)])),
     })
 }
 

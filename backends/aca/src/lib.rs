@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod docker_socket;
 pub mod errors;
 pub mod exec;
+pub mod exec_failure;
 pub mod images;
 pub mod logs;
 pub mod names;

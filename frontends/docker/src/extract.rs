@@ -156,6 +156,23 @@ pub fn check_plain_ref(kind: &str, reference: &str) -> Result<(), DockerError> {
     }
 }
 
+/// Network names and references as dockerd takes them: any printable text
+/// (`docker network create "a b"` works on dockerd), bounded; networks are
+/// records, never paths.
+pub fn check_network_ref(reference: &str) -> Result<(), DockerError> {
+    let ok = !reference.trim().is_empty()
+        && reference.len() <= 512
+        && !reference.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(DockerError::bad_request(format!(
+            "invalid network reference: {}",
+            reference.escape_debug()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +218,12 @@ mod tests {
         assert!(check_plain_ref("image", "registry:5000/library/busybox:1.36").is_ok());
         assert!(check_plain_ref("image", "../../etc/passwd").is_err());
         assert!(check_plain_ref("volume", "a\nb").is_err());
+        for ok in ["a b", " lead", "a/b", "é"] {
+            assert!(check_network_ref(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", " ", "a\nb", "a\u{1b}b"] {
+            assert!(check_network_ref(bad).is_err(), "{bad:?}");
+        }
     }
 
     proptest::proptest! {

@@ -16,6 +16,7 @@ pub mod framing;
 pub mod hijack;
 pub mod query;
 mod routes;
+pub mod shape;
 mod run;
 pub mod state;
 pub mod version;

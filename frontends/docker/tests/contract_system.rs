@@ -84,9 +84,9 @@ async fn endpoints_without_backend_operation_are_501() {
         (Method::GET, "/containers/abc/stats"),
         (Method::POST, "/commit"),
         (Method::POST, "/build"),
-        (Method::GET, "/swarm"),
+        (Method::POST, "/swarm/init"),
+        (Method::POST, "/swarm/join"),
         (Method::GET, "/plugins"),
-        (Method::GET, "/services/x/logs"),
         (Method::GET, "/images/busybox/history"),
         (Method::POST, "/images/busybox/push"),
         (Method::POST, "/images/create?fromSrc=-"),
@@ -100,6 +100,37 @@ async fn endpoints_without_backend_operation_are_501() {
             r.message()
         );
     }
+}
+
+/// As a dockerd outside any swarm: 503 with dockerd's messages (SDKs
+/// tolerate these, not a 501).
+#[tokio::test]
+async fn swarm_endpoints_answer_as_a_node_outside_a_swarm() {
+    let app = app(Arc::new(MemBackend::new())).await;
+    let not_a_manager = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+    for (method, uri, message) in [
+        (Method::GET, "/swarm", not_a_manager),
+        (
+            Method::POST,
+            "/swarm/leave?force=1",
+            "This node is not part of a swarm",
+        ),
+        (Method::GET, "/swarm/unlockkey", not_a_manager),
+        (Method::GET, "/nodes", not_a_manager),
+        (Method::DELETE, "/nodes/x", not_a_manager),
+        (Method::GET, "/services", not_a_manager),
+        (Method::POST, "/services/create", not_a_manager),
+        (Method::GET, "/services/x/logs", not_a_manager),
+        (Method::GET, "/tasks", not_a_manager),
+        (Method::GET, "/secrets", not_a_manager),
+        (Method::GET, "/configs/x", not_a_manager),
+    ] {
+        let r = call(&app, method, uri, None).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+        assert_eq!(r.json(), serde_json::json!({"message": message}), "{uri}");
+    }
+    let r = call(&app, Method::PUT, "/swarm", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "dockerd has no PUT /swarm");
 }
 
 #[tokio::test]

@@ -262,10 +262,12 @@ async fn save(backend: &AcaBackend, network: &Network) -> Result<()> {
     Ok(())
 }
 
+/// Network names as dockerd accepts them: anything printable, spaces and
+/// `/` included (`docker network create "a b"` works on dockerd). Names only
+/// key the store, never a path or an Azure name; control characters are
+/// refused as they cannot be shown.
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    !name.trim().is_empty() && name.len() <= 512 && !name.chars().any(char::is_control)
 }
 
 /// The next free subnet of the default pools, with its gateway.
@@ -293,7 +295,7 @@ pub async fn create(
 ) -> Result<NetworkCreateResponse> {
     if !valid_name(&req.name) {
         return Err(ApiError::InvalidParameter(format!(
-            "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            "invalid network name {:?}: it must be printable text of at most 512 bytes",
             req.name
         )));
     }

@@ -14,7 +14,7 @@ use sockerless_api::{
     LogsOptions, PathStat, RemoveContainerOptions, StopOptions, WaitCondition,
 };
 
-use super::{PathParam, Query, Version, empty, json};
+use super::{PathParam, Query, Version, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{byte_stream, check_container_name, check_object_ref, read_json};
 use crate::framing::{encode_output, stream_content_type};
@@ -60,7 +60,13 @@ async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
         filters: q.filters()?,
     };
     let list = state.backend.container_list(opts).await?;
-    Ok(json(StatusCode::OK, &list))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::ContainerSummary,
+        &list,
+    )
+    .await)
 }
 
 async fn create(
@@ -96,7 +102,13 @@ async fn create(
 async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
     let id = container_id(id)?;
     let container = state.backend.container_inspect(&id).await?;
-    Ok(json(StatusCode::OK, &container))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::ContainerInspect,
+        &container,
+    )
+    .await)
 }
 
 async fn start(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {

@@ -8,7 +8,7 @@ use sockerless_api::Capability;
 use sockerless_api::docker::{ExecConfig, ExecStartConfig};
 
 use super::containers::tty_size;
-use super::{PathParam, Query, Version, empty, json};
+use super::{PathParam, Query, Version, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{check_object_ref, read_json};
 use crate::framing::stream_content_type;
@@ -74,7 +74,13 @@ async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> Han
     check_object_ref("exec instance", &id)?;
     state.require(Capability::Exec).await?;
     let exec = state.backend.exec_inspect(&id).await?;
-    Ok(json(StatusCode::OK, &exec))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::ExecInspect,
+        &exec,
+    )
+    .await)
 }
 
 async fn resize(

@@ -12,7 +12,7 @@ use sockerless_api::{
     Capability, ListImagesOptions, ProgressStream, PullImageOptions, RemoveImageOptions,
 };
 
-use super::{PathParam, Query, json};
+use super::{PathParam, Query, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{byte_stream, check_plain_ref, registry_auth};
 use crate::framing::encode_progress;
@@ -42,7 +42,13 @@ async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
         filters: q.filters()?,
     };
     let images = state.backend.image_list(opts).await?;
-    Ok(json(StatusCode::OK, &images))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::ImageSummary,
+        &images,
+    )
+    .await)
 }
 
 /// `fromImage` pulls; `fromSrc` (import) has no backend operation.
@@ -96,7 +102,13 @@ async fn progress_response(mut progress: ProgressStream) -> HandlerResult {
 async fn get_named(State(state): State<AppState>, PathParam(rest): PathParam) -> HandlerResult {
     if let Some(name) = rest.strip_suffix("/json") {
         let image = state.backend.image_inspect(image_name(name)?).await?;
-        return Ok(json(StatusCode::OK, &image));
+        return Ok(shaped(
+            &state,
+            StatusCode::OK,
+            crate::shape::Kind::ImageInspect,
+            &image,
+        )
+        .await);
     }
     if rest.ends_with("/history") {
         return Err(DockerError::unsupported("image history"));

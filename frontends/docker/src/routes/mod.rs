@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::errors::DockerError;
 use crate::query::QueryParams;
+use crate::shape;
 use crate::state::AppState;
 use crate::version::{API_VERSION, ApiVersion};
 
@@ -17,6 +18,7 @@ mod containers;
 mod exec;
 mod images;
 mod networks;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -29,6 +31,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(images::routes())
         .merge(networks::routes())
         .merge(volumes::routes())
+        .merge(swarm::routes())
         .merge(unsupported_routes())
         .fallback(page_not_found)
         .method_not_allowed_fallback(page_not_found)
@@ -60,18 +63,6 @@ fn unsupported_routes() -> Router<AppState> {
         ("/session", "build session"),
         ("/plugins", "plugins"),
         ("/plugins/{*rest}", "plugins"),
-        ("/nodes", "swarm"),
-        ("/nodes/{*rest}", "swarm"),
-        ("/swarm", "swarm"),
-        ("/swarm/{*rest}", "swarm"),
-        ("/services", "swarm services"),
-        ("/services/{*rest}", "swarm services"),
-        ("/tasks", "swarm tasks"),
-        ("/tasks/{*rest}", "swarm tasks"),
-        ("/secrets", "swarm secrets"),
-        ("/secrets/{*rest}", "swarm secrets"),
-        ("/configs", "swarm configs"),
-        ("/configs/{*rest}", "swarm configs"),
         ("/distribution/{*rest}", "distribution inspect"),
     ];
     table.iter().fold(Router::new(), |router, (path, op)| {
@@ -135,6 +126,28 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
         )
         .into_response(),
     }
+}
+
+/// A JSON response completed to dockerd's shape (see [`crate::shape`]).
+pub async fn shaped<T: Serialize>(
+    state: &AppState,
+    status: StatusCode,
+    kind: shape::Kind,
+    value: &T,
+) -> Response {
+    let mut value = match serde_json::to_value(value) {
+        Ok(value) => value,
+        Err(err) => {
+            return DockerError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot encode response: {err}"),
+            )
+            .into_response();
+        }
+    };
+    let (driver, _) = state.backend_name().await;
+    shape::complete(kind, &mut value, &shape::Context { driver });
+    json(status, &value)
 }
 
 /// An empty response with `status` (204, 200, 201).

@@ -10,9 +10,9 @@ use sockerless_api::docker::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
 };
 
-use super::{PathParam, Query, empty, json};
+use super::{PathParam, Query, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
-use crate::extract::{check_plain_ref, read_json};
+use crate::extract::{check_network_ref, read_json};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn network_ref(state: &AppState, id: &str) -> Result<(), DockerError> {
-    if check_plain_ref("network", id).is_err() || id.contains('/') {
+    if check_network_ref(id).is_err() {
         return Err(DockerError::new(
             StatusCode::NOT_FOUND,
             format!("network {} not found", id.escape_debug()),
@@ -39,7 +39,13 @@ async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
     let filters = q.filters()?;
     state.require(Capability::Networks).await?;
     let networks = state.backend.network_list(filters).await?;
-    Ok(json(StatusCode::OK, &networks))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::Network,
+        &networks,
+    )
+    .await)
 }
 
 async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> HandlerResult {
@@ -49,7 +55,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -
     if req.name.trim().is_empty() {
         return Err(DockerError::bad_request("network name is required"));
     }
-    check_plain_ref("network", &req.name)?;
+    check_network_ref(&req.name)?;
     state.require(Capability::Networks).await?;
     let created = state.backend.network_create(req).await?;
     Ok(json(StatusCode::CREATED, &created))
@@ -58,7 +64,13 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -
 async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
     network_ref(&state, &id).await?;
     let network = state.backend.network_inspect(&id).await?;
-    Ok(json(StatusCode::OK, &network))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::Network,
+        &network,
+    )
+    .await)
 }
 
 async fn remove(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {

@@ -17,7 +17,7 @@ use sockerless_api::docker::{
 use sockerless_api::listen::ShutdownHandle;
 use sockerless_api::{ApiError, Capability, ListContainersOptions, ListImagesOptions};
 
-use super::{Query, json};
+use super::{Query, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::read_json;
 use crate::framing::json_line;
@@ -118,7 +118,13 @@ async fn version(State(state): State<AppState>) -> HandlerResult {
         }
     }
     version.components = Some(components);
-    Ok(json(StatusCode::OK, &version))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::Version,
+        &version,
+    )
+    .await)
 }
 
 async fn info(State(state): State<AppState>) -> HandlerResult {
@@ -147,7 +153,7 @@ async fn info(State(state): State<AppState>) -> HandlerResult {
         ..Default::default()
     });
     info.warnings.get_or_insert_with(Vec::new);
-    Ok(json(StatusCode::OK, &info))
+    Ok(shaped(&state, StatusCode::OK, crate::shape::Kind::Info, &info).await)
 }
 
 /// `/info` for a backend without its own: container and image counts, asked of the backend.
@@ -268,7 +274,7 @@ async fn disk_usage(State(state): State<AppState>, Query(q): Query) -> HandlerRe
         // Sockerless has no builder, so there is no build cache.
         body.insert("BuildCache".into(), json!([]));
     }
-    Ok(json(StatusCode::OK, &body))
+    Ok(shaped(&state, StatusCode::OK, crate::shape::Kind::DiskUsage, &body).await)
 }
 
 async fn auth(State(state): State<AppState>, headers: HeaderMap, body: Body) -> HandlerResult {

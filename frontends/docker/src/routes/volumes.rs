@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use sockerless_api::Capability;
 use sockerless_api::docker::VolumeCreateRequest;
 
-use super::{PathParam, Query, empty, json};
+use super::{PathParam, Query, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::read_json;
 use crate::state::AppState;
@@ -49,7 +49,13 @@ async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
     let mut volumes = state.backend.volume_list(filters).await?;
     volumes.volumes.get_or_insert_with(Vec::new);
     volumes.warnings.get_or_insert_with(Vec::new);
-    Ok(json(StatusCode::OK, &volumes))
+    Ok(shaped(
+        &state,
+        StatusCode::OK,
+        crate::shape::Kind::VolumeList,
+        &volumes,
+    )
+    .await)
 }
 
 async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> HandlerResult {
@@ -73,7 +79,7 @@ async fn inspect(State(state): State<AppState>, PathParam(name): PathParam) -> H
     volume_ref(&name)?;
     state.require(Capability::Volumes).await?;
     let volume = state.backend.volume_inspect(&name).await?;
-    Ok(json(StatusCode::OK, &volume))
+    Ok(shaped(&state, StatusCode::OK, crate::shape::Kind::Volume, &volume).await)
 }
 
 async fn update() -> DockerError {
