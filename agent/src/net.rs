@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 
-use crate::transport::{WsTransport, verify_bearer, websocket};
+use crate::transport::{WsTransport, link_ws_config, verify_bearer, websocket};
 
 /// Header carrying the container id on the agent's upgrade request.
 pub const CONTAINER_ID_HEADER: &str = "X-Sockerless-Container-Id";
@@ -118,9 +118,10 @@ pub async fn dial(url: &str, opts: &DialOptions) -> Result<WsTransport<Box<dyn I
     } else {
         Box::new(tcp)
     };
-    let (ws, _resp) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .map_err(|e| NetError::Handshake(e.to_string()))?;
+    let (ws, _resp) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(link_ws_config()))
+            .await
+            .map_err(|e| NetError::Handshake(e.to_string()))?;
     Ok(websocket(ws))
 }
 

@@ -36,7 +36,19 @@ use bytes::Bytes;
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::protocol::MAX_FRAME_LEN;
+
+/// WebSocket limits of the agent link, for both ends: a message is one
+/// protocol frame, so nothing larger than [`MAX_FRAME_LEN`] is ever read
+/// into memory (tungstenite's default would accept 64 MiB messages).
+pub fn link_ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_LEN))
+        .max_frame_size(Some(MAX_FRAME_LEN))
+}
 
 /// Error type of a transport.
 pub type TransportError = Box<dyn std::error::Error + Send + Sync>;

@@ -111,3 +111,77 @@ async fn a_flood_to_an_unopened_session_disconnects_the_agent() {
     .await;
     assert!(end.is_ok(), "the agent's connection stayed open");
 }
+
+/// One WebSocket message is one frame: a message larger than a frame is
+/// refused from its header, not read into memory first (tungstenite's
+/// default limit is 64 MiB a message). The client here is raw TCP, so this
+/// process holds nothing of the message but what the server reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_a_frame_closes_the_link() {
+    use sockerless_agent::protocol::MAX_FRAME_LEN;
+    use sockerless_agent::transport::link_ws_config;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async_with_config(tcp, Some(link_ws_config()))
+            .await
+            .expect("handshake");
+        let baseline = rss_bytes();
+        let first = ws.next().await;
+        (
+            first.map(|m| m.map(|m| m.len())),
+            rss_bytes().saturating_sub(baseline),
+        )
+    });
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("dial");
+    tcp.write_all(
+        format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("upgrade request");
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.expect("upgrade response");
+        response.push(byte[0]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101"), "{response:?}");
+    // One binary frame of 12 frames' worth (under tungstenite's default
+    // limits: 16 MiB a frame, 64 MiB a message), masked with a zero key (the
+    // payload goes as is), sent in chunks until the server stops reading.
+    let len = 12 * MAX_FRAME_LEN as u64;
+    let mut header = vec![0x82u8, 0x80 | 127];
+    header.extend_from_slice(&len.to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 0]);
+    tcp.write_all(&header).await.expect("frame header");
+    let chunk = vec![b'x'; 64 << 10];
+    let mut sent = 0u64;
+    while sent < len {
+        match tokio::time::timeout(STALLED, tcp.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len() as u64,
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    let (first, grown) = tokio::time::timeout(GUARD, server)
+        .await
+        .expect("the server answers in time")
+        .expect("join");
+    assert!(
+        matches!(first, Some(Err(_))),
+        "an oversized message must be an error, got {first:?}"
+    );
+    assert!(sent < len, "the server read all {len} bytes");
+    assert!(
+        grown < (8 * MAX_FRAME_LEN) as u64,
+        "read {grown} bytes into memory"
+    );
+}

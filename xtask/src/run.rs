@@ -34,7 +34,8 @@ pub fn run(extra: &[&str]) -> Result<()> {
     {
         cmd.args(["-H", DEFAULT_HOST]);
     }
-    cmd.arg("--engine")
+    cmd.arg("--emulator")
+        .arg("--engine")
         .arg(engine.url())
         .arg("--agent-bin")
         .arg(&agent)
@@ -45,7 +46,7 @@ pub fn run(extra: &[&str]) -> Result<()> {
 }
 
 /// Whether the test registry already serves `library/busybox:latest`.
-fn has_test_images(registry: &str) -> bool {
+pub fn has_test_images(registry: &str) -> bool {
     Command::new("curl")
         .args([
             "-fsS",

@@ -21,9 +21,9 @@ pub const AGENT_BIN_NAME: &str = "sockerless-agent";
     version,
     about = "Docker Engine API on Azure Container Apps Jobs: the Docker frontend and the ACA backend in one process",
     long_about = "Docker Engine API on Azure Container Apps Jobs: the Docker frontend and the ACA backend \
-in one process.\n\nWithout an Azure subscription (--subscription-id / SOCKERLESS_ACA_SUBSCRIPTION_ID) it starts \
-an embedded Azure emulator that runs every job execution as containers on a local engine (--engine), \
-builds the agent image from --agent-bin and pushes it into the emulator's registry.\n\n\
+in one process.\n\nWith --emulator it starts an embedded Azure emulator that runs every job execution as \
+containers on a local engine (--engine), builds the agent image from --agent-bin and pushes it into the \
+emulator's registry. Without it, the Azure configuration (--subscription-id and the rest) is required.\n\n\
 Once ready, the first line on stdout is `export DOCKER_HOST=...`; logs go to stderr.",
     args_conflicts_with_subcommands = true
 )]
@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Docker API listener: unix:///path or tcp://127.0.0.1:PORT (TCP on loopback only: no TLS).
     #[arg(short = 'H', long = "host", value_name = "ADDR", env = "SOCKERLESS_HOST", default_value = DEFAULT_HOST)]
     pub host: String,
+    /// Run on the embedded Azure emulator (a local engine runs the job executions) instead of Azure.
+    /// Never implied: without it, a missing Azure key is an error.
+    #[arg(long, env = "SOCKERLESS_EMULATOR")]
+    pub emulator: bool,
     /// Emulator mode: container engine running the job executions (unix:// only).
     #[arg(long, value_name = "URL", env = "SOCKERLESS_SIM_ENGINE", default_value = DEFAULT_ENGINE)]
     pub engine: String,

@@ -1,5 +1,5 @@
-//! Emulator mode: with no Azure subscription configured, the all-in-one runs
-//! the Azure emulator in-process and points the backend at it.
+//! Emulator mode (`--emulator`): the all-in-one runs the Azure emulator
+//! in-process and points the backend at it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,9 +25,16 @@ pub const FALLBACK_AGENT_LISTEN: &str = "tcp://127.0.0.1:0";
 /// Subdirectory of the data dir holding the emulator's volumes.
 pub const SIM_SUBDIR: &str = "azure-sim";
 
-/// Whether `err` means "no Azure subscription configured" (emulator mode).
-pub fn wants_emulator(err: &ConfigError) -> bool {
-    matches!(err, ConfigError::Missing(keys) if keys.contains(&"subscription_id"))
+/// The message for a configuration error outside emulator mode: a missing
+/// Azure key also says how to run without Azure, since the emulator is never
+/// implied (a typo in a real deployment must not run containers locally).
+pub fn explain_config_error(err: &ConfigError) -> String {
+    match err {
+        ConfigError::Missing(_) => format!(
+            "{err}; or pass --emulator (SOCKERLESS_EMULATOR=true) to run on the embedded Azure emulator"
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// What emulator mode needs besides the backend flags.
@@ -119,7 +126,7 @@ pub async fn start(
         data_dir = %config.data_dir.display(),
         agent_image = config.agent_image.as_deref().unwrap_or(""),
         replica_network = %emulator.sim.network().map(|n| format!("{} {} gateway {}", n.name, n.subnet, n.gateway)).unwrap_or_default(),
-        "emulator mode: no Azure subscription configured, using the embedded Azure emulator"
+        "emulator mode (--emulator): using the embedded Azure emulator"
     );
     Ok((emulator, config, credential))
 }
@@ -279,18 +286,16 @@ mod tests {
     }
 
     #[test]
-    fn only_a_missing_subscription_means_emulator_mode() {
-        let err = Config::from_sources(&CliArgs::default(), no_env()).expect_err("missing");
-        assert!(wants_emulator(&err));
+    fn a_missing_key_names_it_and_the_emulator_flag() {
         let args = CliArgs {
             subscription_id: Some("sub".into()),
             ..CliArgs::default()
         };
         let err = Config::from_sources(&args, no_env()).expect_err("still missing rg");
-        assert!(
-            !wants_emulator(&err),
-            "a subscription without the rest is an error"
-        );
+        let message = explain_config_error(&err);
+        assert!(message.contains("resource_group"), "{message}");
+        assert!(!message.contains("subscription_id"), "{message}");
+        assert!(message.contains("--emulator"), "{message}");
     }
 
     #[test]

@@ -47,36 +47,32 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .map_err(|e| UsageError(format!("{e:#}")))?;
     sockerless_backend_aca::daemon::init_logging(&log_config);
 
-    let (emulator, mut config, credential) = match Config::from_sources(&args.backend, env.clone())
-    {
-        Ok(mut config) => {
-            if let Some(mirror) = &args.docker_io_mirror {
-                let url = url::Url::parse(mirror)
-                    .map_err(|e| UsageError(format!("--docker-io-mirror {mirror:?}: {e}")))?;
-                config.registry_mirrors.insert("docker.io".to_owned(), url);
-            }
-            if config.agent_image.is_none() {
-                tracing::warn!(
-                    "no agent image configured (--agent-image): containers cannot start; \
-                     push one with `sockerless push-agent-image`"
-                );
-            }
-            (None, config, None)
+    let (emulator, mut config, credential) = if args.emulator {
+        let options = EmulatorOptions {
+            engine: args.engine.clone(),
+            docker_io_mirror: args
+                .docker_io_mirror
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DOCKER_IO_MIRROR.to_owned()),
+            agent_bin: resolve_agent_bin(args.agent_bin.clone()),
+        };
+        let (emulator, config, credential) = emulator::start(&args.backend, env, &options).await?;
+        (Some(emulator), config, Some(credential))
+    } else {
+        let mut config = Config::from_sources(&args.backend, env.clone())
+            .map_err(|err| UsageError(emulator::explain_config_error(&err)))?;
+        if let Some(mirror) = &args.docker_io_mirror {
+            let url = url::Url::parse(mirror)
+                .map_err(|e| UsageError(format!("--docker-io-mirror {mirror:?}: {e}")))?;
+            config.registry_mirrors.insert("docker.io".to_owned(), url);
         }
-        Err(err) if emulator::wants_emulator(&err) => {
-            let options = EmulatorOptions {
-                engine: args.engine.clone(),
-                docker_io_mirror: args
-                    .docker_io_mirror
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_DOCKER_IO_MIRROR.to_owned()),
-                agent_bin: resolve_agent_bin(args.agent_bin.clone()),
-            };
-            let (emulator, config, credential) =
-                emulator::start(&args.backend, env, &options).await?;
-            (Some(emulator), config, Some(credential))
+        if config.agent_image.is_none() {
+            tracing::warn!(
+                "no agent image configured (--agent-image): containers cannot start; \
+                 push one with `sockerless push-agent-image`"
+            );
         }
-        Err(err) => return Err(UsageError(err.to_string()).into()),
+        (None, config, None)
     };
 
     // A container binding the Docker socket reaches this process's own Docker API.

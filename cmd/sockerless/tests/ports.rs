@@ -286,33 +286,6 @@ fn publish_all_host_held_ports_and_udp() {
     d.assert_nothing_left();
 }
 
-/// The process id of the all-in-one serving `docker_host`.
-fn daemon_pid(docker_host: &str) -> u32 {
-    let socket = docker_host.trim_start_matches("unix://");
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let ours = args.first().is_some_and(|a| a.ends_with(b"sockerless"));
-        if ours && args.iter().any(|a| a.ends_with(socket.as_bytes())) {
-            return pid;
-        }
-    }
-    panic!("no sockerless process serves {docker_host}");
-}
-
-/// Resident memory of `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn sha256_of_file(path: &std::path::Path) -> String {
     let out = common::run(
         {
@@ -371,14 +344,13 @@ fn hundred_mib_through_a_published_port_arrive_intact_in_bounded_memory() {
     .ok();
     let port = loopback_port(&d, &name, "9000");
     wait_listening(&d, &name, 9000);
-    let pid = daemon_pid(&d.docker_host);
-    let before = rss_kib(pid);
+    let before = d.rss_kib();
     let done = std::sync::atomic::AtomicBool::new(false);
     let peak = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
             let mut peak = before;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid));
+                peak = peak.max(d.rss_kib());
                 std::thread::sleep(Duration::from_millis(50));
             }
             peak

@@ -20,13 +20,14 @@ use axum::routing::get;
 use hyper_util::rt::TokioIo;
 use sockerless_agent::net::CONTAINER_ID_HEADER;
 use sockerless_agent::peer;
-use sockerless_agent::transport::{token_matches, websocket};
+use sockerless_agent::transport::{link_ws_config, token_matches, websocket};
 use sockerless_api::ApiError;
 use sockerless_api::listen::{self, ListenAddr, Listener, TlsAcceptorConfig};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::refusals::RefusalLog;
 use crate::AcaBackend;
 use crate::store::hash_token;
 
@@ -34,6 +35,8 @@ use crate::store::hash_token;
 pub const AGENT_PATH: &str = "/agent/v1/connect";
 /// Longest the agent's hello may take after the WebSocket upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Refusals of this process's agent endpoint(s), logged at a bounded rate.
+static REFUSALS: RefusalLog = RefusalLog::new();
 
 /// A running agent endpoint.
 #[derive(Debug, Clone)]
@@ -123,12 +126,12 @@ pub async fn start(backend: AcaBackend) -> Result<AgentEndpoint, ApiError> {
         .route(AGENT_PATH, get(upgrade))
         .with_state(backend.clone());
     // Serves for the life of the process (the daemon exits after draining the API).
+    // Its own connection cap: a flood of Docker API clients cannot starve
+    // agents, nor the other way round.
     let forever = std::future::pending::<()>();
+    let limits = backend.config().serve_limits();
     tokio::spawn(async move {
-        match tls {
-            Some(tls) => listen::serve_tls(listener, router, tls, forever, Duration::ZERO).await,
-            None => listen::serve(listener, router, forever, Duration::ZERO).await,
-        }
+        listen::serve_with(listener, router, tls, limits, forever, Duration::ZERO).await
     });
     Ok(AgentEndpoint {
         local_addr,
@@ -184,7 +187,7 @@ async fn upgrade(State(backend): State<AcaBackend>, request: Request) -> Respons
     let (id, token) = match check_request(&backend, request.headers()) {
         Ok(found) => found,
         Err(status) => {
-            tracing::info!(%status, "agent connection refused");
+            REFUSALS.log(&status);
             return status.into_response();
         }
     };
@@ -192,14 +195,18 @@ async fn upgrade(State(backend): State<AcaBackend>, request: Request) -> Respons
     tokio::spawn(async move {
         let connect = async {
             let upgraded = on_upgrade.await.map_err(|e| format!("upgrade: {e}"))?;
-            let ws =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(link_ws_config()),
+            )
+            .await;
             handshake(&backend, ws, id, token).await
         };
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
             Ok(Ok(())) => {}
-            Ok(Err(why)) => tracing::info!(%why, "agent connection refused"),
-            Err(_) => tracing::info!("agent handshake timed out"),
+            Ok(Err(why)) => REFUSALS.log(&why),
+            Err(_) => REFUSALS.log(&"handshake timed out"),
         }
     });
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
@@ -238,6 +245,7 @@ where
         .await
         .map_err(|e| format!("cannot record the running state: {e}"))?;
     tracing::info!(container = %id, "agent connected");
+    tracing::debug!(target: crate::runtime::TIMELINE, container = %id, "agent_connected");
     super::pump::attach_connection(backend.clone(), rt, Arc::new(conn));
     Ok(())
 }

@@ -4,5 +4,6 @@
 
 pub mod endpoint;
 pub mod pump;
+pub mod refusals;
 
 pub use endpoint::{AGENT_PATH, AgentEndpoint};

@@ -47,13 +47,18 @@ enum Request {
 /// and the connection closes.
 #[derive(Debug)]
 pub struct AgentLink {
-    requests: mpsc::UnboundedSender<Request>,
+    requests: mpsc::Sender<Request>,
     records_changes: bool,
 }
 
+/// Requests waiting for the connection's task: callers beyond it wait
+/// (`ask`) or hand the send to a task (one-way notices), so the queue itself
+/// never grows past this.
+const REQUEST_QUEUE: usize = 64;
+
 impl AgentLink {
     fn spawn(conn: Arc<AgentConnection>, rt: Arc<ContainerRuntime>) -> Arc<Self> {
-        let (requests, rx) = mpsc::unbounded_channel();
+        let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let records_changes = conn.info().records_changes;
         tokio::spawn(serve(conn, rt, rx));
         Arc::new(Self {
@@ -66,6 +71,7 @@ impl AgentLink {
         let (tx, rx) = oneshot::channel();
         self.requests
             .send(request(tx))
+            .await
             .map_err(|_| PeerError::Closed)?;
         rx.await.map_err(|_| PeerError::Closed)?
     }
@@ -123,9 +129,7 @@ impl AgentLink {
     /// Asks the agent to serve Unix sockets at `paths` (the full set); each
     /// connection to one arrives as an inbound Unix socket event.
     pub fn unix_listen(&self, paths: Vec<String>) -> Result<(), PeerError> {
-        self.requests
-            .send(Request::UnixListen(paths))
-            .map_err(|_| PeerError::Closed)
+        self.notify(Request::UnixListen(paths))
     }
 
     /// Reruns the exited main process in the lingering agent; the new run's
@@ -136,16 +140,28 @@ impl AgentLink {
 
     /// Tells a lingering agent to exit (its execution ends).
     pub fn end(&self) -> Result<(), PeerError> {
-        self.requests
-            .send(Request::End)
-            .map_err(|_| PeerError::Closed)
+        self.notify(Request::End)
+    }
+
+    /// Queues a one-way notice; when the queue is full, a task waits for
+    /// room so the caller (a sync path) never blocks.
+    fn notify(&self, request: Request) -> Result<(), PeerError> {
+        match self.requests.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PeerError::Closed),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                let requests = self.requests.clone();
+                tokio::spawn(async move {
+                    let _ = requests.send(request).await;
+                });
+                Ok(())
+            }
+        }
     }
 
     /// Sends the relay state (peers' names, addresses and ports) to the agent.
     pub fn set_peers(&self, peers: PeersUpdate) -> Result<(), PeerError> {
-        self.requests
-            .send(Request::SetPeers(peers))
-            .map_err(|_| PeerError::Closed)
+        self.notify(Request::SetPeers(peers))
     }
 }
 
@@ -154,7 +170,7 @@ impl AgentLink {
 async fn serve(
     mut conn: Arc<AgentConnection>,
     rt: Arc<ContainerRuntime>,
-    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut requests: mpsc::Receiver<Request>,
 ) {
     let mut health_open = true;
     loop {
@@ -337,14 +353,14 @@ fn disconnected(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Arc<Age
 async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session) -> Option<i32> {
     let input = session.input();
     let mut commands = rt.commands_rx.lock().await;
-    let (stdin_tx, mut stdin_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
+    let mut stdin_rx = rt.input_rx.lock().await;
     let dispatch = async {
         while let Some(command) = commands.recv().await {
             let sent = match command {
-                Command::Stdin(data) => stdin_tx.send(Some(data)).map_err(|_| PeerError::Closed),
-                Command::CloseStdin => stdin_tx.send(None).map_err(|_| PeerError::Closed),
                 Command::Signal(n) => input.signal(n),
                 Command::Resize(rows, cols) => input.resize(rows, cols),
+                // Queued apart (`input_rx`); never here.
+                Command::Stdin(_) | Command::CloseStdin => Ok(()),
             };
             if let Err(e) = sent {
                 tracing::info!(container = %rt.id, error = %e, "command not delivered to the agent");
@@ -355,8 +371,9 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session
     let stdin_writer = async {
         while let Some(item) = stdin_rx.recv().await {
             let written = match item {
-                Some(data) => input.write(&data).await,
-                None => input.close(),
+                Command::Stdin(data) => input.write(&data).await,
+                Command::CloseStdin => input.close(),
+                Command::Signal(_) | Command::Resize(..) => Ok(()),
             };
             if let Err(e) = written {
                 tracing::info!(container = %rt.id, error = %e, "stdin not delivered to the agent");

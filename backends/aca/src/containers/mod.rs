@@ -135,6 +135,7 @@ async fn store_new(
         match holder {
             None => {
                 tracing::info!(container = %id, name = %record.name, "container created");
+                tracing::debug!(target: crate::runtime::TIMELINE, container = %id, "created");
                 return Ok(ContainerCreateResponse {
                     id,
                     warnings: Vec::new(),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::AcaBackend;
 use crate::logs::store::{self as log_store, LogLine, LogQuery};
-use crate::runtime::state::{Command, LiveChunk};
+use crate::runtime::state::{Command, ContainerRuntime, LiveReceiver};
 use crate::runtime::{StoredConfig, find_container, rfc3339};
 
 type Sink = mpsc::Sender<Result<OutputChunk>>;
@@ -61,18 +61,72 @@ async fn send_lines(sink: &Sink, lines: Vec<LogLine>, timestamps: bool, tty: boo
     true
 }
 
-/// Forwards live chunks after `after_seq` until the run ends or the client leaves.
-async fn send_live(
-    sink: &Sink,
-    mut live: mpsc::UnboundedReceiver<LiveChunk>,
-    after_seq: i64,
+/// Lines read per page when a lagging follower catches up from the store.
+const CATCH_UP_PAGE: i64 = 256;
+
+/// Where a live follower is and what it wants.
+struct Follow {
+    backend: AcaBackend,
+    rt: std::sync::Arc<ContainerRuntime>,
     wanted: (bool, bool),
     timestamps: bool,
     tty: bool,
-) {
+}
+
+/// Forwards live chunks after `after_seq` until the run ends or the client
+/// leaves. A follower that falls behind (a client not reading) is dropped
+/// by the publisher; it then reads what it missed from the store, a page at
+/// a time, and follows again, so its memory stays bounded and nothing
+/// stored is skipped.
+async fn send_live(sink: &Sink, mut live: LiveReceiver, mut after_seq: i64, f: Follow) {
+    loop {
+        let Some(seen) = forward_live(sink, &mut live, after_seq, &f).await else {
+            return;
+        };
+        after_seq = seen;
+        if !live.lagged() {
+            return;
+        }
+        live = f.rt.subscribe();
+        let still_running = f.rt.state.borrow().running;
+        loop {
+            let id = f.rt.id.clone();
+            let (wanted, from) = (f.wanted, after_seq);
+            let page = f
+                .backend
+                .store()
+                .call(move |c| log_store::read_after(c, &id, wanted, from, CATCH_UP_PAGE))
+                .await;
+            let Ok(page) = page else { return };
+            let Some(last) = page.last().map(|l| l.seq) else {
+                break;
+            };
+            if !send_lines(sink, page, f.timestamps, f.tty).await {
+                return;
+            }
+            after_seq = last;
+        }
+        if !still_running {
+            return;
+        }
+    }
+}
+
+/// Forwards chunks newer than `after_seq`; the last sequence seen, or
+/// `None` when the client left.
+async fn forward_live(
+    sink: &Sink,
+    live: &mut LiveReceiver,
+    mut after_seq: i64,
+    f: &Follow,
+) -> Option<i64> {
+    let (wanted, timestamps, tty) = (f.wanted, f.timestamps, f.tty);
     while let Some(chunk) = live.recv().await {
         if chunk.seq != i64::MAX && chunk.seq <= after_seq {
             continue;
+        }
+        if chunk.seq != i64::MAX {
+            after_seq = chunk.seq;
         }
         let want = match chunk.stream {
             StreamKind::Stderr => wanted.1,
@@ -92,9 +146,10 @@ async fn send_live(
             chunk.stream
         };
         if sink.send(Ok(OutputChunk { stream, data })).await.is_err() {
-            return;
+            return None;
         }
     }
+    Some(after_seq)
 }
 
 /// Stored lines matching `q` and the highest stored sequence number.
@@ -167,20 +222,19 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
     }
     let (tx, rx) = mpsc::channel(64);
     let timestamps = opts.timestamps;
+    let follow = Follow {
+        backend: backend.clone(),
+        rt,
+        wanted: (opts.stdout, opts.stderr),
+        timestamps,
+        tty,
+    };
     tokio::spawn(async move {
         if !send_lines(&tx, lines, timestamps, tty).await {
             return;
         }
         if let Some(live) = live {
-            send_live(
-                &tx,
-                live,
-                max_seq,
-                (opts.stdout, opts.stderr),
-                timestamps,
-                tty,
-            )
-            .await;
+            send_live(&tx, live, max_seq, follow).await;
         }
     });
     Ok(AttachedOutput {
@@ -211,7 +265,20 @@ pub async fn attach(
         let (lines, max, _) = stored_lines(backend, &record.id, q).await?;
         (lines, max)
     } else {
-        (Vec::new(), 0)
+        // Live output only: a follower that lags catches up from here, not
+        // from the first line ever stored.
+        let id = record.id.clone();
+        let max: Option<i64> = backend
+            .store()
+            .call(move |c| {
+                c.query_row(
+                    "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        (Vec::new(), max.unwrap_or(0))
     };
     if let Some(mut input) = stdin.filter(|_| opts.stdin) {
         if !body.open_stdin.unwrap_or(false) {
@@ -224,7 +291,7 @@ pub async fn attach(
         let rt = rt.clone();
         tokio::spawn(async move {
             while let Some(data) = input.next().await {
-                rt.send(Command::Stdin(data));
+                rt.send_input(Command::Stdin(data)).await;
             }
             if close_at_end {
                 rt.send(Command::CloseStdin);
@@ -232,21 +299,20 @@ pub async fn attach(
         });
     }
     let (tx, rx) = mpsc::channel(64);
-    let wanted = (opts.stdout, opts.stderr);
+    let follow = Follow {
+        backend: backend.clone(),
+        rt,
+        wanted: (opts.stdout, opts.stderr),
+        timestamps: false,
+        tty,
+    };
+    let after = max_seq;
     tokio::spawn(async move {
         if !send_lines(&tx, lines, false, tty).await {
             return;
         }
         if let Some(live) = live {
-            send_live(
-                &tx,
-                live,
-                if opts.logs { max_seq } else { i64::MIN },
-                wanted,
-                false,
-                tty,
-            )
-            .await;
+            send_live(&tx, live, after, follow).await;
         }
     });
     Ok(AttachedOutput {

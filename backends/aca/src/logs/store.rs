@@ -129,6 +129,42 @@ pub fn read(conn: &Connection, container_id: &str, q: &LogQuery) -> rusqlite::Re
     Ok(lines)
 }
 
+/// Up to `limit` lines of the wanted streams after `after_seq`, oldest
+/// first: a live follower that fell behind catches up a page at a time.
+pub fn read_after(
+    conn: &Connection,
+    container_id: &str,
+    wanted: (bool, bool),
+    after_seq: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<LogLine>> {
+    let streams: Vec<u8> = [(wanted.0, 1u8), (wanted.1, 2u8)]
+        .into_iter()
+        .filter_map(|(on, s)| on.then_some(s))
+        .collect();
+    let Some(first) = streams.first().copied() else {
+        return Ok(Vec::new());
+    };
+    let second = streams.get(1).copied().unwrap_or(first);
+    let mut stmt = conn.prepare(
+        "SELECT seq, stream, time_nanos, data FROM container_logs \
+         WHERE container_id = ?1 AND (stream = ?2 OR stream = ?3) AND seq > ?4 \
+         ORDER BY seq ASC LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        params![container_id, first, second, after_seq, limit],
+        |r| {
+            Ok(LogLine {
+                seq: r.get(0)?,
+                stream: r.get(1)?,
+                time_nanos: r.get(2)?,
+                data: r.get(3)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
 /// Whether any output was captured for the container.
 pub fn has_any(conn: &Connection, container_id: &str) -> rusqlite::Result<bool> {
     conn.query_row(

@@ -130,6 +130,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let job_name = record.job_name.clone();
     let started = async {
         jobs.put_job(&job_name, &job).await?;
+        tracing::debug!(target: super::TIMELINE, container = %record.id, job = %job_name, "job_written");
         let execution = jobs.start(&job_name, None).await?;
         Ok::<_, ApiError>(execution.name.unwrap_or_default())
     }
@@ -150,6 +151,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             .await?;
     }
     tracing::info!(container = %record.id, job = %job_name, %execution, "execution started; waiting for the agent");
+    tracing::debug!(target: super::TIMELINE, container = %record.id, job = %job_name, %execution, "execution_started");
 
     let wait = Duration::from_secs(backend.config().agent_connect_timeout_secs);
     let outcome = tokio::select! {
@@ -259,6 +261,7 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
         }
     };
     tracing::info!(container = %rt.id, code, "container exited");
+    tracing::debug!(target: super::TIMELINE, container = %rt.id, code, "exited");
     crate::relay::gone(backend, &rt.id);
     crate::ports::close(rt).await;
     rt.close_subscribers();
@@ -500,6 +503,7 @@ pub async fn remove(
         crate::volumes::attach::remove_anonymous(backend, &stored.mounts).await;
     }
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
+    tracing::debug!(target: super::TIMELINE, container = %record.id, job = %record.job_name, "removed");
     Ok(())
 }
 

@@ -19,6 +19,13 @@ use sockerless_api::{ApiError, Result};
 use crate::AcaBackend;
 use crate::store::{ContainerRecord, records};
 
+/// Target of the debug events marking a container's phases (message: the
+/// phase; fields: `container`, and `job`/`execution` where known).
+/// `cargo xtask bench` parses them from the daemon's log
+/// (`SOCKERLESS_ACA_LOG_LEVEL=info,sockerless_timeline=debug`) for its
+/// `docker run` breakdown, so the target and the phase names are stable.
+pub const TIMELINE: &str = "sockerless_timeline";
+
 /// What the store keeps in a container's `config` column.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoredConfig {

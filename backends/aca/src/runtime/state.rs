@@ -3,6 +3,7 @@
 //! the queue of commands for the main process, and ARM call counts.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -94,9 +95,14 @@ pub struct ContainerRuntime {
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
     pub syncing: watch::Sender<bool>,
-    commands_tx: mpsc::UnboundedSender<Command>,
-    /// Commands for the main process, taken by the connection's pump.
-    pub commands_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
+    commands_tx: mpsc::Sender<Command>,
+    /// Signals and resizes for the main process, taken by the connection's pump.
+    pub commands_rx: tokio::sync::Mutex<mpsc::Receiver<Command>>,
+    input_tx: mpsc::Sender<Command>,
+    /// Stdin chunks and its end, in order, taken by the pump's stdin writer:
+    /// apart from the commands so a process not reading never holds up a
+    /// signal.
+    pub input_rx: tokio::sync::Mutex<mpsc::Receiver<Command>>,
     agent: Mutex<Option<Arc<AgentLink>>>,
     lingering: Mutex<Option<Lingering>>,
     /// When the current execution was started (by this daemon).
@@ -104,7 +110,7 @@ pub struct ContainerRuntime {
     health: Mutex<Option<HealthState>>,
     resume: Mutex<ResumeState>,
     token_hash: Mutex<Option<String>>,
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<LiveChunk>>>,
+    subscribers: Mutex<Vec<Subscriber>>,
     pump: Mutex<Option<JoinHandle<()>>>,
     watchdog: Mutex<Option<JoinHandle<()>>>,
 }
@@ -120,7 +126,8 @@ impl std::fmt::Debug for ContainerRuntime {
 
 impl ContainerRuntime {
     fn new(record: &ContainerRecord) -> Self {
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (commands_tx, commands_rx) = mpsc::channel(COMMANDS_CAPACITY);
+        let (input_tx, input_rx) = mpsc::channel(INPUT_CAPACITY);
         let running = record.state == "running";
         Self {
             id: record.id.clone(),
@@ -147,6 +154,8 @@ impl ContainerRuntime {
             syncing: watch::Sender::new(false),
             commands_tx,
             commands_rx: tokio::sync::Mutex::new(commands_rx),
+            input_tx,
+            input_rx: tokio::sync::Mutex::new(input_rx),
             agent: Mutex::new(None),
             lingering: Mutex::new(None),
             execution_started: Mutex::new(None),
@@ -161,7 +170,27 @@ impl ContainerRuntime {
 
     /// Queues a command for the main process (delivered once the agent is connected).
     pub fn send(&self, command: Command) {
-        let _ = self.commands_tx.send(command);
+        let queue = match command {
+            Command::Stdin(_) | Command::CloseStdin => &self.input_tx,
+            Command::Signal(_) | Command::Resize(..) => &self.commands_tx,
+        };
+        match queue.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // Full of stdin: a signal or resize still gets through, after it.
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = queue.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(command).await;
+                });
+            }
+        }
+    }
+
+    /// Queues stdin for the main process, waiting while the queue is full:
+    /// a client writing faster than the process reads is slowed down
+    /// instead of growing the daemon's memory.
+    pub async fn send_input(&self, command: Command) {
+        let _ = self.input_tx.send(command).await;
     }
 
     /// The live agent connection, if any.
@@ -296,15 +325,30 @@ impl ContainerRuntime {
     }
 
     /// A new live output subscriber.
-    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<LiveChunk> {
+    pub fn subscribe(&self) -> LiveReceiver {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.subscribers).push(tx);
-        rx
+        let queued = Arc::new(AtomicU64::new(0));
+        let lagged = Arc::new(AtomicBool::new(false));
+        lock(&self.subscribers).push(Subscriber {
+            tx,
+            queued: queued.clone(),
+            lagged: lagged.clone(),
+        });
+        LiveReceiver { rx, queued, lagged }
     }
 
-    /// Sends a chunk to every subscriber (dropping those that left).
+    /// Sends a chunk to every subscriber, dropping those that left and those
+    /// more than [`LIVE_BUDGET`] behind (they catch up from the store).
     pub fn publish(&self, chunk: LiveChunk) {
-        lock(&self.subscribers).retain(|s| s.send(chunk.clone()).is_ok());
+        let len = chunk.data.len() as u64;
+        lock(&self.subscribers).retain(|s| {
+            if s.queued.load(Ordering::Relaxed) + len > LIVE_BUDGET {
+                s.lagged.store(true, Ordering::Relaxed);
+                return false;
+            }
+            s.queued.fetch_add(len, Ordering::Relaxed);
+            s.tx.send(chunk.clone()).is_ok()
+        });
     }
 
     /// Ends every subscriber's stream (the run ended).
@@ -317,6 +361,46 @@ impl ContainerRuntime {
         if let Ok(mut rx) = self.commands_rx.try_lock() {
             while rx.try_recv().is_ok() {}
         }
+        if let Ok(mut rx) = self.input_rx.try_lock() {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+}
+
+/// Signals and resizes queued for a main process.
+pub const COMMANDS_CAPACITY: usize = 256;
+/// Stdin chunks queued for a main process (a client writing faster waits).
+pub const INPUT_CAPACITY: usize = 64;
+/// Live output bytes a subscriber may have unread before it is dropped.
+pub const LIVE_BUDGET: u64 = 8 << 20;
+
+struct Subscriber {
+    tx: mpsc::UnboundedSender<LiveChunk>,
+    queued: Arc<AtomicU64>,
+    lagged: Arc<AtomicBool>,
+}
+
+/// A live output subscription: chunks in order until the run ends, or until
+/// the subscriber fell [`LIVE_BUDGET`] behind ([`LiveReceiver::lagged`]).
+#[derive(Debug)]
+pub struct LiveReceiver {
+    rx: mpsc::UnboundedReceiver<LiveChunk>,
+    queued: Arc<AtomicU64>,
+    lagged: Arc<AtomicBool>,
+}
+
+impl LiveReceiver {
+    /// The next chunk; `None` at the run's end or after a lag.
+    pub async fn recv(&mut self) -> Option<LiveChunk> {
+        let chunk = self.rx.recv().await?;
+        self.queued
+            .fetch_sub(chunk.data.len() as u64, Ordering::Relaxed);
+        Some(chunk)
+    }
+
+    /// Whether the stream ended because this subscriber fell behind.
+    pub fn lagged(&self) -> bool {
+        self.lagged.load(Ordering::Relaxed)
     }
 }
 

@@ -73,6 +73,26 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Resident memory of `pid`, KiB (0 when it is gone).
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A command running in the background ([`Sockerless::docker_shell`]).
+pub struct Background(std::thread::JoinHandle<Out>);
+
+impl Background {
+    /// Its output once it ended (within the hang guard of [`run`]).
+    pub fn wait(self) -> Out {
+        self.0.join().expect("background command thread")
+    }
+}
+
 /// Output of a finished command.
 #[derive(Debug, Clone)]
 pub struct Out {
@@ -176,7 +196,8 @@ impl Sockerless {
         let data_dir = dir.path().join("data");
         let log = std::fs::File::create(dir.path().join("sockerless.log")).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockerless"));
-        cmd.arg("-H")
+        cmd.arg("--emulator")
+            .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .arg("--engine")
             .arg(&env.engine)
@@ -288,6 +309,32 @@ impl Sockerless {
     /// A temporary file path inside this daemon's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Resident memory of the all-in-one, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_of(self.child.id())
+    }
+
+    /// Reads the all-in-one's resident memory (KiB) from another thread.
+    pub fn rss_sampler(&self) -> impl Fn() -> u64 + Send + 'static {
+        let pid = self.child.id();
+        move || rss_of(pid)
+    }
+
+    /// `sh -c script` in the background with `DOCKER_HOST` pointing here.
+    pub fn docker_shell(&self, script: &str) -> Background {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script])
+            .env("DOCKER_HOST", &self.docker_host)
+            .env(
+                "PATH",
+                format!(
+                    "/usr/local/bin:{}",
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        Background(std::thread::spawn(move || run(cmd, None)))
     }
 
     fn curl(&self, args: &[&str]) -> Out {
@@ -521,9 +568,16 @@ impl Drop for Sockerless {
         let code = self.terminate();
         if std::thread::panicking() {
             let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            // Polls (ps, ping) fill the request log while a test waits:
+            // what the daemon did is in the other lines.
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .filter(|l| !l.contains(" request method="))
+                .take(80)
+                .collect();
             eprintln!(
-                "--- sockerless exited {code:?}; last log lines ---\n{}",
+                "--- sockerless exited {code:?}; last log lines but requests ---\n{}",
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }

@@ -56,19 +56,59 @@ pub struct LogRow {
     pub time_received: DateTime<Utc>,
 }
 
-/// All ingested console output.
-#[derive(Clone)]
-pub struct LogStore {
-    rows: Arc<Mutex<Vec<LogRow>>>,
-    delay: TimeDelta,
+impl ConsoleLine {
+    /// Bytes it holds, for the store's bound.
+    fn cost(&self) -> usize {
+        64 + [
+            &self.workspace_id,
+            &self.job_name,
+            &self.job_id,
+            &self.environment_name,
+            &self.replica,
+            &self.container,
+            &self.image,
+            &self.container_id,
+            &self.stream,
+            &self.log,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+    }
 }
 
+/// Ingested console output, oldest dropped past a byte bound (as a
+/// workspace's retention drops old rows): a container printing without end
+/// must not grow the emulator's memory.
+#[derive(Clone)]
+pub struct LogStore {
+    rows: Arc<Mutex<Rows>>,
+    delay: TimeDelta,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Rows {
+    rows: std::collections::VecDeque<LogRow>,
+    bytes: usize,
+}
+
+/// Default bound of the console rows kept, in bytes.
+pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
+
 impl LogStore {
-    /// A store whose rows become visible `delay` after ingestion.
+    /// A store whose rows become visible `delay` after ingestion, keeping at
+    /// most [`DEFAULT_MAX_BYTES`].
     pub fn new(delay: Duration) -> Self {
+        Self::bounded(delay, DEFAULT_MAX_BYTES)
+    }
+
+    /// [`LogStore::new`] keeping at most `max_bytes` of rows.
+    pub fn bounded(delay: Duration, max_bytes: usize) -> Self {
         LogStore {
-            rows: Arc::new(Mutex::new(Vec::new())),
+            rows: Arc::new(Mutex::new(Rows::default())),
             delay: TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX),
+            max_bytes,
         }
     }
 
@@ -82,10 +122,15 @@ impl LogStore {
                 .checked_add_signed(self.delay)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         };
-        self.rows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(row);
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.bytes += row.line.cost();
+        rows.rows.push_back(row);
+        while rows.bytes > self.max_bytes {
+            let Some(old) = rows.rows.pop_front() else {
+                break;
+            };
+            rows.bytes -= old.line.cost();
+        }
     }
 
     /// Rows of `workspaces` that are visible at `now`.
@@ -93,6 +138,7 @@ impl LogStore {
         self.rows
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .rows
             .iter()
             .filter(|r| {
                 r.time_received <= now
@@ -324,6 +370,31 @@ mod tests {
         let later = now + TimeDelta::seconds(6);
         assert_eq!(store.visible(&w, later).len(), 1);
         assert!(store.visible(&["other".to_string()], later).is_empty());
+    }
+
+    #[test]
+    fn the_oldest_rows_go_past_the_bound() {
+        let store = LogStore::bounded(Duration::ZERO, 10_000);
+        for i in 0..1000 {
+            store.ingest(ConsoleLine {
+                workspace_id: "w".into(),
+                job_name: String::new(),
+                job_id: String::new(),
+                environment_name: String::new(),
+                replica: String::new(),
+                container: String::new(),
+                image: String::new(),
+                container_id: String::new(),
+                stream: "stdout".into(),
+                log: format!("{i:0100}"),
+            });
+        }
+        let rows = store.visible(&["w".to_string()], Utc::now() + TimeDelta::seconds(1));
+        assert!(rows.len() < 100 && !rows.is_empty(), "{}", rows.len());
+        assert_eq!(
+            rows.last().map(|r| r.line.log.clone()),
+            Some(format!("{:0100}", 999))
+        );
     }
 
     #[test]
