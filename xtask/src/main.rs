@@ -3,8 +3,12 @@
 //! Tasks shell out to the tools they drive (dockerd, the docker CLI, cargo);
 //! each prints what it runs, so a failing CI log says where it stopped.
 
+mod bench;
+mod conformance;
+mod deny;
 mod engine;
 mod images;
+mod packages;
 mod registry;
 mod run;
 mod shell;
@@ -15,8 +19,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  test            run every check CI runs: fmt, clippy, and all tests with a
-                  container engine and test images prepared (the README's test command)
+  test            run every check CI runs: fmt, clippy, deny, and all tests with a
+                  container engine and test images prepared, then the conformance
+                  table (the README's test command)
   engine start    start a private dockerd for the emulator (data under target/engine)
   engine stop     stop it (first removing the emulators' containers and networks)
   engine env      print the SOCKERLESS_SIM_ENGINE line for the running engine
@@ -26,11 +31,22 @@ tasks:
   images          build the test images (busybox and alpine from Debian's busybox-static,
                   sockerless-test/busybox-unix with a Unix socket client, and the agent
                   image) into the engine and push them to the test registry
+  deny            check the dependency policy (deny.toml: licences, bans, sources) with
+                  cargo-deny, installing it on first use
   agent           build the static agent binary (target/x86_64-unknown-linux-gnu/release)
-  run [ARGS...]   run sockerless with the embedded Azure emulator in the foreground
-                  (builds the agent, starts the engine and the registry, pushes the
+  run [ARGS...]   run sockerless (release build) with the embedded Azure emulator in
+                  the foreground (installs docker.io, docker-registry, busybox-static
+                  and curl if missing, builds the agent, starts the engine and the registry, pushes the
                   test images if missing); prints `export DOCKER_HOST=...`. ARGS go
                   to sockerless (default -H unix:///var/run/sockerless.sock)
+  conformance [--only PREFIX]... [--record] [--jobs N]
+                  run the client scenarios under conformance/ against the all-in-one
+                  and against the engine, print the table (target/conformance/results.json)
+                  and fail on a regression from conformance/expected.json
+  bench [--quick] [FLAGS]
+                  measure a release all-in-one against the engine (API latency, docker run
+                  breakdown, ARM calls, attach/logs, RSS); print the table with the goals
+                  and write target/bench/results.json (`cargo xtask bench --help`)
 ";
 
 fn main() -> Result<()> {
@@ -48,8 +64,15 @@ fn main() -> Result<()> {
             registry::ensure()?;
             images::build_and_push(&engine::running()?, &registry::addr(), &agent)
         }
+        ["deny"] => deny::check(),
         ["agent"] => images::build_agent().map(|p| println!("{}", p.display())),
         ["run", extra @ ..] => run::run(extra),
+        ["conformance", opts @ ..] => conformance::main(opts),
+        ["bench", "--help"] => {
+            println!("{}", bench::USAGE);
+            Ok(())
+        }
+        ["bench", opts @ ..] => bench::bench(opts),
         ["help"] | ["--help"] | ["-h"] | [] => {
             print!("{USAGE}");
             Ok(())
@@ -69,13 +92,14 @@ fn test_all() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    deny::check()?;
     let agent = images::build_agent()?;
     let (engine, engine_started) = engine::ensure()?;
     let registry_started = registry::ensure()?;
     let registry = registry::addr();
     let result = (|| {
         images::build_and_push(&engine, &registry, &agent)?;
-        shell::run(
+        let tests = shell::run(
             shell::cargo()
                 // Tests that need this environment (engine, registry, agent, root) are
                 // `#[ignore = "needs …"]` for a plain `cargo test`; here they run.
@@ -93,7 +117,14 @@ fn test_all() -> Result<()> {
                     "SOCKERLESS_AGENT_IMAGE",
                     format!("{registry}/{}", images::AGENT_REPO),
                 ),
-        )
+        );
+        // The table runs even when a test failed: CI shows both, and fails on either.
+        let table =
+            conformance::run_prepared(&engine, &registry, &agent, &conformance::Options::default());
+        match (tests, table) {
+            (Err(t), Err(c)) => Err(t.context(format!("{c:#}"))),
+            (t, c) => t.and(c),
+        }
     })();
     if registry_started {
         registry::stop()?;

@@ -90,7 +90,7 @@ fn the_agent_token_is_not_readable_inside_the_container() {
     d.assert_nothing_left();
 }
 
-/// 200 numbered lines of 1 KB each, times `n`: the same bytes here and in
+/// `n` numbered lines of 1009 bytes each: the same bytes here and in
 /// the container (awk's printf is the same on both sides).
 fn numbered_lines_awk(n: u32) -> String {
     format!("awk 'BEGIN {{ for (i = 1; i <= {n}; i++) printf \"%08d%01000d\\n\", i, 0 }}'")
@@ -99,10 +99,10 @@ fn numbered_lines_awk(n: u32) -> String {
 #[test]
 #[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn a_follower_that_does_not_read_costs_bounded_memory_and_misses_nothing() {
-    const LINES: u32 = 200_000; // ~200 MB
+    const LINES: u32 = 1_065_000; // 1009 bytes each: just over 1 GiB
     let env = test_env();
     let _serial = serial();
-    let d = Sockerless::start_with(&env, &["--log-max-bytes", "400000000"]);
+    let d = Sockerless::start_with(&env, &["--log-max-bytes", "1200000000"]);
     d.pull_busybox();
     let name = common::unique("flood");
     d.docker(&[
@@ -138,9 +138,9 @@ fn a_follower_that_does_not_read_costs_bounded_memory_and_misses_nothing() {
             }
         })
     };
-    // The follower reads nothing for 20 s while the container writes it all.
+    // The follower reads nothing for 60 s while the container writes.
     d.docker(&["start", &name]).ok();
-    let follower = d.docker_shell(&format!("docker logs -f {name} | (sleep 20; sha256sum)"));
+    let follower = d.docker_shell(&format!("docker logs -f {name} | (sleep 60; sha256sum)"));
     let out = follower.wait();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.join();

@@ -16,8 +16,8 @@ pub mod framing;
 pub mod hijack;
 pub mod query;
 mod routes;
-pub mod shape;
 mod run;
+pub mod shape;
 pub mod state;
 pub mod version;
 

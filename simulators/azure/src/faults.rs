@@ -35,6 +35,9 @@ pub struct RequestRecord {
     pub body: Value,
     /// Response status (0 when the connection was dropped before one).
     pub status: u16,
+    /// When the request arrived: RFC 3339, UTC, microseconds (as Azure's
+    /// activity log stamps events; lets a reader place calls in a timeline).
+    pub time: String,
 }
 
 /// Accumulators that make injected faults deterministic.
@@ -157,6 +160,7 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             api_version,
             body,
             status: 0,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         }))
     };
     let mut resp = match inject(&state, &path).await {

@@ -200,6 +200,14 @@ async fn faults_request_ids_and_request_log() {
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0]["apiVersion"], "2025-01-01");
     assert_eq!(puts[0]["status"], 201);
+    // Arrival time, RFC 3339 UTC with microseconds (`cargo xtask bench` places calls by it).
+    assert!(
+        puts[0]["time"]
+            .as_str()
+            .is_some_and(|t| t.len() == "2026-01-01T00:00:00.000000Z".len() && t.ends_with('Z')),
+        "{}",
+        puts[0]
+    );
     assert_eq!(
         puts[0]["body"]["properties"]["configuration"]["secrets"][0]["value"],
         "<redacted>"

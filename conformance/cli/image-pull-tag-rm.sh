@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# docker pull from a registry, tag, inspect, rmi; errors for images that are not there.
+. "$(dirname "$0")/../lib.sh"
+
+ref="$REGISTRY/library/busybox:latest"
+capture docker pull "$ref"
+expect_eq "pull exit code" 0 "$RC"
+expect_eq "pull last line" "$ref" "$(echo "$OUT" | tail -n1)"
+tag="$(name img):v1"
+docker tag "$ref" "$tag"
+expect_eq "same id" "$(docker image inspect -f '{{.Id}}' "$ref")" "$(docker image inspect -f '{{.Id}}' "$tag")"
+expect_contains "tag in RepoTags" "$tag" "$(docker image inspect -f '{{.RepoTags}}' "$tag")"
+expect_eq "image ls" "$(name img) v1" "$(docker image ls --format '{{.Repository}} {{.Tag}}' "$(name img)")"
+expect_eq "os" linux "$(docker image inspect -f '{{.Os}}' "$tag")"
+capture docker rmi "$tag"
+expect_eq "rmi exit code" 0 "$RC"
+expect_eq "rmi output" "Untagged: $tag" "$OUT"
+capture docker image inspect "$tag"
+expect_eq "inspect after rmi: exit code" 1 "$RC"
+expect_contains "inspect after rmi: stderr" "No such image: $tag" "$ERR"
+capture docker rmi "$(name nope):latest"
+expect_eq "rmi missing: exit code" 1 "$RC"
+expect_contains "rmi missing: stderr" "No such image: $(name nope):latest" "$ERR"

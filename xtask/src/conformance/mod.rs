@@ -1,0 +1,264 @@
+//! `cargo xtask conformance`: the client scenarios under `conformance/` run
+//! against the all-in-one (sockerless with its Azure emulator) and against
+//! the emulator's own dockerd, side by side; one table, one JSON file, and a
+//! comparison with the committed expectations that fails CI on regressions.
+
+mod discover;
+mod expect;
+mod prepare;
+mod runner;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::engine::Engine;
+use crate::{engine, images, registry, run, shell};
+
+/// Runs of one scenario on both sides at once, by default: what keeps the
+/// whole table within ~8 minutes on 2 cores without starving the all-in-one.
+const DEFAULT_JOBS: usize = 3;
+/// A scenario still running after this is killed and fails.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Command-line options of `cargo xtask conformance`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run only the scenarios whose id starts with one of these.
+    pub only: Vec<String>,
+    /// Rewrite `conformance/expected.json` from this run.
+    pub record: bool,
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            only: Vec::new(),
+            record: false,
+            jobs: DEFAULT_JOBS,
+        }
+    }
+}
+
+impl Options {
+    pub fn parse(args: &[&str]) -> Result<Options> {
+        let mut opts = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match *arg {
+                "--only" => opts.only.push(
+                    args.next()
+                        .context("--only needs a scenario id prefix (cli/, compose/up-down)")?
+                        .to_string(),
+                ),
+                "--record" => opts.record = true,
+                "--jobs" | "-j" => {
+                    let n = args.next().context("--jobs needs a number")?;
+                    opts.jobs = n
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .with_context(|| format!("--jobs: not a positive number: {n}"))?;
+                }
+                other => bail!(
+                    "conformance: unknown option {other:?} (--only PREFIX, --record, --jobs N)"
+                ),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// `cargo xtask conformance`: prepares the engine, the registry and the test
+/// images like `cargo xtask test`, runs the table, and stops what it started.
+pub fn main(args: &[&str]) -> Result<()> {
+    let opts = Options::parse(args)?;
+    let agent = images::build_agent()?;
+    let (engine, engine_started) = engine::ensure()?;
+    let registry_started = registry::ensure()?;
+    let registry = registry::addr();
+    let result = (|| {
+        if !run::has_test_images(&registry) {
+            images::build_and_push(&engine, &registry, &agent)?;
+        }
+        run_prepared(&engine, &registry, &agent, &opts)
+    })();
+    if registry_started {
+        registry::stop()?;
+    }
+    if engine_started {
+        engine::stop()?;
+    }
+    result
+}
+
+/// The conformance directory of the repository.
+fn root() -> PathBuf {
+    shell::workspace_root().join("conformance")
+}
+
+/// The run proper, with the engine and the registry (holding the test
+/// images) up: venv, builds, the all-in-one, the table, the comparison.
+pub fn run_prepared(engine: &Engine, registry: &str, agent: &Path, opts: &Options) -> Result<()> {
+    let root = root();
+    let python = prepare::venv(&root.join("requirements.txt"))?;
+    let (sockerless, bollard) = prepare::build(&root)?;
+    let all = discover::discover(&root, bollard.as_deref())?;
+    let known: Vec<String> = all.iter().map(|s| s.id.clone()).collect();
+    let scenarios = discover::filter(all, &opts.only);
+    if scenarios.is_empty() {
+        bail!(
+            "no scenario under {} matches {:?}",
+            root.display(),
+            opts.only
+        );
+    }
+    let out = prepare::dir();
+    let logs = out.join("logs");
+    // Logs of an earlier run would pass for this one's.
+    let _ = std::fs::remove_dir_all(&logs);
+    let aio = prepare::AllInOne::start(
+        &sockerless,
+        engine,
+        agent,
+        registry,
+        &logs.join("sockerless-daemon.log"),
+    )?;
+    let sides = [
+        runner::Side {
+            name: "sockerless".into(),
+            docker_host: aio.url(),
+        },
+        runner::Side {
+            name: "engine".into(),
+            docker_host: engine.url(),
+        },
+    ];
+    let settings = runner::Settings {
+        jobs: opts.jobs,
+        timeout: TIMEOUT,
+        logs,
+        python,
+        image: "busybox:latest".into(),
+        registry: registry.to_owned(),
+    };
+    eprintln!(
+        "conformance: {} scenario(s) × {} sides, {} at a time",
+        scenarios.len(),
+        sides.len(),
+        settings.jobs
+    );
+    let interrupted = on_ctrl_c();
+    let outcomes = runner::run_all(&scenarios, &sides, &settings, interrupted);
+    drop(aio);
+    let report = Report {
+        root: &root,
+        results: out.join("results.json"),
+        known: &known,
+        only: &opts.only,
+    };
+    let failed = report.finish(&outcomes, &sides, opts.record)?;
+    if interrupted.load(Ordering::SeqCst) {
+        bail!("conformance: interrupted");
+    }
+    if let Some(message) = failed {
+        bail!("{message}");
+    }
+    Ok(())
+}
+
+/// Where a run's outcomes go and what they are compared with.
+pub struct Report<'a> {
+    /// The scenarios' directory (holding `expected.json`).
+    pub root: &'a Path,
+    /// `results.json`.
+    pub results: PathBuf,
+    /// Every discovered scenario id, whatever `only` selected.
+    pub known: &'a [String],
+    pub only: &'a [String],
+}
+
+impl Report<'_> {
+    /// Prints the table, writes the JSON, compares with (or with `record`
+    /// rewrites) the expectations. Returns why the run fails, if it does.
+    pub fn finish(
+        &self,
+        outcomes: &[runner::Outcome],
+        sides: &[runner::Side],
+        record: bool,
+    ) -> Result<Option<String>> {
+        let path = self.root.join("expected.json");
+        let expected = expect::load(&path)?;
+        let only = self.only;
+        let selected =
+            |id: &str| only.is_empty() || only.iter().any(|p| id.starts_with(p.as_str()));
+        let cmp = expect::compare(&expected, outcomes, sides, selected);
+        print!("{}", table::render(outcomes, sides, &cmp));
+        table::write_json(&self.results, outcomes, sides, &cmp)?;
+        println!("results: {}", self.results.display());
+        if record {
+            let mut updated = expect::record(&expected, outcomes, sides);
+            expect::prune(&mut updated, self.known);
+            expect::save(&path, &updated)?;
+            println!(
+                "recorded {} scenario(s) in {}",
+                updated.len(),
+                path.display()
+            );
+            return Ok(None);
+        }
+        for (id, side) in &cmp.improved {
+            println!("now passes on {side}, recorded as failing: {id} (update with --record)");
+        }
+        if !cmp.failed() {
+            return Ok(None);
+        }
+        let mut why = String::from("conformance: the run differs from conformance/expected.json:");
+        for r in &cmp.regressions {
+            why.push_str(&format!(
+                "\n  regressed on {}: {} (log {})",
+                r.side,
+                r.id,
+                r.log.display()
+            ));
+        }
+        for id in &cmp.unrecorded {
+            why.push_str(&format!(
+                "\n  new, not recorded: {id} (record it with --record)"
+            ));
+        }
+        for id in &cmp.vanished {
+            why.push_str(&format!(
+                "\n  recorded but not found: {id} (drop it with --record)"
+            ));
+        }
+        Ok(Some(why))
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn interrupt(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// From now on Ctrl-C sets the returned flag instead of killing xtask, so
+/// the runner can kill the scenarios' process groups and the all-in-one
+/// gets stopped (they would otherwise outlive us, holding containers).
+fn on_ctrl_c() -> &'static AtomicBool {
+    // SAFETY: installs a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    &INTERRUPTED
+}
