@@ -141,12 +141,15 @@ fn container_row(row: &Row<'_>) -> rusqlite::Result<ContainerRecord> {
 }
 
 /// Inserts a container or updates it by ID (a clashing name or job name is an error, never a silent replace).
+/// A record read before `set_execution_name` ran (the agent connecting while
+/// the start's answer is being recorded) keeps the execution name: losing it
+/// would make `docker rm` skip the job's deletion and leak the job.
 pub fn put_container(conn: &Connection, c: &ContainerRecord) -> rusqlite::Result<()> {
     conn.execute(
         &format!(
             "INSERT INTO containers ({CONTAINER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) \
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, image = excluded.image, job_name = excluded.job_name, \
-             execution_name = excluded.execution_name, agent_address = excluded.agent_address, \
+             execution_name = COALESCE(excluded.execution_name, containers.execution_name), agent_address = excluded.agent_address, \
              agent_token_hash = excluded.agent_token_hash, state = excluded.state, exit_code = excluded.exit_code, \
              created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at, \
              config = excluded.config"

@@ -223,6 +223,37 @@ async fn data_survives_reopen_and_close_is_final() {
     );
 }
 
+#[tokio::test]
+async fn a_stale_record_saved_after_the_execution_was_recorded_keeps_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("state.db"))
+        .await
+        .expect("open");
+    let stale = container(ID1, "one", "created");
+    let put = stale.clone();
+    store
+        .call(move |c| put_container(c, &put))
+        .await
+        .expect("put");
+    store
+        .call(|c| set_execution_name(c, ID1, "exec-1"))
+        .await
+        .expect("set");
+    let mut running = stale;
+    running.state = "running".into();
+    store
+        .call(move |c| put_container(c, &running))
+        .await
+        .expect("put stale");
+    let got = store
+        .call(|c| get_container(c, ID1))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(got.execution_name.as_deref(), Some("exec-1"));
+    assert_eq!(got.state, "running");
+}
+
 #[test]
 fn token_hash_is_sha256_hex() {
     assert_eq!(
