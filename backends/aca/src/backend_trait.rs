@@ -32,11 +32,7 @@ impl Backend for AcaBackend {
     }
 
     async fn ping(&self) -> sockerless_api::Result<()> {
-        self.inner
-            .store
-            .call(|c| c.query_row("SELECT 1", [], |_| Ok(())))
-            .await
-            .map_err(ApiError::from)
+        self.inner.store.check_open().map_err(ApiError::from)
     }
 
     async fn system_version(&self) -> sockerless_api::Result<SystemVersion> {

@@ -159,18 +159,23 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
 
 /// `Backend::container_inspect`: from the store, no Azure call.
 pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectResponse> {
-    let record = find_container(backend, id).await?;
-    let execs = {
-        let cid = record.id.clone();
-        backend
-            .store()
-            .call(move |c| records::execs_of(c, &cid))
-            .await?
-    };
+    // One trip to the store's thread for all of it: each trip costs more
+    // than the reads themselves.
+    let key = id.to_owned();
+    let (found, execs, networks) = backend
+        .store()
+        .call(move |c| {
+            let found = crate::runtime::lookup_container(c, &key)?;
+            let execs = match found.as_slice() {
+                [one] => records::execs_of(c, &one.id)?,
+                _ => Vec::new(),
+            };
+            Ok((found, execs, crate::networks::endpoints::Table::read(c)?))
+        })
+        .await?;
+    let record = crate::runtime::pick_container(found, id)?;
     let health = health_of(backend, &record)?;
-    let endpoints = crate::networks::endpoints::Table::load(backend)
-        .await?
-        .of(&record);
+    let endpoints = networks.of(&record);
     let mut response = view::inspect(
         &record,
         &execs,

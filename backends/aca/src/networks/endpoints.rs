@@ -223,6 +223,11 @@ impl Table {
         Ok(Self(backend.store().call(|c| load(c)).await?))
     }
 
+    /// Reads the networks on the store's connection (within another read).
+    pub fn read(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        Ok(Self(load(conn)?))
+    }
+
     /// The endpoints of `container`.
     pub fn of(&self, container: &ContainerRecord) -> Vec<Endpoint> {
         endpoints_of(&self.0, container)

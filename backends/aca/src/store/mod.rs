@@ -107,6 +107,21 @@ impl Store {
         &self.path
     }
 
+    /// Whether the store is open, without waiting: what `_ping` asks, on
+    /// every Docker client's first request and on every health probe, so it
+    /// must not cost a trip to the blocking pool (a busy connection is an
+    /// open one).
+    pub fn check_open(&self) -> Result<(), StoreError> {
+        match self.conn.try_lock() {
+            Ok(guard) if guard.is_some() => Ok(()),
+            Ok(_) => Err(StoreError::Closed),
+            Err(std::sync::TryLockError::WouldBlock) => Ok(()),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                Err(StoreError::Task("store lock poisoned".into()))
+            }
+        }
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where

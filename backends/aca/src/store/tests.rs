@@ -207,11 +207,13 @@ async fn data_survives_reopen_and_close_is_final() {
         .call(|c| put_container(c, &container(ID1, "one", "exited")))
         .await
         .expect("put");
+    assert!(store.check_open().is_ok());
     store.close().await.expect("close");
     assert!(matches!(
         store.call(|c| list_containers(c)).await,
         Err(StoreError::Closed)
     ));
+    assert!(matches!(store.check_open(), Err(StoreError::Closed)));
 
     let reopened = Store::open_async(path).await.expect("reopen");
     let got = reopened.call(|c| get_container(c, ID1)).await.expect("get");
