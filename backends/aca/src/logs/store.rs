@@ -115,18 +115,21 @@ pub fn read(conn: &Connection, container_id: &str, q: &LogQuery) -> rusqlite::Re
             q.until_nanos.unwrap_or(i64::MAX),
             limit
         ],
-        |r| {
-            Ok(LogLine {
-                seq: r.get(0)?,
-                stream: r.get(1)?,
-                time_nanos: r.get(2)?,
-                data: r.get(3)?,
-            })
-        },
+        log_line,
     )?;
     let mut lines: Vec<LogLine> = rows.collect::<rusqlite::Result<_>>()?;
     lines.reverse();
     Ok(lines)
+}
+
+/// A row of `SELECT seq, stream, time_nanos, data`.
+fn log_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogLine> {
+    Ok(LogLine {
+        seq: r.get(0)?,
+        stream: r.get(1)?,
+        time_nanos: r.get(2)?,
+        data: r.get(3)?,
+    })
 }
 
 /// Up to `limit` lines of the wanted streams after `after_seq`, oldest
@@ -153,14 +156,7 @@ pub fn read_after(
     )?;
     let rows = stmt.query_map(
         params![container_id, first, second, after_seq, limit],
-        |r| {
-            Ok(LogLine {
-                seq: r.get(0)?,
-                stream: r.get(1)?,
-                time_nanos: r.get(2)?,
-                data: r.get(3)?,
-            })
-        },
+        log_line,
     )?;
     rows.collect()
 }
