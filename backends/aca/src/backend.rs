@@ -156,6 +156,7 @@ impl AcaBackend {
             .get_or_try_init(|| async {
                 let endpoint = crate::agent_link::endpoint::start(self.clone()).await?;
                 crate::runtime::poller::reconcile(self).await;
+                crate::runtime::collect::resume(self).await;
                 Ok::<_, ApiError>(endpoint)
             })
             .await?;

@@ -8,7 +8,7 @@ mod sim_support;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sim_support::{Env, GUARD, collect, create, setup, sh, vars};
+use sim_support::{Env, GUARD, collect, create, setup, sh, vars, wait_job_gone};
 use sockerless_api::docker::{ContainerCreateBody, ExecConfig, ExecStartConfig, HostConfig};
 use sockerless_api::{
     AttachOptions, Backend, CreateContainerRequest, ListContainersOptions, LogsOptions,
@@ -128,16 +128,8 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         .container_remove(&id, RemoveContainerOptions::default())
         .await
         .expect("rm");
-    assert_eq!(
-        backend
-            .azure()
-            .jobs
-            .get_job(&job_name)
-            .await
-            .expect("get job"),
-        None
-    );
     assert!(backend.container_inspect(&id).await.is_err());
+    wait_job_gone(&backend, &job_name).await;
     sim.shutdown().await;
 }
 
@@ -296,10 +288,7 @@ async fn detached_exec_stop_and_kill() {
                 )
                 .await
                 .expect("rm -f");
-            assert_eq!(
-                backend.azure().jobs.get_job(&job).await.expect("get job"),
-                None
-            );
+            wait_job_gone(&backend, &job).await;
         }
         let left = backend
             .container_list(ListContainersOptions {
@@ -361,10 +350,7 @@ async fn auto_remove_and_attached_stdin() {
             ("hello\n".to_owned(), String::new())
         );
         assert!(backend.container_inspect(&id).await.is_err(), "removed");
-        assert_eq!(
-            backend.azure().jobs.get_job(&job).await.expect("get job"),
-            None
-        );
+        wait_job_gone(&backend, &job).await;
 
         // docker run -t --rm busybox sh -c tty
         let id = create(
@@ -514,10 +500,7 @@ async fn twenty_parallel_auto_removed_runs_leave_nothing_behind() {
             jobs.push(run.await.expect("run"));
         }
         for job in jobs {
-            assert_eq!(
-                backend.azure().jobs.get_job(&job).await.expect("get job"),
-                None
-            );
+            wait_job_gone(&backend, &job).await;
         }
         let left = backend
             .container_list(ListContainersOptions {

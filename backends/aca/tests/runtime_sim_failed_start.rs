@@ -6,7 +6,7 @@
 
 mod sim_support;
 
-use sim_support::{Env, GUARD, create, setup, sh, vars};
+use sim_support::{Env, GUARD, create, setup, sh, vars, wait_job_gone};
 use sockerless_api::docker::{ContainerCreateBody, HostConfig};
 use sockerless_api::{ApiError, Backend, WaitCondition};
 
@@ -77,8 +77,8 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
 
     for id in [&auto, &kept] {
         let job = sockerless_backend_aca::names::job_name(id).expect("job name");
-        let found = backend.azure().jobs.get_job(&job).await.expect("get job");
-        assert!(found.is_none(), "a failed start left job {job} behind");
+        // A failed start deletes its job itself; an AutoRemove through rm's queue.
+        wait_job_gone(&backend, &job).await;
     }
     backend
         .container_remove(&kept, Default::default())

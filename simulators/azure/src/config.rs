@@ -77,6 +77,10 @@ pub struct FaultConfig {
     /// Minimum number of status polls a long-running operation needs before
     /// it completes (0: time alone decides).
     pub lro_polls: u32,
+    /// HTTP methods (e.g. `["DELETE"]`) every ARM / Log Analytics request of
+    /// which is answered 500 while set: a cloud that keeps failing one kind
+    /// of call, to show what retries and collection do.
+    pub fail_methods: Vec<String>,
 }
 
 impl Default for FaultConfig {
@@ -88,6 +92,7 @@ impl Default for FaultConfig {
             latency_ms: 0,
             lro_delay_ms: 1000,
             lro_polls: 0,
+            fail_methods: Vec::new(),
         }
     }
 }

@@ -120,6 +120,7 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
         });
     let path = req.uri().path().to_string();
     let method = req.method().to_string();
+    let method_of_request = method.clone();
     let api_version = req.uri().query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -163,7 +164,7 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         }))
     };
-    let mut resp = match inject(&state, &path).await {
+    let mut resp = match inject(&state, &method_of_request, &path).await {
         Some(fault) => fault,
         None => next.run(req).await,
     };
@@ -179,14 +180,20 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
 }
 
 /// An injected fault response, or `None` to let the request through.
-async fn inject(state: &AppState, path: &str) -> Option<Response> {
+async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> {
     if !is_faultable(path) {
         return None;
     }
     let (latency, fault) = {
         let mut f = state.faults();
         let cfg = f.config.clone();
-        let fault = if FaultState::draw(&mut f.acc_429, cfg.rate_429) {
+        let fault = if cfg
+            .fail_methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method))
+        {
+            Some(500)
+        } else if FaultState::draw(&mut f.acc_429, cfg.rate_429) {
             Some(429)
         } else if FaultState::draw(&mut f.acc_500, cfg.rate_500) {
             Some(500)

@@ -174,6 +174,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
             latency_ms: args.latency_ms,
             lro_delay_ms: args.lro_delay_ms,
             lro_polls: args.lro_polls,
+            ..FaultConfig::default()
         },
         network: args.network,
         network_subnet: args.network_subnet,

@@ -221,6 +221,29 @@ async fn faults_request_ids_and_request_log() {
 }
 
 #[tokio::test]
+async fn failing_methods_fail_every_such_call_until_cleared() {
+    let sim = Sim::start(fast_config()).await;
+    let faults = format!("{}/_sim/faults", sim.base);
+    let set = |body: Value| {
+        let (http, faults) = (sim.http.clone(), faults.clone());
+        async move {
+            let r = http.put(&faults).json(&body).send().await.expect("put");
+            assert_eq!(r.status(), 200);
+        }
+    };
+    set(json!({"failMethods": ["DELETE"]})).await;
+    for _ in 0..3 {
+        let r = sim.arm(Method::DELETE, &job_path("ghost"), None).await;
+        assert_eq!((r.status.as_u16(), r.code()), (500, "InternalServerError"));
+    }
+    let r = sim.arm(Method::GET, &job_path("ghost"), None).await;
+    assert_eq!(r.status.as_u16(), 404, "other methods go through");
+    set(json!({})).await;
+    let r = sim.arm(Method::DELETE, &job_path("ghost"), None).await;
+    assert_ne!(r.status.as_u16(), 500, "cleared");
+}
+
+#[tokio::test]
 async fn latency_is_added() {
     let mut cfg = fast_config();
     cfg.faults.latency_ms = 300;

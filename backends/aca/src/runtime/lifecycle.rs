@@ -476,21 +476,29 @@ pub async fn remove(
     // A lingering agent exits at once (the job's deletion ends it too, later).
     rt.end_lingering();
     let record = find_container(backend, &record.id).await?;
-    if record.execution_name.is_some() {
-        count_arm_calls(
-            rt.arm.clone(),
-            backend.azure().jobs.delete_job(&record.job_name),
-        )
-        .await?;
-    }
-    let id = record.id.clone();
+    // The job goes after the record, in the background (runtime::collect):
+    // `docker rm` and `--rm` never wait on Azure, and the queued deletion
+    // commits with the record's removal, so a crash cannot leak the job.
+    let job = record
+        .execution_name
+        .is_some()
+        .then(|| record.job_name.clone());
+    let (id, queued) = (record.id.clone(), job.clone());
     backend
         .store()
         .call(move |c| {
-            crate::logs::store::delete(c, &id)?;
-            crate::store::records::delete_container(c, &id)
+            let tx = c.transaction()?;
+            crate::logs::store::delete(&tx, &id)?;
+            crate::store::records::delete_container(&tx, &id)?;
+            if let Some(job) = &queued {
+                crate::store::records::queue_job_delete(&tx, job, now_nanos())?;
+            }
+            tx.commit()
         })
         .await?;
+    if let Some(job) = job {
+        super::collect::spawn(backend, job);
+    }
     crate::binds::files::forget(backend, &record.id).await;
     crate::changes::forget(backend, &record.id).await;
     crate::ports::close(&rt).await;

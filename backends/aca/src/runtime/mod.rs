@@ -3,6 +3,7 @@
 //! ([`lifecycle`]) and the execution-status poller used when the agent is gone
 //! ([`poller`]).
 
+pub mod collect;
 pub mod lifecycle;
 pub mod poller;
 pub mod restart;

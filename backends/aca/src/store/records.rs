@@ -405,3 +405,25 @@ pub fn set_execution_name(conn: &Connection, id: &str, execution: &str) -> rusql
         params![id, execution],
     )? > 0)
 }
+
+/// Queues the deletion of `job` (in the transaction that removes its
+/// container's record, so a crash cannot lose it).
+pub fn queue_job_delete(conn: &Connection, job: &str, now_nanos: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO job_deletes (job_name, queued_at) VALUES (?1, ?2)",
+        params![job, now_nanos],
+    )?;
+    Ok(())
+}
+
+/// The queued job deletions, oldest first.
+pub fn queued_job_deletes(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT job_name FROM job_deletes ORDER BY queued_at, job_name")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Forgets a queued deletion once Azure confirmed it.
+pub fn job_delete_done(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM job_deletes WHERE job_name = ?1", params![job])? > 0)
+}

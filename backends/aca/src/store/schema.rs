@@ -66,6 +66,14 @@ pub const MIGRATIONS: &[&str] = &[
         bytes        INTEGER NOT NULL
     );
     "#,
+    // 3: job deletions owed to Azure after their container's record went
+    // (`docker rm` does not wait for them; see runtime::collect).
+    r#"
+    CREATE TABLE job_deletes (
+        job_name  TEXT PRIMARY KEY,
+        queued_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

@@ -168,14 +168,7 @@ pub async fn setup_with(
     config.agent_connect_timeout_secs = 120;
     config.agent_grace_secs = 5;
     tweak(&mut config);
-    let options = AzureOptions {
-        poll_interval: Duration::from_millis(200),
-        ..Default::default()
-    };
-    let credential = Arc::new(SimIdentity { addr: sim.addr() });
-    let backend = AcaBackend::with_credential(config, credential, options)
-        .await
-        .expect("backend");
+    let backend = backend_on(&sim, config).await;
     let endpoint = backend
         .start_agent_endpoint()
         .await
@@ -205,6 +198,31 @@ pub async fn setup_with(
         backend,
         _dir: dir,
     }
+}
+
+/// A backend on `config` against `sim` (a second one on the same data dir
+/// is the same backend after a restart).
+pub async fn backend_on(sim: &sockerless_azure_sim::RunningSim, config: Config) -> AcaBackend {
+    let options = AzureOptions {
+        poll_interval: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let credential = Arc::new(SimIdentity { addr: sim.addr() });
+    AcaBackend::with_credential(config, credential, options)
+        .await
+        .expect("backend")
+}
+
+/// Sets the emulator's faults (`PUT /_sim/faults`, camelCase `FaultConfig`).
+pub async fn set_faults(sim: &sockerless_azure_sim::RunningSim, faults: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/_sim/faults", sim.base_url()))
+        .header("content-type", "application/json")
+        .body(faults.to_string())
+        .send()
+        .await
+        .expect("PUT /_sim/faults");
+    assert!(r.status().is_success(), "{}", r.status());
 }
 
 /// The emulator's variables; a test that needs them is `#[ignore]`d and
@@ -239,4 +257,21 @@ pub async fn create(backend: &AcaBackend, name: &str, body: ContainerCreateBody)
 
 pub fn sh(script: &str) -> Option<Vec<String>> {
     Some(vec!["sh".into(), "-c".into(), script.into()])
+}
+
+/// Waits (bounded) until `job` is gone from Azure: `docker rm` queues the
+/// job's deletion and answers at once (runtime::collect).
+pub async fn wait_job_gone(backend: &AcaBackend, job: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = backend.azure().jobs.get_job(job).await.expect("get job");
+        if found.is_none() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {job} still there 60 s after rm"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

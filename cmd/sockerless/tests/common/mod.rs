@@ -411,6 +411,21 @@ impl Sockerless {
         serde_json::from_str(&out.stdout).expect("network JSON")
     }
 
+    /// Sets the emulator's faults (`PUT /_sim/faults`, camelCase).
+    pub fn set_faults(&self, faults: &serde_json::Value) {
+        self.curl(&[
+            "-f",
+            "-X",
+            "PUT",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &faults.to_string(),
+            &format!("{}/_sim/faults", self.azure),
+        ])
+        .ok();
+    }
+
     /// The agent callback URLs of every job the backend created or updated,
     /// from the emulator's request log.
     pub fn callback_urls(&self) -> Vec<String> {

@@ -1,0 +1,71 @@
+//! Job deletions that outlive the request that asked for them. `docker rm`
+//! (and so `docker run --rm`) answers once the container's record is gone:
+//! the job's DELETE is queued in the store in the same transaction and
+//! carried out here, retried with backoff until Azure confirms it, and
+//! resumed at startup if the process died first. A cloud that fails deletes
+//! for a while delays the collection, never the client.
+
+use std::time::Duration;
+
+use crate::AcaBackend;
+use crate::store::records;
+
+/// First wait after a failed delete; doubled each time up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Deletes `job` in the background until Azure confirms it (a job already
+/// gone counts), then forgets the queued deletion.
+pub fn spawn(backend: &AcaBackend, job: String) {
+    let backend = backend.clone();
+    tokio::spawn(async move { collect(&backend, &job).await });
+}
+
+/// Resumes the deletions a previous run of this backend queued and did not
+/// finish.
+pub async fn resume(backend: &AcaBackend) {
+    match backend
+        .store()
+        .call(|c| records::queued_job_deletes(c))
+        .await
+    {
+        Ok(jobs) => {
+            if !jobs.is_empty() {
+                tracing::info!(jobs = jobs.len(), "resuming queued job deletions");
+            }
+            for job in jobs {
+                spawn(backend, job);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the queued job deletions"),
+    }
+}
+
+async fn collect(backend: &AcaBackend, job: &str) {
+    let mut backoff = FIRST_BACKOFF;
+    let mut failures = 0u32;
+    loop {
+        match backend.azure().jobs.delete_job(job).await {
+            Ok(_) => break,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(%job, error = %e, failures, retry_in_secs = backoff.as_secs(), "job deletion failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    if failures > 0 {
+        tracing::info!(%job, failures, "job deleted after retries");
+    }
+    let done = job.to_owned();
+    if let Err(e) = backend
+        .store()
+        .call(move |c| records::job_delete_done(c, &done))
+        .await
+    {
+        tracing::warn!(%job, error = %e, "job deleted, but its queued deletion stays recorded");
+    }
+    tracing::debug!(target: super::TIMELINE, %job, "job_deleted");
+}
