@@ -148,7 +148,18 @@ pub async fn start(
             .unwrap_or(0)
     };
     let detach = start.detach.unwrap_or(false);
-    let workdir = config.working_dir.clone().filter(|w| !w.is_empty());
+    // Without `-w`, an exec runs where the container's process does, as
+    // with dockerd (the container's WorkingDir, the image's included).
+    let workdir = config
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .or_else(|| {
+            crate::runtime::StoredConfig::of(&container)
+                .ok()
+                .and_then(|stored| stored.body.working_dir)
+                .filter(|w| !w.is_empty())
+        });
     if let Some(failure) = workdir.as_deref().and_then(exec_failure::relative_workdir) {
         return failed(backend, record, failure, tty, detach).await;
     }

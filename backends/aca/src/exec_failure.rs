@@ -1,5 +1,6 @@
 //! An exec whose process could not start ends as dockerd ends it: an exit
-//! code (127 not found, 126 cannot be invoked) and runc's message written to
+//! code (126, as dockerd of API 1.44 gives for every failed exec start) and
+//! runc's message written to
 //! the exec's output (or, detached, a 400 with it), never a 500.
 //!
 //! The agent reports the failure as `exec "CMD": <io error> (os error N)`
@@ -59,7 +60,10 @@ pub fn classify(
         } else {
             "executable file not found in $PATH".to_owned()
         };
-        return fail(127, format!("{start}: exec: {cmd:?}: {what}: unknown"));
+        // 126, not 127: dockerd up to Docker 27 (so the API 1.44 we speak,
+        // Docker 25) ends a failed exec start with 126 whatever the cause
+        // (moby#45795; Docker 28 answers 127).
+        return fail(126, format!("{start}: exec: {cmd:?}: {what}: unknown"));
     }
     if message.contains(EACCES) {
         return fail(
@@ -78,15 +82,15 @@ mod tests {
 
     /// The texts are dockerd's (runc's), as `docker exec` prints them.
     #[test]
-    fn missing_binary_is_127_with_runcs_message() {
+    fn missing_binary_is_126_with_runcs_message() {
         let f = classify("nosuchbin", None, false, NOENT);
-        assert_eq!(f.exit_code, 127);
+        assert_eq!(f.exit_code, 126);
         assert_eq!(
             f.message,
             "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuchbin\": executable file not found in $PATH: unknown"
         );
         let abs = classify("/nope/x", Some("/"), false, NOENT);
-        assert_eq!(abs.exit_code, 127);
+        assert_eq!(abs.exit_code, 126);
         assert!(
             abs.message
                 .ends_with("exec: \"/nope/x\": stat /nope/x: no such file or directory: unknown")

@@ -18,7 +18,11 @@ fn run_rm_returns_while_job_deletes_fail_and_the_job_goes_after() {
     d.set_faults(&serde_json::json!({"failMethods": ["DELETE"]}));
     let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo hi; exit 3"]);
     assert_eq!((out.code, out.stdout.as_str()), (3, "hi\n"), "{out:?}");
-    assert_eq!(d.docker(&["ps", "-aq"]).ok().stdout, "", "the record is gone");
+    assert_eq!(
+        d.docker(&["ps", "-aq"]).ok().stdout,
+        "",
+        "the record is gone"
+    );
     assert_eq!(
         d.arm_jobs().len(),
         1,

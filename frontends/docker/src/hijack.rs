@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use sockerless_api::{AttachedOutput, InputStream};
+use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, StreamKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -76,6 +76,11 @@ impl Hijack {
         }
     }
 
+    /// Whether the client asked for an upgrade (the answer will be a `101`).
+    pub fn upgrades(&self) -> bool {
+        self.upgrade.is_some()
+    }
+
     /// Answers with the output (and feeds `stdin` from the client), either as
     /// a `101` hijacked connection or a `200` streamed body.
     pub fn respond(
@@ -87,14 +92,7 @@ impl Hijack {
         match self.upgrade.take() {
             Some(on_upgrade) => {
                 self.spawn(serve_upgraded(on_upgrade, output, stdin));
-                let mut resp = StatusCode::SWITCHING_PROTOCOLS.into_response();
-                resp.extensions_mut()
-                    .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
-                let headers = resp.headers_mut();
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-                headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-                headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-                resp
+                upgraded_response(content_type)
             }
             None => {
                 if let Some(tx) = stdin {
@@ -109,6 +107,71 @@ impl Hijack {
             }
         }
     }
+}
+
+impl Hijack {
+    /// dockerd's order for `exec start`: the `101` at once, and only on the
+    /// upgraded connection `start` runs (starting the process); its error
+    /// goes to the client as dockerd writes it, the message and `\r\n`
+    /// (a stdout frame unless `tty`). Output sent right behind the head can
+    /// be lost by a client that reads the head through a buffer and the
+    /// stream from the raw socket (docker-py's `exec_run`). Without an
+    /// upgrade request this is [`Hijack::respond`] once `start` is done.
+    pub async fn respond_started<F>(
+        mut self,
+        start: F,
+        tty: bool,
+        stdin: Option<StdinSender>,
+        content_type: &'static str,
+    ) -> Result<Response, ApiError>
+    where
+        F: std::future::Future<Output = Result<AttachedOutput, ApiError>> + Send + 'static,
+    {
+        match self.upgrade.take() {
+            Some(on_upgrade) => {
+                self.spawn(async move {
+                    let io = match on_upgrade.await {
+                        Ok(upgraded) => TokioIo::new(upgraded),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "hijack upgrade failed");
+                            return;
+                        }
+                    };
+                    match start.await {
+                        Ok(output) => pump_duplex(io, output, stdin).await,
+                        Err(err) => write_start_error(io, tty, &err).await,
+                    }
+                });
+                Ok(upgraded_response(content_type))
+            }
+            None => Ok(self.respond(start.await?, stdin, content_type)),
+        }
+    }
+}
+
+/// dockerd's `101 UPGRADED` head of a hijacked stream.
+fn upgraded_response(content_type: &'static str) -> Response {
+    let mut resp = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    resp
+}
+
+/// A start that failed after the `101`: its message on stdout, then the end.
+async fn write_start_error<IO>(mut io: IO, tty: bool, err: &ApiError)
+where
+    IO: AsyncWrite + Unpin,
+{
+    let chunk = OutputChunk {
+        stream: StreamKind::Stdout,
+        data: Bytes::from(format!("{}\r\n", err.message())),
+    };
+    let _ = io.write_all(&encode_chunk(tty, chunk)).await;
+    let _ = io.shutdown().await;
 }
 
 async fn pump_body_to_stdin(body: Body, tx: StdinSender) {

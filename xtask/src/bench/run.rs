@@ -117,6 +117,7 @@ pub fn our_run(d: &Daemon, engine: &Path) -> Result<OurRun> {
     let windows = RunWindows {
         start,
         returned,
+        removed: at("removed"),
         end,
         agent: connected.zip(exited),
     };

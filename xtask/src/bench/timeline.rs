@@ -133,6 +133,11 @@ pub struct RunWindows {
     pub start: f64,
     /// `docker run` returned.
     pub returned: f64,
+    /// The container's record went (the backend's `removed` event): the
+    /// last thing `docker run --rm` waits for. Calls made after it (the
+    /// job's deletion, queued) are not on the client's path even when they
+    /// land before the client has read its answer.
+    pub removed: Option<f64>,
     /// The job was gone (end of the "after" window).
     pub end: f64,
     /// The agent connected / the exit was recorded.
@@ -152,19 +157,21 @@ pub struct ArmCounts {
     pub calls: Vec<String>,
 }
 
-/// Classifies `calls` into the critical path (`start..=returned`) and after
-/// (`returned..=end`); calls outside both are another run's.
+/// Classifies `calls` into the critical path (`start` until the client
+/// returned or the record went, whichever came first) and after (until
+/// `end`); calls outside both are another run's.
 pub fn classify(calls: &[ArmCall], w: &RunWindows) -> ArmCounts {
     let mut c = ArmCounts::default();
+    let critical_end = w.removed.map_or(w.returned, |r| r.min(w.returned));
     for call in calls {
-        let window = if (w.start..=w.returned).contains(&call.time) {
+        let window = if (w.start..=critical_end).contains(&call.time) {
             if call.is_write() {
                 c.critical_writes += 1;
             } else {
                 c.critical_reads += 1;
             }
             "critical"
-        } else if call.time > w.returned && call.time <= w.end {
+        } else if call.time > critical_end && call.time <= w.end {
             if call.is_write() {
                 c.after_writes += 1;
             } else {
@@ -259,6 +266,7 @@ not a log line sockerless_timeline: nothing
         let w = RunWindows {
             start: 1.0,
             returned: 3.0,
+            removed: None,
             end: 4.0,
             agent: Some((1.4, 1.9)),
         };
@@ -277,5 +285,20 @@ not a log line sockerless_timeline: nothing
         assert_eq!(c.calls[4], "after GET /subscriptions/s/operations/o");
         let no_agent = RunWindows { agent: None, ..w };
         assert_eq!(classify(&calls, &no_agent).reads_while_connected, 0);
+        // The record went at 1.8: the DELETE at 2.0 is the queued deletion,
+        // after the client's path although before it returned.
+        let removed = classify(
+            &calls,
+            &RunWindows {
+                removed: Some(1.8),
+                ..w
+            },
+        );
+        assert_eq!(
+            (removed.critical_writes, removed.after_writes),
+            (2, 1),
+            "{:?}",
+            removed.calls
+        );
     }
 }

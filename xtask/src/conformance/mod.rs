@@ -21,7 +21,8 @@ use crate::engine::Engine;
 use crate::{engine, images, registry, run, shell};
 
 /// Runs of one scenario on both sides at once, by default: what keeps the
-/// whole table within ~8 minutes on 2 cores without starving the all-in-one.
+/// whole table (90 scenarios) within ~3 minutes on 2 cores without starving
+/// the all-in-one.
 const DEFAULT_JOBS: usize = 3;
 /// A scenario still running after this is killed and fails.
 const TIMEOUT: Duration = Duration::from_secs(180);

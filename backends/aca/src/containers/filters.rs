@@ -1,6 +1,8 @@
 //! `docker ps` filters: `label`, `name`, `id`, `status`, `ancestor`,
 //! `network`, `volume`, `exited`, `before`, `since`, `health`. Values of one filter are
-//! alternatives (OR); different filters must all hold (AND), as in Docker.
+//! alternatives (OR), except `label`'s, which must all hold (dockerd's
+//! `MatchKVList`: compose finds its project's containers by two labels);
+//! different filters must all hold (AND), as in Docker.
 
 use sockerless_api::{ApiError, Filters, Result};
 
@@ -95,6 +97,13 @@ impl ContainerFilter {
         }
     }
 
+    /// Every value of `key` holds (no value: true).
+    fn all(&self, key: &str, test: impl Fn(&str) -> bool) -> bool {
+        self.filters
+            .get(key)
+            .is_none_or(|values| values.iter().all(|v| test(v)))
+    }
+
     /// Whether a container whose health is `value` (`starting`, `healthy`,
     /// `unhealthy` or `none`) passes the `health` filter.
     pub fn matches_health(&self, value: &str) -> bool {
@@ -136,7 +145,7 @@ impl ContainerFilter {
             .as_ref()
             .and_then(|h| h.binds.clone())
             .unwrap_or_default();
-        let ok = self.any("label", |v| match v.split_once('=') {
+        let ok = self.all("label", |v| match v.split_once('=') {
             Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
             None => labels.contains_key(v),
         }) && self.any("name", |v| name_matches(v, &r.name))
@@ -235,6 +244,11 @@ mod tests {
         assert!(m(f(&[("label", "ci")]), &a) && m(f(&[("label", "ci")]), &b));
         assert!(m(f(&[("label", "ci=1")]), &a) && !m(f(&[("label", "ci=1")]), &b));
         assert!(!m(f(&[("label", "ci=1"), ("label", "job")]), &b));
+        // Several labels must all hold (dockerd's MatchKVList), not any one.
+        assert!(m(f(&[("label", "ci=1"), ("label", "job")]), &a));
+        assert!(m(f(&[("label", "ci"), ("label", "job=x")]), &a));
+        assert!(!m(f(&[("label", "ci"), ("label", "job")]), &b));
+        assert!(!m(f(&[("label", "ci=2"), ("label", "ci")]), &a));
         assert!(m(f(&[("name", "we")]), &a) && !m(f(&[("name", "^/we$")]), &a));
         assert!(m(f(&[("name", "^web$")]), &a));
         assert!(m(f(&[("id", "aaa")]), &a) && !m(f(&[("id", "aaa")]), &b));

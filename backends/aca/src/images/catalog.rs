@@ -9,7 +9,7 @@ use sockerless_api::docker::{
 };
 use sockerless_api::{ApiError, Filters, ListImagesOptions, RemoveImageOptions, Result};
 
-use super::filters::{image_matches, validate_filters};
+use super::filters::{image_matches, reference_matches, validate_filters};
 use super::pull::layer_digests;
 use super::reference::{DEFAULT_TAG, ImageRef};
 use super::stored::{self, ImageEntry};
@@ -220,12 +220,25 @@ pub async fn list(backend: &AcaBackend, opts: ListImagesOptions) -> Result<Vec<I
         .collect())
 }
 
-fn summary(group: &ImageGroup<'_>, _filters: &Filters) -> ImageSummary {
+fn summary(group: &ImageGroup<'_>, filters: &Filters) -> ImageSummary {
+    // With a `reference` filter dockerd lists only the names it matched
+    // (`docker images app` shows no row for the image's other tags).
+    let named = match filters.get("reference").filter(|p| !p.is_empty()) {
+        Some(patterns) => ImageGroup {
+            entries: group
+                .entries
+                .iter()
+                .copied()
+                .filter(|e| patterns.iter().any(|p| reference_matches(p, &e.reference)))
+                .collect(),
+        },
+        None => group.clone(),
+    };
     ImageSummary {
         id: group.first().image.id.clone(),
         parent_id: String::new(),
-        repo_tags: group.repo_tags(),
-        repo_digests: group.repo_digests(),
+        repo_tags: named.repo_tags(),
+        repo_digests: named.repo_digests(),
         created: group.created_unix(),
         size: group.first().image.size,
         shared_size: -1,

@@ -317,6 +317,19 @@ async fn list_filters_and_remove_conflicts() {
         .await
         .expect("tag defaults to latest");
     let app_id = resolve(&b, "local/app:latest").await.expect("tagged").id;
+    // A reference filter lists only the names it matched, not the image's others.
+    assert_eq!(
+        one(filters(&[("reference", "local/app")])).await,
+        ["local/app:latest".to_owned()]
+    );
+    let digests = b
+        .image_list(filters(&[("reference", "local/app")]))
+        .await
+        .expect("list")
+        .into_iter()
+        .flat_map(|i| i.repo_digests)
+        .collect::<Vec<_>>();
+    assert!(digests.is_empty(), "{digests:?}");
     let err = b
         .image_remove(&app_id[7..], RemoveImageOptions::default())
         .await

@@ -1,31 +1,60 @@
 //! `network connect` and `network disconnect`: attachments recorded on the
 //! network, addresses assigned to running containers, peers told at once.
+//!
+//! Each reads, changes and writes its network in one store call: connects and
+//! disconnects on one network at once (compose starts a project's services
+//! in parallel, each disconnected and connected again) must not undo each
+//! other's change.
 
 use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};
 use sockerless_api::{ApiError, Result};
 
-use super::{Network, all, configured_networks, endpoints, find, random_id, save};
+use super::{Network, all, configured_networks, endpoints, find, random_id};
 use crate::AcaBackend;
 use crate::store::{ContainerRecord, records};
 
-async fn find_container(backend: &AcaBackend, id: &str) -> Result<ContainerRecord> {
-    let key = id.to_owned();
-    let found = backend
-        .store()
-        .call(move |c| {
-            if let Some(r) = records::get_container(c, &key)? {
-                return Ok(vec![r]);
-            }
-            records::containers_by_id_prefix(c, &key, 2)
-        })
-        .await?;
-    match found.as_slice() {
+/// The container `id` names (ID, name or unique ID prefix), as read in `conn`.
+fn find_container(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> rusqlite::Result<Result<ContainerRecord>> {
+    let found = match records::get_container(conn, id)? {
+        Some(r) => vec![r],
+        None => records::containers_by_id_prefix(conn, id, 2)?,
+    };
+    Ok(match found.as_slice() {
         [one] if !id.is_empty() => Ok(one.clone()),
         [_, _, ..] => Err(ApiError::InvalidParameter(format!(
             "multiple containers match the ID prefix {id}"
         ))),
         _ => Err(ApiError::NotFound(format!("No such container: {id}"))),
-    }
+    })
+}
+
+/// Runs `change` on every network and the container `container` names, and
+/// writes the network it returns, in one store transaction.
+async fn update<F>(backend: &AcaBackend, container: String, change: F) -> Result<()>
+where
+    F: FnOnce(&[Network], Result<ContainerRecord>) -> Result<Option<Network>> + Send + 'static,
+{
+    all(backend).await?; // the predefined networks exist
+    backend
+        .store()
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let networks = endpoints::load(&tx)?;
+            let found = find_container(&tx, &container)?;
+            match change(&networks, found) {
+                Ok(Some(network)) => {
+                    records::put_network(&tx, &endpoints::encode(&network)?)?;
+                    tx.commit()?;
+                    Ok(Ok(()))
+                }
+                Ok(None) => Ok(Ok(())),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .await?
 }
 
 fn refuse_host_none(network: &Network, what: &str) -> Result<()> {
@@ -38,34 +67,42 @@ fn refuse_host_none(network: &Network, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// `Backend::network_connect`.
-pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest) -> Result<()> {
-    let networks = all(backend).await?;
-    let network = find(&networks, id)?;
-    refuse_host_none(network, "connected to")?;
-    let container = find_container(backend, &req.container).await?;
-    let mut network = Network {
+fn copy(network: &Network) -> Network {
+    Network {
         record: network.record.clone(),
         stored: network.stored.clone(),
-    };
-    if network.attaches(&container) {
-        return Err(ApiError::Conflict(format!(
-            "endpoint with name {} already exists in network {}",
-            container.name, network.record.name
-        )));
     }
+}
+
+/// `Backend::network_connect`.
+pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest) -> Result<()> {
+    let id = id.to_owned();
+    let endpoint_id = random_id()?;
     let mut endpoint = req.endpoint_config.unwrap_or_default();
-    endpoint.network_id = Some(network.record.id.clone());
-    endpoint.endpoint_id = Some(random_id()?);
-    network.stored.detached.remove(&container.id);
-    network
-        .stored
-        .endpoints
-        .insert(container.id.clone(), endpoint);
-    if container.state == "running" {
-        endpoints::assign(&mut network, &container)?;
-    }
-    save(backend, &network).await?;
+    update(backend, req.container, move |networks, container| {
+        let network = find(networks, &id)?;
+        refuse_host_none(network, "connected to")?;
+        let container = container?;
+        let mut network = copy(network);
+        if network.attaches(&container) {
+            return Err(ApiError::Conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                container.name, network.record.name
+            )));
+        }
+        endpoint.network_id = Some(network.record.id.clone());
+        endpoint.endpoint_id = Some(endpoint_id);
+        network.stored.detached.remove(&container.id);
+        network
+            .stored
+            .endpoints
+            .insert(container.id.clone(), endpoint);
+        if container.state == "running" {
+            endpoints::assign(&mut network, &container)?;
+        }
+        Ok(Some(network))
+    })
+    .await?;
     crate::relay::changed(backend);
     Ok(())
 }
@@ -76,39 +113,37 @@ pub async fn disconnect(
     id: &str,
     req: NetworkDisconnectRequest,
 ) -> Result<()> {
-    let networks = all(backend).await?;
-    let network = find(&networks, id)?;
-    refuse_host_none(network, "disconnected from")?;
-    let mut network = Network {
-        record: network.record.clone(),
-        stored: network.stored.clone(),
-    };
-    let container = match find_container(backend, &req.container).await {
-        Ok(c) => c,
-        // `force` cleans up an endpoint whose container is gone.
-        Err(ApiError::NotFound(_)) if req.force == Some(true) => {
-            if network.stored.endpoints.remove(&req.container).is_some() {
-                return save(backend, &network).await;
+    let id = id.to_owned();
+    let (key, force) = (req.container.clone(), req.force == Some(true));
+    update(backend, req.container, move |networks, container| {
+        let network = find(networks, &id)?;
+        refuse_host_none(network, "disconnected from")?;
+        let mut network = copy(network);
+        let container = match container {
+            Ok(c) => c,
+            // `force` cleans up an endpoint whose container is gone.
+            Err(ApiError::NotFound(_)) if force => {
+                return Ok(network.stored.endpoints.remove(&key).map(|_| network));
             }
-            return Ok(());
+            Err(e) => return Err(e),
+        };
+        if !network.attaches(&container) {
+            return Err(ApiError::Conflict(format!(
+                "container {} is not connected to network {}",
+                container.id, network.record.name
+            )));
         }
-        Err(e) => return Err(e),
-    };
-    if !network.attaches(&container) {
-        return Err(ApiError::Conflict(format!(
-            "container {} is not connected to network {}",
-            container.id, network.record.name
-        )));
-    }
-    network.stored.endpoints.remove(&container.id);
-    network.stored.addresses.remove(&container.id);
-    if configured_networks(&container.config)
-        .iter()
-        .any(|n| n == &network.record.name || n == &network.record.id)
-    {
-        network.stored.detached.insert(container.id);
-    }
-    save(backend, &network).await?;
+        network.stored.endpoints.remove(&container.id);
+        network.stored.addresses.remove(&container.id);
+        if configured_networks(&container.config)
+            .iter()
+            .any(|n| n == &network.record.name || n == &network.record.id)
+        {
+            network.stored.detached.insert(container.id);
+        }
+        Ok(Some(network))
+    })
+    .await?;
     crate::relay::changed(backend);
     Ok(())
 }

@@ -146,14 +146,14 @@ pub(super) fn forget(network: &mut Network, id: &str) -> bool {
     a || b || c
 }
 
-fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<Network>> {
+pub(super) fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<Network>> {
     Ok(records::list_networks(conn)?
         .into_iter()
         .filter_map(|r| Network::from_record(r).ok())
         .collect())
 }
 
-fn encode(network: &Network) -> rusqlite::Result<crate::store::NetworkRecord> {
+pub(super) fn encode(network: &Network) -> rusqlite::Result<crate::store::NetworkRecord> {
     network
         .to_record()
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.to_string().into()))

@@ -253,15 +253,6 @@ async fn containers(backend: &AcaBackend) -> Result<Vec<ContainerRecord>> {
         .await?)
 }
 
-async fn save(backend: &AcaBackend, network: &Network) -> Result<()> {
-    let record = network.to_record()?;
-    backend
-        .store()
-        .call(move |c| records::put_network(c, &record))
-        .await?;
-    Ok(())
-}
-
 /// Network names as dockerd accepts them: anything printable, spaces and
 /// `/` included (`docker network create "a b"` works on dockerd). Names only
 /// key the store, never a path or an Azure name; control characters are

@@ -310,6 +310,46 @@ async fn containers_attach_by_config_and_connect() {
 }
 
 #[tokio::test]
+async fn connects_and_disconnects_at_once_do_not_undo_each_other() {
+    // compose starts a project's services in parallel, each disconnected
+    // from the project network and connected again with its aliases.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = backend(&dir).await;
+    b.network_create(create_req("proj")).await.expect("create");
+    let ids: Vec<String> = (0..8).map(|i| format!("{i}").repeat(64)).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let config = json!({"body": {"HostConfig": {"NetworkMode": "proj"}}});
+        put_container(&b, id, &format!("svc{i}"), "running", config).await;
+    }
+    let cycle = |id: String| {
+        let b = &b;
+        async move {
+            let disconnect = NetworkDisconnectRequest {
+                container: id.clone(),
+                force: None,
+            };
+            b.network_disconnect("proj", disconnect).await?;
+            let connect = NetworkConnectRequest {
+                container: id,
+                endpoint_config: None,
+            };
+            b.network_connect("proj", connect).await
+        }
+    };
+    let results = futures_util::future::join_all(ids.iter().cloned().map(cycle)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let attached = b
+        .network_inspect("proj")
+        .await
+        .expect("inspect")
+        .containers
+        .expect("containers");
+    let mut names: Vec<String> = attached.values().filter_map(|e| e.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, (0..8).map(|i| format!("svc{i}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn prune_keeps_predefined_and_used_networks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&dir).await;

@@ -496,6 +496,9 @@ pub async fn remove(
             tx.commit()
         })
         .await?;
+    // Before the job's deletion starts: what comes after this event is
+    // nothing the client waits for.
+    tracing::debug!(target: super::TIMELINE, container = %record.id, job = %record.job_name, "removed");
     if let Some(job) = job {
         super::collect::spawn(backend, job);
     }
@@ -511,7 +514,6 @@ pub async fn remove(
         crate::volumes::attach::remove_anonymous(backend, &stored.mounts).await;
     }
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
-    tracing::debug!(target: super::TIMELINE, container = %record.id, job = %record.job_name, "removed");
     Ok(())
 }
 

@@ -65,6 +65,21 @@ async fn start(
     }
     let hijack = Hijack::new(&mut parts, axum::body::Body::empty());
     let (tx, stdin) = stdin_channel();
+    if hijack.upgrades() {
+        // As dockerd: a missing exec is a plain 404; anything else about the
+        // start comes after the 101, on the stream (Hijack::respond_started).
+        let exec = state.backend.exec_inspect(&id).await?;
+        let tty = config
+            .tty
+            .or(exec.process_config.and_then(|p| p.tty))
+            .unwrap_or(false);
+        let content_type = stream_content_type(tty, version.at_least("1.42"));
+        let backend = state.backend.clone();
+        let start = async move { backend.exec_start(&id, config, Some(stdin)).await };
+        return Ok(hijack
+            .respond_started(start, tty, Some(tx), content_type)
+            .await?);
+    }
     let output = state.backend.exec_start(&id, config, Some(stdin)).await?;
     let content_type = stream_content_type(output.tty, version.at_least("1.42"));
     Ok(hijack.respond(output, Some(tx), content_type))
