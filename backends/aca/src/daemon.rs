@@ -63,6 +63,31 @@ pub fn init_logging(config: &Config) {
     };
 }
 
+/// Raises the open-file soft limit to the hard limit and returns both: every
+/// connected agent, attach and published port holds descriptors, and the
+/// usual soft limit (1024) would end around a thousand containers with
+/// EMFILE. Logs what it did.
+pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        tracing::info!(from = before, to = limit.rlim_cur, "open-file limit raised");
+    }
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
 /// The internal API router for `backend`, with request logging.
 pub fn router(backend: Arc<dyn Backend>) -> axum::Router {
     sockerless_api::server::router(backend).layer(axum::middleware::from_fn(log_request))

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     daemon::init_logging(&config);
+    if let Err(err) = daemon::raise_open_file_limit() {
+        tracing::warn!(error = %err, "cannot raise the open-file limit");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

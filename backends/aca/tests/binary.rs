@@ -97,9 +97,39 @@ async fn start_arm() -> (String, Arm, watch::Sender<bool>) {
     (base, arm, open)
 }
 
+/// The open-file limits (soft, hard) of process `pid`, from /proc.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().expect("soft").to_owned(),
+        fields.next().expect("hard").to_owned(),
+    )
+}
+
 fn spawn_backend(base: &str, dir: &Path, socket: &Path) -> Child {
-    Command::new(BIN)
-        .env_clear()
+    let mut cmd = Command::new(BIN);
+    // Started with a soft open-file limit under its hard one, as from a
+    // login shell: the daemon raises it.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_max > 256 {
+                limit.rlim_cur = 256;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+            Ok(())
+        });
+    }
+    cmd.env_clear()
         .env("IDENTITY_ENDPOINT", format!("{base}/msi/token"))
         .env("IDENTITY_HEADER", IDENTITY_SECRET)
         .env("SOCKERLESS_ACA_SUBSCRIPTION_ID", "sub")
@@ -162,6 +192,12 @@ async fn serves_capabilities_and_drains_in_flight_request_on_sigterm() {
         &std::fs::metadata(&socket).expect("stat").permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "socket is private");
+
+    let (soft, hard) = open_file_limits(child.id());
+    assert_eq!(
+        soft, hard,
+        "the open-file soft limit is raised to the hard one"
+    );
 
     let remote = RemoteBackend::new(ListenAddr::Unix(socket.clone()));
     let info = remote.capabilities().await.expect("capabilities");

@@ -46,6 +46,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let log_config = emulator::probe_config(&args.backend, env.clone())
         .map_err(|e| UsageError(format!("{e:#}")))?;
     sockerless_backend_aca::daemon::init_logging(&log_config);
+    if let Err(err) = sockerless_backend_aca::daemon::raise_open_file_limit() {
+        tracing::warn!(error = %err, "cannot raise the open-file limit");
+    }
 
     let (emulator, mut config, credential) = if args.emulator {
         let options = EmulatorOptions {

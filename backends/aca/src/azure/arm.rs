@@ -29,6 +29,9 @@ pub const LOCATION: HeaderName = HeaderName::from_static("location");
 
 /// Longest wait between polls, whatever `Retry-After` says.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
+/// How often a non-idempotent call Azure did not execute (429, or never
+/// sent) is sent again.
+const MAX_UNSENT_RETRIES: u32 = 5;
 
 /// A response body and its status.
 #[derive(Debug, Clone)]
@@ -117,19 +120,34 @@ impl ArmClient {
         url: Url,
         body: Option<&Value>,
     ) -> Result<RawResponse, ApiError> {
+        self.send_raw(ctx, pipeline, method, url, body)
+            .await
+            .map_err(|e| map_azure_error(ctx, &e))
+    }
+
+    /// [`Self::send`] with azure_core's error, whose kind says whether the
+    /// request was executed.
+    async fn send_raw(
+        &self,
+        ctx: &CallContext,
+        pipeline: &Pipeline,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<RawResponse, azure_core::Error> {
         let mut request = Request::new(url, method);
         request.insert_header("accept", "application/json");
         if let Some(body) = body {
             request.insert_header("content-type", "application/json");
             let bytes = serde_json::to_vec(body).map_err(|e| {
-                ApiError::Internal(format!("{}: cannot encode request: {e}", ctx.operation))
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::DataConversion,
+                    format!("{}: cannot encode request: {e}", ctx.operation),
+                )
             })?;
             request.set_body(bytes);
         }
-        pipeline
-            .send(&Context::new(), &mut request, None)
-            .await
-            .map_err(|e| map_azure_error(ctx, &e))
+        pipeline.send(&Context::new(), &mut request, None).await
     }
 
     /// GET a resource.
@@ -218,9 +236,24 @@ impl ArmClient {
         body: Option<&Value>,
     ) -> Result<ArmResponse, ApiError> {
         let url = self.url(path, api_version)?;
-        let response = self
-            .send(ctx, &self.inner.once, Method::Post, url, body)
-            .await?;
+        let mut throttled = 0;
+        let response = loop {
+            let result = self
+                .send_raw(ctx, &self.inner.once, Method::Post, url.clone(), body)
+                .await;
+            match result {
+                Ok(response) => break response,
+                // Throttled, or never sent: the action did not happen, so
+                // sending it again cannot do it twice.
+                Err(e) if throttled < MAX_UNSENT_RETRIES && not_executed(&e) => {
+                    throttled += 1;
+                    let wait = unsent_retry_wait(&e, throttled);
+                    tracing::info!(operation = %ctx.operation, attempt = throttled, wait_ms = wait.as_millis() as u64, "not executed by Azure (throttled or not sent); sending it again");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(map_azure_error(ctx, &e)),
+            }
+        };
         self.wait(ctx, response, None).await
     }
 
@@ -326,12 +359,7 @@ impl ArmClient {
     }
 
     fn poll_delay(&self, headers: &Headers) -> Duration {
-        headers
-            .get_optional_str(&RETRY_AFTER)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(self.inner.options.poll_interval)
-            .min(MAX_POLL_WAIT)
+        poll_delay(headers, self.inner.options.poll_interval)
     }
 
     async fn sleep_until_next(
@@ -351,6 +379,49 @@ impl ArmClient {
         tokio::time::sleep_until(wake).await;
         Ok(())
     }
+}
+
+/// The wait before the next poll of a long-running operation: Azure's
+/// `Retry-After`, but never under `floor` (a `Retry-After: 0` must not turn
+/// polling into a tight loop against ARM's throttles) nor over a minute.
+fn poll_delay(headers: &Headers, floor: Duration) -> Duration {
+    headers
+        .get_optional_str(&RETRY_AFTER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(floor)
+        .max(floor)
+        .min(MAX_POLL_WAIT)
+}
+
+/// Whether Azure did not execute the request: throttled (429) or never sent.
+fn not_executed(e: &azure_core::Error) -> bool {
+    use azure_core::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::HttpResponse { status, .. } => u16::from(*status) == 429,
+        ErrorKind::Connection => true,
+        _ => false,
+    }
+}
+
+/// The wait before sending a non-executed request again: its `Retry-After`
+/// when it has one, else 1, 2, 4, … seconds; at most a minute.
+fn unsent_retry_wait(e: &azure_core::Error, attempt: u32) -> Duration {
+    use azure_core::error::ErrorKind;
+    let retry_after = match e.kind() {
+        ErrorKind::HttpResponse {
+            raw_response: Some(raw),
+            ..
+        } => raw
+            .headers()
+            .get_optional_str(&RETRY_AFTER)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs),
+        _ => None,
+    };
+    retry_after
+        .unwrap_or_else(|| Duration::from_secs(1 << attempt.saturating_sub(1).min(5)))
+        .min(MAX_POLL_WAIT)
 }
 
 fn header_url(headers: &Headers, name: &HeaderName) -> Option<Url> {

@@ -15,6 +15,7 @@ fn client(stub: &Stub) -> ArmClient {
         },
         poll_interval: Duration::from_millis(10),
         lro_timeout: Duration::from_secs(20),
+        ..AzureOptions::default()
     };
     ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options)
 }
@@ -197,6 +198,58 @@ async fn post_once_is_not_retried_on_500() {
         .post(&ctx(), &format!("{JOB}/listSecrets"), "2025-01-01", None)
         .await;
     assert_eq!(stub.calls().len(), 1 + 4);
+}
+
+/// A 429 means Azure did not execute the action: a start is sent again
+/// after `Retry-After`, until it is accepted (at most a few times).
+#[tokio::test]
+async fn post_once_is_sent_again_when_throttled() {
+    let stub = Stub::start(|_, method, _, n| match method {
+        "POST" if n < 2 => StubReply::json(
+            429,
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+        )
+        .header("retry-after", "0"),
+        "POST" => StubReply::json(200, r#"{"name":"exec-1"}"#),
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let started = client(&stub)
+        .post_once(&ctx(), &format!("{JOB}/start"), "2025-01-01", None)
+        .await
+        .expect("started after two throttles");
+    assert_eq!(started.body["name"], "exec-1");
+    assert_eq!(stub.calls().len(), 3);
+
+    let always = Stub::start(|_, _, _, _| {
+        StubReply::json(
+            429,
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+        )
+        .header("retry-after", "0")
+    })
+    .await;
+    let err = client(&always)
+        .post_once(&ctx(), &format!("{JOB}/start"), "2025-01-01", None)
+        .await
+        .expect_err("gives up");
+    assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+    assert_eq!(always.calls().len(), 1 + MAX_UNSENT_RETRIES as usize);
+}
+
+#[test]
+fn poll_delay_has_a_floor_and_a_ceiling() {
+    use azure_core::http::headers::Headers;
+    let floor = Duration::from_millis(500);
+    let with = |v: &str| {
+        let mut h = Headers::new();
+        h.insert(RETRY_AFTER, v.to_owned());
+        poll_delay(&h, floor)
+    };
+    assert_eq!(with("0"), floor, "Retry-After: 0 is not a tight loop");
+    assert_eq!(with("3"), Duration::from_secs(3));
+    assert_eq!(with("3600"), MAX_POLL_WAIT);
+    assert_eq!(poll_delay(&Headers::new(), floor), floor);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod loganalytics;
 pub mod models;
 pub mod pipeline;
+pub mod throttle;
 
 pub mod registry;
 #[cfg(test)]

@@ -207,6 +207,8 @@ pub struct AzureOptions {
     pub poll_interval: std::time::Duration,
     /// Longest a long-running operation is polled before giving up.
     pub lro_timeout: std::time::Duration,
+    /// The ARM rate limit every client made with these options shares.
+    pub arm_limiter: Arc<super::throttle::TokenBucket>,
 }
 
 impl Default for AzureOptions {
@@ -220,6 +222,10 @@ impl Default for AzureOptions {
             },
             poll_interval: std::time::Duration::from_secs(1),
             lro_timeout: std::time::Duration::from_secs(600),
+            arm_limiter: Arc::new(super::throttle::TokenBucket::new(
+                super::throttle::ARM_RATE,
+                super::throttle::ARM_BURST,
+            )),
         }
     }
 }
@@ -241,6 +247,7 @@ pub fn new_pipeline(
         ..Default::default()
     };
     let per_try: Vec<Arc<dyn Policy>> = vec![
+        Arc::new(super::throttle::ThrottlePolicy(options.arm_limiter.clone())),
         Arc::new(RequestIdPolicy),
         Arc::new(BearerPolicy::new(credential, scope)),
     ];

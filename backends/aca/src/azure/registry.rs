@@ -27,6 +27,10 @@ use super::pipeline::{AzureOptions, RequestIdPolicy, may_carry_token};
 use crate::config::SecretString;
 use crate::errors::{CallContext, error_chain, map_azure_error};
 
+#[path = "registry_refusal.rs"]
+mod refusal;
+pub use refusal::{PullError, Refusal, RefusalCode};
+
 /// Scope of the Entra ID token exchanged for an ACR refresh token.
 const ACR_AAD_SCOPE: &str = "https://management.azure.com/.default";
 
@@ -316,12 +320,14 @@ impl RegistryClient {
     /// mirrors are the caller's business). `login` is the user's
     /// `X-Registry-Auth`; without it the configured login, ACR's token
     /// exchange or anonymous access is used as for [`Self::pull_config`].
+    /// The registry's refusals (unknown manifest or repository, denied) are
+    /// [`PullError::Refused`], for the caller to word with the image's name.
     pub async fn pull_image(
         &self,
         target: &PullTarget,
         login: Option<&Login>,
         platform: Option<&PlatformSpec>,
-    ) -> Result<PulledImage, ApiError> {
+    ) -> Result<PulledImage, PullError> {
         let shown = target.to_string();
         let ctx = CallContext::new(
             format!("aca: pull image {shown}"),
@@ -350,7 +356,13 @@ impl RegistryClient {
         let (manifest, digest, config, list_digest) = client
             .pull_manifest_and_config_and_list_digest(&reference, &auth)
             .await
-            .map_err(|e| map_oci_error(&ctx, &shown, &e))?;
+            .map_err(|e| match Refusal::of(&e) {
+                Some(refusal) => PullError::Refused {
+                    refusal,
+                    context: format!("{}: {}", ctx.operation, error_chain(&e)),
+                },
+                None => PullError::Other(map_oci_error(&ctx, &shown, &e)),
+            })?;
         let config_json: Value = serde_json::from_str(&config).map_err(|e| {
             ApiError::Internal(format!("{}: image config is not JSON: {e}", ctx.operation))
         })?;
