@@ -17,13 +17,11 @@ use crate::process::{self, SpawnSpec};
 use crate::protocol::{Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
 use crate::relay::Relay;
 use crate::socket::Sockets;
+use crate::start_failure::{StartFailure, cli_exit_code};
 use crate::transport::{FrameTransport, token_matches};
 use crate::unix_listen::UnixListeners;
 use crate::{archive, health, linger, listening};
 
-/// Exit codes when the main command cannot be started, as Docker reports them.
-const EXIT_NOT_FOUND: i32 = 127;
-const EXIT_NOT_EXECUTABLE: i32 = 126;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const FORWARDED_SIGNALS: [i32; 6] = [
@@ -226,7 +224,8 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
 }
 
 /// Starts one run of the main process: its exit task, or the exit code when
-/// it could not start (reported on its stderr, as Docker's 126/127).
+/// it could not start (reported on its stderr in runc's words, with the code
+/// the Docker CLI gives: 127, 126 or 125).
 /// `announce`: a restarted run reports STARTED (the first one does not).
 fn run_main(
     hub: &Arc<Hub>,
@@ -236,18 +235,21 @@ fn run_main(
     early_stdin: Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::StdinMsg>>,
     announce: bool,
 ) -> Result<JoinHandle<i32>, i32> {
-    let spawned = main_spec(cfg, ctx, argv)
-        .and_then(|spec| exec::start_process_with(hub, MAIN_SESSION, spec, announce, early_stdin));
+    let spawned = main_spec(cfg, ctx, argv).and_then(|spec| {
+        exec::start_process_with(hub, MAIN_SESSION, spec, announce, early_stdin)
+            .map_err(StartFailure::Spawn)
+    });
     match spawned {
         Ok((_pid, exit_task)) => Ok(exit_task),
-        Err(e) => {
-            let name = argv.first().cloned().unwrap_or_default();
-            let msg = format!("sockerless-agent: cannot start {name:?}: {e}\n");
-            eprint!("{msg}");
+        Err(failure) => {
+            let name = argv.first().map(String::as_str).unwrap_or_default();
+            let message = failure.message(name);
+            let line = format!("{message}\n");
+            eprint!("{line}");
             hub.push_output(
                 MAIN_SESSION,
                 crate::protocol::OutputStream::Stderr,
-                msg.as_bytes(),
+                line.as_bytes(),
             );
             for s in [
                 crate::protocol::OutputStream::Stdout,
@@ -255,11 +257,7 @@ fn run_main(
             ] {
                 hub.finish_stream(MAIN_SESSION, s);
             }
-            let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                EXIT_NOT_EXECUTABLE
-            } else {
-                EXIT_NOT_FOUND
-            };
+            let code = cli_exit_code(&message);
             hub.set_exit(MAIN_SESSION, code);
             Err(code)
         }
@@ -574,16 +572,20 @@ fn main_control(
 
 /// The main process: Docker's `WorkingDir` (created when missing, as Docker
 /// does) and `User` (resolved in the image's `/etc/passwd` and `/etc/group`).
-fn main_spec(cfg: &Config, ctx: &ProcessContext, argv: &[String]) -> std::io::Result<SpawnSpec> {
+fn main_spec(
+    cfg: &Config,
+    ctx: &ProcessContext,
+    argv: &[String],
+) -> Result<SpawnSpec, StartFailure> {
     let creds = match cfg.user.as_deref() {
         Some(user) => Some(
             crate::userdb::resolve_user(user, std::path::Path::new("/"))
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?,
+                .map_err(StartFailure::User)?,
         ),
         None => None,
     };
     if let Some(dir) = cfg.workdir.as_deref() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| StartFailure::Workdir(dir.to_owned(), e))?;
     }
     Ok(SpawnSpec {
         argv: argv.to_vec(),

@@ -28,6 +28,7 @@ mod relay;
 mod resolv;
 pub mod secret_env;
 mod socket;
+mod start_failure;
 mod timefmt;
 pub mod transport;
 mod unix_listen;

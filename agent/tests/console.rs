@@ -48,7 +48,7 @@ fn main_process_gets_workdir_and_user() {
 }
 
 #[test]
-fn unknown_user_fails_the_main_process_with_126() {
+fn unknown_user_fails_the_main_process_with_125() {
     let out = Command::new(env!("CARGO_BIN_EXE_sockerless-agent"))
         .args(["--", "true"])
         .env("SOCKERLESS_AGENT_TOKEN", "t")
@@ -57,8 +57,31 @@ fn unknown_user_fails_the_main_process_with_126() {
         .env("SOCKERLESS_USER", "no-such-user-here")
         .output()
         .expect("run agent");
-    assert_eq!(out.status.code(), Some(126), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-user-here"));
+    // dockerd fails the start with the lookup's message; the CLI then ends 125.
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("unable to find user no-such-user-here: no matching entries in passwd file"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_missing_command_fails_the_main_process_with_127_in_runcs_words() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sockerless-agent"))
+        .args(["--", "no-such-binary"])
+        .env("SOCKERLESS_AGENT_TOKEN", "t")
+        .env("SOCKERLESS_AGENT_LISTEN", "127.0.0.1:0")
+        .env("SOCKERLESS_EXIT_ACK_TIMEOUT", "0")
+        .output()
+        .expect("run agent");
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"no-such-binary\": executable file not found in $PATH: unknown\n"
+        ),
+        "{out:?}"
+    );
 }
 
 fn not_root() -> bool {

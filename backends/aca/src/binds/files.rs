@@ -39,6 +39,11 @@ fn stored(dir: &Path) -> Vec<PathBuf> {
     tars
 }
 
+/// The kept tars of `id`, in the order they were put.
+pub fn kept_tars(backend: &AcaBackend, id: &str) -> Vec<PathBuf> {
+    stored(&dir_of(backend, id))
+}
+
 /// Whether files wait to be put into `id` at its start.
 pub async fn has_any(backend: &AcaBackend, id: &str) -> bool {
     let dir = dir_of(backend, id);

@@ -4,7 +4,8 @@
 //! A container that does not run keeps what is put into it for its next
 //! start (`crate::binds::files`); a created one (never started) answers
 //! stat and get from those files. Once a container has exited, its replica
-//! and filesystem are gone: stat and get answer 409.
+//! is gone: stat and get read its kept changes over its image's layers
+//! (`super::exited`).
 
 use std::sync::Arc;
 
@@ -97,18 +98,22 @@ async fn target(backend: &AcaBackend, id: &str, path: &str) -> Result<Target> {
     Ok(Target::Live(link, record.name, path))
 }
 
-/// The running container's agent link, its name and the absolute path;
-/// for a created container, its kept files.
-async fn live(
-    backend: &AcaBackend,
-    id: &str,
-    path: &str,
-) -> Result<std::result::Result<(Arc<AgentLink>, String, String), (String, String, String)>> {
-    match target(backend, id, path).await? {
-        Target::Live(link, name, path) => Ok(Ok((link, name, path))),
-        Target::Kept(id, name, path, false) => Ok(Err((id, name, path))),
-        Target::Kept(_, name, _, true) => Err(not_running(&name)),
-    }
+/// Where a stat or get reads from.
+enum Source {
+    /// The running container's agent link, its name and the absolute path.
+    Live(Arc<AgentLink>, String, String),
+    /// A created container's kept files: its ID, name and the absolute path.
+    Created(String, String, String),
+    /// An exited container: its ID and the absolute path.
+    Exited(String, String),
+}
+
+async fn live(backend: &AcaBackend, id: &str, path: &str) -> Result<Source> {
+    Ok(match target(backend, id, path).await? {
+        Target::Live(link, name, path) => Source::Live(link, name, path),
+        Target::Kept(id, name, path, false) => Source::Created(id, name, path),
+        Target::Kept(id, _, path, true) => Source::Exited(id, path),
+    })
 }
 
 fn docker_stat(s: peer::PathStat) -> PathStat {
@@ -124,8 +129,11 @@ fn docker_stat(s: peer::PathStat) -> PathStat {
 /// `Backend::container_archive_stat`.
 pub async fn stat(backend: &AcaBackend, id: &str, path: &str) -> Result<PathStat> {
     let (link, name, path) = match live(backend, id, path).await? {
-        Ok(live) => live,
-        Err((id, name, path)) => return crate::binds::files::stat(backend, &id, &name, &path),
+        Source::Live(link, name, path) => (link, name, path),
+        Source::Created(id, name, path) => {
+            return crate::binds::files::stat(backend, &id, &name, &path);
+        }
+        Source::Exited(id, path) => return super::exited::stat(backend, &id, &path).await,
     };
     link.stat(&path)
         .await
@@ -136,8 +144,11 @@ pub async fn stat(backend: &AcaBackend, id: &str, path: &str) -> Result<PathStat
 /// `Backend::container_archive_get`: the stat and the tar, streamed.
 pub async fn get(backend: &AcaBackend, id: &str, path: &str) -> Result<(PathStat, ByteStream)> {
     let (link, name, path) = match live(backend, id, path).await? {
-        Ok(live) => live,
-        Err((id, name, path)) => return crate::binds::files::get(backend, &id, &name, &path),
+        Source::Live(link, name, path) => (link, name, path),
+        Source::Created(id, name, path) => {
+            return crate::binds::files::get(backend, &id, &name, &path);
+        }
+        Source::Exited(id, path) => return super::exited::get(backend, &id, &path).await,
     };
     let (stat, session) = link
         .get_archive(&path)

@@ -4,13 +4,16 @@
 //! trait impl in `backend.rs` only delegates here.
 
 pub mod archive;
+mod exited;
 pub mod extra_hosts;
 pub mod fields;
 pub mod filters;
 pub mod health;
+mod layers;
 pub mod merge;
 pub mod mounts;
 pub mod naming;
+pub mod overlay;
 pub mod prepare;
 pub mod streams;
 pub mod ulimits;

@@ -18,7 +18,9 @@ use super::mirrors::{self, Source};
 use super::reference::{ImageRef, is_docker_hub};
 use super::stored::{self, ImageEntry, StoredCredential, StoredImage};
 use crate::AcaBackend;
-use crate::azure::registry::{Login, PlatformSpec, PullTarget, PulledImage};
+use crate::azure::registry::{
+    Login, PlatformSpec, PullError, PullTarget, PulledImage, RefusalCode,
+};
 
 /// The reference `fromImage` + `tag` name (a `tag` that is a digest pins it).
 pub fn requested_reference(opts: &PullImageOptions) -> Result<ImageRef> {
@@ -124,14 +126,35 @@ pub async fn pull(
     Ok(Box::pin(stream))
 }
 
-/// dockerd's wording for a repository that cannot be read.
-fn pull_error(reference: &ImageRef, err: ApiError) -> ApiError {
+/// dockerd's wording (moby `notFoundError`) for an image the registry
+/// refused: a 404 naming what it lacks, "pull access denied" only when it
+/// denied access.
+fn pull_error(reference: &ImageRef, err: PullError) -> ApiError {
     match err {
-        ApiError::NotFound(m) => ApiError::NotFound(format!(
-            "pull access denied for {}, repository does not exist or may require 'docker login': {m}",
-            reference.familiar_repository()
+        PullError::Refused { refusal, context } => {
+            tracing::info!(image = %reference, error = %context, "the registry refused the pull");
+            let cause = refusal.cause();
+            ApiError::NotFound(match refusal.code {
+                RefusalCode::ManifestUnknown => {
+                    format!("manifest for {} not found: {cause}", reference.familiar())
+                }
+                RefusalCode::NameUnknown => format!(
+                    "repository {} not found: {cause}",
+                    reference.familiar_repository()
+                ),
+                RefusalCode::Denied => format!(
+                    "pull access denied for {}, repository does not exist or may require 'docker login': {cause}",
+                    reference.familiar_repository()
+                ),
+            })
+        }
+        // A 404 without one of the codes above (or no manifest for the
+        // platform): still the manifest that is missing.
+        PullError::Other(ApiError::NotFound(m)) => ApiError::NotFound(format!(
+            "manifest for {} not found: {m}",
+            reference.familiar()
         )),
-        other => other,
+        PullError::Other(other) => other,
     }
 }
 
@@ -271,6 +294,82 @@ mod tests {
         assert!(requested_reference(&opts("busybox:1", Some("2"))).is_err());
         assert!(requested_reference(&opts("busybox:1", Some("1"))).is_ok());
         assert!(requested_reference(&opts("BusyBox", None)).is_err());
+    }
+
+    /// dockerd's (20.10 … 27) messages, as `docker pull` / `docker run` print them.
+    #[test]
+    fn refusals_are_worded_as_dockerd_words_them() {
+        use crate::azure::registry::Refusal;
+        let refused = |code, message: &str| PullError::Refused {
+            refusal: Refusal {
+                code,
+                message: message.to_owned(),
+            },
+            context: "aca: pull image …".to_owned(),
+        };
+        let local = requested_reference(&opts("127.0.0.1:5000/cf-missing", None)).expect("ref");
+        assert_eq!(
+            pull_error(
+                &local,
+                refused(RefusalCode::ManifestUnknown, "manifest unknown")
+            ),
+            ApiError::NotFound(
+                "manifest for 127.0.0.1:5000/cf-missing:latest not found: manifest unknown: manifest unknown"
+                    .into()
+            )
+        );
+        let hub = requested_reference(&opts("nosuchuser/nosuchrepo", Some("v1"))).expect("ref");
+        assert_eq!(
+            pull_error(
+                &hub,
+                refused(
+                    RefusalCode::Denied,
+                    "requested access to the resource is denied"
+                )
+            ),
+            ApiError::NotFound(
+                "pull access denied for nosuchuser/nosuchrepo, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
+                    .into()
+            )
+        );
+        let official = requested_reference(&opts("busybox", None)).expect("ref");
+        assert_eq!(
+            pull_error(
+                &official,
+                refused(
+                    RefusalCode::NameUnknown,
+                    "repository name not known to registry"
+                )
+            ),
+            ApiError::NotFound(
+                "repository busybox not found: name unknown: repository name not known to registry"
+                    .into()
+            )
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let pinned = requested_reference(&opts("127.0.0.1:5000/x", Some(&digest))).expect("ref");
+        assert_eq!(
+            pull_error(
+                &pinned,
+                refused(RefusalCode::ManifestUnknown, "manifest unknown")
+            ),
+            ApiError::NotFound(format!(
+                "manifest for 127.0.0.1:5000/x@{digest} not found: manifest unknown: manifest unknown"
+            ))
+        );
+        // Other failures keep their kind; other 404s name the manifest.
+        let other = PullError::Other(ApiError::Unavailable("registry went away".into()));
+        assert_eq!(
+            pull_error(&local, other),
+            ApiError::Unavailable("registry went away".into())
+        );
+        let other = PullError::Other(ApiError::NotFound("No such image: x".into()));
+        assert_eq!(
+            pull_error(&local, other),
+            ApiError::NotFound(
+                "manifest for 127.0.0.1:5000/cf-missing:latest not found: No such image: x".into()
+            )
+        );
     }
 
     #[test]

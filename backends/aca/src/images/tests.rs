@@ -85,6 +85,10 @@ async fn registry() -> Registry {
                 manifest(&m_arm, IMG)
             }
             ("GET", "/v2/team/web/manifests/v2") => manifest(&m_web, IMG),
+            ("GET", "/v2/team/private/manifests/v1") => StubReply::json(
+                401,
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            ),
             ("GET", p) if p.ends_with(&sha(&amd)) => StubReply::json(200, &amd),
             ("GET", p) if p.ends_with(&sha(&arm)) => StubReply::json(200, &arm),
             ("GET", p) if p.ends_with(&sha(&web)) => StubReply::json(200, &web),
@@ -382,9 +386,23 @@ async fn missing_images_are_404_before_any_progress() {
     let err = pull_with(&b, &format!("{}/team/none:v1", reg.host), None)
         .await
         .expect_err("missing");
-    assert!(
-        matches!(err, ApiError::NotFound(ref m) if m.starts_with("pull access denied for")),
-        "{err:?}"
+    // dockerd's wording for the registry's MANIFEST_UNKNOWN, then for a 401.
+    assert_eq!(
+        err,
+        ApiError::NotFound(format!(
+            "manifest for {}/team/none:v1 not found: manifest unknown: manifest unknown",
+            reg.host
+        ))
+    );
+    let err = pull_with(&b, &format!("{}/team/private:v1", reg.host), None)
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        err,
+        ApiError::NotFound(format!(
+            "pull access denied for {}/team/private, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
+            reg.host
+        ))
     );
     let err = pull_with(&b, "Invalid Name", None)
         .await

@@ -1,0 +1,190 @@
+//! The layers of a container's image as local files, for reading an exited
+//! container's filesystem. A pull reads manifests and configs only (ACA
+//! pulls the layers), so the layers are fetched here on first use: the
+//! manifest through the registry client's pull, each blob streamed to
+//! `<data_dir>/layers/<algorithm>-<hex>` (digest verified while it streams,
+//! never held in memory) and kept there for later copies.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use sockerless_api::{ApiError, Result};
+use tokio::io::AsyncWriteExt;
+
+use crate::AcaBackend;
+use crate::azure::registry::{Login, PlatformSpec, PullTarget, is_loopback_registry};
+use crate::images::mirrors::url_host;
+use crate::images::stored;
+
+/// Unique names for partial downloads.
+static PARTIAL: AtomicU64 = AtomicU64::new(0);
+
+fn missing(name: &str, what: impl std::fmt::Display) -> ApiError {
+    ApiError::Conflict(format!(
+        "container {name} has exited and the layers of its image cannot be read to copy from it: {what}"
+    ))
+}
+
+/// The image layers of an exited container, bottom first, as local files.
+pub async fn image_layers(
+    backend: &AcaBackend,
+    image_id: &str,
+    platform: Option<&str>,
+    name: &str,
+) -> Result<Vec<PathBuf>> {
+    let entry = stored::find(backend, image_id)
+        .await
+        .map_err(|_| {
+            missing(
+                name,
+                format!("image {image_id} is no longer in the image store"),
+            )
+        })?
+        .entry;
+    let (registry, repository) = entry
+        .image
+        .source
+        .split_once('/')
+        .ok_or_else(|| missing(name, format!("image source {}", entry.image.source)))?;
+    let mirrors = &backend.config().registry_mirrors;
+    let mirror = mirrors
+        .values()
+        .find(|u| url_host(u).as_deref() == Some(registry));
+    let target = PullTarget {
+        registry: registry.to_owned(),
+        repository: repository.to_owned(),
+        tag: entry.reference.tag.clone(),
+        digest: (!entry.digest.is_empty()).then(|| entry.digest.clone()),
+        plain_http: mirror.map_or_else(|| is_loopback_registry(registry), |u| u.scheme() == "http"),
+        mirrored: mirror.is_some(),
+    };
+    let login = entry
+        .image
+        .credential
+        .as_ref()
+        .map(|c| Login {
+            username: c.username.clone(),
+            password: c.password.clone(),
+        })
+        .or_else(|| {
+            crate::images::configured_credential_for(backend, &entry.image.source).map(|c| Login {
+                username: c.username,
+                password: c.password,
+            })
+        });
+    let platform = platform
+        .filter(|p| !p.is_empty())
+        .map(PlatformSpec::parse)
+        .transpose()?;
+    let pulled = backend
+        .azure()
+        .registry
+        .pull_image(&target, login.as_ref(), platform.as_ref())
+        .await
+        .map_err(|e| missing(name, e))?;
+    let dir = backend.config().data_dir.join("layers");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| missing(name, format!("{}: {e}", dir.display())))?;
+    let reference = Reference::with_digest(
+        target.registry.clone(),
+        target.repository.clone(),
+        pulled.digest.clone(),
+    );
+    let auth = match &login {
+        Some(l) => RegistryAuth::Basic(l.username.clone(), l.password.clone()),
+        None => RegistryAuth::Anonymous,
+    };
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(if target.plain_http {
+            vec![target.registry.clone()]
+        } else {
+            Vec::new()
+        }),
+        ..Default::default()
+    });
+    let mut authed = false;
+    let mut paths = Vec::new();
+    for layer in &pulled.manifest.layers {
+        let file = layer.digest.replace(':', "-");
+        if file.contains('/') || file.starts_with('.') {
+            return Err(missing(name, format!("layer digest {}", layer.digest)));
+        }
+        let path = dir.join(file);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            if !authed {
+                client
+                    .auth(&reference, &auth, RegistryOperation::Pull)
+                    .await
+                    .map_err(|e| missing(name, format!("{target}: {e}")))?;
+                authed = true;
+            }
+            download(&client, &reference, layer, &path)
+                .await
+                .map_err(|e| missing(name, format!("layer {}: {e}", layer.digest)))?;
+        }
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Streams one blob into `path` (through a partial file).
+async fn download(
+    client: &Client,
+    reference: &Reference,
+    layer: &oci_client::manifest::OciDescriptor,
+    path: &std::path::Path,
+) -> std::result::Result<(), String> {
+    let n = PARTIAL.fetch_add(1, Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial{}-{n}", std::process::id()));
+    let mut stream = client
+        .pull_blob_stream(reference, layer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|e| e.to_string())?;
+    let written = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+        }
+        file.flush().await.map_err(|e| e.to_string())
+    }
+    .await;
+    drop(file);
+    let done = match written {
+        Ok(()) => tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if done.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    done
+}
+
+/// A layer file as a tar reader: gzip or plain (by its first bytes).
+pub fn open_tar(path: &std::path::Path) -> std::result::Result<Box<dyn Read>, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).map_err(|e| e.to_string())?;
+    let head = std::io::Cursor::new(magic[..n].to_vec());
+    let reader = std::io::BufReader::new(head.chain(file));
+    if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Err(format!(
+            "{}: zstd-compressed layers are not supported",
+            path.display()
+        ))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
