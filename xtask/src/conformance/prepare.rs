@@ -49,16 +49,17 @@ pub fn venv(requirements: &Path) -> Result<PathBuf> {
 }
 
 /// Builds sockerless (and the bollard scenarios' binary when its crate
-/// exists); returns the paths of both.
+/// exists); returns the paths of both. They are built as the workspace's
+/// tests build them (their integration tests run them), so after `cargo
+/// test --workspace` (CI) nothing is compiled again: a `cargo build -p`
+/// would resolve other features and rebuild most dependencies.
 pub fn build(root: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
-    shell::run(shell::cargo().args(["build", "-p", "sockerless"]))?;
+    shell::run(shell::cargo().args(["test", "--workspace", "--no-run"]))?;
     let debug = shell::target_dir().join("debug");
-    let bollard = if root.join("bollard/Cargo.toml").is_file() {
-        shell::run(shell::cargo().args(["build", "-p", "sockerless-conformance-bollard"]))?;
-        Some(debug.join("sockerless-conformance-bollard"))
-    } else {
-        None
-    };
+    let bollard = root
+        .join("bollard/Cargo.toml")
+        .is_file()
+        .then(|| debug.join("sockerless-conformance-bollard"));
     Ok((debug.join("sockerless"), bollard))
 }
 
