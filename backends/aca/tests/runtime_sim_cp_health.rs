@@ -184,20 +184,10 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         .await
         .expect("get");
     assert_eq!(stat.name, "ok");
-    let mut tar_bytes = Vec::new();
-    while let Some(chunk) = tar_stream.next().await {
-        tar_bytes.extend_from_slice(&chunk.expect("chunk"));
-    }
-    let mut archive = tar::Archive::new(tar_bytes.as_slice());
-    let mut found = None;
-    for entry in archive.entries().expect("entries") {
-        let mut entry = entry.expect("entry");
-        let path = entry.path().expect("path").to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).expect("read");
-        found = Some((path, data));
-    }
-    assert_eq!(found, Some(("ok".to_owned(), content.clone())));
+    assert_eq!(
+        last_entry(&mut tar_stream).await,
+        Some(("ok".to_owned(), content.clone()))
+    );
 
     backend
         .container_stop(
@@ -216,8 +206,23 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         .await
         .expect("get from the exited container");
     assert_eq!(stat.name, "ok");
+    assert_eq!(
+        last_entry(&mut tar_stream).await,
+        Some(("ok".to_owned(), content.clone()))
+    );
+    backend
+        .container_remove(&id, RemoveContainerOptions::default())
+        .await
+        .expect("rm");
+    sim.shutdown().await;
+}
+
+/// The last entry (path, content) of the tar `stream` carries.
+async fn last_entry(
+    stream: &mut (impl futures_util::Stream<Item = sockerless_api::Result<bytes::Bytes>> + Unpin),
+) -> Option<(String, Vec<u8>)> {
     let mut tar_bytes = Vec::new();
-    while let Some(chunk) = tar_stream.next().await {
+    while let Some(chunk) = stream.next().await {
         tar_bytes.extend_from_slice(&chunk.expect("chunk"));
     }
     let mut archive = tar::Archive::new(tar_bytes.as_slice());
@@ -229,10 +234,5 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         entry.read_to_end(&mut data).expect("read");
         found = Some((path, data));
     }
-    assert_eq!(found, Some(("ok".to_owned(), content.clone())));
-    backend
-        .container_remove(&id, RemoveContainerOptions::default())
-        .await
-        .expect("rm");
-    sim.shutdown().await;
+    found
 }
