@@ -166,6 +166,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
             msg.as_bytes(),
         );
     }
+    // Fed only by the backend's RESTART/END frames and terminating signals.
     let (control_tx, mut control_rx) = tokio::sync::mpsc::unbounded_channel();
     *shared
         .main_control
@@ -272,14 +273,13 @@ async fn forward_signals(
     hub: Arc<Hub>,
     control: tokio::sync::mpsc::UnboundedSender<linger::MainControl>,
 ) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Bounded as the kernel's pending signals are: past 64 a signal is coalesced.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     for (sig, mut stream) in signals.drain(..) {
         let tx = tx.clone();
         tokio::spawn(async move {
-            while stream.recv().await.is_some() {
-                if tx.send(sig).is_err() {
-                    break;
-                }
+            while stream.recv().await.is_some() && !tx.is_closed() {
+                let _ = tx.try_send(sig);
             }
         });
     }
@@ -337,6 +337,7 @@ async fn reverse_loop(shared: Arc<Shared>, url: String) {
 
 async fn forward_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
     let mut current: Option<JoinHandle<()>> = None;
+    // One item per authenticated connection (token holders), taken at once.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<JoinHandle<()>>();
     loop {
         tokio::select! {

@@ -24,8 +24,8 @@
 //! Output is acknowledged when [`Session::recv`] hands it over, so a consumer
 //! that reads slowly slows the container's process instead of growing memory.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -46,11 +46,14 @@ use crate::transport::{FrameTransport, token_matches};
 mod changes;
 mod events;
 mod restart;
+mod routes;
 mod session;
 
 /// How long either side waits for the other's hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub use events::AgentEvent;
+pub(crate) use routes::{Inner, Routed, Routes, SocketRoute, StdinCredit};
+pub use routes::{MAX_PEER_WINDOW, MAX_PENDING_SESSIONS};
 pub use session::{Session, SessionEvent, SessionInput};
 
 /// Errors seen by the backend side.
@@ -137,181 +140,6 @@ impl ResumeState {
             OutputStream::Stdout => e.0 = e.0.max(to),
             OutputStream::Stderr => e.1 = e.1.max(to),
         }
-    }
-}
-
-pub(crate) enum Routed {
-    Event(SessionEvent),
-    Started(u32),
-    Stat(PathStat),
-}
-
-impl Routed {
-    /// What keeping it queued costs, for the per-session budget.
-    pub(crate) fn cost(&self) -> u64 {
-        const ITEM: u64 = 64;
-        ITEM + match self {
-            Routed::Event(SessionEvent::Output { data, .. }) => data.len() as u64,
-            Routed::Event(SessionEvent::Error(m)) => m.len() as u64,
-            Routed::Stat(s) => (s.name.len() + s.link_target.len()) as u64,
-            _ => 0,
-        }
-    }
-}
-
-/// Most output window the peer honours, whatever the agent announces: the
-/// per-session budget derives from it.
-pub const MAX_PEER_WINDOW: u64 = 8 << 20;
-/// Sessions that may hold queued frames before anyone opened them (the main
-/// session before it is taken, sessions being opened); an agent that sends
-/// to more is disconnected.
-pub const MAX_PENDING_SESSIONS: usize = 64;
-
-pub(crate) type StdinCredit = (u64, Option<String>);
-
-/// Progress of a socket session: its stdin credit is kept after its exit
-/// (the remote end's EOF) until the input side is closed too.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct SocketRoute {
-    pub(crate) exited: bool,
-    pub(crate) input_done: bool,
-}
-
-#[derive(Default)]
-pub(crate) struct Routes {
-    pub(crate) handles: HashMap<u32, mpsc::UnboundedSender<Routed>>,
-    pub(crate) pending: HashMap<u32, Vec<Routed>>,
-    /// Bytes queued per session and not yet handed to its reader (in its
-    /// channel, its peeked items, or pending): bounded by [`Inner::budget`].
-    pub(crate) queued: HashMap<u32, Arc<AtomicU64>>,
-    pub(crate) stdin: HashMap<u32, watch::Sender<StdinCredit>>,
-    /// Socket sessions not finished yet: their output is acknowledged (and
-    /// dropped) once nobody holds their handle, so the agent forgets them.
-    pub(crate) sockets: HashMap<u32, SocketRoute>,
-    pub(crate) closed: Option<PeerError>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) out: mpsc::UnboundedSender<Frame>,
-    pub(crate) routes: Mutex<Routes>,
-    pub(crate) resume: ResumeState,
-    pub(crate) next_id: AtomicU32,
-    pub(crate) info: AgentInfo,
-    /// Most bytes queued per session: an honest agent never has more than
-    /// its window per stream unacknowledged, and the peer acknowledges only
-    /// what its reader took.
-    pub(crate) budget: u64,
-    /// Set after a violation: the writer closes the transport and the
-    /// reader stops reading.
-    pub(crate) kill: watch::Sender<bool>,
-}
-
-impl Inner {
-    pub(crate) fn routes(&self) -> MutexGuard<'_, Routes> {
-        match self.routes.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    pub(crate) fn send(&self, frame: Frame) -> Result<(), PeerError> {
-        self.out.send(frame).map_err(|_| PeerError::Closed)
-    }
-
-    /// The queued-bytes counter of `session` (shared with its handle).
-    pub(crate) fn queued(r: &mut Routes, session: u32) -> Arc<AtomicU64> {
-        r.queued.entry(session).or_default().clone()
-    }
-
-    fn route(&self, session: u32, item: Routed) {
-        let mut r = self.routes();
-        if r.closed.is_some() {
-            return;
-        }
-        let known = r.handles.contains_key(&session) || r.pending.contains_key(&session);
-        if !known && r.pending.len() >= MAX_PENDING_SESSIONS {
-            drop(r);
-            self.violation(format!(
-                "frames for more than {MAX_PENDING_SESSIONS} sessions nobody opened"
-            ));
-            return;
-        }
-        if !r.sockets.contains_key(&session) {
-            let queued = Self::queued(&mut r, session);
-            let now = queued.fetch_add(item.cost(), Ordering::Relaxed) + item.cost();
-            if now > self.budget {
-                drop(r);
-                self.violation(format!(
-                    "session {session}: {now} bytes queued, past the {} its window allows",
-                    self.budget
-                ));
-                return;
-            }
-        }
-        if let (Routed::Event(SessionEvent::Error(msg)), Some(credit)) =
-            (&item, r.stdin.get(&session))
-        {
-            let msg = msg.clone();
-            credit.send_modify(|c| c.1 = Some(msg));
-        }
-        let unread = match r.handles.get(&session) {
-            Some(tx) => match tx.send(item) {
-                Ok(()) => return,
-                Err(e) => e.0,
-            },
-            None => item,
-        };
-        if r.sockets.contains_key(&session) {
-            self.discard(&mut r, session, unread);
-        } else if r.handles.contains_key(&session) {
-            // The handle was dropped: nobody will read this.
-        } else {
-            r.pending.entry(session).or_default().push(unread);
-        }
-    }
-
-    /// Acknowledges what arrives for a socket session whose handle was dropped.
-    fn discard(&self, r: &mut Routes, session: u32, item: Routed) {
-        let ack = match item {
-            Routed::Event(SessionEvent::Output {
-                stream,
-                offset,
-                data,
-            }) => Frame::Ack {
-                session,
-                stream: stream.into(),
-                offset: offset + data.len() as u64,
-            },
-            Routed::Event(SessionEvent::Exit(_)) => {
-                r.sockets.remove(&session);
-                r.handles.remove(&session);
-                r.stdin.remove(&session);
-                Frame::Ack {
-                    session,
-                    stream: AckStream::Exit,
-                    offset: 0,
-                }
-            }
-            _ => return,
-        };
-        let _ = self.send(ack);
-    }
-
-    fn close(&self, why: PeerError) {
-        let mut r = self.routes();
-        r.handles.clear();
-        r.stdin.clear();
-        r.sockets.clear();
-        r.pending.clear();
-        r.queued.clear();
-        r.closed.get_or_insert(why);
-    }
-
-    /// A hostile or broken agent: drop what it queued and close the link.
-    fn violation(&self, what: String) {
-        tracing::warn!(%what, "closing the agent connection: protocol violation");
-        self.close(PeerError::Protocol(what));
-        self.kill.send_replace(true);
     }
 }
 
