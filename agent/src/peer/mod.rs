@@ -116,6 +116,15 @@ impl ResumeState {
         }
     }
 
+    /// A state holding what an earlier process of the peer stored: session
+    /// `session` consumed `stdout` and `stderr` bytes (a backend restarted
+    /// after a crash resumes from what it committed, not from zero).
+    pub fn starting_at(session: u32, stdout: u64, stderr: u64) -> Self {
+        let state = Self::default();
+        state.lock().insert(session, (stdout, stderr));
+        state
+    }
+
     /// Consumed (stdout, stderr) bytes of a session.
     pub fn position(&self, session: u32) -> (u64, u64) {
         self.lock().get(&session).copied().unwrap_or((0, 0))

@@ -43,6 +43,8 @@ pub struct Session {
     pub(super) done: bool,
     /// The exit is acknowledged by [`Session::ack_exit`], not by `recv`.
     pub(super) defer_exit_ack: bool,
+    /// Output is acknowledged by [`Session::ack_output`], not by `recv`.
+    pub(super) defer_output_ack: bool,
 }
 
 /// Dropping an unfinished socket session (tcp_connect or inbound) resets
@@ -132,6 +134,7 @@ impl Session {
             last_error: None,
             done: false,
             defer_exit_ack: false,
+            defer_output_ack: false,
         })
     }
 
@@ -255,11 +258,9 @@ impl Session {
                     let offset = offset + skip as u64;
                     self.delivered[i] = end;
                     self.inner.resume.advance(self.id, stream, end);
-                    let _ = self.inner.send(Frame::Ack {
-                        session: self.id,
-                        stream: stream.into(),
-                        offset: end,
-                    });
+                    if !self.defer_output_ack {
+                        let _ = self.ack_output(stream, end);
+                    }
                     return Some(SessionEvent::Output {
                         stream,
                         offset,
@@ -293,6 +294,27 @@ impl Session {
         self.defer_exit_ack = true;
     }
 
+    /// From now on [`Session::recv`] hands output over without
+    /// acknowledging it: the caller acknowledges with [`Session::ack_output`]
+    /// once the bytes are safe (a backend stores them first, so a crash in
+    /// between cannot lose what the agent already let go of). Until then the
+    /// agent keeps them, within its window, and resends them on the next
+    /// connection from the peer's resume position.
+    pub fn defer_output_ack(&mut self) {
+        self.defer_output_ack = true;
+    }
+
+    /// Acknowledges `stream` up to `offset` (the first byte not held yet).
+    /// Fails when the connection is closed: the agent then resends from the
+    /// resume position the next connection's hello gives it.
+    pub fn ack_output(&self, stream: OutputStream, offset: u64) -> Result<(), PeerError> {
+        self.inner.send(Frame::Ack {
+            session: self.id,
+            stream: stream.into(),
+            offset,
+        })
+    }
+
     /// Acknowledges the session's exit (done by `recv` unless deferred).
     /// Harmless when repeated or before the exit (the agent ignores it then).
     /// Fails when the connection is closed: the agent resends the exit on
@@ -306,6 +328,11 @@ impl Session {
             stream: AckStream::Exit,
             offset: 0,
         })
+    }
+
+    /// The connection this session runs on is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.routes().closed.is_some()
     }
 
     /// A cloneable handle for stdin, resize and signals, usable while another

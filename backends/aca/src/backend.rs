@@ -154,9 +154,12 @@ impl AcaBackend {
             .inner
             .agent_endpoint
             .get_or_try_init(|| async {
+                // Tokens first: an agent redialing the moment the endpoint
+                // listens must find its run.
+                crate::runtime::reconcile::arm_recorded(self).await;
                 let endpoint = crate::agent_link::endpoint::start(self.clone()).await?;
-                crate::runtime::poller::reconcile(self).await;
                 crate::runtime::collect::resume(self).await;
+                crate::runtime::reconcile::spawn(self);
                 Ok::<_, ApiError>(endpoint)
             })
             .await?;

@@ -68,6 +68,9 @@ pub struct FaultConfig {
     pub rate_429: f64,
     /// Fraction (0..=1) of ARM / Log Analytics requests answered with 500.
     pub rate_500: f64,
+    /// Fraction (0..=1) of ARM / Log Analytics requests answered with 503
+    /// (`ServiceUnavailable`, with `Retry-After`).
+    pub rate_503: f64,
     /// `Retry-After` seconds sent with injected 429s.
     pub retry_after_secs: u64,
     /// Extra latency added to every ARM / Log Analytics request, in ms.
@@ -88,6 +91,7 @@ impl Default for FaultConfig {
         FaultConfig {
             rate_429: 0.0,
             rate_500: 0.0,
+            rate_503: 0.0,
             retry_after_secs: 1,
             latency_ms: 0,
             lro_delay_ms: 1000,

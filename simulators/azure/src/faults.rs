@@ -47,6 +47,7 @@ pub struct FaultState {
     pub config: FaultConfig,
     acc_429: f64,
     acc_500: f64,
+    acc_503: f64,
 }
 
 impl FaultState {
@@ -56,6 +57,7 @@ impl FaultState {
             config,
             acc_429: 0.0,
             acc_500: 0.0,
+            acc_503: 0.0,
         }
     }
 
@@ -197,6 +199,8 @@ async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> 
             Some(429)
         } else if FaultState::draw(&mut f.acc_500, cfg.rate_500) {
             Some(500)
+        } else if FaultState::draw(&mut f.acc_503, cfg.rate_503) {
+            Some(503)
         } else {
             None
         };
@@ -210,6 +214,15 @@ async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> 
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,
                 axum::Json(json!({"error": {"code": "TooManyRequests", "message": "The request was throttled (injected by the emulator)."}})),
+            )
+                .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
+            Some(r)
+        }
+        Some((503, retry)) => {
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable (injected by the emulator)."}})),
             )
                 .into_response();
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
@@ -246,7 +259,11 @@ pub async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
 /// fields take their defaults.
 pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultConfig>(&body) {
-        Ok(cfg) if (0.0..=1.0).contains(&cfg.rate_429) && (0.0..=1.0).contains(&cfg.rate_500) => {
+        Ok(cfg)
+            if [cfg.rate_429, cfg.rate_500, cfg.rate_503]
+                .iter()
+                .all(|r| (0.0..=1.0).contains(r)) =>
+        {
             *state.faults() = FaultState::new(cfg.clone());
             axum::Json(cfg).into_response()
         }

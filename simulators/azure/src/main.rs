@@ -85,7 +85,10 @@ struct Args {
     /// Fraction of ARM / Log Analytics requests answered 500.
     #[arg(long, default_value_t = 0.0)]
     rate_500: f64,
-    /// Retry-After seconds on injected 429s.
+    /// Fraction of ARM / Log Analytics requests answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    rate_503: f64,
+    /// Retry-After seconds on injected 429s and 503s.
     #[arg(long, default_value_t = 1)]
     retry_after_secs: u64,
     /// Extra latency per ARM / Log Analytics request in milliseconds.
@@ -118,7 +121,11 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
     if args.state.is_some() {
         bail!("--state (SQLite persistence) is not implemented; state is kept in memory");
     }
-    for (name, rate) in [("--rate-429", args.rate_429), ("--rate-500", args.rate_500)] {
+    for (name, rate) in [
+        ("--rate-429", args.rate_429),
+        ("--rate-500", args.rate_500),
+        ("--rate-503", args.rate_503),
+    ] {
         if !(0.0..=1.0).contains(&rate) {
             bail!("{name} must be between 0 and 1");
         }
@@ -170,6 +177,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
         faults: FaultConfig {
             rate_429: args.rate_429,
             rate_500: args.rate_500,
+            rate_503: args.rate_503,
             retry_after_secs: args.retry_after_secs,
             latency_ms: args.latency_ms,
             lro_delay_ms: args.lro_delay_ms,

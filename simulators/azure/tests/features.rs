@@ -533,3 +533,42 @@ async fn only_loopback_listeners() {
         Err(sockerless_azure_sim::SimError::NotLoopback(_))
     ));
 }
+
+/// The jobs list comes in pages of `JOBS_PAGE_SIZE` linked by `nextLink`
+/// (an absolute URL on the emulator, with the api-version): following the
+/// links gives every job once, in order.
+#[tokio::test]
+async fn job_lists_are_paged_by_next_link() {
+    let sim = Sim::start(fast_config()).await;
+    let count = sockerless_azure_sim::arm::jobs::JOBS_PAGE_SIZE * 2 + 3;
+    for i in 0..count {
+        create_job(
+            &sim,
+            &format!("paged-{i:03}"),
+            &job_body("busybox", &["true"]),
+        )
+        .await;
+    }
+    let mut url = format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.App/jobs");
+    let (mut names, mut pages) = (Vec::new(), 0);
+    loop {
+        let r = sim.arm(Method::GET, &url, None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        pages += 1;
+        for job in r.body["value"].as_array().expect("value") {
+            names.push(job["name"].as_str().expect("name").to_owned());
+        }
+        match r.body["nextLink"].as_str() {
+            Some(link) => {
+                assert!(link.starts_with(&sim.base), "{link}");
+                assert!(link.contains("api-version=2025-01-01"), "{link}");
+                url = link.to_owned();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..count).map(|i| format!("paged-{i:03}")).collect();
+    assert_eq!(names, expected);
+    sim.shutdown().await;
+}

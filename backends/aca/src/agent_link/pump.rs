@@ -300,6 +300,9 @@ async fn run(
     // The exit is acknowledged once the binds are synced back: until then
     // the agent keeps the replica (and its files) alive.
     session.defer_exit_ack();
+    // Output is acknowledged once stored: the agent keeps what a crash of
+    // this process could lose, and a restart resumes from the stored offsets.
+    session.defer_output_ack();
     match pump(&backend, &rt, &mut session).await {
         Some(code) => {
             let synced = crate::binds::has_rw(&rt);
@@ -318,20 +321,26 @@ async fn run(
             }
             // Before the acknowledgement: the replica's files are still there.
             failures.extend(crate::changes::record(&backend, &rt, &link).await);
-            if session.ack_exit().is_err() && synced {
+            if synced && session.is_closed() {
                 // The agent resends the exit on its next connection, whose
                 // pump syncs again.
                 tracing::info!(container = %rt.id, "connection lost while syncing binds back");
                 disconnected(&backend, &rt, &link);
                 return;
             }
-            // A restart opens the main session anew on this connection.
-            drop(session);
             crate::binds::report(&backend, &rt, &failures).await;
             // Offered before the exit is recorded: a `docker start` right
             // after the exit (`docker restart`) finds the execution.
             let offered = crate::runtime::restart::offer(&backend, &rt, &link).await;
-            lifecycle::record_exit(&backend, &rt, i64::from(code)).await;
+            // Acknowledged once stored (a crash in between: the agent resends
+            // it to the restarted backend), before waiters wake (a restart
+            // needs the exit acknowledged), and the session's handle closed
+            // with it (a restart opens session 0 anew on this connection).
+            lifecycle::record_exit_then(&backend, &rt, i64::from(code), move || {
+                let _ = session.ack_exit();
+                drop(session);
+            })
+            .await;
             if offered {
                 crate::runtime::restart::linger(&backend, &rt, link).await;
             }
@@ -384,8 +393,15 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session
     let read = async {
         loop {
             match session.recv().await? {
-                SessionEvent::Output { stream, data, .. } => {
-                    capture(backend, rt, stream, data).await
+                SessionEvent::Output {
+                    stream,
+                    offset,
+                    data,
+                } => {
+                    let end = offset + data.len() as u64;
+                    capture(backend, rt, stream, data, Some(end)).await;
+                    // A closed connection ends `recv` next; the agent resends.
+                    let _ = session.ack_output(stream, end);
                 }
                 SessionEvent::Exit(code) => return Some(code),
                 SessionEvent::Error(message) => {
@@ -404,10 +420,18 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session
 /// Adds a line of the backend's own to the container's stderr (`docker logs`, attach).
 pub async fn log_line(backend: &AcaBackend, rt: &ContainerRuntime, line: &str) {
     let data = Bytes::copy_from_slice(line.as_bytes());
-    capture(backend, rt, OutputStream::Stderr, data).await;
+    capture(backend, rt, OutputStream::Stderr, data, None).await;
 }
 
-async fn capture(backend: &AcaBackend, rt: &ContainerRuntime, stream: OutputStream, data: Bytes) {
+/// Stores `data` (with the agent's offset past it, `stream_end`, in the
+/// same transaction) and publishes it to live subscribers.
+async fn capture(
+    backend: &AcaBackend,
+    rt: &ContainerRuntime,
+    stream: OutputStream,
+    data: Bytes,
+    stream_end: Option<u64>,
+) {
     let (kind, byte) = match stream {
         OutputStream::Stdout => (StreamKind::Stdout, 1u8),
         OutputStream::Stderr => (StreamKind::Stderr, 2u8),
@@ -418,7 +442,7 @@ async fn capture(backend: &AcaBackend, rt: &ContainerRuntime, stream: OutputStre
     let bytes = data.clone();
     let seq = match backend
         .store()
-        .call(move |c| log_store::append(c, &id, byte, time_nanos, &bytes, max))
+        .call(move |c| log_store::append(c, &id, byte, time_nanos, &bytes, max, stream_end))
         .await
     {
         Ok(seq) => seq,

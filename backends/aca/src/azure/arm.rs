@@ -164,6 +164,34 @@ impl ArmClient {
         to_arm_response(ctx, response)?.json(ctx)
     }
 
+    /// GET a page of a list: `next_link` as ARM returned it (absolute, with
+    /// its own query). Refused unless it points at this client's endpoint:
+    /// the bearer token must never follow a link elsewhere.
+    pub async fn get_next_link<T: DeserializeOwned>(
+        &self,
+        ctx: &CallContext,
+        next_link: &str,
+    ) -> Result<T, ApiError> {
+        let url = Url::parse(next_link).map_err(|e| {
+            ApiError::Internal(format!(
+                "{}: invalid nextLink {next_link:?}: {e}",
+                ctx.operation
+            ))
+        })?;
+        if url.origin() != self.inner.endpoint.origin() {
+            return Err(ApiError::Internal(format!(
+                "{}: nextLink {} points outside the ARM endpoint {}",
+                ctx.operation,
+                url.origin().ascii_serialization(),
+                self.inner.endpoint.origin().ascii_serialization()
+            )));
+        }
+        let response = self
+            .send(ctx, &self.inner.retrying, Method::Get, url, None)
+            .await?;
+        to_arm_response(ctx, response)?.json(ctx)
+    }
+
     /// GET a resource; `None` when it does not exist.
     pub async fn get_optional<T: DeserializeOwned>(
         &self,
@@ -235,7 +263,26 @@ impl ArmClient {
         api_version: &str,
         body: Option<&Value>,
     ) -> Result<ArmResponse, ApiError> {
-        let url = self.url(path, api_version)?;
+        self.post_once_telling(ctx, path, api_version, body)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// [`Self::post_once`], saying on failure whether Azure may have carried
+    /// the action out anyway (a 5xx or a connection lost after sending: the
+    /// caller finds out by looking, never by sending it again blindly).
+    pub async fn post_once_telling(
+        &self,
+        ctx: &CallContext,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<ArmResponse, PostFailure> {
+        let definite = |error| PostFailure {
+            error,
+            maybe_executed: false,
+        };
+        let url = self.url(path, api_version).map_err(definite)?;
         let mut throttled = 0;
         let response = loop {
             let result = self
@@ -251,10 +298,15 @@ impl ArmClient {
                     tracing::info!(operation = %ctx.operation, attempt = throttled, wait_ms = wait.as_millis() as u64, "not executed by Azure (throttled or not sent); sending it again");
                     tokio::time::sleep(wait).await;
                 }
-                Err(e) => return Err(map_azure_error(ctx, &e)),
+                Err(e) => {
+                    return Err(PostFailure {
+                        maybe_executed: maybe_executed(&e),
+                        error: map_azure_error(ctx, &e),
+                    });
+                }
             }
         };
-        self.wait(ctx, response, None).await
+        self.wait(ctx, response, None).await.map_err(definite)
     }
 
     /// POST an idempotent action (retried like a GET) and follow its LRO.
@@ -395,6 +447,26 @@ fn poll_delay(headers: &Headers, floor: Duration) -> Duration {
 }
 
 /// Whether Azure did not execute the request: throttled (429) or never sent.
+/// A server error or an answer lost on the way back: the action may have
+/// happened.
+fn maybe_executed(e: &azure_core::Error) -> bool {
+    use azure_core::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::HttpResponse { status, .. } => u16::from(*status) >= 500,
+        ErrorKind::Io => true,
+        _ => false,
+    }
+}
+
+/// Why a [`ArmClient::post_once_telling`] failed.
+#[derive(Debug)]
+pub struct PostFailure {
+    /// The error, as Docker clients see it.
+    pub error: ApiError,
+    /// Azure may have carried the action out (5xx, answer lost).
+    pub maybe_executed: bool,
+}
+
 fn not_executed(e: &azure_core::Error) -> bool {
     use azure_core::error::ErrorKind;
     match e.kind() {

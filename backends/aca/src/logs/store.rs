@@ -39,6 +39,8 @@ pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
 
 /// Appends a chunk of output and trims the container's oldest lines beyond
 /// `max_bytes`. Returns the sequence number of the last line inserted.
+/// `stream_end`: the agent's offset just past this chunk on its stream,
+/// committed with it (see [`output_offsets`]); `None` for the backend's own lines.
 pub fn append(
     conn: &mut Connection,
     container_id: &str,
@@ -46,8 +48,20 @@ pub fn append(
     time_nanos: i64,
     data: &[u8],
     max_bytes: u64,
+    stream_end: Option<u64>,
 ) -> rusqlite::Result<i64> {
     let tx = conn.transaction()?;
+    if let Some(end) = stream_end {
+        let end = i64::try_from(end).unwrap_or(i64::MAX);
+        let sql = if stream == 2 {
+            "INSERT INTO output_offsets (container_id, stderr) VALUES (?1, ?2) \
+             ON CONFLICT(container_id) DO UPDATE SET stderr = max(stderr, excluded.stderr)"
+        } else {
+            "INSERT INTO output_offsets (container_id, stdout) VALUES (?1, ?2) \
+             ON CONFLICT(container_id) DO UPDATE SET stdout = max(stdout, excluded.stdout)"
+        };
+        tx.execute(sql, params![container_id, end])?;
+    }
     let mut last = 0;
     let mut added: i64 = 0;
     for line in split_lines(data) {
@@ -170,8 +184,35 @@ pub fn has_any(conn: &Connection, container_id: &str) -> rusqlite::Result<bool> 
     )
 }
 
+/// How far the main process's (stdout, stderr) of the current run are
+/// stored: where a restarted backend resumes the agent's streams.
+pub fn output_offsets(conn: &Connection, container_id: &str) -> rusqlite::Result<(u64, u64)> {
+    let found: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT stdout, stderr FROM output_offsets WHERE container_id = ?1",
+            [container_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (out, err) = found.unwrap_or((0, 0));
+    Ok((
+        u64::try_from(out).unwrap_or(0),
+        u64::try_from(err).unwrap_or(0),
+    ))
+}
+
+/// A new execution's streams start at offset 0.
+pub fn reset_output_offsets(conn: &Connection, container_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM output_offsets WHERE container_id = ?1",
+        [container_id],
+    )?;
+    Ok(())
+}
+
 /// Deletes a container's captured output.
 pub fn delete(conn: &Connection, container_id: &str) -> rusqlite::Result<()> {
+    reset_output_offsets(conn, container_id)?;
     conn.execute(
         "DELETE FROM container_logs WHERE container_id = ?1",
         [container_id],
@@ -187,6 +228,22 @@ pub fn delete(conn: &Connection, container_id: &str) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The stored offsets advance with the output they belong to, per
+    /// stream, never backwards; a new run starts from zero.
+    #[test]
+    fn output_offsets_are_committed_with_the_output() {
+        let mut c = db();
+        assert_eq!(output_offsets(&c, "a").expect("none"), (0, 0));
+        append(&mut c, "a", 1, 1, b"one\n", 1 << 20, Some(4)).expect("append");
+        append(&mut c, "a", 2, 2, b"e\n", 1 << 20, Some(2)).expect("append");
+        append(&mut c, "a", 1, 3, b"two\n", 1 << 20, Some(8)).expect("append");
+        append(&mut c, "a", 2, 4, b"backend line\n", 1 << 20, None).expect("append");
+        append(&mut c, "a", 1, 5, b"old\n", 1 << 20, Some(3)).expect("append");
+        assert_eq!(output_offsets(&c, "a").expect("offsets"), (8, 2));
+        reset_output_offsets(&c, "a").expect("reset");
+        assert_eq!(output_offsets(&c, "a").expect("reset"), (0, 0));
+    }
 
     fn db() -> Connection {
         let mut conn = Connection::open_in_memory().expect("open");
@@ -213,10 +270,10 @@ mod tests {
     #[test]
     fn lines_split_streams_and_tail() {
         let mut c = db();
-        append(&mut c, "a", 1, 10, b"1\n2\n", 1 << 20).expect("append");
-        append(&mut c, "a", 2, 20, b"err\n", 1 << 20).expect("append");
-        append(&mut c, "a", 1, 30, b"3\npartial", 1 << 20).expect("append");
-        append(&mut c, "b", 1, 30, b"other\n", 1 << 20).expect("append");
+        append(&mut c, "a", 1, 10, b"1\n2\n", 1 << 20, None).expect("append");
+        append(&mut c, "a", 2, 20, b"err\n", 1 << 20, None).expect("append");
+        append(&mut c, "a", 1, 30, b"3\npartial", 1 << 20, None).expect("append");
+        append(&mut c, "b", 1, 30, b"other\n", 1 << 20, None).expect("append");
         let q = all(&c, "a");
         assert_eq!(
             text(&read(&c, "a", &q).expect("read")),
@@ -261,7 +318,16 @@ mod tests {
     fn oldest_lines_are_dropped_beyond_the_bound() {
         let mut c = db();
         for i in 0..100 {
-            append(&mut c, "a", 1, i, format!("line-{i:03}\n").as_bytes(), 90).expect("append");
+            append(
+                &mut c,
+                "a",
+                1,
+                i,
+                format!("line-{i:03}\n").as_bytes(),
+                90,
+                None,
+            )
+            .expect("append");
         }
         let lines = read(&c, "a", &all(&c, "a")).expect("read");
         let total: usize = lines.iter().map(|l| l.data.len()).sum();

@@ -22,6 +22,40 @@ pub fn spawn(backend: &AcaBackend, job: String) {
     tokio::spawn(async move { collect(&backend, &job).await });
 }
 
+/// Queues the deletion of `job` in the store (so a crash cannot lose it),
+/// then carries it out as [`spawn`] does. A job whose deletion cannot even be
+/// queued is still deleted now; reconciliation finds it if that fails too.
+pub async fn queue(backend: &AcaBackend, job: &str) {
+    record(backend, job).await;
+    spawn(backend, job.to_owned());
+}
+
+/// [`queue`], with the first try awaited: when it succeeds the job is gone
+/// on return (a failed `docker start` says so); when it fails, the retries
+/// go on in the background.
+pub async fn queue_and_try(backend: &AcaBackend, job: &str) {
+    record(backend, job).await;
+    match backend.azure().jobs.delete_job(job).await {
+        Ok(_) => forget(backend, job).await,
+        Err(e) => {
+            tracing::warn!(%job, error = %e, "job deletion failed; retrying in the background");
+            spawn(backend, job.to_owned());
+        }
+    }
+}
+
+async fn record(backend: &AcaBackend, job: &str) {
+    let queued = job.to_owned();
+    let now = super::now_nanos();
+    if let Err(e) = backend
+        .store()
+        .call(move |c| records::queue_job_delete(c, &queued, now))
+        .await
+    {
+        tracing::warn!(%job, error = %e, "cannot queue the job's deletion; deleting it now");
+    }
+}
+
 /// Resumes the deletions a previous run of this backend queued and did not
 /// finish.
 pub async fn resume(backend: &AcaBackend) {
@@ -59,6 +93,10 @@ async fn collect(backend: &AcaBackend, job: &str) {
     if failures > 0 {
         tracing::info!(%job, failures, "job deleted after retries");
     }
+    forget(backend, job).await;
+}
+
+async fn forget(backend: &AcaBackend, job: &str) {
     let done = job.to_owned();
     if let Err(e) = backend
         .store()

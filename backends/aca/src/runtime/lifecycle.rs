@@ -50,7 +50,7 @@ pub(crate) fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
         .unwrap_or(false)
 }
 
-fn spawn_auto_remove(backend: &AcaBackend, id: &str) {
+pub(crate) fn spawn_auto_remove(backend: &AcaBackend, id: &str) {
     let backend = backend.clone();
     let id = id.to_owned();
     tokio::spawn(async move {
@@ -125,6 +125,15 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     record.exit_code = None;
     record.config = stored.to_value()?;
     save(backend, record.clone()).await?;
+    {
+        // A new execution's streams start at 0 (a restart in a lingering
+        // one goes on from where it was, and does not come here).
+        let id = record.id.clone();
+        backend
+            .store()
+            .call(move |c| crate::logs::store::reset_output_offsets(c, &id))
+            .await?;
+    }
 
     let jobs = &backend.azure().jobs;
     let job_name = record.job_name.clone();
@@ -204,10 +213,10 @@ async fn ended_before_agent(backend: &AcaBackend, job: &str, execution: &str) ->
     }
 }
 
+/// The job of a failed start goes through the retried deletion queue: a
+/// delete that fails now must not leak it.
 async fn abandon_job(backend: &AcaBackend, job_name: &str) {
-    if let Err(e) = backend.azure().jobs.delete_job(job_name).await {
-        tracing::warn!(job = %job_name, error = %e, "cannot delete the job of a failed start");
-    }
+    super::collect::queue_and_try(backend, job_name).await;
 }
 
 /// Records that the agent of `id` is connected: state running.
@@ -240,7 +249,20 @@ pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
 /// Records the end of a run with `code`; wakes waiters, ends attached streams,
 /// and removes the container when it was created with AutoRemove.
 pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code: i64) {
+    record_exit_then(backend, rt, code, || {}).await;
+}
+
+/// [`record_exit`], calling `stored` once the exit is in the store (or was
+/// already recorded), before anyone waiting on the container wakes: the
+/// agent's exit is acknowledged there.
+pub async fn record_exit_then(
+    backend: &AcaBackend,
+    rt: &Arc<ContainerRuntime>,
+    code: i64,
+    stored: impl FnOnce(),
+) {
     if !rt.state.borrow().running {
+        stored();
         return;
     }
     let (auto_remove, exited) = match find_container(backend, &rt.id).await {
@@ -253,10 +275,12 @@ pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code:
             if let Err(e) = save(backend, record.clone()).await {
                 tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
             }
+            stored();
             (auto, Some(record))
         }
         Err(e) => {
             tracing::warn!(container = %rt.id, error = %e, "exit of an unknown container");
+            stored();
             (false, None)
         }
     };

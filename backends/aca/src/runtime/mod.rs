@@ -6,6 +6,7 @@
 pub mod collect;
 pub mod lifecycle;
 pub mod poller;
+pub mod reconcile;
 pub mod restart;
 pub mod restart_policy;
 pub mod state;

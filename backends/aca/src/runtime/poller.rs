@@ -78,28 +78,6 @@ async fn poll_until_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) {
     }
 }
 
-/// Startup reconciliation: containers recorded as running get a grace period
-/// for their agent to reconnect, then the poller.
-pub async fn reconcile(backend: &AcaBackend) {
-    let running = match backend
-        .store()
-        .call(|c| crate::store::records::list_containers(c))
-        .await
-    {
-        Ok(all) => all.into_iter().filter(|r| r.state == "running"),
-        Err(e) => {
-            tracing::warn!(error = %e, "reconciliation: cannot list containers");
-            return;
-        }
-    };
-    for record in running {
-        let rt = backend.runtimes().get(&record);
-        if rt.agent().is_none() {
-            watch_disconnected(backend.clone(), rt);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

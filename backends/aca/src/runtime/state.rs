@@ -226,6 +226,11 @@ impl ContainerRuntime {
         lock(&self.resume).clone()
     }
 
+    /// Resume positions a previous process of the backend stored (startup).
+    pub fn set_resume(&self, resume: ResumeState) {
+        *lock(&self.resume) = resume;
+    }
+
     /// The exited run's agent lingers on `link` (replacing an older one).
     pub fn set_lingering(&self, lingering: Lingering) {
         if let Some(old) = lock(&self.lingering).replace(lingering) {

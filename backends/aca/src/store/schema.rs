@@ -74,6 +74,16 @@ pub const MIGRATIONS: &[&str] = &[
         queued_at INTEGER NOT NULL
     );
     "#,
+    // 4: how far the main process's output of the current run was stored,
+    // committed with the output itself: a restarted backend resumes the
+    // agent's streams from here, so nothing is lost or stored twice.
+    r#"
+    CREATE TABLE output_offsets (
+        container_id TEXT PRIMARY KEY,
+        stdout       INTEGER NOT NULL DEFAULT 0,
+        stderr       INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

@@ -118,18 +118,14 @@ pub async fn setup(engine: String, registry: String, agent_image: String) -> Env
     setup_with(engine, registry, agent_image, |_| {}).await
 }
 
-/// [`setup`] with configuration changes applied before the backend starts.
-pub async fn setup_with(
-    engine: String,
-    registry: String,
-    agent_image: String,
-    tweak: impl FnOnce(&mut Config),
-) -> Env {
-    let sim = Simulator::start(SimConfig {
+/// The emulator as these tests run it: fixed test credentials, fast
+/// operations and ingestion.
+pub async fn start_sim(engine: String) -> sockerless_azure_sim::RunningSim {
+    Simulator::start(SimConfig {
         engine,
         // Fixed test credentials (the emulator's defaults are random per start).
         client_secret: "sockerless-sim-secret".into(),
-        identity_header: "sockerless-sim-identity".into(),
+        identity_header: IDENTITY_HEADER.into(),
         registry_password: "sim-registry-password".into(),
         ingestion_delay: Duration::from_millis(200),
         faults: FaultConfig {
@@ -139,16 +135,32 @@ pub async fn setup_with(
         ..SimConfig::default()
     })
     .await
-    .expect("emulator");
+    .expect("emulator")
+}
+
+/// The managed-identity header the emulator of [`start_sim`] expects.
+pub fn identity_header() -> &'static str {
+    IDENTITY_HEADER
+}
+
+/// A backend configuration against `sim` with its data (and a CA and
+/// server certificate for the agent endpoint on the replica network's
+/// gateway, port `agent_port`, 0 for any) under `dir`.
+pub fn sim_config(
+    sim: &sockerless_azure_sim::RunningSim,
+    dir: &Path,
+    registry: &str,
+    agent_image: String,
+    agent_port: u16,
+) -> Config {
     let seed = sockerless_azure_sim::EnvironmentSeed::default();
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::new(
         &seed.subscription_id,
         &seed.resource_group,
         &seed.name,
         &seed.location,
     );
-    config.data_dir = dir.path().to_owned();
+    config.data_dir = dir.to_owned();
     config.arm_endpoint = sim.base_url().parse().expect("url");
     config.log_analytics_endpoint = sim.base_url().parse().expect("url");
     config.log_analytics_workspace_id = Some(seed.log_analytics_workspace_id.clone());
@@ -158,15 +170,28 @@ pub async fn setup_with(
     );
     config.agent_image = Some(agent_image);
     let gateway = sim.gateway().expect("the emulator's replica network");
-    let pki = dir.path().join("pki");
+    let pki = dir.join("pki");
     std::fs::create_dir_all(&pki).expect("pki dir");
     write_pki(&pki, gateway);
-    config.agent_listen = format!("tcp://{gateway}:0");
+    config.agent_listen = format!("tcp://{gateway}:{agent_port}");
     config.agent_tls_cert = Some(pki.join("cert.pem"));
     config.agent_tls_key = Some(pki.join("key.pem"));
     config.agent_tls_ca = Some(pki.join("ca.pem"));
     config.agent_connect_timeout_secs = 120;
     config.agent_grace_secs = 5;
+    config
+}
+
+/// [`setup`] with configuration changes applied before the backend starts.
+pub async fn setup_with(
+    engine: String,
+    registry: String,
+    agent_image: String,
+    tweak: impl FnOnce(&mut Config),
+) -> Env {
+    let sim = start_sim(engine).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = sim_config(&sim, dir.path(), &registry, agent_image, 0);
     tweak(&mut config);
     let backend = backend_on(&sim, config).await;
     let endpoint = backend
@@ -198,6 +223,11 @@ pub async fn setup_with(
         backend,
         _dir: dir,
     }
+}
+
+/// The emulator's managed identity, for clients a test builds itself.
+pub fn credential(sim: &sockerless_azure_sim::RunningSim) -> Arc<dyn TokenCredential> {
+    Arc::new(SimIdentity { addr: sim.addr() })
 }
 
 /// A backend on `config` against `sim` (a second one on the same data dir

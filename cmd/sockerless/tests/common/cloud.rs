@@ -48,21 +48,26 @@ impl Sockerless {
             .to_owned()
     }
 
-    /// Jobs in the resource group, as the emulator's ARM API lists them.
+    /// Jobs in the resource group, as the emulator's ARM API lists them
+    /// (every page, following `nextLink`).
     pub fn arm_jobs(&self) -> Vec<serde_json::Value> {
-        let out = self
-            .curl(&[
-                "-f",
-                "-H",
-                &format!("Authorization: Bearer {}", self.arm_token()),
-                &format!(
-                    "{}/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.App/jobs?api-version=2025-01-01",
-                    self.azure
-                ),
-            ])
-            .ok();
-        let body: serde_json::Value = serde_json::from_str(&out.stdout).expect("jobs JSON");
-        body["value"].as_array().cloned().unwrap_or_default()
+        let token = self.arm_token();
+        let mut url = format!(
+            "{}/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.App/jobs?api-version=2025-01-01",
+            self.azure
+        );
+        let mut jobs = Vec::new();
+        loop {
+            let out = self
+                .curl(&["-f", "-H", &format!("Authorization: Bearer {token}"), &url])
+                .ok();
+            let body: serde_json::Value = serde_json::from_str(&out.stdout).expect("jobs JSON");
+            jobs.extend(body["value"].as_array().cloned().unwrap_or_default());
+            match body["nextLink"].as_str() {
+                Some(next) => url = next.to_owned(),
+                None => return jobs,
+            }
+        }
     }
 
     /// The emulator's request log (`GET /_sim/requests`): `method`, `path`,

@@ -411,33 +411,77 @@ pub async fn delete_job(
     Ok(accepted(&state, &op, StatusCode::ACCEPTED, None))
 }
 
-fn list_jobs(state: &AppState, prefix: &str) -> Value {
+/// Jobs per page of a list, fewer than Azure returns so that clients'
+/// `nextLink` paging is exercised.
+pub const JOBS_PAGE_SIZE: usize = 20;
+
+/// The query of a list request: `$skipToken` is the key of the last job of
+/// the previous page (the store is ordered by key).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(rename = "$skipToken")]
+    skip_token: Option<String>,
+}
+
+fn list_jobs(state: &AppState, prefix: &str, path: &str, query: &ListQuery) -> Value {
     let arm = state.arm();
-    let value: Vec<Value> = arm
+    let after = query.skip_token.as_deref().unwrap_or("");
+    let mut page = arm
         .jobs
-        .iter()
-        .filter(|(k, _)| k.starts_with(prefix))
-        .map(|(_, j)| render_job(j))
-        .collect();
-    json!({ "value": value })
+        .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+        .filter(|(k, _)| k.starts_with(prefix));
+    let mut value = Vec::new();
+    let mut last = None;
+    for (key, job) in page.by_ref().take(JOBS_PAGE_SIZE) {
+        value.push(render_job(job));
+        last = Some(key.clone());
+    }
+    let next_link = match (last, page.next()) {
+        (Some(last), Some(_)) => Value::String(format!(
+            "{}{path}?api-version={}&$skipToken={}",
+            state.base_url(),
+            super::APP_API_VERSION,
+            query_escape(&last)
+        )),
+        _ => Value::Null,
+    };
+    json!({ "value": value, "nextLink": next_link })
+}
+
+/// `value` percent-encoded for a query string (unreserved characters and
+/// `/` kept).
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// `GET .../resourceGroups/{rg}/providers/Microsoft.App/jobs`.
 pub async fn list_by_resource_group(
     State(state): State<Arc<AppState>>,
     Path((sub, rg)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
 ) -> ArmResult {
     let prefix = format!("/subscriptions/{sub}/resourcegroups/{rg}/").to_ascii_lowercase();
-    Ok(axum::Json(list_jobs(&state, &prefix)).into_response())
+    let path = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/jobs");
+    Ok(axum::Json(list_jobs(&state, &prefix, &path, &query)).into_response())
 }
 
 /// `GET /subscriptions/{sub}/providers/Microsoft.App/jobs`.
 pub async fn list_by_subscription(
     State(state): State<Arc<AppState>>,
     Path(sub): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
 ) -> ArmResult {
     let prefix = format!("/subscriptions/{sub}/").to_ascii_lowercase();
-    Ok(axum::Json(list_jobs(&state, &prefix)).into_response())
+    let path = format!("/subscriptions/{sub}/providers/Microsoft.App/jobs");
+    Ok(axum::Json(list_jobs(&state, &prefix, &path, &query)).into_response())
 }
 
 /// `POST .../jobs/{jobName}/listSecrets`.
