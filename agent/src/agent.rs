@@ -1,29 +1,25 @@
-//! The agent: runs the main process, serves the protocol to a peer (reverse
-//! dial and/or forward listen), and exits with the main process's code.
+//! The agent: runs the main process, carries out the peer's frames (its
+//! connections, reverse dial and/or forward listen, are [`crate::link`]'s),
+//! and exits with the main process's code.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, user_environment};
 use crate::exec::{self, ProcessContext};
 use crate::hub::Hub;
-use crate::net::{self, DialOptions};
+use crate::net;
 use crate::process::{self, SpawnSpec};
-use crate::protocol::{Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION};
+use crate::protocol::{Frame, MAIN_SESSION};
 use crate::relay::Relay;
 use crate::socket::Sockets;
 use crate::start_failure::{StartFailure, cli_exit_code};
-use crate::transport::{FrameTransport, token_matches};
 use crate::unix_listen::UnixListeners;
-use crate::{archive, health, linger, listening};
+use crate::{archive, health, linger, link, listening};
 
-const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const FORWARDED_SIGNALS: [i32; 6] = [
     libc::SIGTERM,
     libc::SIGINT,
@@ -41,38 +37,28 @@ pub enum AgentError {
     Setup(String),
 }
 
-struct Shared {
-    hub: Arc<Hub>,
+/// What the connections ([`crate::link`]) and the main loop share.
+pub(crate) struct Shared {
+    pub(crate) hub: Arc<Hub>,
     ctx: Arc<ProcessContext>,
-    cfg: Config,
-    sockets: Arc<Sockets>,
+    pub(crate) cfg: Config,
+    pub(crate) sockets: Arc<Sockets>,
     relay: Arc<Relay>,
     /// Unix sockets served (UNIX_LISTEN).
     unix: UnixListeners,
     /// Generation of the latest connection that completed its handshake.
-    connections: tokio::sync::watch::Sender<u64>,
-    next_generation: AtomicU64,
+    pub(crate) connections: tokio::sync::watch::Sender<u64>,
+    pub(crate) next_generation: AtomicU64,
+    /// Connections past their handshake, open now.
+    pub(crate) live: tokio::sync::watch::Sender<usize>,
     /// Set once the first PEERS has been applied.
     peers_applied: tokio::sync::watch::Sender<bool>,
     /// The main loop's RESTART/END inbox (set before the process first runs).
     main_control: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<linger::MainControl>>>,
 }
 
-/// Resets the socket sessions of a connection when it ends (or is aborted).
-struct ConnectionGuard<'a> {
-    shared: &'a Shared,
-    generation: u64,
-}
-
-impl Drop for ConnectionGuard<'_> {
-    fn drop(&mut self) {
-        let s = self.shared;
-        s.sockets.disconnected(&s.hub, self.generation);
-    }
-}
-
 /// Runs `argv` as the main process and returns its exit code once the peer
-/// acknowledged it (or the acknowledgement wait ran out).
+/// acknowledged it (or a connected peer let the acknowledgement wait run out).
 pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     process::start_reaper().map_err(|e| AgentError::Setup(format!("reaper: {e}")))?;
     let hub = Hub::new(cfg.backlog, cfg.stdin_window);
@@ -90,6 +76,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         unix: UnixListeners::default(),
         connections,
         next_generation: AtomicU64::new(1),
+        live: tokio::sync::watch::Sender::new(0),
         peers_applied: tokio::sync::watch::Sender::new(false),
         main_control: std::sync::Mutex::new(None),
     });
@@ -123,7 +110,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
     }
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     if let Some(url) = cfg.callback_url.clone() {
-        tasks.push(tokio::spawn(reverse_loop(shared.clone(), url)));
+        tasks.push(tokio::spawn(link::reverse_loop(shared.clone(), url)));
     }
     let mut own_listeners = Vec::new();
     if let Some(listen) = &cfg.listen {
@@ -132,7 +119,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
             .await
             .map_err(|e| AgentError::Setup(format!("listen {listen}: {e}")))?;
         own_listeners.extend(listener.local_addr().ok());
-        tasks.push(tokio::spawn(forward_loop(shared.clone(), listener)));
+        tasks.push(tokio::spawn(link::forward_loop(shared.clone(), listener)));
     }
     tasks.push(tokio::spawn(listening::run(
         hub.clone(),
@@ -208,7 +195,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         {
             h.abort();
         }
-        match linger::after_exit(&hub, &cfg, &mut control_rx).await {
+        match linger::after_exit(&hub, &cfg, shared.live.subscribe(), code, &mut control_rx).await {
             Some(early) => {
                 tracing::info!("restarting the main process");
                 early_stdin = early;
@@ -296,178 +283,8 @@ async fn forward_signals(
     }
 }
 
-async fn reverse_loop(shared: Arc<Shared>, url: String) {
-    let opts = DialOptions {
-        token: shared.cfg.token.clone(),
-        container_id: shared.cfg.container_id.clone(),
-        ca_file: shared.cfg.ca_file.clone(),
-    };
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let (shared2, url2, opts2) = (shared.clone(), url.clone(), opts.clone());
-        // Each attempt runs as its own task: a panic in a dependency ends one
-        // attempt, never the reconnect loop.
-        let attempt = tokio::spawn(async move {
-            match net::dial(&url2, &opts2).await {
-                Ok(io) => match serve(&shared2, io, true).await {
-                    Ok(reason) => {
-                        tracing::info!(%reason, "connection ended");
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "handshake failed");
-                        false
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot reach the backend");
-                    false
-                }
-            }
-        });
-        match attempt.await {
-            Ok(true) => backoff = Duration::from_millis(100),
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "connection attempt failed"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-async fn forward_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
-    let mut current: Option<JoinHandle<()>> = None;
-    // One item per authenticated connection (token holders), taken at once.
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<JoinHandle<()>>();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let shared = shared.clone();
-                let done_tx = done_tx.clone();
-                // The handshake runs on its own task so a stalled client cannot block accepts.
-                tokio::spawn(async move {
-                    let Ok(io) = net::accept_authenticated(tcp, &shared.cfg.token).await else { return };
-                    let task = tokio::spawn(async move {
-                        match serve(&shared, io, false).await {
-                            Ok(reason) => tracing::info!(%reason, "connection ended"),
-                            Err(e) => tracing::info!(error = %e, "handshake failed"),
-                        }
-                    });
-                    let _ = done_tx.send(task);
-                });
-            }
-            Some(task) = done_rx.recv() => {
-                // Newest authenticated peer wins; one writer at a time.
-                if let Some(old) = current.replace(task) {
-                    old.abort();
-                }
-            }
-        }
-    }
-}
-
-async fn recv_hello<S>(stream: &mut S) -> Result<Hello, String>
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, crate::transport::TransportError>> + Unpin,
-{
-    let msg = tokio::time::timeout(HELLO_TIMEOUT, stream.next())
-        .await
-        .map_err(|_| "no hello".to_string())?
-        .ok_or("closed before hello")?
-        .map_err(|e| e.to_string())?;
-    match Frame::decode(&msg) {
-        Ok(Frame::Hello(h)) => Ok(h),
-        _ => Err("first frame is not a hello".into()),
-    }
-}
-
-/// Serves one connection until it drops. `dialer`: the agent opened it and
-/// speaks first; otherwise the peer's hello must carry the token. Errors are
-/// handshake failures; after the handshake the reason the connection ended is returned.
-async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Result<String, String> {
-    let hub = &shared.hub;
-    let (mut sink, mut stream) = io.split();
-    let agent_hello = |token: Option<String>| Hello {
-        version: PROTOCOL_VERSION,
-        token,
-        container_id: shared.cfg.container_id.clone(),
-        window: hub.window,
-        stdin_window: hub.stdin_window,
-        tty: shared.cfg.tty,
-        open_stdin: shared.cfg.open_stdin,
-        sessions: hub.session_infos(),
-        resume: Vec::new(),
-        records_changes: crate::changes::recording(),
-    };
-    let send_err = |e: crate::transport::TransportError| e.to_string();
-    let peer_hello = if dialer {
-        sink.send(Frame::Hello(agent_hello(Some(shared.cfg.token.clone()))).encode())
-            .await
-            .map_err(send_err)?;
-        recv_hello(&mut stream).await?
-    } else {
-        let h = recv_hello(&mut stream).await?;
-        if !token_matches(h.token.as_deref().unwrap_or(""), &shared.cfg.token) {
-            let _ = sink.close().await;
-            return Err("peer failed authentication".into());
-        }
-        sink.send(Frame::Hello(agent_hello(None)).encode())
-            .await
-            .map_err(send_err)?;
-        h
-    };
-    if peer_hello.version != PROTOCOL_VERSION {
-        return Err(format!(
-            "peer speaks protocol version {}",
-            peer_hello.version
-        ));
-    }
-    hub.begin_connection(&peer_hello.resume);
-    let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
-    shared.sockets.connected(generation);
-    let _guard = ConnectionGuard { shared, generation };
-    // Wakes the LISTENING reporter: every hello is followed by a report.
-    shared.connections.send_replace(generation);
-    tracing::info!("peer connected");
-
-    let writer = async {
-        loop {
-            let frames = hub.next_frames();
-            if frames.is_empty() {
-                hub.writer_wait().await;
-                continue;
-            }
-            for f in frames {
-                sink.feed(f.encode()).await.map_err(send_err)?;
-            }
-            sink.flush().await.map_err(send_err)?;
-        }
-    };
-    let reader = async {
-        while let Some(msg) = stream.next().await {
-            let msg = msg.map_err(|e| e.to_string())?;
-            match Frame::decode(&msg) {
-                Ok(frame) => dispatch(shared, frame),
-                Err(e) => hub.push_control(Frame::Error {
-                    session: 0,
-                    message: format!("bad frame: {e}"),
-                }),
-            }
-        }
-        Ok::<(), String>(())
-    };
-    let reason = tokio::select! {
-        r = writer => r,
-        r = reader => r,
-    };
-    Ok(match reason {
-        Ok(()) => "closed by peer".to_string(),
-        Err(e) => e,
-    })
-}
-
-fn dispatch(shared: &Shared, frame: Frame) {
+/// Carries out one frame from the peer; a refusal goes back as ERROR.
+pub(crate) fn dispatch(shared: &Shared, frame: Frame) {
     let hub = &shared.hub;
     let session = frame.session();
     let result = match frame {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::health::HealthConfig;
+use crate::transport::Liveness;
 
 /// Prefix of every variable the agent reads; all of them are removed from
 /// the environment of the processes it starts.
@@ -51,7 +52,9 @@ pub struct Config {
     pub backlog: u64,
     /// Stdin window per session in bytes (`SOCKERLESS_STDIN_WINDOW_BYTES`).
     pub stdin_window: u64,
-    /// Wait for the exit acknowledgement (`SOCKERLESS_EXIT_ACK_TIMEOUT`, seconds).
+    /// Wait for the exit acknowledgement while a peer is connected
+    /// (`SOCKERLESS_EXIT_ACK_TIMEOUT`, seconds; each connection gets all of
+    /// it, no peer connected means no limit; 0 = exit at once).
     pub exit_ack_wait: Duration,
     /// Log level of the agent's own diagnostics on stderr (`SOCKERLESS_LOG`).
     pub log: String,
@@ -65,6 +68,10 @@ pub struct Config {
     /// (`SOCKERLESS_LINGER_SECS`, seconds; 0 = exit at once), waiting for a
     /// RESTART, so `docker start` of an exited container reuses the execution.
     pub linger: Duration,
+    /// Pings to the backend and the longest silence of the link before the
+    /// agent drops it and dials again (`SOCKERLESS_PING_SECS`, default 10;
+    /// `SOCKERLESS_LIVENESS_TIMEOUT_SECS`, default 30: longer than the ping).
+    pub liveness: Liveness,
 }
 
 impl std::fmt::Debug for Config {
@@ -87,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("hosts_file", &self.hosts_file)
             .field("await_peers", &self.await_peers)
             .field("linger", &self.linger)
+            .field("liveness", &self.liveness)
             .finish()
     }
 }
@@ -163,9 +171,25 @@ impl Config {
         let await_peers = Duration::from_secs(number("SOCKERLESS_AWAIT_PEERS_SECS", 0)?.min(300));
         // A day at most: ACA's replica timeout bounds the execution anyway.
         let linger = Duration::from_secs(number("SOCKERLESS_LINGER_SECS", 0)?.min(86_400));
+        let liveness = Liveness::new(
+            Duration::from_secs(number(
+                "SOCKERLESS_PING_SECS",
+                Liveness::DEFAULT.ping_every().as_secs(),
+            )?),
+            Duration::from_secs(number(
+                "SOCKERLESS_LIVENESS_TIMEOUT_SECS",
+                Liveness::DEFAULT.timeout().as_secs(),
+            )?),
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "SOCKERLESS_PING_SECS / SOCKERLESS_LIVENESS_TIMEOUT_SECS: {e}"
+            ))
+        })?;
         Ok(Config {
             await_peers,
             linger,
+            liveness,
             token,
             container_id: non_empty("SOCKERLESS_CONTAINER_ID"),
             callback_url,
@@ -265,6 +289,18 @@ mod tests {
             Config::from_lookup(get(&m)).expect("config").linger,
             std::time::Duration::from_secs(60)
         );
+        assert_eq!(c.liveness, Liveness::DEFAULT);
+        m.insert("SOCKERLESS_PING_SECS", "1");
+        m.insert("SOCKERLESS_LIVENESS_TIMEOUT_SECS", "3");
+        let l = Config::from_lookup(get(&m)).expect("config").liveness;
+        assert_eq!(l.timeout(), std::time::Duration::from_secs(3));
+        for (ping, timeout) in [("0", "3"), ("3", "3"), ("5", "3")] {
+            m.insert("SOCKERLESS_PING_SECS", ping);
+            m.insert("SOCKERLESS_LIVENESS_TIMEOUT_SECS", timeout);
+            assert!(Config::from_lookup(get(&m)).is_err(), "{ping} {timeout}");
+        }
+        m.remove("SOCKERLESS_PING_SECS");
+        m.remove("SOCKERLESS_LIVENESS_TIMEOUT_SECS");
         m.insert("SOCKERLESS_BACKLOG_BYTES", "lots");
         assert!(Config::from_lookup(get(&m)).is_err());
     }

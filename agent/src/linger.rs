@@ -2,7 +2,9 @@
 //! with the execution (and so the container's filesystem) kept, waiting for
 //! the peer's RESTART of the main process or its END.
 
-use tokio::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::hub::{Hub, StdinMsg};
@@ -35,31 +37,45 @@ pub(crate) fn restart(
         .map_err(|_| format!("{RESTART_REFUSED}the agent is exiting"))
 }
 
-/// Waits for the acknowledgement of the main exit (bounded by
-/// `exit_ack_wait`), then, when lingering, for a RESTART for up to
-/// `cfg.linger`. Returns the early-stdin receiver of a restart, or `None`
-/// when the agent should exit.
+/// Waits for the acknowledgement of the main exit (see [`acknowledged`]),
+/// then, when lingering, for a RESTART for up to `cfg.linger`. Returns the
+/// early-stdin receiver of a restart, or `None` when the agent should exit.
+/// `live` counts the connections to the peer; `code` is the exit code.
 pub(crate) async fn after_exit(
     hub: &Hub,
     cfg: &Config,
+    live: watch::Receiver<usize>,
+    code: i32,
     control: &mut mpsc::UnboundedReceiver<MainControl>,
 ) -> Option<Option<mpsc::UnboundedReceiver<StdinMsg>>> {
-    let acked = tokio::time::timeout(cfg.exit_ack_wait, async {
-        while !hub.session_done(MAIN_SESSION) {
-            hub.wait_progress(MAIN_SESSION).await;
-        }
-    });
+    let acked = acknowledged(hub, cfg.exit_ack_wait, live);
+    let gave_up = |then: &str| {
+        tracing::warn!(
+            code,
+            secs = cfg.exit_ack_wait.as_secs(),
+            "the backend is connected but did not acknowledge the exit code of the main process \
+             in SOCKERLESS_EXIT_ACK_TIMEOUT; {then}"
+        );
+    };
     if cfg.linger.is_zero() {
-        if acked.await.is_err() {
-            tracing::warn!("no peer acknowledged the exit code in time; exiting anyway");
+        // END never comes without lingering: only a terminating signal (ACA
+        // stopping the execution) ends the wait early.
+        tokio::select! {
+            acked = acked => if !acked {
+                gave_up("exiting with it anyway");
+            },
+            _ = control.recv() => tracing::warn!(
+                code,
+                "stopped before the backend acknowledged the exit code; exiting with it"
+            ),
         }
         return None;
     }
     // A RESTART is accepted as soon as the exit is acknowledged, possibly
     // before this wait noticed the acknowledgement: listen for both.
     tokio::select! {
-        r = acked => if r.is_err() {
-            tracing::warn!("no peer acknowledged the exit code in time; lingering anyway");
+        acked = acked => if !acked {
+            gave_up("lingering anyway");
         },
         c = control.recv() => return restart_of(c),
     }
@@ -73,6 +89,46 @@ pub(crate) async fn after_exit(
             tracing::info!("no restart while lingering; exiting");
             None
         }
+    }
+}
+
+/// Waits until the peer acknowledged the main exit and its output (`true`),
+/// or a connected peer let `wait` pass without doing so (`false`; a zero
+/// `wait` does not wait at all). While no peer is connected the wait does
+/// not run out: a backend away for a while (restarting, a network cut) still
+/// gets the real exit code, where an agent that exited would leave it only
+/// the execution's status (ACA's `replicaTimeout` bounds the wait). Each
+/// connection gets the whole `wait`: it may first copy binds back.
+async fn acknowledged(hub: &Hub, wait: Duration, mut live: watch::Receiver<usize>) -> bool {
+    if wait.is_zero() {
+        return hub.session_done(MAIN_SESSION);
+    }
+    let done = async {
+        while !hub.session_done(MAIN_SESSION) {
+            hub.wait_progress(MAIN_SESSION).await;
+        }
+    };
+    tokio::pin!(done);
+    loop {
+        tokio::select! {
+            () = &mut done => return true,
+            () = until(&mut live, |n| n > 0) => {}
+        }
+        tokio::select! {
+            () = &mut done => return true,
+            () = tokio::time::sleep(wait) => return false,
+            () = until(&mut live, |n| n == 0) => tracing::warn!(
+                "the backend went away before acknowledging the exit code; waiting for it to come back"
+            ),
+        }
+    }
+}
+
+/// Resolves once the number of live connections satisfies `ok` (never if
+/// the count is no longer kept).
+async fn until(live: &mut watch::Receiver<usize>, ok: impl Fn(usize) -> bool) {
+    if live.wait_for(|n| ok(*n)).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -112,6 +168,63 @@ mod tests {
         hub.ack(MAIN_SESSION, AckStream::Stdout, 6);
         hub.ack(MAIN_SESSION, AckStream::Exit, 0);
         hub
+    }
+
+    /// A main session that exited, nothing acknowledged yet.
+    fn exited() -> std::sync::Arc<Hub> {
+        let hub = Hub::new(4096, 4096);
+        hub.register(MAIN_SESSION, false).expect("register");
+        for s in [OutputStream::Stdout, OutputStream::Stderr] {
+            hub.finish_stream(MAIN_SESSION, s);
+        }
+        hub.set_exit(MAIN_SESSION, 42);
+        let _ = hub.next_frames();
+        hub
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_acknowledgement_wait_runs_only_while_connected() {
+        let wait = Duration::from_secs(30);
+        let hub = exited();
+        let (live, rx) = watch::channel(0usize);
+        let mut acked = std::pin::pin!(acknowledged(&hub, wait, rx));
+        let pending = |r: Result<bool, tokio::time::error::Elapsed>| r.is_err();
+        // Away ten times the wait: still waiting.
+        let r = tokio::time::timeout(wait * 10, &mut acked).await;
+        assert!(pending(r), "gave up while no backend was connected");
+        // Connected for most of the wait, then gone: the clock stops...
+        live.send_replace(1);
+        assert!(pending(
+            tokio::time::timeout(wait - Duration::from_secs(1), &mut acked).await
+        ));
+        live.send_replace(0);
+        assert!(pending(tokio::time::timeout(wait * 10, &mut acked).await));
+        // ...and a new connection gets the whole wait again.
+        live.send_replace(1);
+        assert!(pending(
+            tokio::time::timeout(wait - Duration::from_secs(1), &mut acked).await
+        ));
+        let r = tokio::time::timeout(Duration::from_secs(2), &mut acked).await;
+        assert_eq!(
+            r.ok(),
+            Some(false),
+            "a connected backend that never acknowledges"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_acknowledgement_after_a_long_absence_ends_the_wait() {
+        let hub = exited();
+        let (live, rx) = watch::channel(0usize);
+        let mut acked = std::pin::pin!(acknowledged(&hub, Duration::from_secs(30), rx));
+        let r = tokio::time::timeout(Duration::from_secs(3600), &mut acked).await;
+        assert!(r.is_err(), "gave up while no backend was connected");
+        live.send_replace(1);
+        hub.ack(MAIN_SESSION, AckStream::Exit, 0);
+        assert!(acked.await, "acknowledged");
+        // A zero wait does not wait.
+        let (_live, rx) = watch::channel(0usize);
+        assert!(!acknowledged(&exited(), Duration::ZERO, rx).await);
     }
 
     #[test]

@@ -30,7 +30,8 @@
 //! (`tests/axum_adapter.rs` runs exactly this against the agent.)
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_util::{Sink, Stream};
@@ -39,6 +40,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::liveness::{BothTasks, Ping, Watch};
+pub use crate::liveness::{LinkSilent, Liveness};
 use crate::protocol::MAX_FRAME_LEN;
 
 /// WebSocket limits of the agent link, for both ends: a message is one
@@ -75,9 +78,17 @@ impl<T> FrameTransport for T where
 }
 
 /// Adapts a tokio-tungstenite WebSocket: binary messages are frames, text
-/// messages are ignored, pings are answered by tungstenite, close ends the stream.
+/// messages are ignored, pings are answered by tungstenite (while the stream
+/// is read), close ends the stream. With [`WsTransport::with_liveness`] it
+/// also pings the other side and ends a silent link with [`LinkSilent`].
 pub struct WsTransport<S> {
     inner: WebSocketStream<S>,
+    tasks: Arc<BothTasks>,
+    /// Wakes the reader and the writer: see [`BothTasks`].
+    both: Waker,
+    watch: Option<Watch>,
+    /// Set once the link was found silent.
+    silent: Option<LinkSilent>,
 }
 
 /// Wraps a tokio-tungstenite WebSocket as a [`FrameTransport`].
@@ -85,7 +96,85 @@ pub fn websocket<S>(ws: WebSocketStream<S>) -> WsTransport<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    WsTransport { inner: ws }
+    let tasks = Arc::new(BothTasks::default());
+    WsTransport {
+        inner: ws,
+        both: Waker::from(tasks.clone()),
+        tasks,
+        watch: None,
+        silent: None,
+    }
+}
+
+impl<S> WsTransport<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Pings the other side every `liveness.ping_every()` and ends the link
+    /// when nothing (message or pong) arrived for `liveness.timeout()`,
+    /// counted from now. The stream must be read for the clock to run.
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.watch = Some(Watch::new(liveness));
+        self
+    }
+
+    /// Runs the liveness clock and sends the ping when due. `Err` ends the
+    /// stream: the link is silent, or the ping could not be sent.
+    fn keep_alive(&mut self, cx: &mut Context<'_>) -> Result<(), TransportError> {
+        let Self {
+            inner,
+            tasks,
+            both,
+            watch,
+            silent,
+        } = self;
+        let Some(watch) = watch.as_mut() else {
+            return Ok(());
+        };
+        if let Err(why) = watch.poll_clock(cx) {
+            tracing::info!(error = %why, "closing the WebSocket link");
+            *silent = Some(why.clone());
+            // A writer waiting for room in the socket learns it now.
+            tasks.writer.wake();
+            return Err(Box::new(why));
+        }
+        tasks.reader.register(cx.waker());
+        let mut both = Context::from_waker(both);
+        loop {
+            let step = match watch.ping {
+                Ping::Idle => return Ok(()),
+                Ping::Due => Pin::new(&mut *inner).poll_ready(&mut both),
+                Ping::Written => Pin::new(&mut *inner).poll_flush(&mut both),
+            };
+            match step {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Err(e)) => return Err(Box::new(e)),
+                Poll::Ready(Ok(())) if watch.ping == Ping::Due => {
+                    Pin::new(&mut *inner).start_send(Message::Ping(Bytes::new()))?;
+                    watch.ping = Ping::Written;
+                }
+                Poll::Ready(Ok(())) => watch.ping = Ping::Idle,
+            }
+        }
+    }
+
+    /// The sink's side: refused once the link is silent, else polled with
+    /// the waker of both tasks.
+    fn poll_sink(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(
+            Pin<&mut WebSocketStream<S>>,
+            &mut Context<'_>,
+        ) -> Poll<Result<(), tungstenite::Error>>,
+    ) -> Poll<Result<(), TransportError>> {
+        if let Some(why) = &self.silent {
+            return Poll::Ready(Err(Box::new(why.clone())));
+        }
+        self.tasks.writer.register(cx.waker());
+        let mut both = Context::from_waker(&self.both);
+        op(Pin::new(&mut self.inner), &mut both).map_err(|e| Box::new(e) as TransportError)
+    }
 }
 
 impl<S> Stream for WsTransport<S>
@@ -94,20 +183,33 @@ where
 {
     type Item = Result<Bytes, TransportError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.silent.is_some() {
+            return Poll::Ready(None);
+        }
         loop {
-            match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Ok(Message::Binary(b)))) => return Poll::Ready(Some(Ok(b))),
-                Poll::Ready(Some(Ok(Message::Close(_)))) | Poll::Ready(None) => {
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Ok(_))) => continue,
-                Poll::Ready(Some(Err(tungstenite::Error::ConnectionClosed))) => {
+            let message = match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(message))) => message,
+                Poll::Ready(None)
+                | Poll::Ready(Some(Err(tungstenite::Error::ConnectionClosed))) => {
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => break,
+            };
+            if let Some(watch) = this.watch.as_mut() {
+                watch.heard();
             }
+            match message {
+                Message::Binary(b) => return Poll::Ready(Some(Ok(b))),
+                Message::Close(_) => return Poll::Ready(None),
+                _ => continue,
+            }
+        }
+        match this.keep_alive(cx) {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Some(Err(e))),
         }
     }
 }
@@ -118,25 +220,23 @@ where
 {
     type Error = TransportError;
 
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner)
-            .poll_ready(cx)
-            .map_err(|e| Box::new(e) as TransportError)
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_sink(cx, |ws, cx| ws.poll_ready(cx))
     }
-    fn start_send(mut self: Pin<&mut Self>, item: Bytes) -> Result<(), Self::Error> {
-        Pin::new(&mut self.inner)
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<(), Self::Error> {
+        let this = self.get_mut();
+        if let Some(why) = &this.silent {
+            return Err(Box::new(why.clone()));
+        }
+        Pin::new(&mut this.inner)
             .start_send(Message::Binary(item))
             .map_err(|e| Box::new(e) as TransportError)
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner)
-            .poll_flush(cx)
-            .map_err(|e| Box::new(e) as TransportError)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_sink(cx, |ws, cx| ws.poll_flush(cx))
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner)
-            .poll_close(cx)
-            .map_err(|e| Box::new(e) as TransportError)
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_sink(cx, |ws, cx| ws.poll_close(cx))
     }
 }
 

@@ -139,6 +139,19 @@ pub async fn wait_exit(mut agent: Agent) -> i32 {
     .expect("agent killed by a signal")
 }
 
+/// Waits for the agent process to exit and returns what it wrote (spawned
+/// with its stdout or stderr piped).
+pub async fn wait_output(mut agent: Agent) -> std::process::Output {
+    let child = agent.0.take().expect("agent already waited");
+    tokio::time::timeout(
+        GUARD,
+        tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait")),
+    )
+    .await
+    .expect("agent did not exit")
+    .expect("join")
+}
+
 /// Collects a session to its exit (hang-guarded).
 pub async fn collect(session: &mut Session) -> (Vec<u8>, Vec<u8>, i32) {
     tokio::time::timeout(GUARD, session.collect())

@@ -48,6 +48,7 @@ pub const DEFAULT_BIND_SYNC_TIMEOUT_SECS: u64 = 120;
 pub const DEFAULT_STORAGE_SHARE_NAME: &str = "sockerless-volumes";
 /// Default grace period before a disconnected agent is presumed gone, seconds.
 pub const DEFAULT_AGENT_GRACE_SECS: u64 = 30;
+pub use agent::{DEFAULT_AGENT_LIVENESS_TIMEOUT_SECS, DEFAULT_AGENT_PING_SECS};
 
 /// The four keys without which the backend cannot start.
 pub const REQUIRED_KEYS: [&str; 4] = [
@@ -58,7 +59,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 40] = [
+pub const ALL_KEYS: [&str; 42] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -91,6 +92,8 @@ pub const ALL_KEYS: [&str; 40] = [
     "agent_connect_timeout_secs",
     "log_max_bytes",
     "agent_grace_secs",
+    "agent_ping_secs",
+    "agent_liveness_timeout_secs",
     "network_mode",
     "docker_api_url",
     "bind_max_bytes",
@@ -100,26 +103,6 @@ pub const ALL_KEYS: [&str; 40] = [
     "max_connections",
     "header_read_timeout_secs",
 ];
-
-/// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
-pub fn process_env() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
-}
-
-/// The environment variable of a key, e.g. `SOCKERLESS_ACA_SUBSCRIPTION_ID`.
-pub fn env_var_name(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
-}
-
-/// The flag of a key, e.g. `--subscription-id`.
-pub fn flag_name(key: &str) -> String {
-    match key {
-        "registry_mirrors" => "--registry-mirror".to_owned(),
-        _ => format!("--{}", key.replace('_', "-")),
-    }
-}
 
 /// A secret string (storage key, registry password): never printed.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -182,8 +165,8 @@ pub enum LogFormat {
 mod agent;
 #[path = "config_sources.rs"]
 mod sources;
-pub use sources::parse_mirror_list;
 use sources::{Number, env_layer, file_provider, parse_number, parse_url};
+pub use sources::{env_var_name, flag_name, parse_mirror_list, process_env};
 
 #[path = "config_cli.rs"]
 mod cli;
@@ -278,6 +261,10 @@ pub struct Config {
     pub log_max_bytes: u64,
     /// Grace period of a disconnected agent, seconds.
     pub agent_grace_secs: u64,
+    /// Seconds between two pings on an agent link (both ways).
+    pub agent_ping_secs: u64,
+    /// Seconds an agent link may stay silent before it is closed (both ways).
+    pub agent_liveness_timeout_secs: u64,
     /// How containers on a user network reach each other.
     pub network_mode: NetworkMode,
     /// The Docker API that containers binding the Docker socket reach
@@ -336,6 +323,8 @@ struct RawConfig {
     agent_connect_timeout_secs: Option<Number>,
     log_max_bytes: Option<Number>,
     agent_grace_secs: Option<Number>,
+    agent_ping_secs: Option<Number>,
+    agent_liveness_timeout_secs: Option<Number>,
     network_mode: Option<String>,
     docker_api_url: Option<String>,
     bind_max_bytes: Option<Number>,
@@ -393,6 +382,8 @@ impl Config {
             agent_connect_timeout_secs: DEFAULT_AGENT_CONNECT_TIMEOUT_SECS,
             log_max_bytes: DEFAULT_LOG_MAX_BYTES,
             agent_grace_secs: DEFAULT_AGENT_GRACE_SECS,
+            agent_ping_secs: DEFAULT_AGENT_PING_SECS,
+            agent_liveness_timeout_secs: DEFAULT_AGENT_LIVENESS_TIMEOUT_SECS,
             network_mode: NetworkMode::Relay,
             docker_api_url: None,
             bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
@@ -530,6 +521,7 @@ impl Config {
             raw.agent_grace_secs,
             DEFAULT_AGENT_GRACE_SECS,
         )?;
+        config.parse_agent_liveness(raw.agent_ping_secs, raw.agent_liveness_timeout_secs)?;
         config.network_mode = match non_empty(raw.network_mode)
             .as_deref()
             .map(str::to_ascii_lowercase)

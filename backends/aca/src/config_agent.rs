@@ -1,11 +1,20 @@
 //! Listener security: the agent endpoint's TLS settings, the rule that
-//! plain WebSocket never leaves loopback, and every listener's limits.
+//! plain WebSocket never leaves loopback, and every listener's limits; the
+//! agent link's liveness (pings both ways, the longest silence).
 
+use std::time::Duration;
+
+use sockerless_agent::transport::Liveness;
 use sockerless_api::listen::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ListenAddr, ServeLimits, TlsSettings,
 };
 
 use super::{Config, ConfigError, env_var_name, flag_name};
+
+/// Default [`Config::agent_ping_secs`].
+pub const DEFAULT_AGENT_PING_SECS: u64 = 10;
+/// Default [`Config::agent_liveness_timeout_secs`]: three pings.
+pub const DEFAULT_AGENT_LIVENESS_TIMEOUT_SECS: u64 = 30;
 
 impl Config {
     /// Whether the agent endpoint serves TLS (certificate and key configured).
@@ -107,6 +116,44 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Reads the agent link's liveness: both at least 1, the timeout longer
+    /// than the ping interval (else a link between two pings looks dead).
+    pub(super) fn parse_agent_liveness(
+        &mut self,
+        ping_secs: Option<super::sources::Number>,
+        timeout_secs: Option<super::sources::Number>,
+    ) -> Result<(), ConfigError> {
+        use super::sources::parse_number;
+        self.agent_ping_secs = parse_number("agent_ping_secs", ping_secs, DEFAULT_AGENT_PING_SECS)?;
+        self.agent_liveness_timeout_secs = parse_number(
+            "agent_liveness_timeout_secs",
+            timeout_secs,
+            DEFAULT_AGENT_LIVENESS_TIMEOUT_SECS,
+        )?;
+        if self.agent_ping_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "agent_ping_secs: must be at least 1".into(),
+            ));
+        }
+        if self.agent_liveness_timeout_secs <= self.agent_ping_secs {
+            return Err(ConfigError::Invalid(format!(
+                "agent_liveness_timeout_secs ({}) must be longer than agent_ping_secs ({})",
+                self.agent_liveness_timeout_secs, self.agent_ping_secs
+            )));
+        }
+        Ok(())
+    }
+
+    /// The agent link's liveness, as both ends apply it (the figures were
+    /// checked at load; a configuration built in code falls back to the defaults).
+    pub fn agent_liveness(&self) -> Liveness {
+        Liveness::new(
+            Duration::from_secs(self.agent_ping_secs),
+            Duration::from_secs(self.agent_liveness_timeout_secs),
+        )
+        .unwrap_or_default()
     }
 
     /// The limits every listener of this configuration serves under.

@@ -128,6 +128,12 @@ pub struct CliArgs {
     /// Seconds a disconnected agent may stay away before the execution status is polled [default: 30].
     #[arg(long, value_name = "SECS")]
     pub agent_grace_secs: Option<String>,
+    /// Seconds between two pings on an agent link, both ways [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub agent_ping_secs: Option<String>,
+    /// Seconds an agent link may stay silent (no frame, no pong) before it is closed, both ways; longer than --agent-ping-secs [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub agent_liveness_timeout_secs: Option<String>,
     /// How containers on a user network reach each other: relay (through the agents and the backend) or direct (replica IPs) [default: relay].
     #[arg(long, value_name = "MODE")]
     pub network_mode: Option<String>,
@@ -204,7 +210,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 38] = [
+    let pairs: [(&'static str, &Option<String>); 40] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -243,6 +249,11 @@ pub(super) fn flag_layer(
         ),
         ("log_max_bytes", &args.log_max_bytes),
         ("agent_grace_secs", &args.agent_grace_secs),
+        ("agent_ping_secs", &args.agent_ping_secs),
+        (
+            "agent_liveness_timeout_secs",
+            &args.agent_liveness_timeout_secs,
+        ),
         ("bind_max_bytes", &args.bind_max_bytes),
         ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
         ("changes_max_bytes", &args.changes_max_bytes),

@@ -1,5 +1,6 @@
 //! Parsing the configuration's sources: numbers and URLs as given, the
-//! YAML file, the `SOCKERLESS_ACA_*` environment layer.
+//! YAML file, the `SOCKERLESS_ACA_*` environment layer; the variable and
+//! flag naming each key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +10,27 @@ use figment::providers::{Format, Yaml};
 use serde::Deserialize;
 use url::Url;
 
-use super::{ALL_KEYS, ConfigError, ENV_PREFIX, env_var_name};
+use super::{ALL_KEYS, ConfigError, ENV_PREFIX};
+
+/// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The environment variable of a key, e.g. `SOCKERLESS_ACA_SUBSCRIPTION_ID`.
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// The flag of a key, e.g. `--subscription-id`.
+pub fn flag_name(key: &str) -> String {
+    match key {
+        "registry_mirrors" => "--registry-mirror".to_owned(),
+        _ => format!("--{}", key.replace('_', "-")),
+    }
+}
 
 /// A number given as a number (YAML) or a string (environment, flags).
 #[derive(Debug, Deserialize)]

@@ -405,3 +405,47 @@ fn linger_defaults_to_off_and_layers() {
         60
     );
 }
+
+#[test]
+fn agent_liveness_defaults_layers_and_is_validated() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(
+        (config.agent_ping_secs, config.agent_liveness_timeout_secs),
+        (10, 30)
+    );
+    assert_eq!(
+        config.agent_liveness(),
+        sockerless_agent::transport::Liveness::DEFAULT
+    );
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_AGENT_PING_SECS".into(), "1".into()));
+    let args = CliArgs::try_parse_from(["x", "--agent-liveness-timeout-secs", "3"]).expect("flags");
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(
+        (config.agent_ping_secs, config.agent_liveness_timeout_secs),
+        (1, 3)
+    );
+    assert_eq!(
+        config.agent_liveness().timeout(),
+        std::time::Duration::from_secs(3)
+    );
+    for (ping, timeout) in [
+        ("0", "30"),
+        ("10", "0"),
+        ("10", "10"),
+        ("30", "10"),
+        ("x", "30"),
+    ] {
+        let mut env = required_env();
+        env.push(("SOCKERLESS_ACA_AGENT_PING_SECS".into(), ping.into()));
+        env.push((
+            "SOCKERLESS_ACA_AGENT_LIVENESS_TIMEOUT_SECS".into(),
+            timeout.into(),
+        ));
+        let err = Config::from_sources(&CliArgs::default(), env).expect_err(ping);
+        assert!(
+            matches!(err, ConfigError::Invalid(_)),
+            "{ping}/{timeout}: {err}"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! With `agent_tls_cert` / `agent_tls_key` it serves TLS (`wss://`, no client
 //! certificates: the token authenticates); without, only on loopback
-//! ([`crate::Config::check_agent_listen`]).
+//! ([`crate::Config::check_agent_listen`]). Every link is pinged and closed
+//! when silent for `agent_liveness_timeout_secs` ([`crate::Config::agent_liveness`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -229,7 +230,11 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let rt = backend.runtimes().find(&id).ok_or("container gone")?;
-    let conn = peer::accept(websocket(ws), &token, rt.resume())
+    // Pings both ways: a replica that froze or lost its network (no FIN,
+    // no RST) ends the link within the timeout, and so reaches the
+    // disconnected path (grace, then the execution's status).
+    let io = websocket(ws).with_liveness(backend.config().agent_liveness());
+    let conn = peer::accept(io, &token, rt.resume())
         .await
         .map_err(|e| format!("agent hello: {e}"))?;
     if conn.info().container_id.as_deref().is_some_and(|c| c != id) {

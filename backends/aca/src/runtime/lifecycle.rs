@@ -93,6 +93,8 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         agent_ca_pem: endpoint.ca_pem.clone(),
         replica_timeout_secs: backend.config().replica_timeout_secs,
         linger_secs: backend.config().linger_secs,
+        ping_secs: backend.config().agent_ping_secs,
+        liveness_timeout_secs: backend.config().agent_liveness_timeout_secs,
         instance_id: backend.instance_id().to_owned(),
     };
     let mut job = job_for(

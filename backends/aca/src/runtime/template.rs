@@ -75,6 +75,11 @@ pub struct TemplateSettings {
     /// How long the agent keeps the execution after the process exits,
     /// waiting for a restart (`linger_secs`; 0: it exits at once).
     pub linger_secs: u64,
+    /// Seconds between the agent's pings to the backend (`agent_ping_secs`).
+    pub ping_secs: u64,
+    /// Longest silence of the backend before the agent drops the link and
+    /// dials again (`agent_liveness_timeout_secs`).
+    pub liveness_timeout_secs: u64,
     /// This backend's instance ID (a tag).
     pub instance_id: String,
 }
@@ -240,6 +245,11 @@ fn main_env(
         settings.callback_url.clone(),
     ));
     vars.push(env("SOCKERLESS_CONTAINER_ID", spec.id));
+    vars.push(env("SOCKERLESS_PING_SECS", settings.ping_secs.to_string()));
+    vars.push(env(
+        "SOCKERLESS_LIVENESS_TIMEOUT_SECS",
+        settings.liveness_timeout_secs.to_string(),
+    ));
     if settings.agent_ca_pem.is_some() {
         vars.push(env(
             "SOCKERLESS_CA_FILE",

@@ -21,6 +21,8 @@ fn settings() -> TemplateSettings {
         agent_ca_pem: None,
         replica_timeout_secs: 86_400,
         linger_secs: 0,
+        ping_secs: 10,
+        liveness_timeout_secs: 30,
         instance_id: "inst-1".into(),
     }
 }
@@ -391,4 +393,37 @@ fn linger_is_passed_to_the_agent_unless_the_container_is_auto_removed() {
         ..config()
     };
     assert_eq!(linger(&rm, 60), None, "--rm containers do not linger");
+}
+
+#[test]
+fn the_agent_link_liveness_reaches_the_agent() {
+    let settings = TemplateSettings {
+        ping_secs: 1,
+        liveness_timeout_secs: 3,
+        ..settings()
+    };
+    let c = config();
+    let spec = ContainerSpec {
+        id: ID,
+        config: &c,
+        agent_token: TOKEN,
+    };
+    let job =
+        serde_json::to_value(job_for(&spec, &image(false), &settings).expect("job")).expect("json");
+    let env = env_of(&job);
+    assert_eq!(env["SOCKERLESS_PING_SECS"]["value"], "1");
+    assert_eq!(env["SOCKERLESS_LIVENESS_TIMEOUT_SECS"]["value"], "3");
+    // A user variable of the same name never reaches the agent.
+    let spoof = ContainerCreateBody {
+        env: Some(vec!["SOCKERLESS_PING_SECS=0".into()]),
+        ..config()
+    };
+    let spec = ContainerSpec {
+        id: ID,
+        config: &spoof,
+        agent_token: TOKEN,
+    };
+    let job =
+        serde_json::to_value(job_for(&spec, &image(false), &settings).expect("job")).expect("json");
+    assert_eq!(env_of(&job)["SOCKERLESS_PING_SECS"]["value"], "1");
 }
