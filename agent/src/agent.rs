@@ -51,10 +51,22 @@ pub(crate) struct Shared {
     pub(crate) next_generation: AtomicU64,
     /// Connections past their handshake, open now.
     pub(crate) live: tokio::sync::watch::Sender<usize>,
+    /// Dials in a row the backend answered 401 (reset by a handshake).
+    pub(crate) refusals: tokio::sync::watch::Sender<u32>,
     /// Set once the first PEERS has been applied.
     peers_applied: tokio::sync::watch::Sender<bool>,
     /// The main loop's RESTART/END inbox (set before the process first runs).
     main_control: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<linger::MainControl>>>,
+}
+
+impl Shared {
+    /// What the wait for the exit acknowledgement watches of the links.
+    pub(crate) fn links(&self) -> linger::Links {
+        linger::Links {
+            live: self.live.subscribe(),
+            refusals: self.refusals.subscribe(),
+        }
+    }
 }
 
 /// Runs `argv` as the main process and returns its exit code once the peer
@@ -77,6 +89,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         connections,
         next_generation: AtomicU64::new(1),
         live: tokio::sync::watch::Sender::new(0),
+        refusals: tokio::sync::watch::Sender::new(0),
         peers_applied: tokio::sync::watch::Sender::new(false),
         main_control: std::sync::Mutex::new(None),
     });
@@ -195,7 +208,7 @@ pub async fn run(cfg: Config, argv: Vec<String>) -> Result<i32, AgentError> {
         {
             h.abort();
         }
-        match linger::after_exit(&hub, &cfg, shared.live.subscribe(), code, &mut control_rx).await {
+        match linger::after_exit(&hub, &cfg, shared.links(), code, &mut control_rx).await {
             Some(early) => {
                 tracing::info!("restarting the main process");
                 early_stdin = early;

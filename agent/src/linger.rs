@@ -37,33 +37,61 @@ pub(crate) fn restart(
         .map_err(|_| format!("{RESTART_REFUSED}the agent is exiting"))
 }
 
+/// Dials in a row answered 401 after which a backend is taken to have
+/// recorded the exit already (it revokes a run's token once the exit is
+/// stored; the acknowledgement was lost) or to have forgotten the container.
+pub(crate) const REFUSALS_TO_GIVE_UP: u32 = 3;
+
+/// The links to the peer, as the wait for the acknowledgement sees them.
+pub(crate) struct Links {
+    /// Connections past their handshake.
+    pub(crate) live: watch::Receiver<usize>,
+    /// Dials in a row refused with 401.
+    pub(crate) refusals: watch::Receiver<u32>,
+}
+
+/// How the wait for the acknowledgement ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ack {
+    /// The peer acknowledged the exit and its output.
+    Done,
+    /// A connected peer let the wait run out.
+    TimedOut,
+    /// The peer refuses the run's token: it has no use for the exit.
+    Refused,
+}
+
 /// Waits for the acknowledgement of the main exit (see [`acknowledged`]),
 /// then, when lingering, for a RESTART for up to `cfg.linger`. Returns the
 /// early-stdin receiver of a restart, or `None` when the agent should exit.
-/// `live` counts the connections to the peer; `code` is the exit code.
+/// `links` are the connections to the peer; `code` is the exit code.
 pub(crate) async fn after_exit(
     hub: &Hub,
     cfg: &Config,
-    live: watch::Receiver<usize>,
+    links: Links,
     code: i32,
     control: &mut mpsc::UnboundedReceiver<MainControl>,
 ) -> Option<Option<mpsc::UnboundedReceiver<StdinMsg>>> {
-    let acked = acknowledged(hub, cfg.exit_ack_wait, live);
-    let gave_up = |then: &str| {
-        tracing::warn!(
+    let acked = acknowledged(hub, cfg.exit_ack_wait, links);
+    let gave_up = |ack: Ack, then: &str| match ack {
+        Ack::Done => {}
+        Ack::TimedOut => tracing::warn!(
             code,
             secs = cfg.exit_ack_wait.as_secs(),
             "the backend is connected but did not acknowledge the exit code of the main process \
              in SOCKERLESS_EXIT_ACK_TIMEOUT; {then}"
-        );
+        ),
+        Ack::Refused => tracing::warn!(
+            code,
+            "the backend refuses this run's token (it recorded the exit already, or forgot \
+             the container); {then}"
+        ),
     };
     if cfg.linger.is_zero() {
         // END never comes without lingering: only a terminating signal (ACA
         // stopping the execution) ends the wait early.
         tokio::select! {
-            acked = acked => if !acked {
-                gave_up("exiting with it anyway");
-            },
+            acked = acked => gave_up(acked, "exiting with it anyway"),
             _ = control.recv() => tracing::warn!(
                 code,
                 "stopped before the backend acknowledged the exit code; exiting with it"
@@ -74,8 +102,13 @@ pub(crate) async fn after_exit(
     // A RESTART is accepted as soon as the exit is acknowledged, possibly
     // before this wait noticed the acknowledgement: listen for both.
     tokio::select! {
-        acked = acked => if !acked {
-            gave_up("lingering anyway");
+        acked = acked => match acked {
+            // Nobody will ask for a restart.
+            Ack::Refused => {
+                gave_up(Ack::Refused, "exiting with it");
+                return None;
+            }
+            other => gave_up(other, "lingering anyway"),
         },
         c = control.recv() => return restart_of(c),
     }
@@ -92,16 +125,26 @@ pub(crate) async fn after_exit(
     }
 }
 
-/// Waits until the peer acknowledged the main exit and its output (`true`),
-/// or a connected peer let `wait` pass without doing so (`false`; a zero
-/// `wait` does not wait at all). While no peer is connected the wait does
-/// not run out: a backend away for a while (restarting, a network cut) still
-/// gets the real exit code, where an agent that exited would leave it only
-/// the execution's status (ACA's `replicaTimeout` bounds the wait). Each
-/// connection gets the whole `wait`: it may first copy binds back.
-async fn acknowledged(hub: &Hub, wait: Duration, mut live: watch::Receiver<usize>) -> bool {
+/// Waits until the peer acknowledged the main exit and its output, or a
+/// connected peer let `wait` pass without doing so (a zero `wait` does not
+/// wait at all). While no peer is connected the wait does not run out: a
+/// backend away for a while (restarting, a network cut) still gets the real
+/// exit code, where an agent that exited would leave it only the
+/// execution's status (ACA's `replicaTimeout` bounds the wait) — unless the
+/// backend answers but refuses the run's token [`REFUSALS_TO_GIVE_UP`]
+/// times in a row. Each connection gets the whole `wait`: it may first copy
+/// binds back.
+async fn acknowledged(hub: &Hub, wait: Duration, links: Links) -> Ack {
+    let Links {
+        mut live,
+        mut refusals,
+    } = links;
     if wait.is_zero() {
-        return hub.session_done(MAIN_SESSION);
+        return if hub.session_done(MAIN_SESSION) {
+            Ack::Done
+        } else {
+            Ack::TimedOut
+        };
     }
     let done = async {
         while !hub.session_done(MAIN_SESSION) {
@@ -111,23 +154,24 @@ async fn acknowledged(hub: &Hub, wait: Duration, mut live: watch::Receiver<usize
     tokio::pin!(done);
     loop {
         tokio::select! {
-            () = &mut done => return true,
-            () = until(&mut live, |n| n > 0) => {}
+            () = &mut done => return Ack::Done,
+            () = until(&mut live, |n| *n > 0) => {}
+            () = until(&mut refusals, |n| *n >= REFUSALS_TO_GIVE_UP) => return Ack::Refused,
         }
         tokio::select! {
-            () = &mut done => return true,
-            () = tokio::time::sleep(wait) => return false,
-            () = until(&mut live, |n| n == 0) => tracing::warn!(
+            () = &mut done => return Ack::Done,
+            () = tokio::time::sleep(wait) => return Ack::TimedOut,
+            () = until(&mut live, |n| *n == 0) => tracing::warn!(
                 "the backend went away before acknowledging the exit code; waiting for it to come back"
             ),
         }
     }
 }
 
-/// Resolves once the number of live connections satisfies `ok` (never if
-/// the count is no longer kept).
-async fn until(live: &mut watch::Receiver<usize>, ok: impl Fn(usize) -> bool) {
-    if live.wait_for(|n| ok(*n)).await.is_err() {
+/// Resolves once the watched value satisfies `ok` (never if it is no
+/// longer kept).
+async fn until<T>(rx: &mut watch::Receiver<T>, ok: impl Fn(&T) -> bool) {
+    if rx.wait_for(|n| ok(n)).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -187,8 +231,10 @@ mod tests {
         let wait = Duration::from_secs(30);
         let hub = exited();
         let (live, rx) = watch::channel(0usize);
-        let mut acked = std::pin::pin!(acknowledged(&hub, wait, rx));
-        let pending = |r: Result<bool, tokio::time::error::Elapsed>| r.is_err();
+        let (_refusals, refusals) = watch::channel(0u32);
+        let links = Links { live: rx, refusals };
+        let mut acked = std::pin::pin!(acknowledged(&hub, wait, links));
+        let pending = |r: Result<Ack, tokio::time::error::Elapsed>| r.is_err();
         // Away ten times the wait: still waiting.
         let r = tokio::time::timeout(wait * 10, &mut acked).await;
         assert!(pending(r), "gave up while no backend was connected");
@@ -207,7 +253,7 @@ mod tests {
         let r = tokio::time::timeout(Duration::from_secs(2), &mut acked).await;
         assert_eq!(
             r.ok(),
-            Some(false),
+            Some(Ack::TimedOut),
             "a connected backend that never acknowledges"
         );
     }
@@ -216,15 +262,39 @@ mod tests {
     async fn an_acknowledgement_after_a_long_absence_ends_the_wait() {
         let hub = exited();
         let (live, rx) = watch::channel(0usize);
-        let mut acked = std::pin::pin!(acknowledged(&hub, Duration::from_secs(30), rx));
+        let (_refusals, refusals) = watch::channel(0u32);
+        let links = Links { live: rx, refusals };
+        let mut acked = std::pin::pin!(acknowledged(&hub, Duration::from_secs(30), links));
         let r = tokio::time::timeout(Duration::from_secs(3600), &mut acked).await;
         assert!(r.is_err(), "gave up while no backend was connected");
         live.send_replace(1);
         hub.ack(MAIN_SESSION, AckStream::Exit, 0);
-        assert!(acked.await, "acknowledged");
+        assert_eq!(acked.await, Ack::Done);
         // A zero wait does not wait.
         let (_live, rx) = watch::channel(0usize);
-        assert!(!acknowledged(&exited(), Duration::ZERO, rx).await);
+        let (_refusals, refusals) = watch::channel(0u32);
+        let links = Links { live: rx, refusals };
+        assert_eq!(
+            acknowledged(&exited(), Duration::ZERO, links).await,
+            Ack::TimedOut
+        );
+    }
+
+    /// A backend that answers but refuses the run's token (it stored the exit
+    /// and revoked the token; the acknowledgement was lost) ends the wait
+    /// after a few dials: the replica does not sit out `replicaTimeout`.
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_refusing_the_token_ends_the_wait() {
+        let hub = exited();
+        let (_live, rx) = watch::channel(0usize);
+        let (refused, refusals) = watch::channel(0u32);
+        let links = Links { live: rx, refusals };
+        let mut acked = std::pin::pin!(acknowledged(&hub, Duration::from_secs(30), links));
+        refused.send_replace(REFUSALS_TO_GIVE_UP - 1);
+        let r = tokio::time::timeout(Duration::from_secs(3600), &mut acked).await;
+        assert!(r.is_err(), "fewer refusals than the limit: still waiting");
+        refused.send_replace(REFUSALS_TO_GIVE_UP);
+        assert_eq!(acked.await, Ack::Refused);
     }
 
     #[test]

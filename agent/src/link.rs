@@ -60,6 +60,11 @@ pub(crate) async fn reverse_loop(shared: Arc<Shared>, url: String) {
                         false
                     }
                 },
+                Err(net::NetError::Refused) => {
+                    shared2.refusals.send_modify(|n| *n = n.saturating_add(1));
+                    tracing::warn!("the backend refused this run's token");
+                    false
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot reach the backend");
                     false
@@ -170,6 +175,7 @@ async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Resul
     let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
     shared.sockets.connected(generation);
     shared.live.send_modify(|n| *n += 1);
+    shared.refusals.send_replace(0);
     let _guard = ConnectionGuard { shared, generation };
     // Wakes the LISTENING reporter: every hello is followed by a report.
     shared.connections.send_replace(generation);

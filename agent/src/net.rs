@@ -39,9 +39,12 @@ pub enum NetError {
     /// TLS configuration failure (CA file).
     #[error("tls: {0}")]
     Tls(String),
-    /// The WebSocket handshake failed (including 401).
+    /// The WebSocket handshake failed.
     #[error("websocket handshake: {0}")]
     Handshake(String),
+    /// The peer refused the token (401): it no longer expects this run.
+    #[error("the peer refused the token (401)")]
+    Refused,
 }
 
 /// Byte stream under a WebSocket: plain TCP or TLS.
@@ -121,7 +124,14 @@ pub async fn dial(url: &str, opts: &DialOptions) -> Result<WsTransport<Box<dyn I
     let (ws, _resp) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(link_ws_config()))
             .await
-            .map_err(|e| NetError::Handshake(e.to_string()))?;
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(r)
+                    if r.status() == StatusCode::UNAUTHORIZED =>
+                {
+                    NetError::Refused
+                }
+                e => NetError::Handshake(e.to_string()),
+            })?;
     Ok(websocket(ws))
 }
 
