@@ -8,7 +8,7 @@ use sockerless_api::{ApiError, Result};
 
 use super::state::{Command, ContainerRuntime};
 use super::template::{ContainerSpec, TemplateSettings, job_for};
-use super::{StoredConfig, find_container, now_nanos, random_hex, save};
+use super::{StoredConfig, find_container, now_nanos, random_hex};
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
 use crate::store::hash_token;
@@ -126,14 +126,16 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     record.agent_token_hash = Some(hash_token(&token));
     record.exit_code = None;
     record.config = stored.to_value()?;
-    save(backend, record.clone()).await?;
     {
         // A new execution's streams start at 0 (a restart in a lingering
         // one goes on from where it was, and does not come here).
-        let id = record.id.clone();
+        let (id, hash, config) = (record.id.clone(), hash_token(&token), record.config.clone());
         backend
             .store()
-            .call(move |c| crate::logs::store::reset_output_offsets(c, &id))
+            .call(move |c| {
+                crate::store::records::begin_run(c, &id, &hash, &config)?;
+                crate::logs::store::reset_output_offsets(c, &id)
+            })
             .await?;
     }
 
@@ -183,9 +185,11 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     };
     rt.end_run();
     abandon_job(backend, &job_name).await;
-    let mut record = find_container(backend, id).await?;
-    record.agent_token_hash = None;
-    save(backend, record).await?;
+    let gone = record.id.clone();
+    backend
+        .store()
+        .call(move |c| crate::store::records::set_token_hash(c, &gone, None))
+        .await?;
     Err(ApiError::Unavailable(format!(
         "{outcome}; the job was deleted"
     )))
@@ -223,7 +227,7 @@ async fn abandon_job(backend: &AcaBackend, job_name: &str) {
 
 /// Records that the agent of `id` is connected: state running.
 pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
-    let mut record = find_container(backend, id).await?;
+    let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
     // An agent reconnecting after a daemon restart: the published ports
     // open again (nothing happens when they are open).
@@ -232,13 +236,11 @@ pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
     {
         tracing::warn!(container = %record.id, error = %e, "published ports not reopened");
     }
-    if record.state != "running" {
-        record.state = "running".into();
-        record.started_at = Some(now_nanos());
-        record.finished_at = None;
-        record.exit_code = None;
-        save(backend, record).await?;
-    }
+    let (running, now) = (record.id.clone(), now_nanos());
+    backend
+        .store()
+        .call(move |c| crate::store::records::mark_running(c, &running, now))
+        .await?;
     rt.state.send_if_modified(|s| {
         let changed = !s.running;
         s.running = true;
@@ -267,22 +269,20 @@ pub async fn record_exit_then(
         stored();
         return;
     }
-    let (auto_remove, exited) = match find_container(backend, &rt.id).await {
-        Ok(mut record) => {
-            record.state = "exited".into();
-            record.exit_code = Some(code);
-            record.finished_at = Some(now_nanos());
-            record.agent_token_hash = None;
-            let auto = auto_remove_of(&record);
-            if let Err(e) = save(backend, record.clone()).await {
-                tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
-            }
-            stored();
-            (auto, Some(record))
+    let (id, now) = (rt.id.clone(), now_nanos());
+    let recorded = backend
+        .store()
+        .call(move |c| crate::store::records::record_exit(c, &id, code, now))
+        .await;
+    stored();
+    let (auto_remove, exited) = match recorded {
+        Ok(Some(record)) => (auto_remove_of(&record), Some(record)),
+        Ok(None) => {
+            tracing::warn!(container = %rt.id, "exit of an unknown container");
+            (false, None)
         }
         Err(e) => {
-            tracing::warn!(container = %rt.id, error = %e, "exit of an unknown container");
-            stored();
+            tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
             (false, None)
         }
     };

@@ -127,15 +127,6 @@ pub fn pick_container(found: Vec<ContainerRecord>, id: &str) -> Result<Container
     }
 }
 
-/// Saves a record.
-pub async fn save(backend: &AcaBackend, record: ContainerRecord) -> Result<()> {
-    backend
-        .store()
-        .call(move |c| records::put_container(c, &record))
-        .await
-        .map_err(ApiError::from)
-}
-
 /// The backend instance ID: random, persisted in `data_dir/instance-id`.
 pub fn load_instance_id(data_dir: &Path) -> std::io::Result<String> {
     let path = data_dir.join("instance-id");

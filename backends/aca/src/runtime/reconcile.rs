@@ -269,9 +269,12 @@ async fn forget_start(backend: &AcaBackend, id: &str) {
     }
 }
 
-async fn forget_token(backend: &AcaBackend, mut record: ContainerRecord) {
-    record.agent_token_hash = None;
-    if let Err(e) = super::save(backend, record).await {
+async fn forget_token(backend: &AcaBackend, record: ContainerRecord) {
+    if let Err(e) = backend
+        .store()
+        .call(move |c| records::set_token_hash(c, &record.id, None))
+        .await
+    {
         tracing::warn!(error = %e, "cannot drop the token of an interrupted start");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sockerless_api::Result;
 
 use super::state::{ContainerRuntime, Lingering};
-use super::{StoredConfig, find_container, save};
+use super::{StoredConfig, find_container};
 use crate::AcaBackend;
 use crate::agent_link::pump::{self, AgentLink};
 
@@ -82,7 +82,7 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         Ok::<_, sockerless_api::ApiError>((record, stored))
     }
     .await;
-    let (mut record, mut stored) = match ready {
+    let (record, mut stored) = match ready {
         Ok(ready) => ready,
         Err(e) => {
             rt.set_lingering(lingering);
@@ -136,10 +136,15 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         }
     };
     stored.restart_count += 1;
-    record.agent_token_hash = Some(lingering.token_hash.clone());
-    record.exit_code = None;
-    record.config = stored.to_value()?;
-    save(backend, record).await?;
+    let (cid, hash, config) = (
+        record.id.clone(),
+        lingering.token_hash.clone(),
+        stored.to_value()?,
+    );
+    backend
+        .store()
+        .call(move |c| crate::store::records::begin_run(c, &cid, &hash, &config))
+        .await?;
     // Running before `docker start` returns, and before the pump can record an exit.
     super::lifecycle::mark_running(backend, id).await?;
     tracing::info!(container = %rt.id, "process restarted in the lingering execution");

@@ -397,6 +397,59 @@ pub fn delete_exec(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM execs WHERE id = ?1", [id])? > 0)
 }
 
+/// A run begins: the agent token it accepts and the config (restart
+/// count) written, the last exit code cleared, in one statement (the rest
+/// of the record is left as it is now, not as it was read).
+pub fn begin_run(
+    conn: &Connection,
+    id: &str,
+    token_hash: &str,
+    config: &serde_json::Value,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE containers SET agent_token_hash = ?2, exit_code = NULL, config = ?3 WHERE id = ?1",
+        params![id, token_hash, config.to_string()],
+    )? > 0)
+}
+
+/// Sets (or, with `None`, drops) the agent token a container's run accepts.
+pub fn set_token_hash(
+    conn: &Connection,
+    id: &str,
+    token_hash: Option<&str>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE containers SET agent_token_hash = ?2 WHERE id = ?1",
+        params![id, token_hash],
+    )? > 0)
+}
+
+/// The container is running since `now` unless it already was. Whether the
+/// state changed.
+pub fn mark_running(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE containers SET state = 'running', started_at = ?2, finished_at = NULL, exit_code = NULL \
+         WHERE id = ?1 AND state != 'running'",
+        params![id, now],
+    )? > 0)
+}
+
+/// The run ended with `code` at `now`: exited, the token dropped, in one
+/// statement. The record as it is now; `None` for an unknown container.
+pub fn record_exit(
+    conn: &Connection,
+    id: &str,
+    code: i64,
+    now: i64,
+) -> rusqlite::Result<Option<ContainerRecord>> {
+    conn.execute(
+        "UPDATE containers SET state = 'exited', exit_code = ?2, finished_at = ?3, agent_token_hash = NULL \
+         WHERE id = ?1",
+        params![id, code, now],
+    )?;
+    get_container(conn, id)
+}
+
 /// Sets a container's current execution without touching the rest of its
 /// record (the agent may already have changed its state).
 pub fn set_execution_name(conn: &Connection, id: &str, execution: &str) -> rusqlite::Result<bool> {

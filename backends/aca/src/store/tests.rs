@@ -256,6 +256,51 @@ async fn a_stale_record_saved_after_the_execution_was_recorded_keeps_it() {
     assert_eq!(got.state, "running");
 }
 
+/// The run's state changes are single statements: a rename written in
+/// between is kept (no record read earlier is written back over it).
+#[tokio::test]
+async fn state_changes_touch_only_their_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("state.db"))
+        .await
+        .expect("open");
+    let put = container(ID1, "one", "created");
+    store
+        .call(move |c| put_container(c, &put))
+        .await
+        .expect("put");
+    let config = serde_json::json!({"restart": 1});
+    store
+        .call(move |c| {
+            begin_run(c, ID1, "hash", &config)?;
+            c.execute(
+                "UPDATE containers SET name = 'renamed' WHERE id = ?1",
+                [ID1],
+            )?;
+            assert!(mark_running(c, ID1, 10)?);
+            assert!(!mark_running(c, ID1, 11)?, "already running");
+            record_exit(c, ID1, 42, 20)
+        })
+        .await
+        .expect("run")
+        .map(|got| {
+            assert_eq!(got.name, "renamed");
+            assert_eq!(got.state, "exited");
+            assert_eq!(
+                (got.exit_code, got.started_at, got.finished_at),
+                (Some(42), Some(10), Some(20))
+            );
+            assert_eq!(got.agent_token_hash, None, "the exit drops the token");
+            assert_eq!(got.config["restart"], 1);
+        })
+        .expect("exists");
+    let missing = store
+        .call(|c| record_exit(c, "nope", 1, 1))
+        .await
+        .expect("query");
+    assert!(missing.is_none());
+}
+
 #[test]
 fn token_hash_is_sha256_hex() {
     assert_eq!(
