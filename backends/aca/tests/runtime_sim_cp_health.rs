@@ -9,7 +9,7 @@ use std::io::Read;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sim_support::{Env, GUARD, create, setup, vars};
+use sim_support::{Env, GUARD, backend_on, create, setup_with, vars};
 use sockerless_api::docker::{ContainerCreateBody, HealthConfig, HealthStatusEnum};
 use sockerless_api::{
     ApiError, Backend, ByteStream, ListContainersOptions, RemoveContainerOptions, StopOptions,
@@ -85,7 +85,10 @@ async fn cp_and_health_through_the_agent() {
 }
 
 async fn scenario(engine: String, registry: String, agent_image: String) {
-    let Env { sim, backend, _dir } = setup(engine, registry, agent_image).await;
+    let mut saved = None;
+    let Env { sim, backend, _dir } =
+        setup_with(engine, registry, agent_image, |c| saved = Some(c.clone())).await;
+    let config = saved.expect("config");
     let id = create(
         &backend,
         "hc",
@@ -210,6 +213,23 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         last_entry(&mut tar_stream).await,
         Some(("ok".to_owned(), content.clone()))
     );
+    // The last run's health outlives the backend's process, as the record does.
+    let shown = backend
+        .container_inspect("hc")
+        .await
+        .expect("inspect")
+        .state
+        .and_then(|s| s.health);
+    assert!(shown.is_some(), "health after the exit");
+    backend.close().await.expect("close");
+    let backend = backend_on(&sim, config).await;
+    let after_restart = backend
+        .container_inspect("hc")
+        .await
+        .expect("inspect after restart")
+        .state
+        .and_then(|s| s.health);
+    assert_eq!(after_restart, shown, "the health kept in the store");
     backend
         .container_remove(&id, RemoveContainerOptions::default())
         .await

@@ -57,10 +57,14 @@ pub struct AgentLink {
 const REQUEST_QUEUE: usize = 64;
 
 impl AgentLink {
-    fn spawn(conn: Arc<AgentConnection>, rt: Arc<ContainerRuntime>) -> Arc<Self> {
+    fn spawn(
+        conn: Arc<AgentConnection>,
+        rt: Arc<ContainerRuntime>,
+        store: crate::store::Store,
+    ) -> Arc<Self> {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let records_changes = conn.info().records_changes;
-        tokio::spawn(serve(conn, rt, rx));
+        tokio::spawn(serve(conn, rt, store, rx));
         Arc::new(Self {
             requests,
             records_changes,
@@ -170,6 +174,7 @@ impl AgentLink {
 async fn serve(
     mut conn: Arc<AgentConnection>,
     rt: Arc<ContainerRuntime>,
+    store: crate::store::Store,
     mut requests: mpsc::Receiver<Request>,
 ) {
     let mut health_open = true;
@@ -178,7 +183,10 @@ async fn serve(
             Some(owned) if health_open => tokio::select! {
                 report = owned.next_health() => {
                     match report {
-                        Some(report) => rt.record_health(report),
+                        Some(report) => {
+                            rt.record_health(report);
+                            store_health(&store, &rt).await;
+                        }
                         None => health_open = false,
                     }
                     continue;
@@ -234,6 +242,19 @@ async fn serve(
     }
 }
 
+/// Keeps the run's health in the store (awaited here, so reports are
+/// stored in order): `docker inspect` shows it across a backend restart.
+async fn store_health(store: &crate::store::Store, rt: &ContainerRuntime) {
+    let Some(health) = rt.health() else { return };
+    let (id, state) = (rt.id.clone(), health.to_stored());
+    if let Err(e) = store
+        .call(move |c| crate::store::records::save_health(c, &id, &state))
+        .await
+    {
+        tracing::warn!(container = %rt.id, error = %e, "cannot store the health report");
+    }
+}
+
 /// Makes `conn` the container's live connection and starts its pump.
 pub fn attach_connection(
     backend: AcaBackend,
@@ -247,7 +268,7 @@ pub fn attach_connection(
     if Arc::strong_count(&conn) > 1 {
         tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
     }
-    let link = AgentLink::spawn(conn, rt.clone());
+    let link = AgentLink::spawn(conn, rt.clone(), backend.store().clone());
     let relay_backend = backend.clone();
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),

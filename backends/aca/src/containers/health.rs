@@ -73,6 +73,27 @@ pub struct HealthState {
 }
 
 impl HealthState {
+    /// The state as stored (`{"status", "failingStreak", "log": [reports]}`).
+    pub fn to_stored(&self) -> String {
+        serde_json::json!({
+            "status": self.status.as_str(),
+            "failingStreak": self.failing_streak,
+            "log": self.log,
+        })
+        .to_string()
+    }
+
+    /// A stored state; `None` when it does not parse (it is then not shown).
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(stored).ok()?;
+        let log: VecDeque<HealthReport> = serde_json::from_value(value.get("log")?.clone()).ok()?;
+        Some(Self {
+            status: HealthStatus::parse(value.get("status")?.as_str()?)?,
+            failing_streak: u32::try_from(value.get("failingStreak")?.as_u64()?).ok()?,
+            log: log.into_iter().rev().take(LOG_LEN).rev().collect(),
+        })
+    }
+
     /// Applies one report; a report with an unknown status is refused whole.
     pub fn apply(&mut self, report: HealthReport) -> Result<(), String> {
         let status = HealthStatus::parse(&report.status)
@@ -148,6 +169,26 @@ mod tests {
             start: "2026-01-01T00:00:00Z".into(),
             end: "2026-01-01T00:00:01Z".into(),
         }
+    }
+
+    /// What the store keeps gives back the same state; what it cannot
+    /// read is not shown.
+    #[test]
+    fn the_stored_state_round_trips() {
+        let mut state = HealthState::default();
+        for (i, status) in ["starting", "healthy", "unhealthy"].iter().enumerate() {
+            state
+                .apply(report(status, u32::try_from(i).expect("small"), 1))
+                .expect("apply");
+        }
+        let back = HealthState::from_stored(&state.to_stored()).expect("parses");
+        assert_eq!(back, state);
+        assert_eq!(HealthState::from_stored("{}"), None);
+        assert_eq!(HealthState::from_stored("not json"), None);
+        assert_eq!(
+            HealthState::from_stored(r#"{"status":"weird","failingStreak":0,"log":[]}"#),
+            None
+        );
     }
 
     #[test]

@@ -165,19 +165,27 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     // One trip to the store's thread for all of it: each trip costs more
     // than the reads themselves.
     let key = id.to_owned();
-    let (found, execs, networks) = backend
+    let (found, execs, stored_health, networks) = backend
         .store()
         .call(move |c| {
             let found = crate::runtime::lookup_container(c, &key)?;
-            let execs = match found.as_slice() {
-                [one] => records::execs_of(c, &one.id)?,
-                _ => Vec::new(),
+            let (execs, health) = match found.as_slice() {
+                [one] => (
+                    records::execs_of(c, &one.id)?,
+                    records::health_of(c, &one.id)?,
+                ),
+                _ => (Vec::new(), None),
             };
-            Ok((found, execs, crate::networks::endpoints::Table::read(c)?))
+            Ok((
+                found,
+                execs,
+                health,
+                crate::networks::endpoints::Table::read(c)?,
+            ))
         })
         .await?;
     let record = crate::runtime::pick_container(found, id)?;
-    let health = health_of(backend, &record)?;
+    let health = health_of(backend, &record, stored_health.as_deref())?;
     let endpoints = networks.of(&record);
     let mut response = view::inspect(
         &record,
@@ -198,14 +206,19 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     Ok(response)
 }
 
-/// The health shown for `record` (from this process's memory: reports of
-/// the agent since the backend started).
-fn health_of(backend: &AcaBackend, record: &ContainerRecord) -> Result<Option<HealthState>> {
+/// The health shown for `record`: the agent's reports of this run (in
+/// memory, or `stored` by an earlier process of the backend).
+fn health_of(
+    backend: &AcaBackend,
+    record: &ContainerRecord,
+    stored: Option<&str>,
+) -> Result<Option<HealthState>> {
     let body = StoredConfig::of(record)?.body;
     let reported = backend
         .runtimes()
         .find(&record.id)
-        .and_then(|rt| rt.health());
+        .and_then(|rt| rt.health())
+        .or_else(|| stored.and_then(HealthState::from_stored));
     Ok(health::current(
         &body,
         record.started_at.is_some(),
@@ -218,9 +231,9 @@ pub async fn list(
     backend: &AcaBackend,
     opts: ListContainersOptions,
 ) -> Result<Vec<ContainerSummary>> {
-    let all = backend
+    let (all, stored_health) = backend
         .store()
-        .call(|c| records::list_containers(c))
+        .call(|c| Ok::<_, rusqlite::Error>((records::list_containers(c)?, records::all_health(c)?)))
         .await?;
     let filter = filters::ContainerFilter::parse(&opts.filters)?;
     let networks = crate::networks::endpoints::Table::load(backend).await?;
@@ -231,7 +244,11 @@ pub async fn list(
         if !all_states && record.state != "running" && !filter.wants_stopped() {
             continue;
         }
-        let health = health_of(backend, record)?;
+        let health = health_of(
+            backend,
+            record,
+            stored_health.get(&record.id).map(String::as_str),
+        )?;
         if !filter.matches(record, &all)?
             || !filter.matches_health(health::filter_value(health.as_ref()))
         {

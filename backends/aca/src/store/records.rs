@@ -204,7 +204,37 @@ pub fn list_containers(conn: &Connection) -> rusqlite::Result<Vec<ContainerRecor
 
 /// Removes a container (and its execs). Returns whether it existed.
 pub fn delete_container(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.execute("DELETE FROM container_health WHERE container_id = ?1", [id])?;
     Ok(conn.execute("DELETE FROM containers WHERE id = ?1", [id])? > 0)
+}
+
+/// Stores the health of a container's run (JSON of `HealthState`).
+pub fn save_health(conn: &Connection, id: &str, state: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO container_health (container_id, state) VALUES (?1, ?2) \
+         ON CONFLICT(container_id) DO UPDATE SET state = excluded.state",
+        params![id, state],
+    )?;
+    Ok(())
+}
+
+/// The stored health of one container.
+pub fn health_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT state FROM container_health WHERE container_id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Every stored health, by container ID.
+pub fn all_health(
+    conn: &Connection,
+) -> rusqlite::Result<std::collections::HashMap<String, String>> {
+    let mut stmt = conn.prepare("SELECT container_id, state FROM container_health")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 /// Container counts by state.
@@ -406,6 +436,8 @@ pub fn begin_run(
     token_hash: &str,
     config: &serde_json::Value,
 ) -> rusqlite::Result<bool> {
+    // A new run has no health yet.
+    conn.execute("DELETE FROM container_health WHERE container_id = ?1", [id])?;
     Ok(conn.execute(
         "UPDATE containers SET agent_token_hash = ?2, exit_code = NULL, config = ?3 WHERE id = ?1",
         params![id, token_hash, config.to_string()],

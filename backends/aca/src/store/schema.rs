@@ -84,6 +84,15 @@ pub const MIGRATIONS: &[&str] = &[
         stderr       INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 5: the health of a container's current (or last) run as its agent
+    // reported it, so `docker inspect` and `ps` show it across a restart
+    // of the backend.
+    r#"
+    CREATE TABLE container_health (
+        container_id TEXT PRIMARY KEY,
+        state        TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.
