@@ -171,8 +171,9 @@ impl AcaBackend {
         self.start_agent_endpoint().await
     }
 
-    /// ARM reads and writes made on behalf of container `id` by this process
-    /// (also shown by `docker inspect` under `HostConfig.Annotations`).
+    /// ARM reads and writes made on behalf of container `id`, going on from
+    /// what the store kept when this process first touched it (`docker
+    /// inspect` shows them under `HostConfig.Annotations`).
     pub fn arm_calls(&self, id: &str) -> crate::azure::pipeline::ArmCallCounts {
         self.inner
             .runtimes

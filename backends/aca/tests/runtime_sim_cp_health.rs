@@ -213,23 +213,43 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         last_entry(&mut tar_stream).await,
         Some(("ok".to_owned(), content.clone()))
     );
-    // The last run's health outlives the backend's process, as the record does.
-    let shown = backend
-        .container_inspect("hc")
-        .await
-        .expect("inspect")
-        .state
-        .and_then(|s| s.health);
+    // The last run's health and ARM call counts outlive the backend's
+    // process, as the record does.
+    let arm_calls = |inspect: &sockerless_api::docker::ContainerInspectResponse| {
+        let annotations = inspect
+            .host_config
+            .as_ref()
+            .and_then(|h| h.annotations.clone())
+            .unwrap_or_default();
+        (
+            annotations.get("sockerless.aca.arm.reads").cloned(),
+            annotations.get("sockerless.aca.arm.writes").cloned(),
+        )
+    };
+    let before = backend.container_inspect("hc").await.expect("inspect");
+    let shown = before.state.clone().and_then(|s| s.health);
     assert!(shown.is_some(), "health after the exit");
+    let counted = arm_calls(&before);
+    assert!(
+        counted.1.as_deref().is_some_and(|w| w != "0"),
+        "writes counted: {counted:?}"
+    );
     backend.close().await.expect("close");
     let backend = backend_on(&sim, config).await;
-    let after_restart = backend
+    let after = backend
         .container_inspect("hc")
         .await
-        .expect("inspect after restart")
-        .state
-        .and_then(|s| s.health);
-    assert_eq!(after_restart, shown, "the health kept in the store");
+        .expect("inspect after restart");
+    assert_eq!(
+        after.state.clone().and_then(|s| s.health),
+        shown,
+        "the health kept in the store"
+    );
+    assert_eq!(
+        arm_calls(&after),
+        counted,
+        "the ARM calls kept in the store"
+    );
     backend
         .container_remove(&id, RemoveContainerOptions::default())
         .await

@@ -2,6 +2,7 @@
 //! authenticated connection gets a pump ([`pump`]) that captures the main
 //! process's output and exit code and delivers commands to it.
 
+pub mod capture;
 pub mod endpoint;
 pub mod pump;
 pub mod refusals;

@@ -1,24 +1,21 @@
 //! One task per live agent connection: reads the main session (output into
-//! the log store and to live subscribers, then the exit code) and delivers
+//! the log store and to live subscribers through [`super::capture`], then
+//! the exit code) and delivers
 //! queued commands (stdin, signals, resize) to it. A second task owns the
 //! connection itself ([`AgentLink`]): it reads the health reports and opens
 //! the other sessions (exec, `docker cp`) on request.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use sockerless_agent::peer::{
-    AgentConnection, ExecConfig, OutputStream, PathStat, PeerError, PeersUpdate, PutOptions,
-    Session, SessionEvent,
+    AgentConnection, ExecConfig, PathStat, PeerError, PeersUpdate, PutOptions, Session,
 };
-use sockerless_api::StreamKind;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
-use crate::logs::store as log_store;
-use crate::runtime::state::{Command, ContainerRuntime, LiveChunk};
-use crate::runtime::{lifecycle, now_nanos};
+use crate::runtime::lifecycle;
+use crate::runtime::state::{Command, ContainerRuntime};
 
 type Reply<T> = oneshot::Sender<Result<T, PeerError>>;
 
@@ -411,71 +408,10 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session
         }
         std::future::pending::<()>().await
     };
-    let read = async {
-        loop {
-            match session.recv().await? {
-                SessionEvent::Output {
-                    stream,
-                    offset,
-                    data,
-                } => {
-                    let end = offset + data.len() as u64;
-                    capture(backend, rt, stream, data, Some(end)).await;
-                    // A closed connection ends `recv` next; the agent resends.
-                    let _ = session.ack_output(stream, end);
-                }
-                SessionEvent::Exit(code) => return Some(code),
-                SessionEvent::Error(message) => {
-                    tracing::info!(container = %rt.id, %message, "agent reported an error");
-                }
-            }
-        }
-    };
+    let read = super::capture::read_main(backend, rt, session);
     tokio::select! {
         code = read => code,
         () = dispatch => None,
         () = stdin_writer => None,
     }
-}
-
-/// Adds a line of the backend's own to the container's stderr (`docker logs`, attach).
-pub async fn log_line(backend: &AcaBackend, rt: &ContainerRuntime, line: &str) {
-    let data = Bytes::copy_from_slice(line.as_bytes());
-    capture(backend, rt, OutputStream::Stderr, data, None).await;
-}
-
-/// Stores `data` (with the agent's offset past it, `stream_end`, in the
-/// same transaction) and publishes it to live subscribers.
-async fn capture(
-    backend: &AcaBackend,
-    rt: &ContainerRuntime,
-    stream: OutputStream,
-    data: Bytes,
-    stream_end: Option<u64>,
-) {
-    let (kind, byte) = match stream {
-        OutputStream::Stdout => (StreamKind::Stdout, 1u8),
-        OutputStream::Stderr => (StreamKind::Stderr, 2u8),
-    };
-    let time_nanos = now_nanos();
-    let id = rt.id.clone();
-    let max = backend.config().log_max_bytes;
-    let bytes = data.clone();
-    let seq = match backend
-        .store()
-        .call(move |c| log_store::append(c, &id, byte, time_nanos, &bytes, max, stream_end))
-        .await
-    {
-        Ok(seq) => seq,
-        Err(e) => {
-            tracing::warn!(container = %rt.id, error = %e, "cannot store output");
-            i64::MAX
-        }
-    };
-    rt.publish(LiveChunk {
-        seq,
-        stream: kind,
-        time_nanos,
-        data,
-    });
 }

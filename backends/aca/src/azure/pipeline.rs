@@ -65,6 +65,15 @@ pub struct ArmCallCounts {
 }
 
 impl ArmCallCounter {
+    /// A counter going on from `counts` (what an earlier process of the
+    /// backend counted and stored).
+    pub fn starting_at(counts: ArmCallCounts) -> Self {
+        Self {
+            reads: std::sync::atomic::AtomicU64::new(counts.reads),
+            writes: std::sync::atomic::AtomicU64::new(counts.writes),
+        }
+    }
+
     /// The counts so far.
     pub fn counts(&self) -> ArmCallCounts {
         use std::sync::atomic::Ordering::Relaxed;

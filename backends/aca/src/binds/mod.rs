@@ -209,7 +209,7 @@ pub async fn prepare(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Ag
 pub async fn report(backend: &AcaBackend, rt: &ContainerRuntime, failures: &[String]) {
     for f in failures {
         tracing::warn!(container = %rt.id, "{f}");
-        crate::agent_link::pump::log_line(backend, rt, &format!("sockerless: {f}\n")).await;
+        crate::agent_link::capture::log_line(backend, rt, &format!("sockerless: {f}\n")).await;
     }
 }
 

@@ -97,6 +97,8 @@ async fn store_new(
         platform,
         restart_count: 0,
         mounts,
+        arm_reads: 0,
+        arm_writes: 0,
     };
     crate::docker_socket::check_create(backend.config(), &stored.mounts)?;
     let mut record = ContainerRecord {
@@ -167,7 +169,7 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     let key = id.to_owned();
     let (found, execs, stored_health, networks) = backend
         .store()
-        .call(move |c| {
+        .read(move |c| {
             let found = crate::runtime::lookup_container(c, &key)?;
             let (execs, health) = match found.as_slice() {
                 [one] => (
@@ -187,10 +189,21 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     let record = crate::runtime::pick_container(found, id)?;
     let health = health_of(backend, &record, stored_health.as_deref())?;
     let endpoints = networks.of(&record);
+    let restarting = backend
+        .runtimes()
+        .find(&record.id)
+        .is_some_and(|rt| rt.restarting.load(std::sync::atomic::Ordering::SeqCst));
     let mut response = view::inspect(
-        &record,
+        &view::as_shown(&record, restarting),
         &execs,
-        backend.arm_calls(&record.id),
+        backend.runtimes().find(&record.id).map_or_else(
+            || {
+                StoredConfig::of(&record)
+                    .map(|c| c.arm_calls())
+                    .unwrap_or_default()
+            },
+            |rt| rt.arm.counts(),
+        ),
         health.as_ref(),
         &endpoints,
     )?;
@@ -233,7 +246,7 @@ pub async fn list(
 ) -> Result<Vec<ContainerSummary>> {
     let (all, stored_health) = backend
         .store()
-        .call(|c| Ok::<_, rusqlite::Error>((records::list_containers(c)?, records::all_health(c)?)))
+        .read(|c| Ok::<_, rusqlite::Error>((records::list_containers(c)?, records::all_health(c)?)))
         .await?;
     let filter = filters::ContainerFilter::parse(&opts.filters)?;
     let networks = crate::networks::endpoints::Table::load(backend).await?;
@@ -254,8 +267,16 @@ pub async fn list(
         {
             continue;
         }
-        let mut row = view::summary(record, opts.size, health.as_ref(), &networks.of(record))?;
         let rt = backend.runtimes().find(&record.id);
+        let restarting = rt
+            .as_ref()
+            .is_some_and(|rt| rt.restarting.load(std::sync::atomic::Ordering::SeqCst));
+        let mut row = view::summary(
+            &view::as_shown(record, restarting),
+            opts.size,
+            health.as_ref(),
+            &networks.of(record),
+        )?;
         row.ports = Some(crate::ports::summaries(rt.as_deref()));
         row.mounts = Some(crate::volumes::attach::mount_points_of(
             backend,

@@ -95,7 +95,7 @@ async fn send_live(sink: &Sink, mut live: LiveReceiver, mut after_seq: i64, f: F
             let page = f
                 .backend
                 .store()
-                .call(move |c| log_store::read_after(c, &id, wanted, from, CATCH_UP_PAGE))
+                .read(move |c| log_store::read_after(c, &id, wanted, from, CATCH_UP_PAGE))
                 .await;
             let Ok(page) = page else { return };
             let Some(last) = page.last().map(|l| l.seq) else {
@@ -161,7 +161,7 @@ async fn stored_lines(
     let id = id.to_owned();
     Ok(backend
         .store()
-        .call(move |c| {
+        .read(move |c| {
             let lines = log_store::read(c, &id, &q)?;
             let max: Option<i64> = c.query_row(
                 "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
@@ -270,7 +270,7 @@ pub async fn attach(
         let id = record.id.clone();
         let max: Option<i64> = backend
             .store()
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
                     [&id],

@@ -123,7 +123,27 @@ pub fn human_status(record: &ContainerRecord, now_nanos: i64) -> String {
             record.exit_code.unwrap_or(0),
             ago(record.finished_at)
         ),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            record.exit_code.unwrap_or(0),
+            ago(record.finished_at)
+        ),
         _ => "Created".to_owned(),
+    }
+}
+
+/// `record` as users see it: an exited container its restart policy is
+/// starting again shows as `restarting`.
+pub fn as_shown(
+    record: &ContainerRecord,
+    restarting: bool,
+) -> std::borrow::Cow<'_, ContainerRecord> {
+    if restarting && record.state == "exited" {
+        let mut shown = record.clone();
+        shown.state = "restarting".into();
+        std::borrow::Cow::Owned(shown)
+    } else {
+        std::borrow::Cow::Borrowed(record)
     }
 }
 
@@ -187,7 +207,7 @@ pub fn inspect(
         status: Some(status_enum(&record.state)),
         running: Some(running),
         paused: Some(false),
-        restarting: Some(false),
+        restarting: Some(record.state == "restarting"),
         oom_killed: Some(false),
         dead: Some(false),
         pid: Some(0),
@@ -273,4 +293,42 @@ pub fn summary(
         mounts: Some(Vec::new()),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(state: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: "a".repeat(64),
+            name: "c".into(),
+            image: "busybox".into(),
+            job_name: "sl-a".into(),
+            execution_name: None,
+            agent_address: None,
+            agent_token_hash: None,
+            state: state.into(),
+            exit_code: Some(1),
+            created_at: 0,
+            started_at: Some(0),
+            finished_at: Some(2_000_000_000),
+            config: serde_json::Value::Null,
+        }
+    }
+
+    /// An exited container its restart policy is starting again shows as
+    /// dockerd shows it: `restarting`, `Restarting (1) … ago`.
+    #[test]
+    fn a_restart_in_progress_is_shown_as_restarting() {
+        let exited = record("exited");
+        let shown = as_shown(&exited, true);
+        assert_eq!(shown.state, "restarting");
+        assert_eq!(
+            human_status(&shown, 5_000_000_000),
+            "Restarting (1) 3 seconds ago"
+        );
+        assert_eq!(as_shown(&exited, false).state, "exited");
+        assert_eq!(as_shown(&record("running"), true).state, "running");
+    }
 }

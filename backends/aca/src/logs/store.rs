@@ -37,6 +37,20 @@ pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     data.split_inclusive(|b| *b == b'\n').collect()
 }
 
+/// One chunk of a container's output, as the pump stores it.
+#[derive(Debug, Clone)]
+pub struct Chunk<'a> {
+    /// 1 stdout, 2 stderr.
+    pub stream: u8,
+    /// When it arrived.
+    pub time_nanos: i64,
+    /// The bytes.
+    pub data: &'a [u8],
+    /// The agent's offset just past this chunk on its stream, committed with
+    /// it (see [`output_offsets`]); `None` for the backend's own lines.
+    pub stream_end: Option<u64>,
+}
+
 /// Appends a chunk of output and trims the container's oldest lines beyond
 /// `max_bytes`. Returns the sequence number of the last line inserted.
 /// `stream_end`: the agent's offset just past this chunk on its stream,
@@ -50,27 +64,50 @@ pub fn append(
     max_bytes: u64,
     stream_end: Option<u64>,
 ) -> rusqlite::Result<i64> {
+    let chunk = Chunk {
+        stream,
+        time_nanos,
+        data,
+        stream_end,
+    };
+    let seqs = append_batch(conn, container_id, &[chunk], max_bytes)?;
+    Ok(seqs.first().copied().unwrap_or(0))
+}
+
+/// Appends several chunks in one transaction (one trip to the disk for a
+/// burst of output) and trims the oldest lines beyond `max_bytes`. Returns
+/// each chunk's last sequence number.
+pub fn append_batch(
+    conn: &mut Connection,
+    container_id: &str,
+    chunks: &[Chunk<'_>],
+    max_bytes: u64,
+) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
-    if let Some(end) = stream_end {
-        let end = i64::try_from(end).unwrap_or(i64::MAX);
-        let sql = if stream == 2 {
-            "INSERT INTO output_offsets (container_id, stderr) VALUES (?1, ?2) \
-             ON CONFLICT(container_id) DO UPDATE SET stderr = max(stderr, excluded.stderr)"
-        } else {
-            "INSERT INTO output_offsets (container_id, stdout) VALUES (?1, ?2) \
-             ON CONFLICT(container_id) DO UPDATE SET stdout = max(stdout, excluded.stdout)"
-        };
-        tx.execute(sql, params![container_id, end])?;
-    }
-    let mut last = 0;
+    let mut seqs = Vec::with_capacity(chunks.len());
     let mut added: i64 = 0;
-    for line in split_lines(data) {
-        tx.execute(
-            "INSERT INTO container_logs (container_id, stream, time_nanos, data) VALUES (?1, ?2, ?3, ?4)",
-            params![container_id, stream, time_nanos, line],
-        )?;
-        last = tx.last_insert_rowid();
-        added += line.len() as i64;
+    for chunk in chunks {
+        if let Some(end) = chunk.stream_end {
+            let end = i64::try_from(end).unwrap_or(i64::MAX);
+            let sql = if chunk.stream == 2 {
+                "INSERT INTO output_offsets (container_id, stderr) VALUES (?1, ?2) \
+                 ON CONFLICT(container_id) DO UPDATE SET stderr = max(stderr, excluded.stderr)"
+            } else {
+                "INSERT INTO output_offsets (container_id, stdout) VALUES (?1, ?2) \
+                 ON CONFLICT(container_id) DO UPDATE SET stdout = max(stdout, excluded.stdout)"
+            };
+            tx.execute(sql, params![container_id, end])?;
+        }
+        let mut last = 0;
+        for line in split_lines(chunk.data) {
+            tx.execute(
+                "INSERT INTO container_logs (container_id, stream, time_nanos, data) VALUES (?1, ?2, ?3, ?4)",
+                params![container_id, chunk.stream, chunk.time_nanos, line],
+            )?;
+            last = tx.last_insert_rowid();
+            added += line.len() as i64;
+        }
+        seqs.push(last);
     }
     tx.execute(
         "INSERT INTO container_log_totals (container_id, bytes) VALUES (?1, ?2) \
@@ -100,7 +137,7 @@ pub fn append(
         params![container_id, total.max(0)],
     )?;
     tx.commit()?;
-    Ok(last)
+    Ok(seqs)
 }
 
 /// Lines matching `q`, oldest first.

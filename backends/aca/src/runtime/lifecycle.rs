@@ -125,6 +125,8 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let mut connections = rt.connections.subscribe();
     record.agent_token_hash = Some(hash_token(&token));
     record.exit_code = None;
+    let arm = rt.arm.counts();
+    (stored.arm_reads, stored.arm_writes) = (arm.reads, arm.writes);
     record.config = stored.to_value()?;
     {
         // A new execution's streams start at 0 (a restart in a lingering
@@ -269,10 +271,12 @@ pub async fn record_exit_then(
         stored();
         return;
     }
-    let (id, now) = (rt.id.clone(), now_nanos());
+    let (id, now, arm) = (rt.id.clone(), now_nanos(), rt.arm.counts());
     let recorded = backend
         .store()
-        .call(move |c| crate::store::records::record_exit(c, &id, code, now))
+        .call(move |c| {
+            crate::store::records::record_exit(c, &id, code, now, (arm.reads, arm.writes))
+        })
         .await;
     stored();
     let (auto_remove, exited) = match recorded {

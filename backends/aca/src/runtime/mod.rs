@@ -45,9 +45,23 @@ pub struct StoredConfig {
     /// named, `--volumes-from` merged): see `crate::containers::mounts`.
     #[serde(default)]
     pub mounts: Vec<crate::containers::mounts::MountSpec>,
+    /// ARM reads made for it, as last stored (at each start and exit).
+    #[serde(default)]
+    pub arm_reads: u64,
+    /// ARM writes made for it, as last stored.
+    #[serde(default)]
+    pub arm_writes: u64,
 }
 
 impl StoredConfig {
+    /// The ARM calls stored with the record.
+    pub fn arm_calls(&self) -> crate::azure::pipeline::ArmCallCounts {
+        crate::azure::pipeline::ArmCallCounts {
+            reads: self.arm_reads,
+            writes: self.arm_writes,
+        }
+    }
+
     /// Reads the config column of a record.
     pub fn of(record: &ContainerRecord) -> Result<Self> {
         serde_json::from_value(record.config.clone()).map_err(|e| {
@@ -94,7 +108,7 @@ pub async fn find_container(backend: &AcaBackend, id: &str) -> Result<ContainerR
     let key = id.to_owned();
     let found = backend
         .store()
-        .call(move |c| lookup_container(c, &key))
+        .read(move |c| lookup_container(c, &key))
         .await?;
     pick_container(found, id)
 }

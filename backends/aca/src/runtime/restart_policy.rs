@@ -112,14 +112,18 @@ pub fn schedule(
     };
     let backend = backend.clone();
     let rt = rt.clone();
+    rt.restarting.store(true, Ordering::SeqCst);
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let snapshot = rt.state.borrow().clone();
         if snapshot.running || snapshot.removed || rt.stop_requested.load(Ordering::SeqCst) {
+            rt.restarting.store(false, Ordering::SeqCst);
             return;
         }
         tracing::info!(container = %rt.id, policy = %name, "restarting (restart policy)");
-        if let Err(e) = crate::runtime::lifecycle::start(&backend, &rt.id).await {
+        let started = crate::runtime::lifecycle::start(&backend, &rt.id).await;
+        rt.restarting.store(false, Ordering::SeqCst);
+        if let Err(e) = started {
             tracing::warn!(container = %rt.id, error = %e, "restart by the restart policy failed");
         }
     });

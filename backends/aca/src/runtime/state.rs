@@ -91,6 +91,9 @@ pub struct ContainerRuntime {
     /// The user stopped, killed or removed it since its last start: its
     /// restart policy does not start it again.
     pub stop_requested: std::sync::atomic::AtomicBool,
+    /// Its restart policy is starting it again (the delay, then the start):
+    /// shown as `restarting`, as dockerd does, not as `exited`.
+    pub restarting: std::sync::atomic::AtomicBool,
     /// Binds copied into the current run (synced back at its exit).
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
@@ -139,13 +142,19 @@ impl ContainerRuntime {
             }),
             connections: watch::Sender::new(0),
             op_lock: tokio::sync::Mutex::new(()),
-            arm: Arc::default(),
+            // Going on from what the store kept (a restarted backend).
+            arm: Arc::new(ArmCallCounter::starting_at(
+                super::StoredConfig::of(record)
+                    .map(|c| c.arm_calls())
+                    .unwrap_or_default(),
+            )),
             ports: Default::default(),
             // A run found running (the daemon restarted) was prepared by
             // the previous daemon: its agent's reconnection must not copy
             // the binds in again; they are synced back at its exit.
             prepared: std::sync::atomic::AtomicBool::new(running),
             stop_requested: std::sync::atomic::AtomicBool::new(false),
+            restarting: std::sync::atomic::AtomicBool::new(false),
             binds: Mutex::new(if running {
                 crate::binds::of_running(record)
             } else {

@@ -46,10 +46,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Read-only connections beside the writer: reads (inspect, ps, logs, the
+/// lookups before every operation) do not queue behind writes (WAL lets
+/// readers and the writer work at once).
+pub const READERS: usize = 2;
+
 /// The store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Option<Connection>>>,
+    readers: Arc<Vec<Mutex<Option<Connection>>>>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
     path: PathBuf,
     seal: Arc<sealed::SealKey>,
 }
@@ -78,8 +85,20 @@ impl Store {
             name.push(suffix);
             private_file(Path::new(&name), false)?;
         }
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            reader.busy_timeout(std::time::Duration::from_secs(5))?;
+            readers.push(Mutex::new(Some(reader)));
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(Some(conn))),
+            readers: Arc::new(readers),
+            next_reader: Arc::default(),
             path: path.to_owned(),
             seal: Arc::new(seal),
         })
@@ -140,6 +159,33 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs `f` on one of the read-only connections, on the blocking pool:
+    /// it sees every write committed before the call.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        use std::sync::atomic::Ordering;
+        let readers = self.readers.clone();
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let count = readers.len();
+            // A free reader if there is one, else wait for the next in turn.
+            let free = (0..count).find_map(|i| readers[(first + i) % count].try_lock().ok());
+            let mut guard = match free {
+                Some(guard) => guard,
+                None => readers[first % count]
+                    .lock()
+                    .map_err(|_| StoreError::Task("store lock poisoned".into()))?,
+            };
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            f(conn).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     /// Container counts for `docker info`.
     pub async fn container_counts(&self) -> Result<ContainerCounts, StoreError> {
         self.call(|c| records::container_counts(c)).await
@@ -154,11 +200,22 @@ impl Store {
     /// Checkpoints the WAL and closes the connection; later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         let conn = self.conn.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let taken = conn
                 .lock()
                 .map_err(|_| StoreError::Task("store lock poisoned".into()))?
                 .take();
+            // Readers first: the checkpoint can then truncate the WAL.
+            for reader in readers.iter() {
+                let reader = reader
+                    .lock()
+                    .map_err(|_| StoreError::Task("store lock poisoned".into()))?
+                    .take();
+                if let Some(reader) = reader {
+                    reader.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+                }
+            }
             if let Some(conn) = taken {
                 conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
                 conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;

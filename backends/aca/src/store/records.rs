@@ -468,16 +468,21 @@ pub fn mark_running(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<b
 
 /// The run ended with `code` at `now`: exited, the token dropped, in one
 /// statement. The record as it is now; `None` for an unknown container.
+/// `arm`: the ARM calls made for it so far (reads, writes), kept in its config.
 pub fn record_exit(
     conn: &Connection,
     id: &str,
     code: i64,
     now: i64,
+    arm: (u64, u64),
 ) -> rusqlite::Result<Option<ContainerRecord>> {
+    let reads = i64::try_from(arm.0).unwrap_or(i64::MAX);
+    let writes = i64::try_from(arm.1).unwrap_or(i64::MAX);
     conn.execute(
-        "UPDATE containers SET state = 'exited', exit_code = ?2, finished_at = ?3, agent_token_hash = NULL \
+        "UPDATE containers SET state = 'exited', exit_code = ?2, finished_at = ?3, agent_token_hash = NULL, \
+         config = json_set(config, '$.arm_reads', ?4, '$.arm_writes', ?5) \
          WHERE id = ?1",
-        params![id, code, now],
+        params![id, code, now, reads, writes],
     )?;
     get_container(conn, id)
 }

@@ -279,7 +279,7 @@ async fn state_changes_touch_only_their_fields() {
             )?;
             assert!(mark_running(c, ID1, 10)?);
             assert!(!mark_running(c, ID1, 11)?, "already running");
-            record_exit(c, ID1, 42, 20)
+            record_exit(c, ID1, 42, 20, (7, 2))
         })
         .await
         .expect("run")
@@ -292,13 +292,68 @@ async fn state_changes_touch_only_their_fields() {
             );
             assert_eq!(got.agent_token_hash, None, "the exit drops the token");
             assert_eq!(got.config["restart"], 1);
+            assert_eq!(
+                (
+                    got.config["arm_reads"].as_u64(),
+                    got.config["arm_writes"].as_u64()
+                ),
+                (Some(7), Some(2)),
+                "the ARM calls kept with the exit"
+            );
         })
         .expect("exists");
     let missing = store
-        .call(|c| record_exit(c, "nope", 1, 1))
+        .call(|c| record_exit(c, "nope", 1, 1, (0, 0)))
         .await
         .expect("query");
     assert!(missing.is_none());
+}
+
+/// The readers see what the writer committed, work while the writer is
+/// busy, and close with the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_committed_writes_without_waiting_for_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("state.db"))
+        .await
+        .expect("open");
+    let put = container(ID1, "one", "created");
+    store
+        .call(move |c| put_container(c, &put))
+        .await
+        .expect("put");
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .call(move |_| {
+                    let _ = held_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || held_rx.recv())
+        .await
+        .expect("join")
+        .expect("the writer holds its connection");
+    for _ in 0..READERS + 1 {
+        let got = store
+            .read(|c| get_container(c, ID1))
+            .await
+            .expect("read while the writer is busy");
+        assert_eq!(got.map(|r| r.name).as_deref(), Some("one"));
+    }
+    release_tx.send(()).expect("release");
+    writer.await.expect("join").expect("writer");
+    store.close().await.expect("close");
+    assert!(matches!(
+        store.read(|c| get_container(c, ID1)).await,
+        Err(StoreError::Closed)
+    ));
 }
 
 #[test]
