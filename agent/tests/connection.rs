@@ -64,7 +64,8 @@ async fn forward_mode_serves_the_same_protocol() {
     let conn = tokio::time::timeout(GUARD, async {
         loop {
             match peer::connect(&url, "wrong-token", ResumeState::new()).await {
-                Err(PeerError::Transport(m)) if m.contains("refused") => {
+                // Not listening yet.
+                Err(PeerError::Transport(m)) if m.contains("Connection refused") => {
                     tokio::time::sleep(Duration::from_millis(20)).await
                 }
                 other => break other,
@@ -73,7 +74,11 @@ async fn forward_mode_serves_the_same_protocol() {
     })
     .await
     .expect("hang");
-    assert!(conn.is_err(), "wrong token accepted");
+    assert!(
+        matches!(&conn, Err(PeerError::Transport(m)) if m.contains("401")),
+        "wrong token: {:?}",
+        conn.err()
+    );
 
     let conn = tokio::time::timeout(GUARD, peer::connect(&url, TOKEN, ResumeState::new()))
         .await
