@@ -45,16 +45,19 @@ use crate::transport::{FrameTransport, token_matches};
 
 mod changes;
 mod events;
+mod outliving;
 mod restart;
 mod routes;
 mod session;
+mod stdin;
 
 /// How long either side waits for the other's hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub use events::AgentEvent;
-pub(crate) use routes::{Inner, Routed, Routes, SocketRoute, StdinCredit};
+pub(crate) use routes::{Inner, Routed, Routes, SocketRoute};
 pub use routes::{MAX_PEER_WINDOW, MAX_PENDING_SESSIONS};
-pub use session::{Session, SessionEvent, SessionInput};
+pub use session::{Session, SessionEvent};
+pub use stdin::SessionInput;
 
 /// Errors seen by the backend side.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -97,11 +100,16 @@ pub struct AgentInfo {
     pub records_changes: bool,
 }
 
-/// Output positions the backend has consumed, per session. Keep one per
-/// container across connections and pass it to [`accept`]/[`connect`]: the
-/// agent resumes from it, so nothing is lost or repeated.
+/// Output positions the backend has consumed, per session, and the stdin
+/// of the sessions that outlive a connection (the main process, execs).
+/// Keep one per container across connections and pass it to
+/// [`accept`]/[`connect`]: the agent resumes from it, so nothing is lost or
+/// repeated.
 #[derive(Debug, Clone, Default)]
-pub struct ResumeState(Arc<Mutex<BTreeMap<u32, (u64, u64)>>>);
+pub struct ResumeState(
+    Arc<Mutex<BTreeMap<u32, (u64, u64)>>>,
+    Arc<Mutex<outliving::Outliving>>,
+);
 
 impl ResumeState {
     /// An empty state (a first connection).
@@ -153,7 +161,8 @@ impl ResumeState {
 }
 
 /// One authenticated connection to an agent. Dropping it closes the
-/// connection after sending what was already queued (acknowledgements included).
+/// connection after sending what was already queued (acknowledgements
+/// included); its sessions see it closed.
 pub struct AgentConnection {
     inner: Arc<Inner>,
     health: mpsc::UnboundedReceiver<HealthReport>,
@@ -165,6 +174,9 @@ pub struct AgentConnection {
 impl Drop for AgentConnection {
     fn drop(&mut self) {
         self.reader.abort();
+        // The reader would have closed the routes; without this, sessions
+        // still held (an exec waiting to resume) would wait forever.
+        self.inner.close(PeerError::Closed);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -316,6 +328,7 @@ where
         budget: 2 * (window + crate::protocol::MAX_FRAME_LEN as u64),
         kill: watch::channel(false).0,
     });
+    outliving::drop_finished(&inner);
     let (health_tx, health) = mpsc::unbounded_channel();
     let (events_tx, events) = mpsc::channel(events::EVENTS_CAPACITY);
     let listening_tx = events::spawn_listening_forwarder(events_tx.clone());
@@ -394,8 +407,8 @@ where
                     stream: AckStream::Stdin,
                     offset,
                 } => {
-                    if let Some(credit) = inner.routes().stdin.get(&session) {
-                        credit.send_modify(|c| c.0 = c.0.max(offset));
+                    if let Some(stdin) = inner.routes().stdin.get(&session) {
+                        stdin.ack(offset);
                     }
                 }
                 Frame::Health(h) => {
@@ -414,6 +427,9 @@ where
             }
         };
         inner.close(why);
+        // Nothing more goes out on a dead link: the writer closes the
+        // transport, so the agent notices and dials again.
+        inner.kill.send_replace(true);
     });
     Ok(AgentConnection {
         inner,
@@ -451,21 +467,37 @@ impl AgentConnection {
     }
 
     fn new_session(&self) -> Result<Session, PeerError> {
+        self.new_session_with(false)
+    }
+
+    /// A session with a fresh id; `outlives`: its stdin is kept for the
+    /// next connection ([`AgentConnection::resume_session`]).
+    fn new_session_with(&self, outlives: bool) -> Result<Session, PeerError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if id >= AGENT_SESSION_BASE {
             return Err(PeerError::Protocol("session ids exhausted".into()));
         }
+        // The id may have served a session of an earlier connection: this
+        // one starts from nothing.
+        self.inner.resume.forget(id);
+        if outlives {
+            self.inner.resume.keep_stdin(id);
+        }
         self.session(id)
     }
 
-    /// Starts an exec session; returns once the process runs.
+    /// Starts an exec session; returns once the process runs. The session
+    /// outlives the connection: see [`AgentConnection::resume_session`].
     pub async fn exec(&self, config: &ExecConfig) -> Result<Session, PeerError> {
-        let mut s = self.new_session()?;
+        let mut s = self.new_session_with(true)?;
         self.inner.send(Frame::ExecStart {
             session: s.id,
             config: config.clone(),
         })?;
-        s.await_started().await?;
+        if let Err(e) = s.await_started().await {
+            s.detach();
+            return Err(e);
+        }
         Ok(s)
     }
 

@@ -12,7 +12,9 @@ impl AgentConnection {
     /// Fails when the agent refuses: it does not linger, or the previous
     /// exit and output were not all acknowledged yet.
     pub async fn restart_main(&self) -> Result<Session, PeerError> {
-        // The agent resets the new run's stdin to offset 0.
+        // The agent resets the new run's stdin to offset 0; what the
+        // previous run was not given is not for this one.
+        self.inner.resume.keep_stdin(MAIN_SESSION).reset(0);
         let mut session = Session::open_at(&self.inner, MAIN_SESSION, Some(0))?;
         self.inner.send(Frame::Restart)?;
         session.await_restarted().await?;

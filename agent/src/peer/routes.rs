@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, watch};
 
+use super::stdin::StdinJournal;
 use super::{AgentInfo, PathStat, PeerError, ResumeState, SessionEvent};
 use crate::protocol::{AckStream, Frame};
 
@@ -37,8 +38,6 @@ pub const MAX_PEER_WINDOW: u64 = 8 << 20;
 /// to more is disconnected.
 pub const MAX_PENDING_SESSIONS: usize = 64;
 
-pub(crate) type StdinCredit = (u64, Option<String>);
-
 /// Progress of a socket session: its stdin credit is kept after its exit
 /// (the remote end's EOF) until the input side is closed too.
 #[derive(Default, Clone, Copy)]
@@ -54,7 +53,8 @@ pub(crate) struct Routes {
     /// Bytes queued per session and not yet handed to its reader (in its
     /// channel, its peeked items, or pending): bounded by [`Inner::budget`].
     pub(crate) queued: HashMap<u32, Arc<AtomicU64>>,
-    pub(crate) stdin: HashMap<u32, watch::Sender<StdinCredit>>,
+    /// The stdin of each open session, fed the agent's acknowledgements.
+    pub(crate) stdin: HashMap<u32, Arc<StdinJournal>>,
     /// Socket sessions not finished yet: their output is acknowledged (and
     /// dropped) once nobody holds their handle, so the agent forgets them.
     pub(crate) sockets: HashMap<u32, SocketRoute>,
@@ -118,11 +118,10 @@ impl Inner {
                 return;
             }
         }
-        if let (Routed::Event(SessionEvent::Error(msg)), Some(credit)) =
+        if let (Routed::Event(SessionEvent::Error(msg)), Some(stdin)) =
             (&item, r.stdin.get(&session))
         {
-            let msg = msg.clone();
-            credit.send_modify(|c| c.1 = Some(msg));
+            stdin.fail(msg.clone());
         }
         let unread = match r.handles.get(&session) {
             Some(tx) => match tx.send(item) {
@@ -169,12 +168,14 @@ impl Inner {
 
     pub(crate) fn close(&self, why: PeerError) {
         let mut r = self.routes();
+        let why = r.closed.get_or_insert(why).clone();
         r.handles.clear();
-        r.stdin.clear();
+        for (_, stdin) in r.stdin.drain() {
+            stdin.unlink(self, &why);
+        }
         r.sockets.clear();
         r.pending.clear();
         r.queued.clear();
-        r.closed.get_or_insert(why);
     }
 
     /// A hostile or broken agent: drop what it queued and close the link.

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use super::{Inner, OutputStream, PathStat, PeerError, Routed, SocketRoute, StdinCredit};
-use crate::protocol::{AckStream, Frame, MAIN_SESSION, MAX_CHUNK, RESTART_REFUSED};
+use super::stdin::{SessionInput, StdinJournal};
+use super::{Inner, OutputStream, PathStat, PeerError, Routed, SocketRoute};
+use crate::protocol::{AckStream, Frame, MAIN_SESSION, RESTART_REFUSED};
 
 /// An event of a session, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +98,12 @@ impl Session {
         stdin_start: Option<u64>,
     ) -> Result<Session, PeerError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (credit_tx, credit_rx) = watch::channel((stdin_start.unwrap_or(0), None));
+        // The main session's and exec sessions' stdin outlives the connection.
+        let journal = match inner.resume.journal(id) {
+            Some(kept) => kept,
+            None if id == MAIN_SESSION => inner.resume.keep_stdin(id),
+            None => StdinJournal::new(id, false),
+        };
         let queued = {
             let mut r = inner.routes();
             if let Some(why) = &r.closed {
@@ -110,7 +116,8 @@ impl Session {
                 let _ = tx.send(item);
             }
             r.handles.insert(id, tx);
-            r.stdin.insert(id, credit_tx);
+            journal.bind(inner, stdin_start);
+            r.stdin.insert(id, journal.clone());
             Inner::queued(&mut r, id)
         };
         let delivered = inner.resume.position(id);
@@ -124,8 +131,7 @@ impl Session {
             input: SessionInput {
                 id,
                 inner: inner.clone(),
-                sent: Arc::new(tokio::sync::Mutex::new(stdin_start.unwrap_or(0))),
-                credit: credit_rx,
+                journal,
                 _guard: Arc::new(InputGuard {
                     id,
                     inner: inner.clone(),
@@ -229,6 +235,11 @@ impl Session {
         r.handles.remove(&self.id);
         r.stdin.remove(&self.id);
         r.sockets.remove(&self.id);
+        drop(r);
+        if self.id != MAIN_SESSION {
+            // Over: nothing of it is resumed on a later connection.
+            self.inner.resume.finish(self.id);
+        }
     }
 
     /// Next event, acknowledging it to the agent as it is handed over.
@@ -413,7 +424,7 @@ impl Session {
 
 /// Records progress of a socket session and forgets it once it exited and
 /// its input is done; false when `id` is not a live socket session.
-fn socket_step(inner: &Inner, id: u32, step: impl FnOnce(&mut SocketRoute)) -> bool {
+pub(super) fn socket_step(inner: &Inner, id: u32, step: impl FnOnce(&mut SocketRoute)) -> bool {
     let mut r = inner.routes();
     let Some(s) = r.sockets.get_mut(&id) else {
         return false;
@@ -450,83 +461,5 @@ impl Drop for InputGuard {
             let _ = self.inner.send(Frame::CloseStdin { session: self.id });
             socket_step(&self.inner, self.id, |s| s.input_done = true);
         }
-    }
-}
-
-/// The input side of a session: stdin with credit-based flow control, resize, signals.
-#[derive(Clone)]
-pub struct SessionInput {
-    pub(super) id: u32,
-    pub(super) inner: Arc<Inner>,
-    /// Stdin bytes sent; the lock also keeps concurrent writers' chunks whole.
-    pub(super) sent: Arc<tokio::sync::Mutex<u64>>,
-    pub(super) credit: watch::Receiver<StdinCredit>,
-    pub(super) _guard: Arc<InputGuard>,
-}
-
-impl SessionInput {
-    /// Sends stdin, waiting while the agent's stdin window is full.
-    pub async fn write(&self, data: &[u8]) -> Result<(), PeerError> {
-        let window = self.inner.info.stdin_window;
-        let chunk = (MAX_CHUNK as u64).min(window).max(1) as usize;
-        let mut credit = self.credit.clone();
-        let mut sent = self.sent.lock().await;
-        for part in data.chunks(chunk) {
-            loop {
-                let (acked, failed) = credit.borrow_and_update().clone();
-                if let Some(m) = failed {
-                    return Err(PeerError::Agent(m));
-                }
-                if *sent + part.len() as u64 <= acked + window {
-                    break;
-                }
-                if credit.changed().await.is_err() {
-                    return Err(self
-                        .inner
-                        .routes()
-                        .closed
-                        .clone()
-                        .unwrap_or(PeerError::Closed));
-                }
-            }
-            let frame = Frame::Stdin {
-                session: self.id,
-                offset: *sent,
-                data: Bytes::copy_from_slice(part),
-            };
-            self.inner.send(frame)?;
-            *sent += part.len() as u64;
-        }
-        Ok(())
-    }
-
-    /// Closes stdin: the process reads EOF (a socket is half-closed).
-    pub fn close(&self) -> Result<(), PeerError> {
-        let sent = self.inner.send(Frame::CloseStdin { session: self.id });
-        self.socket_step(|s| s.input_done = true);
-        sent
-    }
-
-    pub(super) fn socket_step(&self, step: impl FnOnce(&mut SocketRoute)) -> bool {
-        socket_step(&self.inner, self.id, step)
-    }
-
-    /// Resizes the session's terminal.
-    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), PeerError> {
-        self.inner.send(Frame::Resize {
-            session: self.id,
-            rows,
-            cols,
-        })
-    }
-
-    /// Sends a signal to the session's process (resets a socket session).
-    pub fn signal(&self, signal: i32) -> Result<(), PeerError> {
-        let sent = self.inner.send(Frame::Signal {
-            session: self.id,
-            signal,
-        });
-        self.socket_step(|s| s.input_done = true);
-        sent
     }
 }

@@ -235,6 +235,19 @@ impl AcaBackend {
         Ok(Some(id.clone()))
     }
 
+    /// Fails the agent connection of container `id` (its full ID) as the
+    /// network would (see `agent_link::cut`): frames in flight are lost,
+    /// the failure is noticed a moment later, the agent dials again with
+    /// its backoff, and what must survive a lost link (the main process's
+    /// output and stdin, exec sessions) is resumed on the next connection.
+    /// A test and operator hook, not part of the Docker API; false when the
+    /// container has no agent connection.
+    #[doc(hidden)]
+    pub fn drop_agent_link(&self, id: &str) -> bool {
+        let link = self.inner.runtimes.find(id).and_then(|rt| rt.agent());
+        link.map(|link| link.cut()).is_some()
+    }
+
     /// Closes the store (at shutdown).
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.store.close().await

@@ -4,7 +4,8 @@
 //! trait impl in `backend.rs` only delegates here.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use sockerless_agent::peer::{self, OutputStream, Session, SessionEvent, SessionInput};
@@ -15,7 +16,9 @@ use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, Result,
 use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::agent_link::pump::AgentLink;
 use crate::exec_failure::{self, ExecFailure};
+use crate::runtime::state::ContainerRuntime;
 use crate::runtime::{find_container, now_nanos, random_hex};
 use crate::store::{ExecRecord, records};
 
@@ -132,10 +135,13 @@ pub async fn start(
     }
     let config = config_of(&record)?;
     let container = find_container(backend, &record.container_id).await?;
-    let conn =
-        backend.runtimes().get(&container).agent().ok_or_else(|| {
-            ApiError::Conflict(format!("Container {} is not running", container.id))
-        })?;
+    let rt = backend.runtimes().get(&container);
+    // Taken with the connection: the session's positions and stdin are kept
+    // there across reconnects of this run.
+    let resume = rt.resume();
+    let conn = rt
+        .agent()
+        .ok_or_else(|| ApiError::Conflict(format!("Container {} is not running", container.id)))?;
     let tty = start.tty.or(config.tty).unwrap_or(false);
     let size = start
         .console_size
@@ -218,7 +224,13 @@ pub async fn start(
     let id = exec_id.to_owned();
     tokio::spawn(async move {
         let sink = (!detach).then_some(out_tx);
-        let code = run_session(session, sink.as_ref()).await;
+        let id_in_agent = session.id();
+        let code = follow(&backend, &rt, conn, session, sink.as_ref()).await;
+        if code.is_none() {
+            tracing::info!(exec = %id, container = %rt.id, "exec lost with its agent connection");
+            // Its stdin writer stops waiting for a connection.
+            resume.forget(id_in_agent);
+        }
         backend.execs().remove(&id);
         record.running = false;
         record.exit_code = Some(code.map_or(126, i64::from));
@@ -261,10 +273,77 @@ async fn failed(
     })
 }
 
-/// Reads one exec session to its end; the exit code, or `None` when the
+/// Reads an exec session to its exit code, across reconnects of the agent:
+/// when its connection closes first, the session is re-opened on the
+/// container's next connection (the output goes on where it stopped, stdin
+/// from what the agent received). `None` when no connection brings it back
+/// within `agent_grace_secs` (the poller then decides the container's fate)
+/// or the agent no longer has it.
+async fn follow(
+    backend: &AcaBackend,
+    rt: &ContainerRuntime,
+    mut link: Arc<AgentLink>,
+    mut session: Session,
+    sink: Option<&mpsc::Sender<Result<OutputChunk>>>,
+) -> Option<i32> {
+    loop {
+        if let Some(code) = run_session(&mut session, sink).await {
+            return Some(code);
+        }
+        let id = session.id();
+        drop(session);
+        (link, session) = reattach(backend, rt, link, id).await?;
+        tracing::info!(container = %rt.id, session = id, "exec resumed on the agent's new connection");
+    }
+}
+
+/// Waits (at most `agent_grace_secs`) for a connection of the container
+/// other than `old` and re-opens session `id` on it.
+async fn reattach(
+    backend: &AcaBackend,
+    rt: &ContainerRuntime,
+    old: Arc<AgentLink>,
+    id: u32,
+) -> Option<(Arc<AgentLink>, Session)> {
+    let grace = Duration::from_secs(backend.config().agent_grace_secs);
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut connections = rt.connections.subscribe();
+    let mut state = rt.state.subscribe();
+    // Not kept alive by this wait: a link dropped by everyone else closes.
+    let mut tried = Arc::downgrade(&old);
+    drop(old);
+    loop {
+        connections.borrow_and_update();
+        if !state.borrow_and_update().running {
+            return None;
+        }
+        if let Some(link) = rt
+            .agent()
+            .filter(|l| !std::ptr::eq(Arc::as_ptr(l), tried.as_ptr()))
+        {
+            match link.resume_session(id).await {
+                Ok(session) => return Some((link, session)),
+                Err(peer::PeerError::Agent(message)) => {
+                    tracing::info!(container = %rt.id, session = id, %message, "exec not resumed");
+                    return None;
+                }
+                // That connection closed too: wait for the next one.
+                Err(_) => tried = Arc::downgrade(&link),
+            }
+            continue;
+        }
+        tokio::select! {
+            changed = connections.changed() => changed.ok()?,
+            changed = state.changed() => changed.ok()?,
+            () = tokio::time::sleep_until(deadline) => return None,
+        }
+    }
+}
+
+/// Reads an exec session until its exit code, or `None` when the
 /// connection closed first.
 async fn run_session(
-    mut session: Session,
+    session: &mut Session,
     sink: Option<&mpsc::Sender<Result<OutputChunk>>>,
 ) -> Option<i32> {
     loop {

@@ -234,6 +234,7 @@ where
     // no RST) ends the link within the timeout, and so reaches the
     // disconnected path (grace, then the execution's status).
     let io = websocket(ws).with_liveness(backend.config().agent_liveness());
+    let (io, cut) = super::cut::cuttable(io);
     let conn = peer::accept(io, &token, rt.resume())
         .await
         .map_err(|e| format!("agent hello: {e}"))?;
@@ -251,7 +252,7 @@ where
         .map_err(|e| format!("cannot record the running state: {e}"))?;
     tracing::info!(container = %id, "agent connected");
     tracing::debug!(target: crate::runtime::TIMELINE, container = %id, "agent_connected");
-    super::pump::attach_connection(backend.clone(), rt, Arc::new(conn));
+    super::pump::attach_connection(backend.clone(), rt, Arc::new(conn), cut);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! process's output and exit code and delivers commands to it.
 
 pub mod capture;
+pub mod cut;
 pub mod endpoint;
 pub mod pump;
 pub mod refusals;

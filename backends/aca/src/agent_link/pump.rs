@@ -12,6 +12,7 @@ use sockerless_agent::peer::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::cut::LinkCut;
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
 use crate::runtime::lifecycle;
@@ -30,6 +31,7 @@ enum Request {
     UnixListen(Vec<String>),
     RestartMain(Reply<Session>),
     End,
+    Resume(u32, Reply<Session>),
 }
 
 /// The live connection to a container's agent, shared by the backend.
@@ -46,6 +48,7 @@ enum Request {
 pub struct AgentLink {
     requests: mpsc::Sender<Request>,
     records_changes: bool,
+    cut: LinkCut,
 }
 
 /// Requests waiting for the connection's task: callers beyond it wait
@@ -58,6 +61,7 @@ impl AgentLink {
         conn: Arc<AgentConnection>,
         rt: Arc<ContainerRuntime>,
         store: crate::store::Store,
+        cut: LinkCut,
     ) -> Arc<Self> {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let records_changes = conn.info().records_changes;
@@ -65,6 +69,7 @@ impl AgentLink {
         Arc::new(Self {
             requests,
             records_changes,
+            cut,
         })
     }
 
@@ -142,6 +147,19 @@ impl AgentLink {
     /// Tells a lingering agent to exit (its execution ends).
     pub fn end(&self) -> Result<(), PeerError> {
         self.notify(Request::End)
+    }
+
+    /// Re-opens session `id` (an exec started on an earlier connection of
+    /// this run): output after what was delivered, stdin after what the
+    /// agent received. Fails when the agent no longer has it.
+    pub async fn resume_session(&self, id: u32) -> Result<Session, PeerError> {
+        self.ask(|tx| Request::Resume(id, tx)).await
+    }
+
+    /// Fails the connection as the network would; the agent dials again
+    /// (see [`crate::AcaBackend::drop_agent_link`]).
+    pub fn cut(&self) {
+        self.cut.cut();
     }
 
     /// Queues a one-way notice; when the queue is full, a task waits for
@@ -230,6 +248,9 @@ async fn serve(
                     tracing::info!(container = %rt.id, error = %e, "end not delivered to the agent");
                 }
             }
+            Request::Resume(id, tx) => {
+                let _ = tx.send(conn.resume_session(id));
+            }
             Request::UnixListen(paths) => {
                 if let Err(e) = conn.unix_listen(&paths) {
                     tracing::info!(container = %rt.id, error = %e, "unix listen not delivered to the agent");
@@ -252,11 +273,13 @@ async fn store_health(store: &crate::store::Store, rt: &ContainerRuntime) {
     }
 }
 
-/// Makes `conn` the container's live connection and starts its pump.
+/// Makes `conn` the container's live connection and starts its pump;
+/// `cut` fails its transport on request.
 pub fn attach_connection(
     backend: AcaBackend,
     rt: Arc<ContainerRuntime>,
     conn: Arc<AgentConnection>,
+    cut: LinkCut,
 ) {
     let main = conn.main_session();
     if let Some(events) = conn.take_events() {
@@ -265,7 +288,7 @@ pub fn attach_connection(
     if Arc::strong_count(&conn) > 1 {
         tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
     }
-    let link = AgentLink::spawn(conn, rt.clone(), backend.store().clone());
+    let link = AgentLink::spawn(conn, rt.clone(), backend.store().clone(), cut);
     let relay_backend = backend.clone();
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),
