@@ -149,3 +149,45 @@ impl AppState {
         *lock(&self.requests) = RequestLog::default();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(cost: usize) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            method: "GET".into(),
+            path: "/subscriptions/s".into(),
+            api_version: None,
+            body: serde_json::Value::Null,
+            status: 0,
+            time: String::new(),
+            cost,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_log_keeps_the_newest_within_its_bounds() {
+        let dir = std::env::temp_dir().join(format!("sim-state-{}", uuid::Uuid::new_v4()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let state = AppState::new(SimConfig::default(), addr, dir.clone());
+        for _ in 0..MAX_REQUESTS + 10 {
+            state.log_request(record(1));
+        }
+        let log = state.requests();
+        assert_eq!(log.len(), MAX_REQUESTS);
+        assert_eq!(log.first().map(|r| r.seq), Some(11));
+
+        state.clear_requests();
+        for _ in 0..100 {
+            state.log_request(record(MAX_REQUEST_LOG_BYTES / 10));
+        }
+        let log = state.requests();
+        assert_eq!(log.len(), 10, "a tenth of the bound each");
+        assert_eq!(log.last().map(|r| r.seq), Some(100));
+        state.set_request_status(100, 201);
+        assert_eq!(state.requests().last().map(|r| r.status), Some(201));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
