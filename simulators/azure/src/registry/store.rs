@@ -71,6 +71,16 @@ impl RegistryStore {
         }
     }
 
+    /// Removes the blob and upload files (the emulator stops: nothing can
+    /// find them any more).
+    pub fn remove_files(&mut self) {
+        for sub in ["blobs", "uploads"] {
+            let _ = std::fs::remove_dir_all(self.dir.join(sub));
+        }
+        self.blobs.clear();
+        self.uploads.clear();
+    }
+
     /// The file of blob `digest` (a digest [`is_digest`] accepted: hex only).
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
