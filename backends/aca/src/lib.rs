@@ -12,6 +12,7 @@
 //! - [`relay`]: names and TCP between containers through their agents.
 //! - [`ports`]: published ports, relayed from the daemon's host through the agent.
 //! - [`docker_socket`]: the Docker socket inside containers, tunnelled to the Docker API.
+//! - [`malloc`]: glibc's allocator set up so a long-lived daemon gives memory back.
 #![warn(missing_docs)]
 
 pub mod agent_image;
@@ -29,6 +30,7 @@ pub mod exec;
 pub mod exec_failure;
 pub mod images;
 pub mod logs;
+pub mod malloc;
 pub mod names;
 pub mod networks;
 pub mod ports;

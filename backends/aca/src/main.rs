@@ -7,6 +7,7 @@ use sockerless_backend_aca::config::{CliArgs, Config, process_env};
 use sockerless_backend_aca::daemon::{self, DaemonError};
 
 fn main() -> ExitCode {
+    sockerless_backend_aca::malloc::tune();
     let args = CliArgs::parse();
     let config = match Config::from_sources(&args, process_env()) {
         Ok(config) => config,
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    sockerless_backend_aca::malloc::spawn_trimmer();
     match runtime.block_on(daemon::run(config, daemon::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ DaemonError::Listen(_)) => {

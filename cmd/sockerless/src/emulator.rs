@@ -24,6 +24,11 @@ pub const EMULATOR_AGENT_PORT: u16 = 0;
 pub const FALLBACK_AGENT_LISTEN: &str = "tcp://127.0.0.1:0";
 /// Subdirectory of the data dir holding the emulator's volumes.
 pub const SIM_SUBDIR: &str = "azure-sim";
+/// Console rows the embedded emulator keeps for Log Analytics queries: they
+/// stand for a workspace's storage but live in this process, so a few MiB
+/// (the backend reads its containers' output from its own store and queries
+/// Log Analytics only as a fallback).
+pub const CONSOLE_LOG_MAX_BYTES: usize = 4 << 20;
 
 /// The message for a configuration error outside emulator mode: a missing
 /// Azure key also says how to run without Azure, since the emulator is never
@@ -97,6 +102,7 @@ pub async fn start(
         data_dir: Some(config.data_dir.join(SIM_SUBDIR)),
         environments: vec![seed.clone()],
         storage_accounts: vec![storage.clone()],
+        console_log_max_bytes: CONSOLE_LOG_MAX_BYTES,
         ..SimConfig::default()
     };
     let (user, password) = (

@@ -22,6 +22,7 @@ use crate::cli::{Cli, Command, PushArgs, resolve_agent_bin};
 use crate::serve::UsageError;
 
 fn main() -> ExitCode {
+    sockerless_backend_aca::malloc::tune();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,7 +36,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::PushAgentImage(args)) => runtime.block_on(push_agent_image(args)),
-        None => runtime.block_on(serve::run(cli.run)),
+        None => {
+            sockerless_backend_aca::malloc::spawn_trimmer();
+            runtime.block_on(serve::run(cli.run))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

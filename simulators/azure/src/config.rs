@@ -141,6 +141,10 @@ pub struct SimConfig {
     pub network_subnet: Option<String>,
     /// Storage accounts whose Azure Files data plane is served (Shared Key).
     pub storage_accounts: Vec<StorageAccountSeed>,
+    /// Console rows kept for Log Analytics queries, in bytes; the oldest go
+    /// first, as a workspace's retention drops them. Default
+    /// [`crate::loganalytics::DEFAULT_MAX_BYTES`].
+    pub console_log_max_bytes: usize,
 }
 
 impl Default for SimConfig {
@@ -163,6 +167,7 @@ impl Default for SimConfig {
             network: None,
             network_subnet: None,
             storage_accounts: vec![StorageAccountSeed::default()],
+            console_log_max_bytes: crate::loganalytics::DEFAULT_MAX_BYTES,
         }
     }
 }

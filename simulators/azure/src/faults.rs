@@ -38,6 +38,9 @@ pub struct RequestRecord {
     /// When the request arrived: RFC 3339, UTC, microseconds (as Azure's
     /// activity log stamps events; lets a reader place calls in a timeline).
     pub time: String,
+    /// Bytes it holds, estimated, for the log's bound.
+    #[serde(skip)]
+    pub cost: usize,
 }
 
 /// Accumulators that make injected faults deterministic.
@@ -130,8 +133,8 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             .map(|(_, v)| v.to_string())
     });
     let sim_internal = path.starts_with("/_sim/");
-    let (req, body) = if path.starts_with("/v2/") || sim_internal {
-        (req, Value::Null)
+    let (req, body, body_len) = if path.starts_with("/v2/") || sim_internal {
+        (req, Value::Null, 0)
     } else {
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, 64 << 20).await {
@@ -151,11 +154,18 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
         redact(&mut logged);
-        (Request::from_parts(parts, Body::from(bytes)), logged)
+        let logged_len = if logged.is_null() { 0 } else { bytes.len() };
+        (
+            Request::from_parts(parts, Body::from(bytes)),
+            logged,
+            logged_len,
+        )
     };
     let seq = if sim_internal {
         None
     } else {
+        // A parsed body holds a few times the bytes of its text.
+        let cost = 256 + path.len() + 4 * body_len;
         Some(state.log_request(RequestRecord {
             seq: 0,
             method,
@@ -164,6 +174,7 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             body,
             status: 0,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            cost,
         }))
     };
     let mut resp = match inject(&state, &method_of_request, &path).await {

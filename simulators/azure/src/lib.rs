@@ -212,13 +212,15 @@ impl RunningSim {
     }
 
     /// Stops the listener, stops running executions and removes the
-    /// emulator's containers and the network it created.
+    /// emulator's containers, the network it created and the registry's
+    /// files (their index goes with the process).
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         self.state.runner.shutdown().await;
         let _ = (&mut self.server).await;
+        self.state.registry().remove_files();
     }
 }
 
@@ -241,6 +243,7 @@ impl Drop for RunningSim {
                 let _ = done.send(());
             });
             let _ = wait.recv_timeout(std::time::Duration::from_secs(20));
+            self.state.registry().remove_files();
         }
     }
 }

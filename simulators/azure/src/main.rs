@@ -187,6 +187,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
         network: args.network,
         network_subnet: args.network_subnet,
         storage_accounts,
+        console_log_max_bytes: defaults.console_log_max_bytes,
     })
 }
 

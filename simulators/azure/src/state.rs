@@ -1,5 +1,6 @@
 //! Shared state of a running emulator.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -13,7 +14,11 @@ use crate::registry::store::RegistryStore;
 use crate::runner::Runner;
 
 /// Largest number of requests kept in the request log.
-const MAX_REQUESTS: usize = 100_000;
+const MAX_REQUESTS: usize = 10_000;
+/// Bytes (estimated) the request log may hold: the last few hundred
+/// container runs' requests. An emulator embedded in a long-lived daemon
+/// must not keep every request body it ever saw.
+const MAX_REQUEST_LOG_BYTES: usize = 4 << 20;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -36,7 +41,16 @@ pub struct AppState {
     arm: Mutex<ArmStore>,
     registry: Mutex<RegistryStore>,
     faults: Mutex<FaultState>,
-    requests: Mutex<Vec<RequestRecord>>,
+    requests: Mutex<RequestLog>,
+}
+
+/// The request log, oldest first, within [`MAX_REQUESTS`] and
+/// [`MAX_REQUEST_LOG_BYTES`].
+#[derive(Default)]
+struct RequestLog {
+    records: VecDeque<RequestRecord>,
+    bytes: usize,
+    last_seq: u64,
 }
 
 impl AppState {
@@ -52,7 +66,7 @@ impl AppState {
         }
         AppState {
             tokens: TokenIssuer::new(&config.tenant_id),
-            logs: LogStore::new(config.ingestion_delay),
+            logs: LogStore::bounded(config.ingestion_delay, config.console_log_max_bytes),
             runner: Runner::new(
                 &config.engine,
                 &data_dir.display().to_string(),
@@ -61,8 +75,8 @@ impl AppState {
             ),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             arm: Mutex::new(arm),
-            registry: Mutex::new(RegistryStore::default()),
-            requests: Mutex::new(Vec::new()),
+            registry: Mutex::new(RegistryStore::new(data_dir.join("registry"))),
+            requests: Mutex::new(RequestLog::default()),
             config,
             addr,
             data_dir,
@@ -104,30 +118,76 @@ impl AppState {
     /// Appends to the request log, returning the sequence number.
     pub fn log_request(&self, mut r: RequestRecord) -> u64 {
         let mut log = lock(&self.requests);
-        r.seq = log.last().map(|l| l.seq + 1).unwrap_or(1);
-        let seq = r.seq;
-        if log.len() >= MAX_REQUESTS {
-            log.remove(0);
+        log.last_seq += 1;
+        r.seq = log.last_seq;
+        log.bytes += r.cost;
+        log.records.push_back(r);
+        while log.records.len() > MAX_REQUESTS || log.bytes > MAX_REQUEST_LOG_BYTES {
+            let Some(old) = log.records.pop_front() else {
+                break;
+            };
+            log.bytes -= old.cost;
         }
-        log.push(r);
-        seq
+        log.last_seq
     }
 
     /// Records the response status of a logged request.
     pub fn set_request_status(&self, seq: u64, status: u16) {
         let mut log = lock(&self.requests);
-        if let Some(r) = log.iter_mut().rev().find(|r| r.seq == seq) {
+        if let Some(r) = log.records.iter_mut().rev().find(|r| r.seq == seq) {
             r.status = status;
         }
     }
 
     /// The request log.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.requests).clone()
+        lock(&self.requests).records.iter().cloned().collect()
     }
 
     /// Empties the request log (sequence numbers restart at 1).
     pub fn clear_requests(&self) {
-        lock(&self.requests).clear();
+        *lock(&self.requests) = RequestLog::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(cost: usize) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            method: "GET".into(),
+            path: "/subscriptions/s".into(),
+            api_version: None,
+            body: serde_json::Value::Null,
+            status: 0,
+            time: String::new(),
+            cost,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_log_keeps_the_newest_within_its_bounds() {
+        let dir = std::env::temp_dir().join(format!("sim-state-{}", uuid::Uuid::new_v4()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let state = AppState::new(SimConfig::default(), addr, dir.clone());
+        for _ in 0..MAX_REQUESTS + 10 {
+            state.log_request(record(1));
+        }
+        let log = state.requests();
+        assert_eq!(log.len(), MAX_REQUESTS);
+        assert_eq!(log.first().map(|r| r.seq), Some(11));
+
+        state.clear_requests();
+        for _ in 0..100 {
+            state.log_request(record(MAX_REQUEST_LOG_BYTES / 10));
+        }
+        let log = state.requests();
+        assert_eq!(log.len(), 10, "a tenth of the bound each");
+        assert_eq!(log.last().map(|r| r.seq), Some(100));
+        state.set_request_status(100, 201);
+        assert_eq!(state.requests().last().map(|r| r.status), Some(201));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

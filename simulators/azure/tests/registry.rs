@@ -187,6 +187,82 @@ async fn registry_auth_and_distribution() {
         .expect("get");
     assert_eq!(r.status(), 404);
 
+    // Chunked: POST, PATCH, PATCH, status, PUT with the last piece; the blob
+    // (larger than one piece of a served body) reads back whole.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let big_digest = format!("sha256:{}", sha256_hex(&big));
+    let r = http
+        .post(format!("{base}/v2/app/blobs/uploads/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(r.status(), 202);
+    let location = format!(
+        "{base}{}",
+        r.headers()["location"].to_str().expect("location")
+    );
+    for piece in [&big[..100_000], &big[100_000..250_000]] {
+        let r = http
+            .patch(&location)
+            .bearer_auth(&access)
+            .body(piece.to_vec())
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(r.status(), 202);
+    }
+    let r = http
+        .get(&location)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("status");
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["range"], "0-249999");
+    let r = http
+        .put(format!("{location}?digest={big_digest}"))
+        .bearer_auth(&access)
+        .body(big[250_000..].to_vec())
+        .send()
+        .await
+        .expect("finish");
+    assert_eq!(r.status(), 201);
+    let r = http
+        .get(format!("{base}/v2/app/blobs/{big_digest}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.headers()["content-length"], "300000");
+    assert!(r.bytes().await.expect("bytes").to_vec() == big);
+    // A chunked upload with the wrong digest is refused and forgotten.
+    let r = http
+        .post(format!("{base}/v2/app/blobs/uploads/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("start");
+    let location = format!(
+        "{base}{}",
+        r.headers()["location"].to_str().expect("location")
+    );
+    let r = http
+        .put(format!("{location}?digest={digest}"))
+        .bearer_auth(&access)
+        .body("not the layer")
+        .send()
+        .await
+        .expect("finish");
+    assert_eq!(r.status(), 400);
+    let r = http
+        .get(&location)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("status");
+    assert_eq!(r.status(), 404);
+
     // Manifests: by tag and digest, unknown blob refused, image index, tags, catalog.
     let cfg = b"{}".to_vec();
     let cfg_digest = format!("sha256:{}", sha256_hex(&cfg));

@@ -5,6 +5,7 @@
 
 mod discover;
 mod expect;
+mod memory;
 mod prepare;
 mod runner;
 mod table;
@@ -156,13 +157,38 @@ pub fn run_prepared(engine: &Engine, registry: &str, agent: &Path, opts: &Option
         settings.jobs
     );
     let interrupted = on_ctrl_c();
+    eprintln!(
+        "conformance: {} containers through sockerless before its baseline memory",
+        memory::WARM_UP_CONTAINERS
+    );
+    memory::warm_up(
+        &aio.url(),
+        &settings.image,
+        memory::WARM_UP_CONTAINERS,
+        &settings.logs.join("sockerless-warm-up.log"),
+    )?;
+    let baseline = memory::read(aio.pid())?;
     let outcomes = runner::run_all(&scenarios, &sides, &settings, interrupted);
+    std::thread::sleep(memory::SETTLE);
+    // A daemon gone by now fails its scenarios; the table still gets printed.
+    let memory = match memory::read(aio.pid()) {
+        Ok(after) => Some(memory::Check {
+            baseline,
+            after,
+            limit_kib: memory::MAX_GROWTH_KIB,
+        }),
+        Err(e) => {
+            eprintln!("conformance: sockerless's memory after the run: {e:#}");
+            None
+        }
+    };
     drop(aio);
     let report = Report {
         root: &root,
         results: out.join("results.json"),
         known: &known,
         only: &opts.only,
+        memory,
     };
     let failed = report.finish(&outcomes, &sides, opts.record)?;
     if interrupted.load(Ordering::SeqCst) {
@@ -183,6 +209,8 @@ pub struct Report<'a> {
     /// Every discovered scenario id, whatever `only` selected.
     pub known: &'a [String],
     pub only: &'a [String],
+    /// The all-in-one's memory readings, when it was measured.
+    pub memory: Option<memory::Check>,
 }
 
 impl Report<'_> {
@@ -201,8 +229,13 @@ impl Report<'_> {
             |id: &str| only.is_empty() || only.iter().any(|p| id.starts_with(p.as_str()));
         let cmp = expect::compare(&expected, outcomes, sides, selected);
         print!("{}", table::render(outcomes, sides, &cmp));
-        table::write_json(&self.results, outcomes, sides, &cmp)?;
+        if let Some(memory) = &self.memory {
+            print!("{}", memory.render());
+        }
+        table::write_json(&self.results, outcomes, sides, &cmp, self.memory.as_ref())?;
         println!("results: {}", self.results.display());
+        // Memory kept is a regression of the daemon whatever the scenarios did.
+        let kept = self.memory.as_ref().and_then(memory::Check::verdict);
         if record {
             let mut updated = expect::record(&expected, outcomes, sides);
             expect::prune(&mut updated, self.known);
@@ -212,13 +245,13 @@ impl Report<'_> {
                 updated.len(),
                 path.display()
             );
-            return Ok(None);
+            return Ok(kept.map(|why| format!("conformance: {why}")));
         }
         for (id, side) in &cmp.improved {
             println!("now passes on {side}, recorded as failing: {id} (update with --record)");
         }
         if !cmp.failed() {
-            return Ok(None);
+            return Ok(kept.map(|why| format!("conformance: {why}")));
         }
         let mut why = String::from("conformance: the run differs from conformance/expected.json:");
         for r in &cmp.regressions {
@@ -238,6 +271,9 @@ impl Report<'_> {
             why.push_str(&format!(
                 "\n  recorded but not found: {id} (drop it with --record)"
             ));
+        }
+        if let Some(kept) = kept {
+            why.push_str(&format!("\n  {kept}"));
         }
         Ok(Some(why))
     }

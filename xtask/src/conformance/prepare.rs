@@ -128,6 +128,11 @@ impl AllInOne {
         Ok(aio)
     }
 
+    /// Its process ID (its memory is read from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `DOCKER_HOST` for it.
     pub fn url(&self) -> String {
         format!("unix://{}", self.socket.display())

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::expect::Comparison;
+use super::memory;
 use super::runner::{Cell, Outcome, Side, Status};
 
 /// The notes of one row: the comparison's, and whether dockerd fails it too.
@@ -148,16 +149,22 @@ pub fn to_json(outcomes: &[Outcome], sides: &[Side], cmp: &Comparison) -> serde_
     })
 }
 
-/// Writes [`to_json`] to `path`.
+/// Writes [`to_json`] to `path`, with the all-in-one's `memory` readings
+/// when it was measured.
 pub fn write_json(
     path: &Path,
     outcomes: &[Outcome],
     sides: &[Side],
     cmp: &Comparison,
+    memory: Option<&memory::Check>,
 ) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let text = serde_json::to_string_pretty(&to_json(outcomes, sides, cmp))?;
+    let mut results = to_json(outcomes, sides, cmp);
+    if let (Some(memory), Some(object)) = (memory, results.as_object_mut()) {
+        object.insert("memory".into(), memory.to_json());
+    }
+    let text = serde_json::to_string_pretty(&results)?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }

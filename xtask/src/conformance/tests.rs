@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::discover;
+use super::memory::{self, Check, Memory};
 use super::runner::{self, Outcome, Settings, Side, Status};
 use super::{Report, expect};
 
@@ -16,6 +17,7 @@ impl Root {
     fn new(scripts: &[(&str, &str)], expected: Option<&str>) -> Root {
         let dir =
             std::env::temp_dir().join(format!("xtask-conformance-test-{}", runner::new_prefix()));
+        std::fs::create_dir_all(&dir).expect("creating the scenario root");
         for (id, body) in scripts {
             let path = dir.join(format!("{id}.sh"));
             std::fs::create_dir_all(path.parent().expect("scenario has a parent"))
@@ -52,6 +54,7 @@ impl Root {
             results: self.0.join("results.json"),
             known: &known,
             only: &[],
+            memory: None,
         };
         let failed = report.finish(&outcomes, &sides, record).expect("report");
         (outcomes, failed)
@@ -218,4 +221,80 @@ fn only_selects_by_id_prefix() {
     let picked = discover::filter(all, &["cli/b".into(), "compose/".into()]);
     let ids: Vec<&str> = picked.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["cli/b", "compose/c"]);
+}
+
+const MIB: u64 = 1024;
+
+fn check(baseline_mib: u64, after_mib: u64) -> Check {
+    Check {
+        baseline: Memory {
+            rss_kib: baseline_mib * MIB,
+            private_dirty_kib: baseline_mib * MIB / 2,
+        },
+        after: Memory {
+            rss_kib: after_mib * MIB,
+            private_dirty_kib: after_mib * MIB / 2,
+        },
+        limit_kib: memory::MAX_GROWTH_KIB,
+    }
+}
+
+#[test]
+fn memory_growth_within_the_limit_passes_and_past_it_fails() {
+    assert_eq!(check(47, 55).verdict(), None);
+    assert_eq!(
+        check(47, 47 + 32).verdict(),
+        None,
+        "the limit itself passes"
+    );
+    assert_eq!(check(60, 50).verdict(), None, "memory given back");
+    let why = check(47, 47 + 33).verdict().expect("33 MiB more must fail");
+    assert!(why.contains("+33.0 MiB"), "{why}");
+    assert!(why.contains("47.0 MiB after 10 containers"), "{why}");
+    assert!(why.contains("32.0 MiB allowed"), "{why}");
+}
+
+#[test]
+fn smaps_rollup_gives_rss_and_private_dirty() {
+    let text = "55d0c0a00000-7ffd5a1fe000 ---p 00000000 00:00 0                  [rollup]\n\
+                Rss:               48312 kB\nPss:               47000 kB\n\
+                Private_Clean:      9000 kB\nPrivate_Dirty:     39012 kB\n";
+    assert_eq!(
+        memory::parse_smaps_rollup(text),
+        Some(Memory {
+            rss_kib: 48312,
+            private_dirty_kib: 39012
+        })
+    );
+    assert_eq!(memory::parse_smaps_rollup("Rss: 1 kB\n"), None);
+    // This very process has both.
+    let own = memory::read(std::process::id()).expect("own smaps_rollup");
+    assert!(
+        own.rss_kib >= own.private_dirty_kib && own.rss_kib > 0,
+        "{own:?}"
+    );
+}
+
+#[test]
+fn memory_kept_fails_the_run_and_is_in_the_results() {
+    let root = Root::new(&[], Some("{}"));
+    let mut report = Report {
+        root: root.path(),
+        results: root.path().join("results.json"),
+        known: &[],
+        only: &[],
+        memory: Some(check(47, 100)),
+    };
+    let why = report.finish(&[], &[], false).expect("report");
+    let why = why.expect("53 MiB kept must fail the run");
+    assert!(why.contains("sockerless kept memory"), "{why}");
+    let results = std::fs::read_to_string(root.path().join("results.json")).expect("results");
+    let results: serde_json::Value = serde_json::from_str(&results).expect("results JSON");
+    assert_eq!(results["memory"]["baseline"]["rss_kib"], 47 * MIB);
+    assert_eq!(results["memory"]["after"]["private_dirty_kib"], 50 * MIB);
+    assert_eq!(results["memory"]["growth_kib"], 53 * MIB);
+    assert_eq!(results["memory"]["pass"], false);
+
+    report.memory = Some(check(47, 50));
+    assert_eq!(report.finish(&[], &[], false).expect("report"), None);
 }

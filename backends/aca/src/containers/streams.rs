@@ -152,25 +152,75 @@ async fn forward_live(
     Some(after_seq)
 }
 
-/// Stored lines matching `q` and the highest stored sequence number.
-async fn stored_lines(
-    backend: &AcaBackend,
-    id: &str,
-    q: LogQuery,
-) -> Result<(Vec<LogLine>, i64, bool)> {
+/// Lines read per page of stored output (`docker logs`, `attach --logs`).
+const STORED_PAGE: i64 = 1024;
+
+/// The stored lines of a read: after `after_seq`, up to `max_seq` (the
+/// highest stored when the read began; a follower's live output goes on
+/// from there).
+#[derive(Debug, Clone, Copy)]
+struct StoredRange {
+    after_seq: i64,
+    max_seq: i64,
+    /// Any output was captured for the container.
+    captured: bool,
+}
+
+/// Where the stored lines matching `q` start and end.
+async fn stored_range(backend: &AcaBackend, id: &str, q: LogQuery) -> Result<StoredRange> {
     let id = id.to_owned();
     Ok(backend
         .store()
         .read(move |c| {
-            let lines = log_store::read(c, &id, &q)?;
+            let after_seq = log_store::read_start(c, &id, &q)?;
             let max: Option<i64> = c.query_row(
                 "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
                 [&id],
                 |r| r.get(0),
             )?;
-            Ok((lines, max.unwrap_or(0), max.is_some()))
+            Ok(StoredRange {
+                after_seq,
+                max_seq: max.unwrap_or(0),
+                captured: max.is_some(),
+            })
         })
         .await?)
+}
+
+/// Sends the stored lines of `range` matching `q` a page at a time;
+/// `false` when the client left (or the store failed, which ends the
+/// stream as a client leaving does).
+async fn send_stored(
+    sink: &Sink,
+    backend: &AcaBackend,
+    id: &str,
+    q: &LogQuery,
+    range: StoredRange,
+    timestamps: bool,
+    tty: bool,
+) -> bool {
+    let mut after = range.after_seq;
+    loop {
+        let (id, q) = (id.to_owned(), q.clone());
+        let page = backend
+            .store()
+            .read(move |c| log_store::read_page(c, &id, &q, after, range.max_seq, STORED_PAGE))
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = sink.send(Err(ApiError::from(e))).await;
+                return false;
+            }
+        };
+        let Some(last) = page.last().map(|l| l.seq) else {
+            return true;
+        };
+        if !send_lines(sink, page, timestamps, tty).await {
+            return false;
+        }
+        after = last;
+    }
 }
 
 /// Output not captured by the agent, from Log Analytics (when configured).
@@ -216,10 +266,13 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
         until_nanos: opts.until_nanos,
         tail: opts.tail,
     };
-    let (mut lines, max_seq, captured) = stored_lines(backend, &record.id, q.clone()).await?;
-    if !captured && let Some(execution) = &record.execution_name {
-        lines = analytics_lines(backend, &record.job_name, execution, &q).await?;
-    }
+    let range = stored_range(backend, &record.id, q.clone()).await?;
+    let fallback = match &record.execution_name {
+        Some(execution) if !range.captured => {
+            Some(analytics_lines(backend, &record.job_name, execution, &q).await?)
+        }
+        _ => None,
+    };
     let (tx, rx) = mpsc::channel(64);
     let timestamps = opts.timestamps;
     let follow = Follow {
@@ -229,12 +282,18 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
         timestamps,
         tty,
     };
+    let backend = backend.clone();
+    let id = record.id.clone();
     tokio::spawn(async move {
-        if !send_lines(&tx, lines, timestamps, tty).await {
+        let sent = match fallback {
+            Some(lines) => send_lines(&tx, lines, timestamps, tty).await,
+            None => send_stored(&tx, &backend, &id, &q, range, timestamps, tty).await,
+        };
+        if !sent {
             return;
         }
         if let Some(live) = live {
-            send_live(&tx, live, max_seq, follow).await;
+            send_live(&tx, live, range.max_seq, follow).await;
         }
     });
     Ok(AttachedOutput {
@@ -256,30 +315,14 @@ pub async fn attach(
     let tty = body.tty.unwrap_or(false);
     let rt = backend.runtimes().get(&record);
     let live = opts.stream.then(|| rt.subscribe());
-    let (lines, max_seq) = if opts.logs {
-        let q = LogQuery {
-            stdout: opts.stdout,
-            stderr: opts.stderr,
-            ..Default::default()
-        };
-        let (lines, max, _) = stored_lines(backend, &record.id, q).await?;
-        (lines, max)
-    } else {
-        // Live output only: a follower that lags catches up from here, not
-        // from the first line ever stored.
-        let id = record.id.clone();
-        let max: Option<i64> = backend
-            .store()
-            .read(move |c| {
-                c.query_row(
-                    "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-            })
-            .await?;
-        (Vec::new(), max.unwrap_or(0))
+    let q = LogQuery {
+        stdout: opts.stdout,
+        stderr: opts.stderr,
+        ..Default::default()
     };
+    // Without `logs`, live output only: a follower that lags catches up
+    // from the end of what is stored, not from the first line ever stored.
+    let range = stored_range(backend, &record.id, q.clone()).await?;
     if let Some(mut input) = stdin.filter(|_| opts.stdin) {
         if !body.open_stdin.unwrap_or(false) {
             return Err(ApiError::Conflict(format!(
@@ -306,13 +349,13 @@ pub async fn attach(
         timestamps: false,
         tty,
     };
-    let after = max_seq;
+    let (backend, id, logs) = (backend.clone(), record.id.clone(), opts.logs);
     tokio::spawn(async move {
-        if !send_lines(&tx, lines, false, tty).await {
+        if logs && !send_stored(&tx, &backend, &id, &q, range, false, tty).await {
             return;
         }
         if let Some(live) = live {
-            send_live(&tx, live, after, follow).await;
+            send_live(&tx, live, range.max_seq, follow).await;
         }
     });
     Ok(AttachedOutput {

@@ -8,7 +8,7 @@
 //! path (`busybox:latest` → `<registry_server>/library/busybox:latest`) and
 //! recorded under its tag; ACA pulls it from there by digest. Without
 //! `registry_server` the load is refused with a 501 that says why. The
-//! tarball is held in memory (at most [`MAX_TARBALL_BYTES`]).
+//! tarball is held in memory (at most [`MAX_TARBALL_BYTES`]), once.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -61,10 +61,12 @@ fn clean(path: &str) -> String {
     path.trim_start_matches("./").to_owned()
 }
 
-/// Reads a `docker save` tarball.
-pub fn read_tarball(data: &[u8]) -> Result<Vec<LoadedImage>> {
+/// Reads a `docker save` tarball. The files of an uncompressed tar are
+/// contiguous in it, so the layers are slices of `data`, not copies: a load
+/// holds the tarball once.
+pub fn read_tarball(data: Bytes) -> Result<Vec<LoadedImage>> {
     let mut files: HashMap<String, Bytes> = HashMap::new();
-    let mut archive = tar::Archive::new(data);
+    let mut archive = tar::Archive::new(&data[..]);
     let entries = archive
         .entries()
         .map_err(|e| bad(format!("not a tar archive: {e}")))?;
@@ -78,12 +80,23 @@ pub fn read_tarball(data: &[u8]) -> Result<Vec<LoadedImage>> {
             .map_err(|e| bad(format!("bad path in tar archive: {e}")))?
             .to_string_lossy()
             .into_owned();
-        let mut buf =
-            Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(data.len()));
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| bad(format!("reading {path}: {e}")))?;
-        files.insert(clean(&path), Bytes::from(buf));
+        let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+        let end = usize::try_from(entry.size())
+            .ok()
+            .and_then(|size| start.checked_add(size));
+        let bytes = match end {
+            Some(end) if end <= data.len() => data.slice(start..end),
+            // Not where the header says (never for an archive `docker save`
+            // wrote): read it out instead.
+            _ => {
+                let mut buf = Vec::new();
+                entry
+                    .read_to_end(&mut buf)
+                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
+                Bytes::from(buf)
+            }
+        };
+        files.insert(clean(&path), bytes);
     }
     let manifest = files
         .get("manifest.json")
@@ -162,8 +175,8 @@ pub async fn load(
             "image load needs a registry for the layers (ACA pulls images from a registry): configure registry_server, or push the image to a registry and pull it".to_owned(),
         ));
     };
-    let data = collect(tarball).await?;
-    let images = tokio::task::spawn_blocking(move || read_tarball(&data))
+    let data = Bytes::from(collect(tarball).await?);
+    let images = tokio::task::spawn_blocking(move || read_tarball(data))
         .await
         .map_err(|e| ApiError::Internal(format!("image load: {e}")))??;
     let mut messages = Vec::new();

@@ -496,9 +496,16 @@ async fn load_needs_a_registry_and_a_valid_tarball() {
         "{err:?}"
     );
 
-    let images = load::read_tarball(&saved_tarball(&["mini:v1"])).expect("read");
+    let images = load::read_tarball(saved_tarball(&["mini:v1"]).into()).expect("read");
     assert_eq!(images.len(), 1);
     assert_eq!(images[0].tags, ["mini:v1"]);
+    // The layer read out of the tarball (a slice of it) is the layer tar,
+    // and the config is the config: their digests match its diff ID.
+    let config: serde_json::Value = serde_json::from_slice(&images[0].config).expect("config");
+    assert_eq!(
+        config["rootfs"]["diff_ids"][0],
+        format!("sha256:{:x}", Sha256::digest(&images[0].layers[0].0))
+    );
     assert_eq!(
         images[0].layers[0].1,
         "application/vnd.oci.image.layer.v1.tar"
@@ -508,7 +515,7 @@ async fn load_needs_a_registry_and_a_valid_tarball() {
         Vec::new(),
         saved_tarball(&[])[..600].to_vec(),
     ] {
-        let err = load::read_tarball(&junk).expect_err("junk");
+        let err = load::read_tarball(junk.into()).expect_err("junk");
         assert!(matches!(err, ApiError::InvalidParameter(_)), "{err:?}");
     }
 }
@@ -553,7 +560,7 @@ proptest::proptest! {
         let _ = filters::glob_match(&s, &s);
         let _ = filters::glob_match(&s, "docker.io/library/busybox:latest");
         let _ = crate::azure::registry::PlatformSpec::parse(&s);
-        let _ = load::read_tarball(&bytes);
+        let _ = load::read_tarball(bytes.clone().into());
         let _ = stored::find_in(&[], &s);
     }
 }

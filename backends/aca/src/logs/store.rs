@@ -140,37 +140,92 @@ pub fn append_batch(
     Ok(seqs)
 }
 
-/// Lines matching `q`, oldest first.
+/// Lines matching `q`, oldest first, all at once (see [`read_page`] for
+/// reads that hold a page at a time).
 pub fn read(conn: &Connection, container_id: &str, q: &LogQuery) -> rusqlite::Result<Vec<LogLine>> {
+    let mut after = read_start(conn, container_id, q)?;
+    let mut lines = Vec::new();
+    loop {
+        let page = read_page(conn, container_id, q, after, i64::MAX, 4096)?;
+        let Some(last) = page.last() else {
+            return Ok(lines);
+        };
+        after = last.seq;
+        lines.extend(page);
+    }
+}
+
+/// The streams `q` wants, for `(stream = ?2 OR stream = ?3)`; `None` when
+/// it wants no line at all.
+fn wanted_streams(q: &LogQuery) -> Option<(u8, u8)> {
     let streams: Vec<u8> = [(q.stdout, 1u8), (q.stderr, 2u8)]
         .into_iter()
         .filter_map(|(on, s)| on.then_some(s))
         .collect();
-    if streams.is_empty() || q.tail == Some(0) {
+    let first = *streams.first()?;
+    (q.tail != Some(0)).then(|| (first, streams.get(1).copied().unwrap_or(first)))
+}
+
+/// The sequence number after which the lines of `q` start: just before the
+/// first line of its `tail`, or before every line.
+pub fn read_start(conn: &Connection, container_id: &str, q: &LogQuery) -> rusqlite::Result<i64> {
+    let (Some(tail), Some((first, second))) = (q.tail, wanted_streams(q)) else {
+        return Ok(i64::MIN);
+    };
+    let before_tail: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM container_logs \
+             WHERE container_id = ?1 AND (stream = ?2 OR stream = ?3) \
+               AND time_nanos >= ?4 AND time_nanos < ?5 \
+             ORDER BY seq DESC LIMIT 1 OFFSET ?6",
+            params![
+                container_id,
+                first,
+                second,
+                q.since_nanos.unwrap_or(i64::MIN),
+                q.until_nanos.unwrap_or(i64::MAX),
+                i64::try_from(tail).unwrap_or(i64::MAX)
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(before_tail.unwrap_or(i64::MIN))
+}
+
+/// Up to `limit` lines matching `q` (its `tail` aside: see [`read_start`])
+/// after `after_seq` and at most `up_to_seq`, oldest first: `docker logs`
+/// of a large log holds a page at a time, not the whole log.
+pub fn read_page(
+    conn: &Connection,
+    container_id: &str,
+    q: &LogQuery,
+    after_seq: i64,
+    up_to_seq: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<LogLine>> {
+    let Some((first, second)) = wanted_streams(q) else {
         return Ok(Vec::new());
-    }
-    let limit = q.tail.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
-    let mut stmt = conn.prepare(
+    };
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, stream, time_nanos, data FROM container_logs \
          WHERE container_id = ?1 AND (stream = ?2 OR stream = ?3) \
-           AND time_nanos >= ?4 AND time_nanos < ?5 \
-         ORDER BY seq DESC LIMIT ?6",
+           AND time_nanos >= ?4 AND time_nanos < ?5 AND seq > ?6 AND seq <= ?7 \
+         ORDER BY seq ASC LIMIT ?8",
     )?;
-    let second = streams.get(1).copied().unwrap_or(streams[0]);
     let rows = stmt.query_map(
         params![
             container_id,
-            streams[0],
+            first,
             second,
             q.since_nanos.unwrap_or(i64::MIN),
             q.until_nanos.unwrap_or(i64::MAX),
+            after_seq,
+            up_to_seq,
             limit
         ],
         log_line,
     )?;
-    let mut lines: Vec<LogLine> = rows.collect::<rusqlite::Result<_>>()?;
-    lines.reverse();
-    Ok(lines)
+    rows.collect()
 }
 
 /// A row of `SELECT seq, stream, time_nanos, data`.

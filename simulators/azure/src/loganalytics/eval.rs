@@ -36,7 +36,7 @@ enum Cell {
 }
 
 fn cell(row: &LogRow, col: usize) -> Cell {
-    let l = &row.line;
+    let l = &row.line.source;
     match col {
         0 => Cell::S(l.workspace_id.clone()),
         1 => Cell::T(row.time_generated),
@@ -47,8 +47,8 @@ fn cell(row: &LogRow, col: usize) -> Cell {
         7 => Cell::S(l.image.clone()),
         8 => Cell::S(l.container_id.clone()),
         9 => Cell::S(l.environment_name.clone()),
-        10 => Cell::S(l.stream.clone()),
-        11 => Cell::S(l.log.clone()),
+        10 => Cell::S(row.line.stream.to_owned()),
+        11 => Cell::S(row.line.log.clone()),
         12 => Cell::S(l.job_id.clone()),
         _ => Cell::S(super::TABLE.to_string()),
     }
@@ -214,22 +214,28 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::loganalytics::ConsoleLine;
     use crate::loganalytics::kql::parse;
+    use crate::loganalytics::{ConsoleLine, LineSource};
 
     fn row(replica: &str, stream: &str, log: &str, secs: i64) -> LogRow {
         let t = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::seconds(secs);
         LogRow {
             line: ConsoleLine {
-                workspace_id: "w".into(),
-                job_name: "job".into(),
-                job_id: "/jobs/job".into(),
-                environment_name: "env".into(),
-                replica: replica.into(),
-                container: "main".into(),
-                image: "img".into(),
-                container_id: "id".into(),
-                stream: stream.into(),
+                source: std::sync::Arc::new(LineSource {
+                    workspace_id: "w".into(),
+                    job_name: "job".into(),
+                    job_id: "/jobs/job".into(),
+                    environment_name: "env".into(),
+                    replica: replica.into(),
+                    container: "main".into(),
+                    image: "img".into(),
+                    container_id: "id".into(),
+                }),
+                stream: if stream == "stderr" {
+                    "stderr"
+                } else {
+                    "stdout"
+                },
                 log: log.into(),
             },
             time_generated: t,

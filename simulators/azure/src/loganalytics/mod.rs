@@ -20,9 +20,10 @@ use crate::state::AppState;
 
 pub use eval::{COLUMNS, TABLE};
 
-/// A line of console output as the runner sees it.
-#[derive(Debug, Clone)]
-pub struct ConsoleLine {
+/// Where console lines come from: the same for every line of a container,
+/// so its rows share one.
+#[derive(Debug, Clone, Default)]
+pub struct LineSource {
     /// Workspace customer ID.
     pub workspace_id: String,
     /// Job name.
@@ -39,8 +40,15 @@ pub struct ConsoleLine {
     pub image: String,
     /// Engine container ID.
     pub container_id: String,
+}
+
+/// A line of console output as the runner sees it.
+#[derive(Debug, Clone)]
+pub struct ConsoleLine {
+    /// Its container.
+    pub source: Arc<LineSource>,
     /// `stdout` or `stderr`.
-    pub stream: String,
+    pub stream: &'static str,
     /// The line, without its newline.
     pub log: String,
 }
@@ -56,24 +64,11 @@ pub struct LogRow {
     pub time_received: DateTime<Utc>,
 }
 
-impl ConsoleLine {
-    /// Bytes it holds, for the store's bound.
+impl LogRow {
+    /// Bytes it holds, for the store's bound: the row and its text (the
+    /// source is shared by all the rows of a container).
     fn cost(&self) -> usize {
-        64 + [
-            &self.workspace_id,
-            &self.job_name,
-            &self.job_id,
-            &self.environment_name,
-            &self.replica,
-            &self.container,
-            &self.image,
-            &self.container_id,
-            &self.stream,
-            &self.log,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>()
+        std::mem::size_of::<LogRow>() + self.line.log.capacity()
     }
 }
 
@@ -123,13 +118,18 @@ impl LogStore {
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         };
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        rows.bytes += row.line.cost();
+        rows.bytes += row.cost();
         rows.rows.push_back(row);
         while rows.bytes > self.max_bytes {
             let Some(old) = rows.rows.pop_front() else {
                 break;
             };
-            rows.bytes -= old.line.cost();
+            rows.bytes -= old.cost();
+        }
+        // A burst that was dropped since leaves no queue sized for it.
+        let len = rows.rows.len();
+        if rows.rows.capacity() > 4 * len.max(1024) {
+            rows.rows.shrink_to(2 * len);
         }
     }
 
@@ -144,7 +144,7 @@ impl LogStore {
                 r.time_received <= now
                     && workspaces
                         .iter()
-                        .any(|w| w.eq_ignore_ascii_case(&r.line.workspace_id))
+                        .any(|w| w.eq_ignore_ascii_case(&r.line.source.workspace_id))
             })
             .cloned()
             .collect()
@@ -353,15 +353,17 @@ mod tests {
     fn rows_become_visible_after_the_ingestion_delay() {
         let store = LogStore::new(Duration::from_secs(5));
         store.ingest(ConsoleLine {
-            workspace_id: "W".into(),
-            job_name: "j".into(),
-            job_id: "id".into(),
-            environment_name: "e".into(),
-            replica: "r".into(),
-            container: "c".into(),
-            image: "i".into(),
-            container_id: "x".into(),
-            stream: "stdout".into(),
+            source: Arc::new(LineSource {
+                workspace_id: "W".into(),
+                job_name: "j".into(),
+                job_id: "id".into(),
+                environment_name: "e".into(),
+                replica: "r".into(),
+                container: "c".into(),
+                image: "i".into(),
+                container_id: "x".into(),
+            }),
+            stream: "stdout",
             log: "hello".into(),
         });
         let now = Utc::now();
@@ -375,17 +377,14 @@ mod tests {
     #[test]
     fn the_oldest_rows_go_past_the_bound() {
         let store = LogStore::bounded(Duration::ZERO, 10_000);
+        let source = Arc::new(LineSource {
+            workspace_id: "w".into(),
+            ..LineSource::default()
+        });
         for i in 0..1000 {
             store.ingest(ConsoleLine {
-                workspace_id: "w".into(),
-                job_name: String::new(),
-                job_id: String::new(),
-                environment_name: String::new(),
-                replica: String::new(),
-                container: String::new(),
-                image: String::new(),
-                container_id: String::new(),
-                stream: "stdout".into(),
+                source: source.clone(),
+                stream: "stdout",
                 log: format!("{i:0100}"),
             });
         }

@@ -3,6 +3,7 @@
 //! server is `127.0.0.1:PORT`).
 
 pub mod auth;
+mod blobs;
 pub mod store;
 
 use std::collections::HashMap;
@@ -15,7 +16,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use self::auth::acr_error;
-use self::store::{Manifest, Upload, digest_of, is_digest, references, valid_repo_name, valid_tag};
+use self::blobs::{
+    cancel_upload, delete_blob, finish_upload, get_blob, patch_upload, start_upload, upload_status,
+};
+use self::store::{Manifest, digest_of, is_digest, references, valid_repo_name, valid_tag};
 use crate::state::AppState;
 
 /// Manifest media types accepted on push.
@@ -118,12 +122,12 @@ pub async fn dispatch(
         ("manifests", &Method::PUT) => put_manifest(&state, name, arg, &h, body),
         ("manifests", &Method::DELETE) => delete_manifest(&state, name, arg),
         ("blobs", &Method::GET | &Method::HEAD) => {
-            get_blob(&state, name, arg, method == Method::HEAD)
+            get_blob(&state, name, arg, method == Method::HEAD).await
         }
         ("blobs", &Method::DELETE) => delete_blob(&state, name, arg),
-        ("uploads", &Method::POST) if arg.is_empty() => start_upload(&state, name, &q, body),
-        ("uploads", &Method::PATCH) => patch_upload(&state, name, arg, body),
-        ("uploads", &Method::PUT) => finish_upload(&state, name, arg, &q, body),
+        ("uploads", &Method::POST) if arg.is_empty() => start_upload(&state, name, &q, body).await,
+        ("uploads", &Method::PATCH) => patch_upload(&state, name, arg, body).await,
+        ("uploads", &Method::PUT) => finish_upload(&state, name, arg, &q, body).await,
         ("uploads", &Method::GET) => upload_status(&state, name, arg),
         ("uploads", &Method::DELETE) => cancel_upload(&state, arg),
         _ => acr_error(
@@ -299,201 +303,4 @@ fn delete_manifest(state: &AppState, name: &str, reference: &str) -> Response {
     }
     repo.tags.retain(|_, d| d != reference);
     (StatusCode::ACCEPTED, headers(&[])).into_response()
-}
-
-fn get_blob(state: &AppState, name: &str, digest: &str, head: bool) -> Response {
-    let reg = state.registry();
-    let linked = reg
-        .repos
-        .get(name)
-        .is_some_and(|r| r.blobs.contains(digest));
-    let Some(data) = reg.blobs.get(digest).filter(|_| linked) else {
-        return acr_error(
-            StatusCode::NOT_FOUND,
-            "BLOB_UNKNOWN",
-            "blob unknown to registry",
-        );
-    };
-    let hdrs = headers(&[
-        ("content-type", "application/octet-stream".into()),
-        ("docker-content-digest", digest.to_string()),
-        ("content-length", data.len().to_string()),
-    ]);
-    if head {
-        (StatusCode::OK, hdrs).into_response()
-    } else {
-        (StatusCode::OK, hdrs, data.clone()).into_response()
-    }
-}
-
-fn delete_blob(state: &AppState, name: &str, digest: &str) -> Response {
-    let mut reg = state.registry();
-    let removed = reg
-        .repos
-        .get_mut(name)
-        .is_some_and(|r| r.blobs.remove(digest));
-    if removed {
-        (StatusCode::ACCEPTED, headers(&[])).into_response()
-    } else {
-        acr_error(
-            StatusCode::NOT_FOUND,
-            "BLOB_UNKNOWN",
-            "blob unknown to registry",
-        )
-    }
-}
-
-fn store_blob(state: &AppState, name: &str, data: Bytes, expected: &str) -> Response {
-    if !is_digest(expected) {
-        return acr_error(
-            StatusCode::BAD_REQUEST,
-            "DIGEST_INVALID",
-            "provided digest is not a sha256 digest",
-        );
-    }
-    let digest = digest_of(&data);
-    if digest != expected {
-        return acr_error(
-            StatusCode::BAD_REQUEST,
-            "DIGEST_INVALID",
-            "provided digest did not match uploaded content",
-        );
-    }
-    let mut reg = state.registry();
-    reg.blobs.insert(digest.clone(), data);
-    reg.repos
-        .entry(name.to_string())
-        .or_default()
-        .blobs
-        .insert(digest.clone());
-    let location = format!("/v2/{name}/blobs/{digest}");
-    (
-        StatusCode::CREATED,
-        headers(&[("location", location), ("docker-content-digest", digest)]),
-    )
-        .into_response()
-}
-
-fn start_upload(
-    state: &AppState,
-    name: &str,
-    q: &HashMap<String, String>,
-    body: Bytes,
-) -> Response {
-    if let Some(mount) = q.get("mount") {
-        let mut reg = state.registry();
-        let from_has = q
-            .get("from")
-            .and_then(|f| reg.repos.get(f))
-            .is_some_and(|r| r.blobs.contains(mount));
-        if from_has && reg.blobs.contains_key(mount) {
-            reg.repos
-                .entry(name.to_string())
-                .or_default()
-                .blobs
-                .insert(mount.clone());
-            let location = format!("/v2/{name}/blobs/{mount}");
-            return (
-                StatusCode::CREATED,
-                headers(&[
-                    ("location", location),
-                    ("docker-content-digest", mount.clone()),
-                ]),
-            )
-                .into_response();
-        }
-    }
-    if let Some(digest) = q.get("digest") {
-        return store_blob(state, name, body, digest);
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    state.registry().uploads.insert(
-        id.clone(),
-        Upload {
-            repo: name.to_string(),
-            data: body.to_vec(),
-        },
-    );
-    upload_accepted(name, &id, body.len())
-}
-
-fn upload_accepted(name: &str, id: &str, len: usize) -> Response {
-    let range = format!("0-{}", len.saturating_sub(1));
-    (
-        StatusCode::ACCEPTED,
-        headers(&[
-            ("location", format!("/v2/{name}/blobs/uploads/{id}")),
-            ("docker-upload-uuid", id.to_string()),
-            ("range", range),
-        ]),
-    )
-        .into_response()
-}
-
-fn upload_unknown() -> Response {
-    acr_error(
-        StatusCode::NOT_FOUND,
-        "BLOB_UPLOAD_UNKNOWN",
-        "blob upload unknown to registry",
-    )
-}
-
-fn patch_upload(state: &AppState, name: &str, id: &str, body: Bytes) -> Response {
-    let mut reg = state.registry();
-    match reg.uploads.get_mut(id) {
-        Some(u) if u.repo == name => {
-            u.data.extend_from_slice(&body);
-            upload_accepted(name, id, u.data.len())
-        }
-        _ => upload_unknown(),
-    }
-}
-
-fn finish_upload(
-    state: &AppState,
-    name: &str,
-    id: &str,
-    q: &HashMap<String, String>,
-    body: Bytes,
-) -> Response {
-    let Some(digest) = q.get("digest") else {
-        return acr_error(
-            StatusCode::BAD_REQUEST,
-            "DIGEST_INVALID",
-            "digest query parameter is required",
-        );
-    };
-    let upload = {
-        let mut reg = state.registry();
-        match reg.uploads.remove(id) {
-            Some(u) if u.repo == name => u,
-            Some(u) => {
-                reg.uploads.insert(id.to_string(), u);
-                return upload_unknown();
-            }
-            None => return upload_unknown(),
-        }
-    };
-    let mut data = upload.data;
-    data.extend_from_slice(&body);
-    store_blob(state, name, Bytes::from(data), digest)
-}
-
-fn upload_status(state: &AppState, name: &str, id: &str) -> Response {
-    let reg = state.registry();
-    match reg.uploads.get(id) {
-        Some(u) if u.repo == name => {
-            let mut r = upload_accepted(name, id, u.data.len());
-            *r.status_mut() = StatusCode::NO_CONTENT;
-            r
-        }
-        _ => upload_unknown(),
-    }
-}
-
-fn cancel_upload(state: &AppState, id: &str) -> Response {
-    match state.registry().uploads.remove(id) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => upload_unknown(),
-    }
 }

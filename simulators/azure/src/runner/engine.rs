@@ -1,6 +1,7 @@
 //! The Docker Engine side of an execution.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -19,9 +20,14 @@ use super::network;
 use super::volumes::{self, HostVolume};
 use super::{LABEL_EXECUTION, LABEL_OWNER, LABEL_SIM, LaunchSpec, SimNetwork, set_status};
 use crate::arm::store::ExecStatus;
-use crate::loganalytics::ConsoleLine;
+use crate::loganalytics::{ConsoleLine, LineSource};
 use crate::state::AppState;
 use crate::util;
+
+/// Longest console row: output without a newline is split into rows of at
+/// most this many bytes (a bound of the emulator's own: a process printing
+/// no newline must not grow a buffer without end).
+const MAX_CONSOLE_LINE: usize = 16 << 10;
 
 /// Connects to a Docker engine given as `unix:///path` or a bare path, and
 /// negotiates the API version (engines as old as 1.41 are fine).
@@ -280,7 +286,7 @@ impl Replica<'_> {
             .map_err(|e| format!("starting container failed: {e}"))?;
         let docker = self.docker.clone();
         let logs = self.state.logs.clone();
-        let line = ConsoleLine {
+        let source = Arc::new(LineSource {
             workspace_id: self.spec.workspace_id.clone(),
             job_name: self.spec.job_name.clone(),
             job_id: self.spec.job_id.clone(),
@@ -289,9 +295,7 @@ impl Replica<'_> {
             container: c["name"].as_str().unwrap_or_default().to_string(),
             image: c["image"].as_str().unwrap_or_default().to_string(),
             container_id: id.to_string(),
-            stream: String::new(),
-            log: String::new(),
-        };
+        });
         let id = id.to_string();
         self.log_tasks.push(tokio::spawn(async move {
             let opts = LogsOptions {
@@ -314,18 +318,32 @@ impl Replica<'_> {
                 while let Some(pos) = buf.find('\n') {
                     let text: String = buf.drain(..=pos).collect();
                     logs.ingest(ConsoleLine {
-                        stream: kind.into(),
+                        source: source.clone(),
+                        stream: kind,
                         log: text.trim_end_matches(['\n', '\r']).to_string(),
-                        ..line.clone()
+                    });
+                }
+                // Output without newlines becomes rows of a bounded length
+                // instead of one buffer that grows as long as it prints.
+                while buf.len() >= MAX_CONSOLE_LINE {
+                    let mut cut = MAX_CONSOLE_LINE;
+                    while !buf.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    let text: String = buf.drain(..cut).collect();
+                    logs.ingest(ConsoleLine {
+                        source: source.clone(),
+                        stream: kind,
+                        log: text,
                     });
                 }
             }
             for (kind, rest) in partial {
                 if !rest.is_empty() {
                     logs.ingest(ConsoleLine {
-                        stream: kind.into(),
+                        source: source.clone(),
+                        stream: kind,
                         log: rest,
-                        ..line.clone()
                     });
                 }
             }
