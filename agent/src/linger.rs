@@ -161,7 +161,9 @@ async fn acknowledged(hub: &Hub, wait: Duration, links: Links) -> Ack {
         tokio::select! {
             () = &mut done => return Ack::Done,
             () = tokio::time::sleep(wait) => return Ack::TimedOut,
-            () = until(&mut live, |n| *n == 0) => tracing::warn!(
+            // Info, not warn: the agent's stderr is the container's, and a
+            // backend restarting is no fault of the container.
+            () = until(&mut live, |n| *n == 0) => tracing::info!(
                 "the backend went away before acknowledging the exit code; waiting for it to come back"
             ),
         }

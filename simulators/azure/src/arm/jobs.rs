@@ -436,6 +436,7 @@ fn list_jobs(state: &AppState, prefix: &str, path: &str, query: &ListQuery) -> V
         value.push(render_job(job));
         last = Some(key.clone());
     }
+    // Absent on the last page: the spec's `nextLink` is a string, never null.
     let next_link = match (last, page.next()) {
         (Some(last), Some(_)) => Value::String(format!(
             "{}{path}?api-version={}&$skipToken={}",
@@ -445,7 +446,11 @@ fn list_jobs(state: &AppState, prefix: &str, path: &str, query: &ListQuery) -> V
         )),
         _ => Value::Null,
     };
-    json!({ "value": value, "nextLink": next_link })
+    let mut body = json!({ "value": value });
+    if !next_link.is_null() {
+        body["nextLink"] = next_link;
+    }
+    body
 }
 
 /// `value` percent-encoded for a query string (unreserved characters and
