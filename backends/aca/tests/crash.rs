@@ -15,12 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use sim_support::{collect, identity_header, sh, sim_config, start_sim, vars};
+use sim_support::{collect, identity_header, pull_busybox, sh, sim_config, start_sim, vars};
 use sockerless_api::docker::{ContainerCreateBody, HostConfig};
 use sockerless_api::listen::ListenAddr;
 use sockerless_api::{
-    ApiError, Backend, CreateContainerRequest, ListContainersOptions, LogsOptions,
-    PullImageOptions, RemoteBackend, WaitCondition,
+    ApiError, Backend, CreateContainerRequest, ListContainersOptions, LogsOptions, RemoteBackend,
+    WaitCondition,
 };
 use sockerless_backend_aca::Config;
 use sockerless_backend_aca::azure::jobs::JobsClient;
@@ -200,20 +200,7 @@ async fn a_killed_daemon_loses_no_output_no_exit_and_leaks_no_job() {
         let log = dir.path().join("daemon.log");
         let mut daemon = spawn_daemon(&config, &sim.base_url(), &socket, &log);
         let client = connect(&socket).await;
-        let mut pull = client
-            .image_pull(
-                PullImageOptions {
-                    from_image: "busybox".into(),
-                    tag: Some("latest".into()),
-                    platform: None,
-                },
-                None,
-            )
-            .await
-            .expect("pull");
-        while let Some(item) = pull.next().await {
-            item.expect("pull progress");
-        }
+        pull_busybox(&client).await;
 
         let start_at = now_secs() + START_DELAY_SECS;
         let ids: Vec<String> = futures_util::stream::iter(0..CONTAINERS)
@@ -431,20 +418,7 @@ async fn a_start_cut_between_put_and_start_is_cleaned_up_and_can_run_again() {
         let log = dir.path().join("daemon.log");
         let mut daemon = spawn_daemon(&config, &sim.base_url(), &socket, &log);
         let client = connect(&socket).await;
-        let mut pull = client
-            .image_pull(
-                PullImageOptions {
-                    from_image: "busybox".into(),
-                    tag: Some("latest".into()),
-                    platform: None,
-                },
-                None,
-            )
-            .await
-            .expect("pull");
-        while let Some(item) = pull.next().await {
-            item.expect("pull progress");
-        }
+        pull_busybox(&client).await;
         let id = client
             .container_create(CreateContainerRequest {
                 name: Some("cut".into()),

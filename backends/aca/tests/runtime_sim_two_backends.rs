@@ -7,10 +7,11 @@ mod sim_support;
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use sim_support::{Env, GUARD, backend_on, create, setup, sh, sim_config, vars, wait_job_gone};
+use sim_support::{
+    Env, GUARD, backend_on, create, pull_busybox, setup, sh, sim_config, vars, wait_job_gone,
+};
 use sockerless_api::docker::ContainerCreateBody;
-use sockerless_api::{Backend, PullImageOptions, WaitCondition};
+use sockerless_api::{Backend, WaitCondition};
 use sockerless_backend_aca::AcaBackend;
 use sockerless_backend_aca::runtime::reconcile::{self, Action};
 use sockerless_backend_aca::store::records;
@@ -73,20 +74,7 @@ async fn each_backend_collects_its_own_orphans_and_leaves_the_others_jobs_alone(
         )
         .await;
         second.start_agent_endpoint().await.expect("endpoint");
-        let mut pull = second
-            .image_pull(
-                PullImageOptions {
-                    from_image: "busybox".into(),
-                    tag: Some("latest".into()),
-                    platform: None,
-                },
-                None,
-            )
-            .await
-            .expect("pull");
-        while let Some(item) = pull.next().await {
-            item.expect("pull progress");
-        }
+        pull_busybox(&second).await;
         assert_ne!(first.instance_id(), second.instance_id());
 
         let orphan_first = orphan_job(&first, "orphan-1").await;

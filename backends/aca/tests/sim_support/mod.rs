@@ -204,6 +204,21 @@ pub async fn setup_with(
         "{}",
         endpoint.callback_url
     );
+    pull_busybox(&backend).await;
+    Env {
+        sim,
+        backend,
+        _dir: dir,
+    }
+}
+
+/// The emulator's managed identity, for clients a test builds itself.
+pub fn credential(sim: &sockerless_azure_sim::RunningSim) -> Arc<dyn TokenCredential> {
+    Arc::new(SimIdentity { addr: sim.addr() })
+}
+
+/// `busybox:latest` pulled into `backend`'s catalog (from the test registry).
+pub async fn pull_busybox(backend: &(impl Backend + ?Sized)) {
     let mut pull = backend
         .image_pull(
             PullImageOptions {
@@ -218,16 +233,6 @@ pub async fn setup_with(
     while let Some(item) = pull.next().await {
         item.expect("pull progress");
     }
-    Env {
-        sim,
-        backend,
-        _dir: dir,
-    }
-}
-
-/// The emulator's managed identity, for clients a test builds itself.
-pub fn credential(sim: &sockerless_azure_sim::RunningSim) -> Arc<dyn TokenCredential> {
-    Arc::new(SimIdentity { addr: sim.addr() })
 }
 
 /// A backend on `config` against `sim` (a second one on the same data dir
