@@ -84,6 +84,30 @@ pub struct FaultConfig {
     /// which is answered 500 while set: a cloud that keeps failing one kind
     /// of call, to show what retries and collection do.
     pub fail_methods: Vec<String>,
+    /// Extra duration of a long-running operation, drawn uniformly from
+    /// `0..=lro_jitter_ms` per operation, in ms.
+    pub lro_jitter_ms: u64,
+    /// Fraction (0..=1) of long-running operations that end `Failed`
+    /// (the resource's `provisioningState` too).
+    pub lro_fail_rate: f64,
+    /// Fraction (0..=1) of long-running operations that end `Canceled`.
+    pub lro_cancel_rate: f64,
+    /// Fraction (0..=1) of ARM / Log Analytics requests whose connection is
+    /// dropped before any response.
+    pub drop_rate: f64,
+    /// Fraction (0..=1) of ARM writes that take effect and then answer 500
+    /// (the response lost after the side effect happened).
+    pub lost_response_rate: f64,
+    /// Fraction (0..=1) of token requests (Entra ID, managed identity)
+    /// answered 429 with `Retry-After`.
+    pub token_rate_429: f64,
+    /// Fraction (0..=1) of ACR requests (token exchange and `/v2/`)
+    /// answered 429 with `Retry-After`.
+    pub acr_rate_429: f64,
+    /// Registry hosts (e.g. `127.0.0.1:5000`) replicas cannot reach: a pull
+    /// from them fails in the replica as a firewalled registry would, while
+    /// clients outside the environment still reach it.
+    pub pull_blocked_registries: Vec<String>,
 }
 
 impl Default for FaultConfig {
@@ -97,7 +121,107 @@ impl Default for FaultConfig {
             lro_delay_ms: 1000,
             lro_polls: 0,
             fail_methods: Vec::new(),
+            lro_jitter_ms: 0,
+            lro_fail_rate: 0.0,
+            lro_cancel_rate: 0.0,
+            drop_rate: 0.0,
+            lost_response_rate: 0.0,
+            token_rate_429: 0.0,
+            acr_rate_429: 0.0,
+            pull_blocked_registries: Vec::new(),
         }
+    }
+}
+
+/// A named set of timings (`--profile`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Profile {
+    /// Quick: executions start at once, operations take about a second,
+    /// console rows are queryable after a fixed delay (most tests).
+    #[default]
+    Fast,
+    /// As slow as Azure: scheduling takes seconds to minutes, operations
+    /// seconds, console rows arrive 20 s to 3 min late and out of order, and
+    /// a workspace has no console table until its first row.
+    Azure,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Profile::Fast),
+            "azure" => Ok(Profile::Azure),
+            other => Err(format!("unknown profile '{other}' (fast, azure)")),
+        }
+    }
+}
+
+/// How long Azure takes to do things, beyond LRO pacing (in [`FaultConfig`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Timing {
+    /// Scheduling delay of a replica (before its images are pulled; the
+    /// execution is `Processing` meanwhile), drawn uniformly from
+    /// `scheduling_min_ms..=scheduling_max_ms`...
+    pub scheduling_min_ms: u64,
+    /// ... (upper bound of the common case) ...
+    pub scheduling_max_ms: u64,
+    /// ... except for this fraction (0..=1) of replicas, whose delay is drawn
+    /// from `scheduling_max_ms..=scheduling_tail_max_ms` (the rare
+    /// multi-minute wait).
+    pub scheduling_tail_rate: f64,
+    /// Upper bound of the tail.
+    pub scheduling_tail_max_ms: u64,
+    /// Extra ingestion delay per console row, drawn uniformly from
+    /// `0..=ingestion_jitter_ms` on top of `SimConfig::ingestion_delay`: rows
+    /// become queryable out of order.
+    pub ingestion_jitter_ms: u64,
+    /// A workspace answers `SemanticError` for `ContainerAppConsoleLogs_CL`
+    /// until its first row is ingested (the table does not exist yet).
+    pub table_absent_until_first_row: bool,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            scheduling_min_ms: 0,
+            scheduling_max_ms: 0,
+            scheduling_tail_rate: 0.0,
+            scheduling_tail_max_ms: 0,
+            ingestion_jitter_ms: 0,
+            table_absent_until_first_row: false,
+        }
+    }
+}
+
+impl Profile {
+    /// Sets every figure this profile names in `config` (the caller's
+    /// explicit settings are applied afterwards).
+    pub fn apply(self, config: &mut SimConfig) {
+        match self {
+            Profile::Fast => {
+                config.timing = Timing::default();
+                config.ingestion_delay = Duration::from_secs(5);
+                config.faults.lro_delay_ms = 1000;
+                config.faults.lro_jitter_ms = 0;
+            }
+            Profile::Azure => {
+                config.timing = Timing {
+                    scheduling_min_ms: 5_000,
+                    scheduling_max_ms: 40_000,
+                    scheduling_tail_rate: 0.02,
+                    scheduling_tail_max_ms: 180_000,
+                    ingestion_jitter_ms: 160_000,
+                    table_absent_until_first_row: true,
+                };
+                config.ingestion_delay = Duration::from_secs(20);
+                config.faults.lro_delay_ms = 2_000;
+                config.faults.lro_jitter_ms = 6_000;
+            }
+        }
+        config.profile = self;
     }
 }
 
@@ -127,8 +251,13 @@ pub struct SimConfig {
     pub registry_password: String,
     /// Environments that exist from the start.
     pub environments: Vec<EnvironmentSeed>,
-    /// Delay between a line being printed and it being queryable in Log Analytics.
+    /// Timing profile these figures started from (shown by `/_sim/config`).
+    pub profile: Profile,
+    /// Delay between a line being printed and it being queryable in Log
+    /// Analytics (the minimum: see [`Timing::ingestion_jitter_ms`]).
     pub ingestion_delay: Duration,
+    /// Scheduling and ingestion timing.
+    pub timing: Timing,
     /// Fault injection and LRO pacing at start.
     pub faults: FaultConfig,
     /// Bridge network of the engine that replicas run on. `None`: a network
@@ -162,7 +291,9 @@ impl Default for SimConfig {
             registry_username: "sim".into(),
             registry_password: crate::util::random_secret(),
             environments: vec![EnvironmentSeed::default()],
+            profile: Profile::Fast,
             ingestion_delay: Duration::from_secs(5),
+            timing: Timing::default(),
             faults: FaultConfig::default(),
             network: None,
             network_subnet: None,

@@ -266,6 +266,19 @@ pub async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(state.faults_snapshot()).into_response()
 }
 
+/// `GET /_sim/config`: the effective timing and fault figures (no secrets).
+pub async fn get_config(State(state): State<Arc<AppState>>) -> Response {
+    let c = &state.config;
+    axum::Json(json!({
+        "profile": c.profile,
+        "ingestionDelayMs": u64::try_from(c.ingestion_delay.as_millis()).unwrap_or(u64::MAX),
+        "timing": c.timing,
+        "faults": state.faults_snapshot(),
+        "consoleLogMaxBytes": c.console_log_max_bytes,
+    }))
+    .into_response()
+}
+
 /// `PUT /_sim/faults` with a (partial) `FaultConfig` in camelCase; missing
 /// fields take their defaults.
 pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Response {

@@ -40,7 +40,7 @@ use axum::routing::{any, get, post};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-pub use config::{EnvironmentSeed, FaultConfig, SimConfig, StorageAccountSeed};
+pub use config::{EnvironmentSeed, FaultConfig, Profile, SimConfig, StorageAccountSeed, Timing};
 use state::AppState;
 
 /// Errors starting the emulator.
@@ -272,6 +272,7 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
         .route("/_sim/network", get(faults::get_network))
+        .route("/_sim/config", get(faults::get_config))
         .route("/files/{account}/{share}", any(files::dispatch_share))
         .route("/files/{account}/{share}/{*path}", any(files::dispatch_path))
         .fallback(|| async {

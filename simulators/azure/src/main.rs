@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
 use sockerless_azure_sim::{
-    EnvironmentSeed, FaultConfig, SimConfig, Simulator, StorageAccountSeed,
+    EnvironmentSeed, FaultConfig, Profile, SimConfig, Simulator, StorageAccountSeed,
 };
 
 #[derive(Parser, Debug)]
@@ -70,12 +70,20 @@ struct Args {
     /// JSON file `{"environments":[{subscriptionId, resourceGroup, name, location, logAnalyticsWorkspaceId}]}`; replaces the flag-seeded environment.
     #[arg(long)]
     seed_file: Option<PathBuf>,
-    /// Log Analytics ingestion delay in milliseconds.
-    #[arg(long, default_value_t = 5000)]
-    ingestion_delay_ms: u64,
-    /// Minimum duration of long-running operations in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    lro_delay_ms: u64,
+    /// Timing profile: `fast` (executions at once, LROs 1 s, console rows
+    /// after 5 s) or `azure` (scheduling 5–40 s with a rare tail of minutes,
+    /// LROs of seconds, console rows 20 s–3 min late and out of order, no
+    /// console table until a workspace's first row). Flags below override
+    /// single figures; `GET /_sim/config` shows the effective ones.
+    #[arg(long, env = "SOCKERLESS_SIM_PROFILE", default_value = "fast")]
+    profile: Profile,
+    /// Log Analytics ingestion delay in milliseconds [default: the profile's].
+    #[arg(long)]
+    ingestion_delay_ms: Option<u64>,
+    /// Minimum duration of long-running operations in milliseconds
+    /// [default: the profile's].
+    #[arg(long)]
+    lro_delay_ms: Option<u64>,
     /// Minimum number of status polls before a long-running operation completes.
     #[arg(long, default_value_t = 0)]
     lro_polls: u32,
@@ -161,7 +169,8 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
     }
     // Unset credentials are random per start; `credentials.json` in the data
     // dir (0600) tells them to whoever may read it.
-    let defaults = SimConfig::default();
+    let mut defaults = SimConfig::default();
+    args.profile.apply(&mut defaults);
     Ok(SimConfig {
         listen: args.listen,
         engine: args.engine,
@@ -173,16 +182,21 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
         registry_username: args.registry_username,
         registry_password: args.registry_password.unwrap_or(defaults.registry_password),
         environments,
-        ingestion_delay: Duration::from_millis(args.ingestion_delay_ms),
+        profile: defaults.profile,
+        ingestion_delay: args
+            .ingestion_delay_ms
+            .map(Duration::from_millis)
+            .unwrap_or(defaults.ingestion_delay),
+        timing: defaults.timing.clone(),
         faults: FaultConfig {
             rate_429: args.rate_429,
             rate_500: args.rate_500,
             rate_503: args.rate_503,
             retry_after_secs: args.retry_after_secs,
             latency_ms: args.latency_ms,
-            lro_delay_ms: args.lro_delay_ms,
+            lro_delay_ms: args.lro_delay_ms.unwrap_or(defaults.faults.lro_delay_ms),
             lro_polls: args.lro_polls,
-            ..FaultConfig::default()
+            ..defaults.faults.clone()
         },
         network: args.network,
         network_subnet: args.network_subnet,
