@@ -58,6 +58,15 @@ pub struct RunArgs {
     /// Emulator mode: container engine running the job executions (unix:// only).
     #[arg(long, value_name = "URL", env = "SOCKERLESS_SIM_ENGINE", default_value = DEFAULT_ENGINE)]
     pub engine: String,
+    /// Emulator mode: timing profile of the emulator, `fast` or `azure` (executions scheduled in
+    /// 5–40 s, operations of seconds, console logs minutes late; see sockerless-azure-sim).
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        env = "SOCKERLESS_SIM_PROFILE",
+        default_value = "fast"
+    )]
+    pub emulator_profile: sockerless_azure_sim::Profile,
     /// Static agent binary for the agent image [default: sockerless-agent next to this
     /// executable, then $SOCKERLESS_AGENT_BIN].
     #[arg(long, value_name = "PATH")]

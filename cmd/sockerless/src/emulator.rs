@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use azure_core::credentials::TokenCredential;
-use sockerless_azure_sim::{EnvironmentSeed, RunningSim, SimConfig, Simulator, StorageAccountSeed};
+use sockerless_azure_sim::{
+    EnvironmentSeed, Profile, RunningSim, SimConfig, Simulator, StorageAccountSeed,
+};
 use sockerless_backend_aca::agent_image::{
     AgentImage, DEFAULT_REPOSITORY, DEFAULT_TAG, PushTarget,
 };
@@ -51,6 +53,8 @@ pub struct EmulatorOptions {
     pub docker_io_mirror: String,
     /// The static agent binary (unused when an agent image is configured).
     pub agent_bin: Result<PathBuf, String>,
+    /// Timing profile of the emulator.
+    pub profile: Profile,
 }
 
 /// The running emulator and what to clean up after it.
@@ -97,7 +101,7 @@ pub async fn start(
         ..EnvironmentSeed::default()
     };
     let storage = storage_account(&config)?;
-    let sim_config = SimConfig {
+    let mut sim_config = SimConfig {
         engine: options.engine.clone(),
         data_dir: Some(config.data_dir.join(SIM_SUBDIR)),
         environments: vec![seed.clone()],
@@ -105,6 +109,7 @@ pub async fn start(
         console_log_max_bytes: CONSOLE_LOG_MAX_BYTES,
         ..SimConfig::default()
     };
+    options.profile.apply(&mut sim_config);
     let (user, password) = (
         sim_config.registry_username.clone(),
         sim_config.registry_password.clone(),
@@ -334,6 +339,7 @@ mod tests {
             engine: "unix:///nonexistent/docker.sock".into(),
             docker_io_mirror: "http://127.0.0.1:5000".into(),
             agent_bin,
+            profile: Profile::Fast,
         }
     }
 

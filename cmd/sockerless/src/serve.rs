@@ -58,6 +58,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_DOCKER_IO_MIRROR.to_owned()),
             agent_bin: resolve_agent_bin(args.agent_bin.clone()),
+            profile: args.emulator_profile,
         };
         let (emulator, config, credential) = emulator::start(&args.backend, env, &options).await?;
         (Some(emulator), config, Some(credential))

@@ -78,6 +78,7 @@ impl AllInOne {
         engine: &Engine,
         agent: &Path,
         registry: &str,
+        profile: &str,
         log: &Path,
     ) -> Result<AllInOne> {
         let dir =
@@ -101,6 +102,8 @@ impl AllInOne {
             .arg(format!("http://{registry}"))
             .arg("--data-dir")
             .arg(dir.join("data"))
+            .arg("--emulator-profile")
+            .arg(profile)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -123,6 +123,26 @@ impl LogAnalyticsClient {
         query: &str,
         timespan: Option<&str>,
     ) -> Result<QueryResults, ApiError> {
+        self.query_table(workspace_id, query, timespan)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unavailable(format!(
+                    "aca: query Log Analytics workspace {workspace_id}: a table the query reads \
+                     does not exist yet (Log Analytics creates it with its first row)"
+                ))
+            })
+    }
+
+    /// [`Self::query`], with `None` when a table the query reads does not
+    /// exist: Log Analytics creates a table with its first ingested row, so a
+    /// new workspace answers `SemanticError` until then. For callers that read
+    /// one table, that means "no rows yet".
+    pub async fn query_table(
+        &self,
+        workspace_id: &str,
+        query: &str,
+        timespan: Option<&str>,
+    ) -> Result<Option<QueryResults>, ApiError> {
         let ctx = CallContext::new(
             format!("aca: query Log Analytics workspace {workspace_id}"),
             format!("Log Analytics Reader on workspace {workspace_id}"),
@@ -143,14 +163,52 @@ impl LogAnalyticsClient {
         let body = serde_json::to_vec(&QueryBody { query, timespan })
             .map_err(|e| ApiError::Internal(format!("{}: {e}", ctx.operation)))?;
         request.set_body(body);
-        let response = self
+        let response = match self
             .pipeline
             .send(&Context::new(), &mut request, None)
             .await
-            .map_err(|e| map_azure_error(&ctx, &e))?;
+        {
+            Ok(response) => response,
+            Err(e) if names_missing_table(&e) => return Ok(None),
+            Err(e) => return Err(map_azure_error(&ctx, &e)),
+        };
         serde_json::from_slice(&response.into_body())
+            .map(Some)
             .map_err(|e| ApiError::Internal(format!("{}: unexpected response: {e}", ctx.operation)))
     }
+}
+
+/// Whether `err` is Log Analytics' answer for a table that does not exist:
+/// 400 `BadArgumentError` whose inner errors hold `SemanticError` "Failed to
+/// resolve table or column expression named '…'".
+fn names_missing_table(err: &azure_core::Error) -> bool {
+    let azure_core::error::ErrorKind::HttpResponse {
+        status,
+        raw_response: Some(raw),
+        ..
+    } = err.kind()
+    else {
+        return false;
+    };
+    if u16::from(*status) != 400 {
+        return false;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(raw.body().as_ref()) else {
+        return false;
+    };
+    // The codes nest: error → innererror → innererror; any level may carry it.
+    let mut level = body.get("error");
+    let mut semantic = false;
+    let mut unresolved = false;
+    while let Some(e) = level {
+        semantic |= e.get("code").and_then(Value::as_str) == Some("SemanticError");
+        unresolved |= e
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.contains("Failed to resolve table"));
+        level = e.get("innererror");
+    }
+    semantic && unresolved
 }
 
 #[cfg(test)]
@@ -193,6 +251,32 @@ mod tests {
             matches!(err, ApiError::Internal(ref m) if m.contains("Log Analytics Reader on workspace other")),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_table_that_does_not_exist_yet_is_none_not_an_error() {
+        // Log Analytics' answer before a workspace's first console row.
+        const MISSING: &str = r#"{"error":{"message":"The request had some invalid properties","code":"BadArgumentError","correlationId":"c","innererror":{"code":"SemanticError","message":"A semantic error occurred.","innererror":{"code":"SEM0100","message":"'where' operator: Failed to resolve table or column expression named 'ContainerAppConsoleLogs_CL'"}}}}"#;
+        const SYNTAX: &str = r#"{"error":{"message":"The request had some invalid properties","code":"BadArgumentError","innererror":{"code":"SyntaxError","message":"A recognition error occurred."}}}"#;
+        let stub = Stub::start(|_, _, path, _| match path {
+            "/v1/workspaces/new/query" => StubReply::json(400, MISSING),
+            _ => StubReply::json(400, SYNTAX),
+        })
+        .await;
+        let client = LogAnalyticsClient::new(
+            stub.base.clone(),
+            Arc::new(StaticCredential),
+            &AzureOptions::default(),
+        );
+        let q = "ContainerAppConsoleLogs_CL | take 1";
+        assert_eq!(client.query_table("new", q, None).await.expect("ok"), None);
+        let err = client.query("new", q, None).await.expect_err("no table");
+        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+        let err = client
+            .query_table("other", "bad |", None)
+            .await
+            .expect_err("a syntax error stays an error");
+        assert!(matches!(err, ApiError::InvalidParameter(_)), "{err:?}");
     }
 
     #[tokio::test]

@@ -234,11 +234,14 @@ async fn analytics_lines(
         return Ok(Vec::new());
     };
     let query = crate::logs::analytics::console_query(job, execution);
-    let results = backend
+    let Some(results) = backend
         .azure()
         .log_analytics
-        .query(&workspace, &query, None)
-        .await?;
+        .query_table(&workspace, &query, None)
+        .await?
+    else {
+        return Err(crate::logs::analytics::nothing_yet(&workspace, execution));
+    };
     let mut lines: Vec<LogLine> = crate::logs::analytics::lines_from(&results)?
         .into_iter()
         .filter(|l| if l.stream == 2 { q.stderr } else { q.stdout })

@@ -27,6 +27,18 @@ pub fn console_query(job: &str, execution: &str) -> String {
     )
 }
 
+/// The answer for output that was never captured while Log Analytics has
+/// not created the console table yet (it does so with the workspace's first
+/// row, minutes after a replica prints): there is nothing to show *yet*,
+/// which an empty log would hide.
+pub fn nothing_yet(workspace: &str, execution: &str) -> ApiError {
+    ApiError::Unavailable(format!(
+        "the output of execution {execution} was not captured by the sockerless agent, and \
+         Log Analytics has nothing yet: workspace {workspace} has no {CONSOLE_TABLE} table \
+         until its first console row is ingested (minutes after a replica prints); try again later"
+    ))
+}
+
 fn parse_time(v: &Value) -> i64 {
     v.as_str()
         .and_then(|s| {

@@ -168,21 +168,41 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     tracing::info!(container = %record.id, job = %job_name, %execution, "execution started; waiting for the agent");
     tracing::debug!(target: super::TIMELINE, container = %record.id, job = %job_name, %execution, "execution_started");
 
-    let wait = Duration::from_secs(backend.config().agent_connect_timeout_secs);
+    // A replica that cannot pull its image stays pending (the execution
+    // `Running`) until replicaTimeout: waiting longer than that is pointless.
+    let replica_timeout =
+        super::template::replica_timeout(&stored.body, settings.replica_timeout_secs)
+            .ok()
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or(u64::MAX);
+    let connect_timeout = backend.config().agent_connect_timeout_secs;
+    let wait = Duration::from_secs(connect_timeout.min(replica_timeout));
     let outcome = tokio::select! {
         connected = tokio::time::timeout(wait, connections.wait_for(|g| *g > connected_before)) => {
             if matches!(connected, Ok(Ok(_))) {
                 return Ok(());
             }
-            format!(
-                "the sockerless agent of container {id} did not connect within {} s (execution {execution} of job {job_name}); \
-                 check that agent_callback_url is reachable from Azure Container Apps",
-                wait.as_secs()
-            )
+            if replica_timeout <= connect_timeout {
+                format!(
+                    "the replica of execution {execution} (job {job_name}) did not start the sockerless agent \
+                     within the job's replicaTimeout of {replica_timeout} s: its image {} could not be pulled \
+                     from inside Azure Container Apps (registry credentials or network), or its volumes' \
+                     storage is missing; ContainerAppSystemLogs_CL has the replica's events",
+                    image.reference
+                )
+            } else {
+                format!(
+                    "the sockerless agent of container {id} did not connect within {} s (execution {execution} of job {job_name}); \
+                     check that agent_callback_url is reachable from Azure Container Apps",
+                    wait.as_secs()
+                )
+            }
         }
         status = ended_before_agent(backend, &job_name, &execution) => format!(
-            "execution {execution} of job {job_name} ended with status {status} before the sockerless agent connected \
-             (image pull, init container or agent start failed; see the execution in Azure)"
+            "execution {execution} of job {job_name} ended with status {status} before the sockerless agent connected: \
+             the image {} could not be pulled from inside Azure Container Apps, an init container or the agent \
+             failed, or the replicaTimeout passed; ContainerAppSystemLogs_CL has the replica's events",
+            image.reference
         ),
     };
     rt.end_run();

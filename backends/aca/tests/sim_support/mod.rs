@@ -121,7 +121,15 @@ pub async fn setup(engine: String, registry: String, agent_image: String) -> Env
 /// The emulator as these tests run it: fixed test credentials, fast
 /// operations and ingestion.
 pub async fn start_sim(engine: String) -> sockerless_azure_sim::RunningSim {
-    Simulator::start(SimConfig {
+    start_sim_with(engine, |_| {}).await
+}
+
+/// [`start_sim`] with changes to the emulator's configuration.
+pub async fn start_sim_with(
+    engine: String,
+    tweak: impl FnOnce(&mut SimConfig),
+) -> sockerless_azure_sim::RunningSim {
+    let mut config = SimConfig {
         engine,
         // Fixed test credentials (the emulator's defaults are random per start).
         client_secret: "sockerless-sim-secret".into(),
@@ -133,9 +141,9 @@ pub async fn start_sim(engine: String) -> sockerless_azure_sim::RunningSim {
             ..FaultConfig::default()
         },
         ..SimConfig::default()
-    })
-    .await
-    .expect("emulator")
+    };
+    tweak(&mut config);
+    Simulator::start(config).await.expect("emulator")
 }
 
 /// The managed-identity header the emulator of [`start_sim`] expects.
@@ -189,7 +197,16 @@ pub async fn setup_with(
     agent_image: String,
     tweak: impl FnOnce(&mut Config),
 ) -> Env {
-    let sim = start_sim(engine).await;
+    setup_on(start_sim(engine).await, registry, agent_image, tweak).await
+}
+
+/// [`setup_with`] on an emulator the test started.
+pub async fn setup_on(
+    sim: sockerless_azure_sim::RunningSim,
+    registry: String,
+    agent_image: String,
+    tweak: impl FnOnce(&mut Config),
+) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = sim_config(&sim, dir.path(), &registry, agent_image, 0);
     tweak(&mut config);

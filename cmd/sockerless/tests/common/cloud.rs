@@ -88,6 +88,14 @@ impl Sockerless {
         serde_json::from_str(&out.stdout).expect("network JSON")
     }
 
+    /// The emulator's effective timing and faults (`GET /_sim/config`).
+    pub fn sim_config(&self) -> serde_json::Value {
+        let out = self
+            .curl(&["-f", &format!("{}/_sim/config", self.azure)])
+            .ok();
+        serde_json::from_str(&out.stdout).expect("config JSON")
+    }
+
     /// Sets the emulator's faults (`PUT /_sim/faults`, camelCase).
     pub fn set_faults(&self, faults: &serde_json::Value) {
         self.curl(&[

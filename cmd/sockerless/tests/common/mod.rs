@@ -19,6 +19,16 @@ use std::time::{Duration, Instant};
 
 /// Hang guard for one CLI command or one scenario step.
 pub const GUARD: Duration = Duration::from_secs(120);
+/// The hang guard for this run: under the emulator's azure profile
+/// (`SOCKERLESS_SIM_PROFILE=azure`, inherited by the all-in-one) a container
+/// waits up to minutes to be scheduled, so steps get ten times longer.
+#[allow(dead_code)]
+pub fn guard() -> Duration {
+    match std::env::var("SOCKERLESS_SIM_PROFILE").as_deref() {
+        Ok("azure") => GUARD * 10,
+        _ => GUARD,
+    }
+}
 /// Hang guard for the daemon's startup (it pushes the agent image).
 pub const STARTUP_GUARD: Duration = Duration::from_secs(120);
 /// The Docker CLI.
@@ -132,7 +142,7 @@ pub fn run(mut cmd: Command, input: Option<&[u8]>) -> Out {
     }
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
-    let deadline = Instant::now() + GUARD;
+    let deadline = Instant::now() + guard();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
@@ -142,7 +152,7 @@ pub fn run(mut cmd: Command, input: Option<&[u8]>) -> Out {
             let _ = child.wait();
             panic!(
                 "hang guard: {what} still running after {} s; stdout so far: {:?}",
-                GUARD.as_secs(),
+                guard().as_secs(),
                 stdout
                     .recv_timeout(Duration::from_secs(1))
                     .unwrap_or_default()
@@ -152,8 +162,8 @@ pub fn run(mut cmd: Command, input: Option<&[u8]>) -> Out {
     };
     Out {
         code: status.code().unwrap_or(-1),
-        stdout: stdout.recv_timeout(GUARD).unwrap_or_default(),
-        stderr: stderr.recv_timeout(GUARD).unwrap_or_default(),
+        stdout: stdout.recv_timeout(guard()).unwrap_or_default(),
+        stderr: stderr.recv_timeout(guard()).unwrap_or_default(),
     }
 }
 
@@ -257,7 +267,7 @@ impl Sockerless {
             "first stdout line"
         );
         let second = rx
-            .recv_timeout(GUARD)
+            .recv_timeout(guard())
             .expect("SOCKERLESS_AZURE_ENDPOINT line");
         daemon.azure = second
             .strip_prefix("export SOCKERLESS_AZURE_ENDPOINT=")
@@ -341,7 +351,7 @@ impl Sockerless {
 
     /// Polls `docker logs NAME` (hang guard) until its stdout contains `needle`.
     pub fn wait_for_log(&self, name: &str, needle: &str) -> String {
-        let deadline = Instant::now() + GUARD;
+        let deadline = Instant::now() + guard();
         loop {
             let out = self.docker(&["logs", name]);
             if out.stdout.contains(needle) {
@@ -366,7 +376,7 @@ impl Sockerless {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + GUARD;
+        let deadline = Instant::now() + guard();
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code();
