@@ -23,7 +23,9 @@ async fn set_faults(sim: &Sim, body: Value) {
 
 /// Polls the operation of `r` once it is done: the status resource's body.
 async fn finished(sim: &Sim, r: &Resp) -> Value {
-    let url = r.header("azure-asyncoperation").expect("Azure-AsyncOperation");
+    let url = r
+        .header("azure-asyncoperation")
+        .expect("Azure-AsyncOperation");
     for _ in 0..200 {
         let s = sim.arm(Method::GET, &url, None).await;
         assert_eq!(s.status, 200, "{:?}", s.body);
@@ -80,10 +82,15 @@ async fn overlapping_writes_on_a_job_answer_lock_conflict() {
 
     // Once it is done the job takes changes again; each holds the lock anew.
     assert_eq!(finished(&sim, &put).await["status"], "Succeeded");
-    let p = sim.arm(Method::PATCH, &job_path("locked"), Some(&patch)).await;
+    let p = sim
+        .arm(Method::PATCH, &job_path("locked"), Some(&patch))
+        .await;
     assert_eq!(p.status, 202);
     let d = sim.arm(Method::DELETE, &job_path("locked"), None).await;
-    assert_eq!((d.status.as_u16(), d.code()), (409, "ContainerAppLockConflict"));
+    assert_eq!(
+        (d.status.as_u16(), d.code()),
+        (409, "ContainerAppLockConflict")
+    );
     finished(&sim, &p).await;
     let d = sim.arm(Method::DELETE, &job_path("locked"), None).await;
     assert_eq!(d.status, 202);
@@ -109,7 +116,11 @@ async fn operations_can_fail_or_be_canceled_and_the_job_says_so() {
     assert!(status["endTime"].is_string());
     // The result URL answers with the failure itself.
     let result = sim
-        .arm(Method::GET, &put.header("location").expect("Location"), None)
+        .arm(
+            Method::GET,
+            &put.header("location").expect("Location"),
+            None,
+        )
         .await;
     assert_eq!(
         (result.status.as_u16(), result.code()),
@@ -142,7 +153,11 @@ async fn operations_can_fail_or_be_canceled_and_the_job_says_so() {
     assert_eq!(status["error"]["code"], "OperationCanceled");
     assert_eq!(provisioning(&sim, "flaky").await, "Canceled");
     let p = sim
-        .arm(Method::PATCH, &job_path("flaky"), Some(&json!({"tags": {"x": "y"}})))
+        .arm(
+            Method::PATCH,
+            &job_path("flaky"),
+            Some(&json!({"tags": {"x": "y"}})),
+        )
         .await;
     assert_eq!(p.status, 202);
     assert_eq!(finished(&sim, &p).await["status"], "Canceled");
@@ -168,7 +183,11 @@ async fn operation_outcomes_follow_the_rates_deterministically() {
     for i in 0..4 {
         let name = format!("rated-{i}");
         let put = sim
-            .arm(Method::PUT, &job_path(&name), Some(&job_body("busybox", &["true"])))
+            .arm(
+                Method::PUT,
+                &job_path(&name),
+                Some(&job_body("busybox", &["true"])),
+            )
             .await;
         assert_eq!(put.status, 201);
         let status = finished(&sim, &put).await;
@@ -185,20 +204,35 @@ async fn a_lost_response_leaves_the_write_applied() {
     let sim = Sim::start(fast_config()).await;
     set_faults(&sim, json!({"lroDelayMs": 0, "lostResponseRate": 1.0})).await;
     let put = sim
-        .arm(Method::PUT, &job_path("ghostly"), Some(&job_body("busybox", &["true"])))
+        .arm(
+            Method::PUT,
+            &job_path("ghostly"),
+            Some(&job_body("busybox", &["true"])),
+        )
         .await;
-    assert_eq!((put.status.as_u16(), put.code()), (500, "InternalServerError"));
+    assert_eq!(
+        (put.status.as_u16(), put.code()),
+        (500, "InternalServerError")
+    );
     // Reads are not writes: they answer, and show the job the PUT made.
     let g = sim.arm(Method::GET, &job_path("ghostly"), None).await;
     assert_eq!(g.status, 200, "{:?}", g.body);
     assert_eq!(g.body["name"], "ghostly");
     let secrets = sim
-        .arm(Method::POST, &format!("{}/listSecrets", job_path("ghostly")), None)
+        .arm(
+            Method::POST,
+            &format!("{}/listSecrets", job_path("ghostly")),
+            None,
+        )
         .await;
     assert_eq!(secrets.status, 200, "listSecrets only reads");
     // A failed write is not "lost": its error comes through.
     let bad = sim
-        .arm(Method::PUT, &job_path("Bad_Name"), Some(&job_body("busybox", &["true"])))
+        .arm(
+            Method::PUT,
+            &job_path("Bad_Name"),
+            Some(&job_body("busybox", &["true"])),
+        )
         .await;
     assert_eq!(bad.status, 400);
     // The delete happens though its answer is lost.
@@ -207,7 +241,12 @@ async fn a_lost_response_leaves_the_write_applied() {
     set_faults(&sim, json!({"lroDelayMs": 0})).await;
     let mut gone = false;
     for _ in 0..100 {
-        if sim.arm(Method::GET, &job_path("ghostly"), None).await.status == 404 {
+        if sim
+            .arm(Method::GET, &job_path("ghostly"), None)
+            .await
+            .status
+            == 404
+        {
             gone = true;
             break;
         }
@@ -260,8 +299,11 @@ async fn dropped_connections_get_no_response() {
         .map(|e| &e["status"])
         .collect();
     assert_eq!(statuses, [&json!(404), &json!(0), &json!(404), &json!(0)]);
-    sim.token("https://management.azure.com/.default", "sockerless-sim-secret")
-        .await;
+    sim.token(
+        "https://management.azure.com/.default",
+        "sockerless-sim-secret",
+    )
+    .await;
     sim.shutdown().await;
 }
 
@@ -271,7 +313,10 @@ async fn a_workspace_without_rows_has_no_console_table() {
     cfg.timing.table_absent_until_first_row = true;
     let sim = Sim::start(cfg).await;
     let token = sim
-        .token("https://api.loganalytics.io/.default", "sockerless-sim-secret")
+        .token(
+            "https://api.loganalytics.io/.default",
+            "sockerless-sim-secret",
+        )
         .await;
     let r = sim
         .call(

@@ -63,10 +63,19 @@ mod tests {
             lro_delay_ms: 3_600_000,
             ..FaultConfig::default()
         };
-        let op = arm.begin_operation("s", "eastus", OpEffect::JobProvisioned("k".into()), None, &slow);
+        let op = arm.begin_operation(
+            "s",
+            "eastus",
+            OpEffect::JobProvisioned("k".into()),
+            None,
+            &slow,
+        );
         assert_eq!(holder(&arm, "k"), Some(op.id.as_str()));
         let err = check_job(&arm, "k", "j").expect_err("locked");
-        assert_eq!((err.status.as_u16(), err.code.as_str()), (409, LOCK_CONFLICT));
+        assert_eq!(
+            (err.status.as_u16(), err.code.as_str()),
+            (409, LOCK_CONFLICT)
+        );
         assert!(err.message.contains("'j'"), "{}", err.message);
         // Other jobs are not locked by it.
         assert!(check_job(&arm, "other", "o").is_ok());
@@ -81,10 +90,19 @@ mod tests {
                 lro_fail_rate: rate,
                 ..FaultConfig::default()
             };
-            arm.begin_operation("s", "eastus", OpEffect::JobProvisioned("k".into()), None, &instant);
+            arm.begin_operation(
+                "s",
+                "eastus",
+                OpEffect::JobProvisioned("k".into()),
+                None,
+                &instant,
+            );
             arm.settle();
             assert!(check_job(&arm, "k", "j").is_ok(), "{state}");
-            assert_eq!(arm.jobs["k"].resource["properties"]["provisioningState"], state);
+            assert_eq!(
+                arm.jobs["k"].resource["properties"]["provisioningState"],
+                state
+            );
         }
     }
 }

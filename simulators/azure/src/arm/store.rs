@@ -261,7 +261,9 @@ impl ArmStore {
         } else {
             OpStatus::Succeeded
         };
-        let delay = faults.lro_delay_ms.saturating_add(jitter(faults.lro_jitter_ms));
+        let delay = faults
+            .lro_delay_ms
+            .saturating_add(jitter(faults.lro_jitter_ms));
         let op = Operation {
             id: uuid::Uuid::new_v4().to_string(),
             subscription: subscription.to_string(),

@@ -2,6 +2,8 @@
 //! output of replica containers, as table `ContainerAppConsoleLogs_CL`.
 
 mod eval;
+#[cfg(test)]
+mod ingestion_tests;
 pub mod kql;
 
 use std::collections::HashMap;
@@ -210,7 +212,11 @@ fn kql_error(e: &kql::KqlError) -> Response {
         "correlationId": uuid::Uuid::new_v4().to_string(),
         "innererror": inner,
     });
-    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": error }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": error })),
+    )
+        .into_response()
 }
 
 /// A Log Analytics error response.
