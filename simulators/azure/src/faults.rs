@@ -51,6 +51,8 @@ pub struct FaultState {
     acc_429: f64,
     acc_500: f64,
     acc_503: f64,
+    acc_drop: f64,
+    acc_lost: f64,
 }
 
 impl FaultState {
@@ -61,6 +63,8 @@ impl FaultState {
             acc_429: 0.0,
             acc_500: 0.0,
             acc_503: 0.0,
+            acc_drop: 0.0,
+            acc_lost: 0.0,
         }
     }
 
@@ -179,10 +183,18 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
     };
     let mut resp = match inject(&state, &method_of_request, &path).await {
         Some(fault) => fault,
-        None => next.run(req).await,
+        None => {
+            let resp = next.run(req).await;
+            lose_response(&state, &method_of_request, &path, resp)
+        }
     };
     if let Some(seq) = seq {
-        state.set_request_status(seq, resp.status().as_u16());
+        let status = if resp.extensions().get::<Dropped>().is_some() {
+            0
+        } else {
+            resp.status().as_u16()
+        };
+        state.set_request_status(seq, status);
     }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
@@ -191,6 +203,67 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
     h.insert("x-ms-correlation-request-id", correlation);
     resp
 }
+
+/// Whether a request changes ARM state: the writes whose response
+/// `lostResponseRate` may lose (a `list*` POST only reads).
+fn is_arm_write(method: &str, path: &str) -> bool {
+    if !path.starts_with("/subscriptions/") {
+        return false;
+    }
+    match method {
+        "PUT" | "PATCH" | "DELETE" => true,
+        "POST" => !path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.to_ascii_lowercase().starts_with("list")),
+        _ => false,
+    }
+}
+
+/// `lostResponseRate`: a write that took effect answers 500 all the same,
+/// as when Azure applied it and the response was lost on the way back. A
+/// client that retries must cope with the change being there already.
+fn lose_response(state: &AppState, method: &str, path: &str, resp: Response) -> Response {
+    if !resp.status().is_success() || !is_arm_write(method, path) {
+        return resp;
+    }
+    let lost = {
+        let mut f = state.faults();
+        let rate = f.config.lost_response_rate;
+        FaultState::draw(&mut f.acc_lost, rate)
+    };
+    if !lost {
+        return resp;
+    }
+    tracing::info!(%method, %path, "injected fault: response lost after the write took effect");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"error": {"code": "InternalServerError", "message": "An internal error occurred (injected by the emulator)."}})),
+    )
+        .into_response()
+}
+
+/// `dropRate`: the connection goes without a response. The middleware cannot
+/// reach the socket, so the response's body fails before its first byte:
+/// hyper then closes the connection with the head still unsent (it is only
+/// buffered until the body yields), and the client sees the connection
+/// closed before any response, as after a reset.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection dropped (injected by the emulator)",
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    // Marks it for the request log (status 0: no response was sent).
+    resp.extensions_mut().insert(Dropped);
+    resp
+}
+
+/// Marker of a [`dropped_connection`] response.
+#[derive(Debug, Clone, Copy)]
+struct Dropped;
 
 /// An injected fault response, or `None` to let the request through.
 async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> {
@@ -212,6 +285,8 @@ async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> 
             Some(500)
         } else if FaultState::draw(&mut f.acc_503, cfg.rate_503) {
             Some(503)
+        } else if FaultState::draw(&mut f.acc_drop, cfg.drop_rate) {
+            Some(0)
         } else {
             None
         };
@@ -221,6 +296,10 @@ async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> 
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     match fault {
+        Some((0, _)) => {
+            tracing::info!(%method, %path, "injected fault: connection dropped");
+            Some(dropped_connection())
+        }
         Some((429, retry)) => {
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -286,9 +365,12 @@ pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Resp
         Ok(cfg)
             if [cfg.rate_429, cfg.rate_500, cfg.rate_503]
                 .iter()
+                .chain(&[cfg.lro_fail_rate, cfg.lro_cancel_rate])
+                .chain(&[cfg.drop_rate, cfg.lost_response_rate])
                 .all(|r| (0.0..=1.0).contains(r)) =>
         {
             *state.faults() = FaultState::new(cfg.clone());
+            state.arm().reset_lro_draws();
             axum::Json(cfg).into_response()
         }
         Ok(_) => (

@@ -66,7 +66,8 @@ impl AppState {
         }
         AppState {
             tokens: TokenIssuer::new(&config.tenant_id),
-            logs: LogStore::bounded(config.ingestion_delay, config.console_log_max_bytes),
+            logs: LogStore::bounded(config.ingestion_delay, config.console_log_max_bytes)
+                .with_timing(&config.timing),
             runner: Runner::new(
                 &config.engine,
                 &data_dir.display().to_string(),

@@ -75,7 +75,8 @@ async fn cpu_memory_pairs() {
     let mut c2 = c.clone();
     c2["name"] = json!("side");
     two["properties"]["template"]["containers"] = json!([c, c2]);
-    assert_eq!(put_code(&sim, "pairs", &two).await.0, 201);
+    // Each update waits for the last: a PUT during one is a lock conflict.
+    assert_eq!(create_job(&sim, "pairs", &two).await.status, 201);
     for (cpu, mem) in [
         (0.25, "0.5Gi"),
         (0.75, "1.5Gi"),
@@ -84,7 +85,11 @@ async fn cpu_memory_pairs() {
         (0.5, "1024Mi"),
     ] {
         let body = with(valid(), res, json!({"cpu": cpu, "memory": mem}));
-        assert_eq!(put_code(&sim, "pairs", &body).await.0, 200, "{cpu}/{mem}");
+        assert_eq!(
+            create_job(&sim, "pairs", &body).await.status,
+            200,
+            "{cpu}/{mem}"
+        );
     }
     sim.shutdown().await;
 }

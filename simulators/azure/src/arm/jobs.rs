@@ -218,6 +218,7 @@ pub async fn put_job(
     let env_key = environment_key(&arm, &env_id)?;
     validate_job_properties(&props, &env_facts(&arm, &env_key))?;
     let key = job_key(&sub, &rg, &name);
+    super::lock::check_job(&arm, &key, &name)?;
     let existing = arm.jobs.get(&key);
     if let Some(job) = existing {
         if job.resource["properties"]["provisioningState"] == "Deleting" {
@@ -356,6 +357,7 @@ pub async fn patch_job(
     apply_defaults(&mut resource["properties"]);
     validate_job_properties(&resource["properties"], &env_facts(&arm, &env_key))?;
     let key = job_key(&sub, &rg, &name);
+    super::lock::check_job(&arm, &key, &name)?;
     let location = resource["location"]
         .as_str()
         .unwrap_or_default()
@@ -388,6 +390,7 @@ pub async fn delete_job(
     let faults = state.faults_snapshot();
     let key = job_key(&sub, &rg, &name);
     let mut arm = state.arm();
+    super::lock::check_job(&arm, &key, &name)?;
     let Some(job) = arm.jobs.get_mut(&key) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };

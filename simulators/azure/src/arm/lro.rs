@@ -66,13 +66,16 @@ pub async fn operation_status(
     Path((sub, location, id)): Path<(String, String, String)>,
 ) -> ArmResult {
     let op = lookup(&state, &sub, &id)?;
-    let body = json!({
+    let mut body = json!({
         "id": format!("/subscriptions/{sub}/providers/Microsoft.App/locations/{location}/containerappOperationStatuses/{id}"),
         "name": op.id,
-        "status": match op.status { OpStatus::InProgress => "InProgress", OpStatus::Succeeded => "Succeeded" },
+        "status": op.status.as_str(),
         "startTime": op.start_time,
         "endTime": op.end_time,
     });
+    if let Some(error) = operation_error(op.status) {
+        body["error"] = json!({"code": error.code, "message": error.message});
+    }
     let mut resp = axum::Json(body).into_response();
     if op.status == OpStatus::InProgress {
         resp.headers_mut()
@@ -90,10 +93,32 @@ pub async fn operation_result(
     if op.status == OpStatus::InProgress {
         return Ok((StatusCode::ACCEPTED, lro_headers(&state, &op, true)).into_response());
     }
+    // ARM's result URL answers a failed operation with the failure itself.
+    if let Some(error) = operation_error(op.status) {
+        return Err(error);
+    }
     Ok(match op.result {
         Some(body) => axum::Json(body).into_response(),
         None => StatusCode::OK.into_response(),
     })
+}
+
+/// Why an operation did not succeed, as its status's `error` (the spec's
+/// `OperationStatusResult.error`, an `ErrorDetail`) and as the answer of its
+/// result URL; `None` unless it failed or was canceled.
+fn operation_error(status: OpStatus) -> Option<ArmError> {
+    match status {
+        OpStatus::Failed => Some(ArmError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ContainerAppOperationError",
+            "The operation failed: an internal error occurred while provisioning the job (injected by the emulator). Please retry the operation.",
+        )),
+        OpStatus::Canceled => Some(ArmError::conflict(
+            "OperationCanceled",
+            "The operation was canceled (injected by the emulator). Please retry the operation.",
+        )),
+        OpStatus::InProgress | OpStatus::Succeeded => None,
+    }
 }
 
 /// Shortcut for handlers: an operation response.

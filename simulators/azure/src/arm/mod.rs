@@ -4,6 +4,7 @@
 pub mod environments;
 pub mod executions;
 pub mod jobs;
+pub mod lock;
 pub mod lro;
 pub mod storage;
 pub mod store;

@@ -16,7 +16,8 @@ pub struct JobRecord {
     pub resource: Value,
     /// Key of the environment the job lives in.
     pub environment_key: String,
-    /// Operation that will move provisioningState to Succeeded.
+    /// Operation that is changing the job (create, update or delete): while
+    /// it runs the job is locked ([`super::lock`]).
     pub pending_op: Option<String>,
 }
 
@@ -114,6 +115,54 @@ pub enum OpStatus {
     InProgress,
     /// Done.
     Succeeded,
+    /// Ended in error (injected: `lroFailRate`).
+    Failed,
+    /// Ended without taking effect (injected: `lroCancelRate`).
+    Canceled,
+}
+
+impl OpStatus {
+    /// Name used in the API (and as the resource's `provisioningState`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpStatus::InProgress => "InProgress",
+            OpStatus::Succeeded => "Succeeded",
+            OpStatus::Failed => "Failed",
+            OpStatus::Canceled => "Canceled",
+        }
+    }
+}
+
+/// Running sums that make injected LRO outcomes deterministic, as
+/// `faults.rs` does for request faults.
+#[derive(Debug, Default)]
+struct LroDraws {
+    fail: f64,
+    cancel: f64,
+}
+
+fn draw(acc: &mut f64, rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    *acc += rate.min(1.0);
+    if *acc >= 1.0 - 1e-9 {
+        *acc -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
+/// A uniform draw from `0..=max` (0 when `max` is 0).
+pub fn jitter(max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    // A v4 UUID is 122 random bits from the OS: enough for a delay, without a
+    // random-number crate for this alone.
+    let bits = uuid::Uuid::new_v4().as_u128();
+    u64::try_from(bits % (u128::from(max) + 1)).unwrap_or(0)
 }
 
 /// A long-running operation.
@@ -136,6 +185,8 @@ pub struct Operation {
     delay: Duration,
     /// Status.
     pub status: OpStatus,
+    /// How it will end, drawn when it began.
+    outcome: OpStatus,
     effect: OpEffect,
     /// Body the `Location` URL returns once done (`None`: empty 200).
     pub result: Option<Value>,
@@ -159,6 +210,7 @@ pub struct ArmStore {
     /// Operations by ID.
     pub operations: HashMap<String, Operation>,
     next_seq: u64,
+    draws: LroDraws,
 }
 
 /// Normalises an Azure location the way ARM does in URLs (`East US` → `eastus`).
@@ -177,7 +229,15 @@ impl ArmStore {
         self.next_seq
     }
 
-    /// Registers a new operation, paced by `faults`.
+    /// Starts the injected LRO outcomes afresh (new fault settings).
+    pub fn reset_lro_draws(&mut self) {
+        self.draws = LroDraws::default();
+    }
+
+    /// Registers a new operation, paced by `faults` (`lroDelayMs` plus a draw
+    /// of `lroJitterMs`). An operation on a job may be drawn to fail or be
+    /// canceled (`lroFailRate`, `lroCancelRate`); it locks the job until it
+    /// ends.
     pub fn begin_operation(
         &mut self,
         subscription: &str,
@@ -186,6 +246,24 @@ impl ArmStore {
         result: Option<Value>,
         faults: &FaultConfig,
     ) -> Operation {
+        let job = match &effect {
+            OpEffect::JobProvisioned(key) | OpEffect::JobDeleted(key) => Some(key.clone()),
+            OpEffect::Nothing => None,
+        };
+        // Only job writes have a provisioningState to leave Failed; a start
+        // or stop that "failed" while its execution runs would contradict it.
+        let outcome = if job.is_none() {
+            OpStatus::Succeeded
+        } else if draw(&mut self.draws.fail, faults.lro_fail_rate) {
+            OpStatus::Failed
+        } else if draw(&mut self.draws.cancel, faults.lro_cancel_rate) {
+            OpStatus::Canceled
+        } else {
+            OpStatus::Succeeded
+        };
+        let delay = faults
+            .lro_delay_ms
+            .saturating_add(jitter(faults.lro_jitter_ms));
         let op = Operation {
             id: uuid::Uuid::new_v4().to_string(),
             subscription: subscription.to_string(),
@@ -195,11 +273,15 @@ impl ArmStore {
             end_time: None,
             polls: 0,
             needed_polls: faults.lro_polls,
-            delay: Duration::from_millis(faults.lro_delay_ms),
+            delay: Duration::from_millis(delay),
             status: OpStatus::InProgress,
+            outcome,
             effect,
             result,
         };
+        if let Some(record) = job.and_then(|key| self.jobs.get_mut(&key)) {
+            record.pending_op = Some(op.id.clone());
+        }
         self.operations.insert(op.id.clone(), op.clone());
         op
     }
@@ -226,10 +308,28 @@ impl ArmStore {
             let Some(op) = self.operations.get_mut(&id) else {
                 continue;
             };
-            op.status = OpStatus::Succeeded;
+            op.status = op.outcome;
             op.end_time = Some(util::now_rfc3339());
-            let effect = op.effect.clone();
-            self.apply(effect, &id);
+            let (effect, outcome) = (op.effect.clone(), op.outcome);
+            if outcome == OpStatus::Succeeded {
+                self.apply(effect, &id);
+            } else {
+                self.abandon(effect, outcome, &id);
+            }
+        }
+    }
+
+    /// A failed or canceled operation leaves the job as it stood, marked
+    /// with the outcome: it can be PUT again or deleted.
+    fn abandon(&mut self, effect: OpEffect, outcome: OpStatus, op_id: &str) {
+        let (OpEffect::JobProvisioned(key) | OpEffect::JobDeleted(key)) = effect else {
+            return;
+        };
+        if let Some(job) = self.jobs.get_mut(&key)
+            && job.pending_op.as_deref() == Some(op_id)
+        {
+            job.resource["properties"]["provisioningState"] = json!(outcome.as_str());
+            job.pending_op = None;
         }
     }
 

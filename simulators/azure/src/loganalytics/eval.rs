@@ -128,13 +128,26 @@ fn compare(a: &Cell, b: &Cell) -> Ordering {
     }
 }
 
+/// The error of a query whose table does not exist (in the workspace):
+/// Kusto names the first operator applied to it.
+pub fn unresolved_table(q: &Query) -> KqlError {
+    let operator = match q.stages.first() {
+        Some(Stage::Where(_)) => "'where' operator: ",
+        Some(Stage::OrderBy(_)) => "'order' operator: ",
+        Some(Stage::Take(_)) => "'take' operator: ",
+        Some(Stage::Project(_)) => "'project' operator: ",
+        None => "",
+    };
+    semantic(format!(
+        "{operator}Failed to resolve table or column expression named '{}'",
+        q.table
+    ))
+}
+
 /// Runs `q` over `rows`, giving a `Table` of the response.
 pub fn run(q: &Query, rows: &[LogRow]) -> Result<Value, KqlError> {
     if q.table != TABLE {
-        return Err(semantic(format!(
-            "Failed to resolve table or column expression named '{}'",
-            q.table
-        )));
+        return Err(unresolved_table(q));
     }
     let mut cols: Vec<usize> = (0..COLUMNS.len()).collect();
     let mut data: Vec<&LogRow> = rows.iter().collect();

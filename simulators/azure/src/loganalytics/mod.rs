@@ -2,6 +2,8 @@
 //! output of replica containers, as table `ContainerAppConsoleLogs_CL`.
 
 mod eval;
+#[cfg(test)]
+mod ingestion_tests;
 pub mod kql;
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use crate::auth::{LOG_ANALYTICS_AUDIENCES, TokenError};
+use crate::config::Timing;
 use crate::state::AppState;
 
 pub use eval::{COLUMNS, TABLE};
@@ -79,6 +82,8 @@ impl LogRow {
 pub struct LogStore {
     rows: Arc<Mutex<Rows>>,
     delay: TimeDelta,
+    jitter_ms: u64,
+    table_absent_until_first_row: bool,
     max_bytes: usize,
 }
 
@@ -86,6 +91,10 @@ pub struct LogStore {
 struct Rows {
     rows: std::collections::VecDeque<LogRow>,
     bytes: usize,
+    /// When each workspace's (lowercase) first row became queryable: its
+    /// table exists from then on, whatever retention drops later. One entry
+    /// per workspace of a seeded environment.
+    first_row: HashMap<String, DateTime<Utc>>,
 }
 
 /// Default bound of the console rows kept, in bytes.
@@ -103,21 +112,38 @@ impl LogStore {
         LogStore {
             rows: Arc::new(Mutex::new(Rows::default())),
             delay: TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX),
+            jitter_ms: 0,
+            table_absent_until_first_row: false,
             max_bytes,
         }
+    }
+
+    /// The store with `timing`'s ingestion figures: each row's delay gets a
+    /// random extra of up to `ingestion_jitter_ms` (rows become queryable out
+    /// of order), and a workspace may have no table before its first row.
+    pub fn with_timing(mut self, timing: &Timing) -> Self {
+        self.jitter_ms = timing.ingestion_jitter_ms;
+        self.table_absent_until_first_row = timing.table_absent_until_first_row;
+        self
     }
 
     /// Ingests a line printed now.
     pub fn ingest(&self, line: ConsoleLine) {
         let now = Utc::now();
+        let extra = i64::try_from(crate::arm::store::jitter(self.jitter_ms)).unwrap_or(0);
+        let time_received = now
+            .checked_add_signed(self.delay)
+            .and_then(|t| t.checked_add_signed(TimeDelta::milliseconds(extra)))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let workspace = line.source.workspace_id.to_ascii_lowercase();
         let row = LogRow {
             line,
             time_generated: now,
-            time_received: now
-                .checked_add_signed(self.delay)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            time_received,
         };
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        let first = rows.first_row.entry(workspace).or_insert(time_received);
+        *first = (*first).min(time_received);
         rows.bytes += row.cost();
         rows.rows.push_back(row);
         while rows.bytes > self.max_bytes {
@@ -131,6 +157,22 @@ impl LogStore {
         if rows.rows.capacity() > 4 * len.max(1024) {
             rows.rows.shrink_to(2 * len);
         }
+    }
+
+    /// Whether `ContainerAppConsoleLogs_CL` exists at `now` in one of
+    /// `workspaces`: always, unless the table is absent until a workspace's
+    /// first row is queryable (Azure creates a custom table on first
+    /// ingestion).
+    pub fn table_exists(&self, workspaces: &[String], now: DateTime<Utc>) -> bool {
+        if !self.table_absent_until_first_row {
+            return true;
+        }
+        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        workspaces.iter().any(|w| {
+            rows.first_row
+                .get(&w.to_ascii_lowercase())
+                .is_some_and(|t| *t <= now)
+        })
     }
 
     /// Rows of `workspaces` that are visible at `now`.
@@ -149,6 +191,32 @@ impl LogStore {
             .cloned()
             .collect()
     }
+}
+
+/// The answer to a refused query: `BadArgumentError` around the KQL error.
+/// A semantic error nests as Log Analytics does: `SemanticError` ("A
+/// semantic error occurred.") around Kusto's own code, `SEM0100` for a name
+/// that does not resolve (a table not there yet among them).
+fn kql_error(e: &kql::KqlError) -> Response {
+    let mut inner = json!({"code": e.code, "message": e.message});
+    if e.code == "SemanticError" && e.message.contains("Failed to resolve") {
+        inner = json!({
+            "code": "SemanticError",
+            "message": "A semantic error occurred.",
+            "innererror": {"code": "SEM0100", "message": e.message},
+        });
+    }
+    let error = json!({
+        "message": "The request had some invalid properties",
+        "code": "BadArgumentError",
+        "correlationId": uuid::Uuid::new_v4().to_string(),
+        "innererror": inner,
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": error })),
+    )
+        .into_response()
 }
 
 /// A Log Analytics error response.
@@ -321,27 +389,18 @@ pub async fn query(
     };
     let parsed = match kql::parse(&text, now) {
         Ok(p) => p,
-        Err(e) => {
-            return la_error(
-                StatusCode::BAD_REQUEST,
-                "BadArgumentError",
-                "The request had some invalid properties",
-                Some((e.code, &e.message)),
-            );
-        }
+        Err(e) => return kql_error(&e),
     };
+    if parsed.table == TABLE && !state.logs.table_exists(&workspaces, now) {
+        return kql_error(&eval::unresolved_table(&parsed));
+    }
     let mut rows = state.logs.visible(&workspaces, now);
     if let Some((start, end)) = window {
         rows.retain(|r| r.time_generated >= start && r.time_generated <= end);
     }
     match eval::run(&parsed, &rows) {
         Ok(table) => axum::Json(json!({ "tables": [table] })).into_response(),
-        Err(e) => la_error(
-            StatusCode::BAD_REQUEST,
-            "BadArgumentError",
-            "The request had some invalid properties",
-            Some((e.code, &e.message)),
-        ),
+        Err(e) => kql_error(&e),
     }
 }
 
