@@ -51,6 +51,8 @@ pub struct FaultState {
     acc_429: f64,
     acc_500: f64,
     acc_503: f64,
+    acc_token_429: f64,
+    acc_acr_429: f64,
 }
 
 impl FaultState {
@@ -61,7 +63,19 @@ impl FaultState {
             acc_429: 0.0,
             acc_500: 0.0,
             acc_503: 0.0,
+            acc_token_429: 0.0,
+            acc_acr_429: 0.0,
         }
+    }
+
+    /// Whether this token request (Entra ID, managed identity) is throttled.
+    pub fn draw_token_429(&mut self) -> bool {
+        Self::draw(&mut self.acc_token_429, self.config.token_rate_429)
+    }
+
+    /// Whether this ACR request (token endpoints, `/v2/`) is throttled.
+    pub fn draw_acr_429(&mut self) -> bool {
+        Self::draw(&mut self.acc_acr_429, self.config.acr_rate_429)
     }
 
     fn draw(acc: &mut f64, rate: f64) -> bool {
