@@ -43,6 +43,39 @@ pub struct Claims {
     /// Token use: `aad`, `acr_refresh` or `acr_access`.
     #[serde(default)]
     pub typ: String,
+    /// Application (client) ID of the caller, as Entra ID puts it in tokens.
+    #[serde(default)]
+    pub appid: String,
+    /// Object ID of the caller's service principal or managed identity.
+    #[serde(default)]
+    pub oid: String,
+    /// What an ACR access token grants (`[{type, name, actions}]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<AccessEntry>,
+}
+
+/// One grant of an ACR access token, as in ACR's token claim set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessEntry {
+    /// `repository` or `registry`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Repository name, or `catalog`.
+    pub name: String,
+    /// Granted actions (`pull`, `push`, `delete`, `*`).
+    pub actions: Vec<String>,
+}
+
+/// The object ID Entra ID would give the principal `sub` in `tenant`: stable
+/// across tokens and restarts, so a role table can name it.
+pub fn object_id(tenant: &str, sub: &str) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(format!("oid:{tenant}:{sub}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// Why a bearer token was refused.
@@ -81,7 +114,19 @@ impl TokenIssuer {
     }
 
     /// Signs a token for `aud`, returning it with its expiry (unix seconds).
+    /// The caller's application and object IDs are derived from `sub`.
     pub fn issue(&self, aud: &str, sub: &str, typ: &str) -> (String, i64) {
+        self.issue_access(aud, sub, typ, Vec::new())
+    }
+
+    /// [`TokenIssuer::issue`] carrying ACR grants.
+    pub fn issue_access(
+        &self,
+        aud: &str,
+        sub: &str,
+        typ: &str,
+        access: Vec<AccessEntry>,
+    ) -> (String, i64) {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             aud: aud.to_string(),
@@ -92,6 +137,9 @@ impl TokenIssuer {
             nbf: now - 300,
             exp: now + TOKEN_LIFETIME_SECS,
             typ: typ.to_string(),
+            appid: sub.to_string(),
+            oid: object_id(&self.tenant, sub),
+            access,
         };
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
@@ -171,6 +219,44 @@ pub const ARM_AUDIENCES: &[&str] = &[
 ];
 /// Audiences accepted by the Log Analytics query API.
 pub const LOG_ANALYTICS_AUDIENCES: &[&str] = &["https://api.loganalytics.io"];
+/// Audiences of the Entra ID tokens ACR's `/oauth2/exchange` accepts: ARM's
+/// (what `az acr login` sends) and ACR's own resource.
+pub const ACR_AUDIENCES: &[&str] = &[
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+    "https://containerregistry.azure.net",
+];
+
+/// An injected 429 for a token request (`FaultConfig::token_rate_429`), in
+/// the shape of the endpoint's own errors, or `None` to serve it.
+fn throttled(state: &AppState, msi: bool) -> Option<Response> {
+    let retry = {
+        let mut f = state.faults();
+        if !f.draw_token_429() {
+            return None;
+        }
+        f.config.retry_after_secs
+    };
+    // MSAL retries `temporarily_unavailable` after `Retry-After`; the
+    // managed identity endpoint answers in its own `{statusCode, message}`.
+    let body = if msi {
+        json!({"statusCode": 429, "message": "Too many requests (injected by the emulator)."})
+    } else {
+        json!({
+            "error": "temporarily_unavailable",
+            "error_description": "The request was throttled (injected by the emulator).",
+            "timestamp": chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string(),
+            "trace_id": uuid::Uuid::new_v4().to_string(),
+            "correlation_id": uuid::Uuid::new_v4().to_string(),
+        })
+    };
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(retry),
+    );
+    Some(r)
+}
 
 /// Form of the client-credentials grant.
 #[derive(Debug, Deserialize)]
@@ -199,6 +285,9 @@ pub async fn token_endpoint(
     Path(_tenant): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
+    if let Some(r) = throttled(&state, false) {
+        return r;
+    }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return aad_error(
             StatusCode::BAD_REQUEST,
@@ -264,6 +353,9 @@ pub async fn msi_endpoint(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Some(r) = throttled(&state, true) {
+        return r;
+    }
     let header_ok = headers
         .get("x-identity-header")
         .and_then(|v| v.to_str().ok())

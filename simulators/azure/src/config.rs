@@ -274,6 +274,9 @@ pub struct SimConfig {
     /// first, as a workspace's retention drops them. Default
     /// [`crate::loganalytics::DEFAULT_MAX_BYTES`].
     pub console_log_max_bytes: usize,
+    /// Role assignments ARM, Log Analytics and the registry check. `None`:
+    /// every identity holds every role.
+    pub roles: Option<crate::roles::RoleTable>,
 }
 
 impl Default for SimConfig {
@@ -299,6 +302,7 @@ impl Default for SimConfig {
             network_subnet: None,
             storage_accounts: vec![StorageAccountSeed::default()],
             console_log_max_bytes: crate::loganalytics::DEFAULT_MAX_BYTES,
+            roles: None,
         }
     }
 }

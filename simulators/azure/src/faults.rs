@@ -53,6 +53,8 @@ pub struct FaultState {
     acc_503: f64,
     acc_drop: f64,
     acc_lost: f64,
+    acc_token_429: f64,
+    acc_acr_429: f64,
 }
 
 impl FaultState {
@@ -65,7 +67,19 @@ impl FaultState {
             acc_503: 0.0,
             acc_drop: 0.0,
             acc_lost: 0.0,
+            acc_token_429: 0.0,
+            acc_acr_429: 0.0,
         }
+    }
+
+    /// Whether this token request (Entra ID, managed identity) is throttled.
+    pub fn draw_token_429(&mut self) -> bool {
+        Self::draw(&mut self.acc_token_429, self.config.token_rate_429)
+    }
+
+    /// Whether this ACR request (token endpoints, `/v2/`) is throttled.
+    pub fn draw_acr_429(&mut self) -> bool {
+        Self::draw(&mut self.acc_acr_429, self.config.acr_rate_429)
     }
 
     fn draw(acc: &mut f64, rate: f64) -> bool {

@@ -23,6 +23,7 @@ pub mod faults;
 pub mod files;
 pub mod loganalytics;
 pub mod registry;
+pub mod roles;
 pub mod runner;
 pub mod state;
 mod util;

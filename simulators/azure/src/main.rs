@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
+use sockerless_azure_sim::roles::RoleTable;
 use sockerless_azure_sim::{
     EnvironmentSeed, FaultConfig, Profile, SimConfig, Simulator, StorageAccountSeed,
 };
@@ -118,6 +119,27 @@ struct Args {
         value_delimiter = ' '
     )]
     storage_accounts: Vec<String>,
+    /// JSON role table `{"roleAssignments":[{principalId, roleDefinitionName,
+    /// scope}]}` (built-in roles: Owner, Contributor, Reader, Log Analytics
+    /// Reader/Contributor, AcrPull, AcrPush, AcrDelete) [default: every
+    /// identity holds every role].
+    #[arg(long)]
+    roles_file: Option<PathBuf>,
+}
+
+/// Largest role table file read (a table is bounded in assignments anyway).
+const MAX_ROLES_FILE: u64 = 4 << 20;
+
+fn roles(path: &std::path::Path) -> anyhow::Result<RoleTable> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if len > MAX_ROLES_FILE {
+        bail!("{} is larger than {MAX_ROLES_FILE} bytes", path.display());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    RoleTable::from_json(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 #[derive(Deserialize)]
@@ -169,6 +191,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
     }
     // Unset credentials are random per start; `credentials.json` in the data
     // dir (0600) tells them to whoever may read it.
+    let roles = args.roles_file.as_deref().map(roles).transpose()?;
     let mut defaults = SimConfig::default();
     args.profile.apply(&mut defaults);
     Ok(SimConfig {
@@ -202,6 +225,7 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
         network_subnet: args.network_subnet,
         storage_accounts,
         console_log_max_bytes: defaults.console_log_max_bytes,
+        roles,
     })
 }
 

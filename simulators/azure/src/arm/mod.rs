@@ -115,8 +115,12 @@ async fn arm_guard(
     req: Request,
     next: Next,
 ) -> Response {
-    if let Err(e) = state.tokens.check_bearer(req.headers(), ARM_AUDIENCES) {
-        return auth_error(e).into_response();
+    let claims = match state.tokens.check_bearer(req.headers(), ARM_AUDIENCES) {
+        Ok(c) => c,
+        Err(e) => return auth_error(e).into_response(),
+    };
+    if let Some(r) = crate::roles::check_arm(&state, &claims, req.method(), req.uri().path()) {
+        return r;
     }
     let storage = req.uri().path().contains("/providers/Microsoft.Storage/");
     let supported: &[&str] = if storage {

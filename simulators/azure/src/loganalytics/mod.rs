@@ -297,7 +297,11 @@ pub async fn query(
     body: Bytes,
 ) -> Response {
     match state.tokens.check_bearer(&headers, LOG_ANALYTICS_AUDIENCES) {
-        Ok(_) => {}
+        Ok(claims) => {
+            if let Some(r) = crate::roles::check_log_analytics(&state, &claims) {
+                return r;
+            }
+        }
         Err(TokenError::Missing) => {
             return la_error(
                 StatusCode::UNAUTHORIZED,

@@ -46,6 +46,9 @@ fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
 
 /// `GET /v2/`.
 pub async fn base(State(state): State<Arc<AppState>>, h: HeaderMap) -> Response {
+    if let Some(r) = auth::throttled(&state) {
+        return r;
+    }
     if let Err(r) = auth::check(&state, &h, "") {
         return *r;
     }
@@ -58,6 +61,9 @@ pub async fn catalog(
     h: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Some(r) = auth::throttled(&state) {
+        return r;
+    }
     if let Err(r) = auth::check(&state, &h, "registry:catalog:*") {
         return *r;
     }
@@ -86,6 +92,9 @@ pub async fn dispatch(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    if let Some(r) = auth::throttled(&state) {
+        return r;
+    }
     let (name, kind, arg) = if let Some(name) = rest.strip_suffix("/tags/list") {
         (name, "tags", "")
     } else if let Some((name, r)) = rest.rsplit_once("/manifests/") {
@@ -106,11 +115,14 @@ pub async fn dispatch(
             "invalid repository name",
         );
     }
-    let write = !matches!(method, Method::GET | Method::HEAD);
-    let scope = format!(
-        "repository:{name}:{}",
-        if write { "pull,push" } else { "pull" }
-    );
+    // ACR's actions: reads need pull, uploads pull and push, and deleting a
+    // manifest or blob needs delete (AcrPush alone cannot).
+    let actions = match (&method, kind) {
+        (&Method::GET | &Method::HEAD, _) => "pull",
+        (&Method::DELETE, "manifests" | "blobs") => "delete",
+        _ => "pull,push",
+    };
+    let scope = format!("repository:{name}:{actions}");
     if let Err(r) = auth::check(&state, &h, &scope) {
         return *r;
     }
