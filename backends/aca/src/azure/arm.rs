@@ -120,9 +120,29 @@ impl ArmClient {
         url: Url,
         body: Option<&Value>,
     ) -> Result<RawResponse, ApiError> {
-        self.send_raw(ctx, pipeline, method, url, body)
-            .await
-            .map_err(|e| map_azure_error(ctx, &e))
+        // A write overlapping another on the same resource (ours, when a lost
+        // response made the pipeline send it again) is refused with
+        // ContainerAppLockConflict until that one ends: wait for it, within
+        // the bound of an operation. POSTs are not repeated here.
+        let deadline = tokio::time::Instant::now() + self.inner.options.lro_timeout;
+        let mut pause = LOCK_RETRY_FIRST;
+        loop {
+            match self
+                .send_raw(ctx, pipeline, method.clone(), url.clone(), body)
+                .await
+            {
+                Err(e)
+                    if method != Method::Post
+                        && is_lock_conflict(&e)
+                        && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!(operation = %ctx.operation, "resource locked by another operation; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(LOCK_RETRY_MAX);
+                }
+                other => return other.map_err(|e| map_azure_error(ctx, &e)),
+            }
+        }
     }
 
     /// [`Self::send`] with azure_core's error, whose kind says whether the
@@ -517,6 +537,32 @@ fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> ApiError {
         .map(str::to_owned)
         .unwrap_or_else(|| format!("operation {state}"));
     map_failure(ctx, None, code, &message)
+}
+
+/// First and longest pause before sending a write refused for a lock again.
+const LOCK_RETRY_FIRST: Duration = Duration::from_millis(500);
+const LOCK_RETRY_MAX: Duration = Duration::from_secs(8);
+
+/// Whether `err` is ARM's 409 for a resource another operation is changing
+/// (`ContainerAppLockConflict`, in the error code or the body).
+fn is_lock_conflict(err: &azure_core::Error) -> bool {
+    const CODE: &str = "ContainerAppLockConflict";
+    let azure_core::error::ErrorKind::HttpResponse {
+        status,
+        error_code,
+        raw_response,
+    } = err.kind()
+    else {
+        return false;
+    };
+    u16::from(*status) == 409
+        && (error_code.as_deref() == Some(CODE)
+            || raw_response.as_ref().is_some_and(|raw| {
+                serde_json::from_slice::<Value>(raw.body().as_ref())
+                    .ok()
+                    .and_then(|b| b.pointer("/error/code").and_then(Value::as_str).map(|c| c == CODE))
+                    .unwrap_or(false)
+            }))
 }
 
 fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, ApiError> {

@@ -324,3 +324,33 @@ async fn lro_timeout_is_bounded() {
         .expect_err("times out");
     assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
 }
+
+const LOCKED: &str = r#"{"error":{"code":"ContainerAppLockConflict","message":"Cannot modify container App 'j' because another modification is in progress. Please retry the operation."}}"#;
+
+#[tokio::test]
+async fn a_write_refused_for_a_lock_is_sent_again_once_the_lock_is_gone() {
+    let stub = Stub::start(|_, method, path, n| match (method, path) {
+        ("PUT", JOB) if n < 2 => StubReply::json(409, LOCKED),
+        ("PUT", JOB) => StubReply::json(
+            200,
+            r#"{"name":"j","properties":{"provisioningState":"Succeeded"}}"#,
+        ),
+        ("POST", _) => StubReply::json(409, LOCKED),
+        _ => StubReply::json(404, r#"{"error":{"code":"ResourceNotFound","message":"no"}}"#),
+    })
+    .await;
+    let arm = client(&stub);
+    let job: Value = arm
+        .put(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
+        .await
+        .expect("PUT after the lock");
+    assert_eq!(job["name"], "j");
+    let calls = |what: &str| stub.calls().iter().filter(|c| *c == what).count();
+    assert_eq!(calls(&format!("PUT {JOB}")), 3);
+    let err = arm
+        .post_once(&ctx(), &format!("{JOB}/start"), "2025-01-01", None)
+        .await
+        .expect_err("a POST is not repeated");
+    assert!(matches!(err, ApiError::Conflict(_)), "{err:?}");
+    assert_eq!(calls(&format!("POST {JOB}/start")), 1);
+}
