@@ -50,21 +50,35 @@ async fn job_names() {
 async fn cpu_memory_pairs() {
     let sim = Sim::start(fast_config()).await;
     let res = "/properties/template/containers/0/resources";
+    // The seeded environment has workload profiles: its Consumption
+    // profile takes pairs up to 4 vCPU / 8Gi.
     for (cpu, mem) in [
         (0.2, "100Mi"),
         (0.5, "2Gi"),
-        (2.25, "4.5Gi"),
+        (4.25, "8.5Gi"),
         (0.25, "1Gi"),
-        (3.0, "6Gi"),
+        (0.1, "0.2Gi"),
     ] {
         let body = with(valid(), res, json!({"cpu": cpu, "memory": mem}));
         assert_eq!(
             put_code(&sim, "pairs", &body).await,
-            (400, "InvalidParameterValue".into()),
+            (400, "ContainerAppInvalidResourceTotal".into()),
             "{cpu}/{mem}"
         );
     }
+    // An init container is sized on its own (they run one after another).
+    let mut init = valid();
+    init["properties"]["template"]["initContainers"] =
+        json!([{"name": "init", "image": "busybox", "resources": {"cpu": 0.3, "memory": "0.6Gi"}}]);
+    assert_eq!(
+        put_code(&sim, "pairs-init", &init).await,
+        (400, "ContainerAppInvalidResourceTotal".into())
+    );
+    init["properties"]["template"]["initContainers"][0]["resources"] =
+        json!({"cpu": 4.0, "memory": "8Gi"});
+    assert_eq!(put_code(&sim, "pairs-init", &init).await.0, 201);
     let body = with(valid(), res, json!({"cpu": 0.25, "memory": "lots"}));
+    // (a memory string that does not parse is a bad value, not a bad total)
     assert_eq!(
         put_code(&sim, "pairs", &body).await,
         (400, "InvalidParameterValue".into())
@@ -82,6 +96,9 @@ async fn cpu_memory_pairs() {
         (1.0, "2Gi"),
         (2.0, "4Gi"),
         (0.5, "1024Mi"),
+        (2.25, "4.5Gi"),
+        (3.0, "6Gi"),
+        (4.0, "8.0Gi"),
     ] {
         let body = with(valid(), res, json!({"cpu": cpu, "memory": mem}));
         assert_eq!(put_code(&sim, "pairs", &body).await.0, 200, "{cpu}/{mem}");
@@ -134,24 +151,45 @@ async fn required_properties_and_enums() {
         put_code(&sim, "req", &no_location).await,
         (400, "LocationRequired".into())
     );
-    let cases: Vec<(&str, Value)> = vec![
-        ("/properties/configuration/triggerType", json!("Sometimes")),
-        ("/properties/configuration/triggerType", Value::Null),
-        ("/properties/configuration/replicaTimeout", Value::Null),
-        ("/properties/configuration/replicaTimeout", json!(0)),
-        ("/properties/configuration/replicaRetryLimit", json!(-1)),
-        ("/properties/template/containers", json!([])),
-        ("/properties/template/containers/0/image", json!("")),
-        ("/properties/template/containers/0/name", Value::Null),
-        ("/properties/environmentId", json!("")),
-        ("/properties/configuration/triggerType", json!("Schedule")),
-        ("/properties/configuration/triggerType", json!("Event")),
+    const IPV: &str = "InvalidParameterValue";
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "/properties/configuration/triggerType",
+            json!("Sometimes"),
+            IPV,
+        ),
+        ("/properties/configuration/triggerType", Value::Null, IPV),
+        ("/properties/configuration/replicaTimeout", Value::Null, IPV),
+        ("/properties/configuration/replicaTimeout", json!(0), IPV),
+        (
+            "/properties/configuration/replicaRetryLimit",
+            json!(-1),
+            IPV,
+        ),
+        ("/properties/template/containers", json!([]), IPV),
+        (
+            "/properties/template/containers/0/image",
+            json!(""),
+            "ContainerAppImageRequired",
+        ),
+        ("/properties/template/containers/0/name", Value::Null, IPV),
+        (
+            "/properties/environmentId",
+            json!(""),
+            "InvalidManagedEnvironmentId",
+        ),
+        (
+            "/properties/configuration/triggerType",
+            json!("Schedule"),
+            IPV,
+        ),
+        ("/properties/configuration/triggerType", json!("Event"), IPV),
     ];
-    for (pointer, value) in cases {
+    for (pointer, value, code) in cases {
         let body = with(valid(), pointer, value.clone());
         assert_eq!(
             put_code(&sim, "req", &body).await,
-            (400, "InvalidParameterValue".into()),
+            (400, code.into()),
             "{pointer} = {value}"
         );
     }
@@ -180,7 +218,7 @@ async fn required_properties_and_enums() {
     );
     assert_eq!(
         put_code(&sim, "req", &body).await,
-        (400, "InvalidParameterValue".into())
+        (400, "InvalidRequestContent".into())
     );
     let body = with(
         valid(),
@@ -235,8 +273,21 @@ async fn references_to_secrets_volumes_storages_environments() {
     b["properties"]["configuration"]["secrets"] = json!([{"name": "Bad_Name", "value": "v"}]);
     assert_eq!(
         put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
+        (400, "ContainerAppInvalidPropertyValue".into())
     );
+    // Container names are RFC 1123 labels.
+    for bad in ["Main", "main_1", "-main", "main-", &"m".repeat(64)] {
+        let b = with(
+            valid(),
+            "/properties/template/containers/0/name",
+            json!(bad),
+        );
+        assert_eq!(
+            put_code(&sim, "refs", &b).await,
+            (400, "ContainerAppInvalidPropertyValue".into()),
+            "{bad}"
+        );
+    }
     let mut b = valid();
     b["properties"]["configuration"]["secrets"] = json!([{"name": "novalue"}]);
     assert_eq!(
@@ -398,18 +449,38 @@ async fn not_found_codes_and_conflicts() {
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "InvalidFilter"));
     // Start override validation.
-    let over = json!({"containers": [{"name": "main", "image": "busybox", "resources": {"cpu": 0.3, "memory": "0.6Gi"}}]});
-    let r = sim2
-        .arm(
-            Method::POST,
-            &format!("{}/start", job_path("early")),
-            Some(&over),
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "InvalidParameterValue")
-    );
+    for (over, code) in [
+        (
+            json!({"containers": [{"name": "main", "image": "busybox", "resources": {"cpu": 0.3, "memory": "0.6Gi"}}]}),
+            "ContainerAppInvalidResourceTotal",
+        ),
+        (
+            json!({"containers": [{"name": "Main", "image": "busybox"}]}),
+            "ContainerAppInvalidPropertyValue",
+        ),
+        (
+            json!({"containers": [{"name": "main"}]}),
+            "ContainerAppImageRequired",
+        ),
+        (
+            json!({"containers": [{"name": "main", "image": "busybox", "env": [{"name": "A", "secretRef": "nope"}]}]}),
+            "InvalidParameterValue",
+        ),
+        (
+            json!({"containers": [{"name": "main", "image": "busybox", "args": "x"}]}),
+            "InvalidRequestContent",
+        ),
+        (json!({"containers": []}), "InvalidParameterValue"),
+    ] {
+        let r = sim2
+            .arm(
+                Method::POST,
+                &format!("{}/start", job_path("early")),
+                Some(&over),
+            )
+            .await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, code), "{over}");
+    }
     sim2.shutdown().await;
     sim.shutdown().await;
 }
@@ -533,7 +604,7 @@ async fn names_cannot_escape_the_data_dir() {
         let (status, code) = put_code(&sim, "escape", &b).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "InvalidParameterValue"),
+            (400, "ContainerAppInvalidPropertyValue"),
             "{name}"
         );
     }

@@ -5,6 +5,7 @@ pub mod environments;
 pub mod executions;
 pub mod jobs;
 pub mod lro;
+pub mod schema;
 pub mod storage;
 pub mod store;
 pub mod validate;

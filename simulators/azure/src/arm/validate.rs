@@ -1,7 +1,8 @@
-//! Request validation of jobs against the 2025-01-01 contract and the rules
-//! Azure enforces beyond the schema (names, CPU/memory pairs, tags).
+//! The rules Azure enforces on jobs beyond the swagger schema (which
+//! `schema.rs` checks first): names, CPU/memory per workload profile, tags,
+//! and references between secrets, registries, volumes and storages.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -45,22 +46,35 @@ pub fn validate_job_name(name: &str) -> V {
     }
 }
 
-/// Volume names are DNS labels, as Kubernetes (under Container Apps)
-/// requires: lowercase letters, digits and '-', alphanumeric at both ends,
-/// at most 63 characters. The emulator names host directories after them.
-pub fn validate_volume_name(name: &str) -> V {
-    let ok = (1..=63).contains(&name.len())
+/// A lowercase RFC 1123 label, which Kubernetes (under Container Apps)
+/// requires of container and volume names; the emulator also names host
+/// directories after volumes.
+pub fn is_rfc1123_label(name: &str) -> bool {
+    (1..=63).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Azure's answer to a name that is no RFC 1123 label (the wording Azure
+/// passes on from Kubernetes' check).
+fn label_error(name: &str, at: &str) -> ArmError {
+    ArmError::bad_request(
+        "ContainerAppInvalidPropertyValue",
+        format!(
+            "Invalid value: \"{name}\": Invalid Name: Per RFC 1123 name must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'): {at}."
+        ),
+    )
+}
+
+/// Volume names are RFC 1123 labels.
+pub fn validate_volume_name(name: &str) -> V {
+    if is_rfc1123_label(name) {
         Ok(())
     } else {
-        Err(invalid(format!(
-            "Invalid volume name '{name}': a volume name must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters."
-        )))
+        Err(label_error(name, "template.volumes"))
     }
 }
 
@@ -121,138 +135,164 @@ pub fn parse_memory_gi(s: &str) -> Option<f64> {
     (v.is_finite() && v > 0.0).then_some(v * factor)
 }
 
-/// Whether (cpu, memory GiB) is an allowed consumption-profile pair:
-/// cpu 0.25..=2.0 in steps of 0.25 with memory = 2 × cpu.
-pub fn is_consumption_pair(cpu: f64, mem_gi: f64) -> bool {
+/// The largest replica of the Consumption workload profile (workload
+/// profiles environments): 4 vCPU, 8 GiB.
+pub const CONSUMPTION_MAX_CPU: f64 = 4.0;
+/// The largest replica of a Consumption-only environment: 2 vCPU, 4 GiB.
+pub const CONSUMPTION_ONLY_MAX_CPU: f64 = 2.0;
+
+/// Whether (cpu, memory GiB) is an allowed consumption pair: cpu from 0.25
+/// to `max_cpu` in steps of 0.25 with memory = 2 × cpu.
+pub fn is_consumption_pair(cpu: f64, mem_gi: f64, max_cpu: f64) -> bool {
     let quarters = cpu * 4.0;
     (quarters - quarters.round()).abs() < 1e-6
-        && (1.0..=8.0).contains(&quarters.round())
+        && (1.0..=(max_cpu * 4.0)).contains(&quarters.round())
         && (mem_gi - 2.0 * cpu).abs() < 1e-3
-}
-
-fn opt_str<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    at: &str,
-) -> Result<Option<&'a str>, ArmError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(content(format!("'{at}.{key}' must be a string."))),
-    }
-}
-
-fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, ArmError> {
-    match opt_str(obj, key, at)? {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(invalid(format!("The property '{at}.{key}' is required."))),
-    }
-}
-
-fn array<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a [Value], ArmError> {
-    match v {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(content(format!("'{at}' must be an array."))),
-    }
-}
-
-fn object<'a>(v: &'a Value, at: &str) -> Result<&'a Map<String, Value>, ArmError> {
-    v.as_object()
-        .ok_or_else(|| content(format!("'{at}' must be an object.")))
-}
-
-fn enum_value(
-    obj: &Map<String, Value>,
-    key: &str,
-    at: &str,
-    allowed: &[&str],
-    required: bool,
-) -> V {
-    match opt_str(obj, key, at)? {
-        None if required => Err(invalid(format!("The property '{at}.{key}' is required."))),
-        None => Ok(()),
-        Some(s) if allowed.contains(&s) => Ok(()),
-        Some(s) => Err(invalid(format!(
-            "The value '{s}' of '{at}.{key}' is not valid. Allowed values: {}.",
-            allowed.join(", ")
-        ))),
-    }
 }
 
 /// Facts about the environment that validation needs.
 pub struct EnvFacts {
     /// Names of the environment's storages.
     pub storages: HashSet<String>,
-    /// Names of the environment's workload profiles.
-    pub workload_profiles: HashSet<String>,
+    /// The environment's workload profiles, name → `workloadProfileType`;
+    /// empty for a Consumption-only environment.
+    pub workload_profiles: HashMap<String, String>,
+}
+
+/// How a job's replicas are sized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sizing {
+    /// Consumption: pairs up to this many vCPU.
+    Consumption(f64),
+    /// A Dedicated profile: any positive amounts (its node size bounds them).
+    Dedicated,
+}
+
+/// The sizing rule of the job's workload profile (none named: Consumption).
+fn sizing(props: &Map<String, Value>, env: &EnvFacts) -> Result<Sizing, ArmError> {
+    if env.workload_profiles.is_empty() {
+        return match str_of(props, "workloadProfileName") {
+            Some(p) => Err(invalid(format!(
+                "The workload profile '{p}' does not exist in the managed environment."
+            ))),
+            None => Ok(Sizing::Consumption(CONSUMPTION_ONLY_MAX_CPU)),
+        };
+    }
+    match str_of(props, "workloadProfileName") {
+        None => Ok(Sizing::Consumption(CONSUMPTION_MAX_CPU)),
+        Some(p) => match env.workload_profiles.get(p) {
+            None => Err(invalid(format!(
+                "The workload profile '{p}' does not exist in the managed environment."
+            ))),
+            Some(kind) if kind.starts_with("Consumption") => {
+                Ok(Sizing::Consumption(CONSUMPTION_MAX_CPU))
+            }
+            Some(_) => Ok(Sizing::Dedicated),
+        },
+    }
+}
+
+fn str_of<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn required<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, ArmError> {
+    str_of(obj, key).ok_or_else(|| invalid(format!("The property '{at}.{key}' is required.")))
+}
+
+/// The objects of an array property (the schema has checked the types).
+fn objects<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Map<String, Value>> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
 }
 
 /// Resources of one container: (cpu, memory GiB), defaulting to 0.5 / 1Gi.
 fn container_resources(c: &Map<String, Value>, at: &str) -> Result<(f64, f64), ArmError> {
-    let Some(r) = c.get("resources").filter(|r| !r.is_null()) else {
+    let Some(r) = c.get("resources").and_then(Value::as_object) else {
         return Ok((0.5, 1.0));
     };
-    let r = object(r, &format!("{at}.resources"))?;
-    let cpu = match r.get("cpu") {
-        None | Some(Value::Null) => 0.5,
-        Some(v) => v
-            .as_f64()
-            .ok_or_else(|| content(format!("'{at}.resources.cpu' must be a number.")))?,
-    };
-    let mem = match opt_str(r, "memory", &format!("{at}.resources"))? {
+    let cpu = r.get("cpu").and_then(Value::as_f64).unwrap_or(0.5);
+    let mem = match str_of(r, "memory") {
         None => 1.0,
-        Some(m) => parse_memory_gi(m)
-            .ok_or_else(|| invalid(format!("The memory value '{m}' of '{at}' is not valid.")))?,
+        Some(m) => parse_memory_gi(m).ok_or_else(|| {
+            invalid(format!(
+                "The memory value '{m}' of '{at}.resources.memory' is not valid."
+            ))
+        })?,
     };
     Ok((cpu, mem))
 }
 
-fn resource_error(cpu: f64, mem: f64) -> ArmError {
-    invalid(format!(
-        "The total requested CPU and memory resources for this application (CPU: {cpu}, memory: {mem}Gi) is invalid. Total CPU and memory for all containers defined in a Container App Job must add up to one of the following CPU - Memory combinations: [cpu: 0.25, memory: 0.5Gi]; [cpu: 0.5, memory: 1.0Gi]; [cpu: 0.75, memory: 1.5Gi]; [cpu: 1.0, memory: 2.0Gi]; [cpu: 1.25, memory: 2.5Gi]; [cpu: 1.5, memory: 3.0Gi]; [cpu: 1.75, memory: 3.5Gi]; [cpu: 2.0, memory: 4.0Gi]"
-    ))
+fn resource_error(cpu: f64, mem: f64, max_cpu: f64) -> ArmError {
+    let steps = (max_cpu * 4.0).round() as u32;
+    let pairs: Vec<String> = (1..=steps)
+        .map(|q| {
+            let c = f64::from(q) / 4.0;
+            format!("[cpu: {c:?}, memory: {:?}Gi]", c * 2.0)
+        })
+        .collect();
+    ArmError::bad_request(
+        "ContainerAppInvalidResourceTotal",
+        format!(
+            "The total requested CPU and memory resources for this application (CPU: {cpu}, memory: {mem}) is invalid. Total CPU and memory for all containers defined in a Container App Job must add up to one of the following CPU - Memory combinations: {}",
+            pairs.join("; ")
+        ),
+    )
 }
 
-/// Validates a list of containers: names, images, env, resources, mounts.
+fn check_total(cpu: f64, mem: f64, sizing: Sizing) -> V {
+    match sizing {
+        Sizing::Consumption(max) if !is_consumption_pair(cpu, mem, max) => {
+            Err(resource_error(cpu, mem, max))
+        }
+        Sizing::Dedicated if cpu <= 0.0 => Err(resource_error(cpu, mem, CONSUMPTION_MAX_CPU)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks one list of containers: RFC 1123 unique names, images, env
+/// secret references, volume mounts, and resources. `containers` are summed
+/// (they run together); an init container that sets resources is checked on
+/// its own, as they run one after another.
 fn validate_containers(
-    list: &[Value],
+    list: &Value,
     at: &str,
     secrets: &HashSet<String>,
     volumes: Option<&HashSet<String>>,
-    sum_resources: bool,
+    sizing: Sizing,
+    summed: bool,
 ) -> V {
     let mut names = HashSet::new();
     let (mut cpu, mut mem) = (0.0, 0.0);
-    for (i, c) in list.iter().enumerate() {
+    let mut any = false;
+    let list_at = at.strip_prefix("properties.").unwrap_or(at);
+    for (i, c) in objects(Some(list)).enumerate() {
         let at = format!("{at}[{i}]");
-        let c = object(c, &at)?;
-        let name = req_str(c, "name", &at)?;
+        let name = required(c, "name", &at)?;
+        if !is_rfc1123_label(name) {
+            return Err(label_error(name, list_at));
+        }
         if !names.insert(name.to_string()) {
             return Err(invalid(format!(
                 "Container name '{name}' is used more than once."
             )));
         }
-        req_str(c, "image", &at)?;
-        for key in ["command", "args"] {
-            for v in array(c.get(key), &format!("{at}.{key}"))? {
-                if !v.is_string() {
-                    return Err(content(format!(
-                        "'{at}.{key}' must be an array of strings."
-                    )));
-                }
-            }
+        if str_of(c, "image").is_none() {
+            return Err(ArmError::bad_request(
+                "ContainerAppImageRequired",
+                format!(
+                    "Container with name '{name}' must have an 'Image' property specified ('{at}.image')."
+                ),
+            ));
         }
-        for (j, e) in array(c.get("env"), &format!("{at}.env"))?
-            .iter()
-            .enumerate()
-        {
-            let eat = format!("{at}.env[{j}]");
-            let e = object(e, &eat)?;
-            let n = req_str(e, "name", &eat)?;
-            let value = opt_str(e, "value", &eat)?;
-            match opt_str(e, "secretRef", &eat)? {
-                Some(r) if value.is_some() => {
+        for (j, e) in objects(c.get("env")).enumerate() {
+            let n = required(e, "name", &format!("{at}.env[{j}]"))?;
+            match str_of(e, "secretRef") {
+                Some(r) if str_of(e, "value").is_some() => {
                     return Err(invalid(format!(
                         "Env var '{n}' has both 'value' and 'secretRef' ('{r}')."
                     )));
@@ -266,23 +306,18 @@ fn validate_containers(
             }
         }
         let (c_cpu, c_mem) = container_resources(c, &at)?;
-        if sum_resources {
+        if summed {
             cpu += c_cpu;
             mem += c_mem;
-        } else if c.get("resources").is_some_and(|r| !r.is_null())
-            && !is_consumption_pair(c_cpu, c_mem)
-        {
-            return Err(resource_error(c_cpu, c_mem));
+            any = true;
+        } else if c.get("resources").is_some_and(Value::is_object) {
+            check_total(c_cpu, c_mem, sizing)?;
         }
         if let Some(volumes) = volumes {
-            for (j, m) in array(c.get("volumeMounts"), &format!("{at}.volumeMounts"))?
-                .iter()
-                .enumerate()
-            {
+            for (j, m) in objects(c.get("volumeMounts")).enumerate() {
                 let mat = format!("{at}.volumeMounts[{j}]");
-                let m = object(m, &mat)?;
-                let vname = req_str(m, "volumeName", &mat)?;
-                let path = req_str(m, "mountPath", &mat)?;
+                let vname = required(m, "volumeName", &mat)?;
+                let path = required(m, "mountPath", &mat)?;
                 if !volumes.contains(vname) {
                     return Err(invalid(format!(
                         "Volume mount references volume '{vname}', which is not defined in template.volumes."
@@ -294,8 +329,8 @@ fn validate_containers(
             }
         }
     }
-    if sum_resources && !list.is_empty() && !is_consumption_pair(cpu, mem) {
-        return Err(resource_error(cpu, mem));
+    if any {
+        check_total(cpu, mem, sizing)?;
     }
     Ok(())
 }
@@ -303,13 +338,9 @@ fn validate_containers(
 /// Names of `configuration.secrets`, validating each secret.
 fn secret_names(config: &Map<String, Value>) -> Result<HashSet<String>, ArmError> {
     let mut out = HashSet::new();
-    for (i, s) in array(config.get("secrets"), "properties.configuration.secrets")?
-        .iter()
-        .enumerate()
-    {
+    for (i, s) in objects(config.get("secrets")).enumerate() {
         let at = format!("properties.configuration.secrets[{i}]");
-        let s = object(s, &at)?;
-        let name = req_str(s, "name", &at)?;
+        let name = required(s, "name", &at)?;
         let ok = name.len() <= 253
             && name
                 .chars()
@@ -317,11 +348,14 @@ fn secret_names(config: &Map<String, Value>) -> Result<HashSet<String>, ArmError
             && name.starts_with(|c: char| c.is_ascii_alphanumeric())
             && name.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !ok {
-            return Err(invalid(format!(
-                "Invalid secret name '{name}'. A secret name must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character."
-            )));
+            return Err(ArmError::bad_request(
+                "ContainerAppInvalidPropertyValue",
+                format!(
+                    "Property 'secrets.name' has an invalid value '{name}'. A value must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character."
+                ),
+            ));
         }
-        if opt_str(s, "value", &at)?.is_none() && opt_str(s, "keyVaultUrl", &at)?.is_none() {
+        if str_of(s, "value").is_none() && str_of(s, "keyVaultUrl").is_none() {
             return Err(invalid(format!(
                 "Secret '{name}' must have a 'value' or a 'keyVaultUrl'."
             )));
@@ -335,54 +369,28 @@ fn secret_names(config: &Map<String, Value>) -> Result<HashSet<String>, ArmError
     Ok(out)
 }
 
-/// Validates the `properties` of a job (after defaults and merges).
-pub fn validate_job_properties(props: &Value, env: &EnvFacts) -> V {
-    let props = object(props, "properties")?;
-    req_str(props, "environmentId", "properties")?;
-    if let Some(profile) = opt_str(props, "workloadProfileName", "properties")?
-        && !env.workload_profiles.contains(profile)
+/// The trigger rules: a positive timeout, a non-negative retry limit, and
+/// the configuration the trigger type needs.
+fn validate_trigger(config: &Map<String, Value>) -> V {
+    if config
+        .get("replicaTimeout")
+        .and_then(Value::as_i64)
+        .is_none_or(|t| t <= 0)
     {
-        return Err(invalid(format!(
-            "The workload profile '{profile}' does not exist in the managed environment."
-        )));
-    }
-    let Some(config) = props.get("configuration").filter(|c| !c.is_null()) else {
         return Err(invalid(
-            "The property 'properties.configuration' is required.",
+            "The property 'properties.configuration.replicaTimeout' must be a positive number of seconds.",
         ));
-    };
-    let config = object(config, "properties.configuration")?;
-    let at = "properties.configuration";
-    enum_value(
-        config,
-        "triggerType",
-        at,
-        &["Schedule", "Event", "Manual"],
-        true,
-    )?;
-    match config.get("replicaTimeout") {
-        Some(v)
-            if v.as_i64()
-                .is_some_and(|t| t > 0 && t <= i64::from(i32::MAX)) => {}
-        Some(Value::Null) | None => {
-            return Err(invalid(
-                "The property 'properties.configuration.replicaTimeout' is required.",
-            ));
-        }
-        Some(v) => {
-            return Err(invalid(format!(
-                "replicaTimeout '{v}' must be a positive integer number of seconds."
-            )));
-        }
     }
-    if let Some(v) = config.get("replicaRetryLimit").filter(|v| !v.is_null())
-        && v.as_i64().is_none_or(|r| r < 0)
+    if config
+        .get("replicaRetryLimit")
+        .and_then(Value::as_i64)
+        .is_some_and(|r| r < 0)
     {
-        return Err(invalid(format!(
-            "replicaRetryLimit '{v}' must be a non-negative integer."
-        )));
+        return Err(invalid(
+            "The property 'properties.configuration.replicaRetryLimit' must not be negative.",
+        ));
     }
-    match config.get("triggerType").and_then(Value::as_str) {
+    match str_of(config, "triggerType") {
         Some("Schedule") => {
             let cron = config
                 .get("scheduleTriggerConfig")
@@ -399,78 +407,67 @@ pub fn validate_job_properties(props: &Value, env: &EnvFacts) -> V {
         }
         _ => {}
     }
-    for (i, s) in array(
-        config.get("identitySettings"),
-        "properties.configuration.identitySettings",
-    )?
-    .iter()
-    .enumerate()
-    {
-        let at = format!("properties.configuration.identitySettings[{i}]");
-        let s = object(s, &at)?;
-        req_str(s, "identity", &at)?;
-        enum_value(s, "lifecycle", &at, &["Init", "Main", "None", "All"], false)?;
+    Ok(())
+}
+
+/// Validates the `properties` of a job (schema-valid, after defaults and
+/// merges) against the rules the schema cannot express.
+pub fn validate_job_properties(props: &Value, env: &EnvFacts) -> V {
+    let Some(props) = props.as_object() else {
+        return Err(invalid("The property 'properties' is required."));
+    };
+    if str_of(props, "environmentId").is_none() {
+        return Err(ArmError::bad_request(
+            "InvalidManagedEnvironmentId",
+            "Invalid ManagedEnvironmentId value ''. The property 'properties.environmentId' is required.",
+        ));
     }
+    let sizing = sizing(props, env)?;
+    let Some(config) = props.get("configuration").and_then(Value::as_object) else {
+        return Err(invalid(
+            "The property 'properties.configuration' is required.",
+        ));
+    };
+    validate_trigger(config)?;
     let secrets = secret_names(config)?;
-    for (i, r) in array(
-        config.get("registries"),
-        "properties.configuration.registries",
-    )?
-    .iter()
-    .enumerate()
-    {
+    for (i, r) in objects(config.get("registries")).enumerate() {
         let at = format!("properties.configuration.registries[{i}]");
-        let r = object(r, &at)?;
-        req_str(r, "server", &at)?;
-        if let Some(p) = opt_str(r, "passwordSecretRef", &at)?
-            && !secrets.contains(p)
-        {
-            return Err(invalid(format!(
-                "Registry password secret reference '{p}' is not defined in configuration.secrets."
-            )));
-        }
-        if opt_str(r, "passwordSecretRef", &at)?.is_none() && opt_str(r, "identity", &at)?.is_none()
-        {
-            return Err(invalid(format!(
-                "Registry '{at}' needs 'passwordSecretRef' or 'identity'."
-            )));
+        required(r, "server", &at)?;
+        match (str_of(r, "passwordSecretRef"), str_of(r, "identity")) {
+            (Some(p), _) if !secrets.contains(p) => {
+                return Err(invalid(format!(
+                    "Registry password secret reference '{p}' is not defined in configuration.secrets."
+                )));
+            }
+            (None, None) => {
+                return Err(invalid(format!(
+                    "Registry '{at}' needs 'passwordSecretRef' or 'identity'."
+                )));
+            }
+            _ => {}
         }
     }
-    let Some(template) = props.get("template").filter(|t| !t.is_null()) else {
+    let Some(template) = props.get("template").and_then(Value::as_object) else {
         return Err(invalid("The property 'properties.template' is required."));
     };
-    let template = object(template, "properties.template")?;
     let mut volumes = HashSet::new();
-    for (i, v) in array(template.get("volumes"), "properties.template.volumes")?
-        .iter()
-        .enumerate()
-    {
+    for (i, v) in objects(template.get("volumes")).enumerate() {
         let at = format!("properties.template.volumes[{i}]");
-        let v = object(v, &at)?;
-        let name = req_str(v, "name", &at)?;
+        let name = required(v, "name", &at)?;
         validate_volume_name(name)?;
-        enum_value(
-            v,
-            "storageType",
-            &at,
-            &["AzureFile", "EmptyDir", "Secret", "NfsAzureFile"],
-            false,
-        )?;
-        let kind = opt_str(v, "storageType", &at)?.unwrap_or("AzureFile");
-        if matches!(kind, "AzureFile" | "NfsAzureFile") {
-            let storage = req_str(v, "storageName", &at)?;
+        if matches!(
+            str_of(v, "storageType").unwrap_or("AzureFile"),
+            "AzureFile" | "NfsAzureFile"
+        ) {
+            let storage = required(v, "storageName", &at)?;
             if !env.storages.contains(storage) {
                 return Err(invalid(format!(
                     "Volume '{name}' references storage '{storage}', which does not exist in the managed environment."
                 )));
             }
         }
-        for (j, item) in array(v.get("secrets"), &format!("{at}.secrets"))?
-            .iter()
-            .enumerate()
-        {
-            let iat = format!("{at}.secrets[{j}]");
-            let r = req_str(object(item, &iat)?, "secretRef", &iat)?;
+        for (j, item) in objects(v.get("secrets")).enumerate() {
+            let r = required(item, "secretRef", &format!("{at}.secrets[{j}]"))?;
             if !secrets.contains(r) {
                 return Err(invalid(format!(
                     "Secret volume '{name}' references secret '{r}', which is not defined."
@@ -483,46 +480,62 @@ pub fn validate_job_properties(props: &Value, env: &EnvFacts) -> V {
             )));
         }
     }
-    let containers = array(template.get("containers"), "properties.template.containers")?;
-    if containers.is_empty() {
+    let containers = template.get("containers").unwrap_or(&Value::Null);
+    if objects(Some(containers)).next().is_none() {
         return Err(invalid(
             "The property 'properties.template.containers' must contain at least one container.",
         ));
     }
+    let at = "properties.template";
     validate_containers(
         containers,
-        "properties.template.containers",
+        &format!("{at}.containers"),
         &secrets,
         Some(&volumes),
+        sizing,
         true,
     )?;
     validate_containers(
-        array(
-            template.get("initContainers"),
-            "properties.template.initContainers",
-        )?,
-        "properties.template.initContainers",
+        template.get("initContainers").unwrap_or(&Value::Null),
+        &format!("{at}.initContainers"),
         &secrets,
         Some(&volumes),
+        sizing,
         false,
-    )?;
-    Ok(())
+    )
 }
 
-/// Validates a `JobExecutionTemplate` start override against the job's secrets.
-pub fn validate_execution_template(template: &Value, job_props: &Value) -> V {
-    let t = object(template, "template")?;
-    let secrets = match job_props.get("configuration").and_then(Value::as_object) {
+/// Validates a `JobExecutionTemplate` start override (schema-valid) against
+/// the job: names, images, secret references and resources under the job's
+/// workload profile.
+pub fn validate_execution_template(template: &Value, job_props: &Value, env: &EnvFacts) -> V {
+    let empty = Map::new();
+    let props = job_props.as_object().unwrap_or(&empty);
+    let sizing = sizing(props, env)?;
+    let secrets = match props.get("configuration").and_then(Value::as_object) {
         Some(c) => secret_names(c)?,
         None => HashSet::new(),
     };
-    let containers = array(t.get("containers"), "template.containers")?;
-    validate_containers(containers, "template.containers", &secrets, None, true)?;
+    let containers = template.get("containers").unwrap_or(&Value::Null);
+    if objects(Some(containers)).next().is_none() {
+        return Err(invalid(
+            "The property 'template.containers' must contain at least one container.",
+        ));
+    }
     validate_containers(
-        array(t.get("initContainers"), "template.initContainers")?,
+        containers,
+        "template.containers",
+        &secrets,
+        None,
+        sizing,
+        true,
+    )?;
+    validate_containers(
+        template.get("initContainers").unwrap_or(&Value::Null),
         "template.initContainers",
         &secrets,
         None,
+        sizing,
         false,
     )
 }
@@ -543,18 +556,46 @@ mod tests {
                 "{bad}"
             );
         }
+        for ok in ["a", "1", "main", "a-b-1", &"a".repeat(63)] {
+            assert!(is_rfc1123_label(ok), "{ok}");
+        }
+        for bad in ["", "Main", "-a", "a-", "a.b", "a_b", &"a".repeat(64)] {
+            assert!(!is_rfc1123_label(bad), "{bad}");
+        }
     }
 
     #[test]
     fn pairs() {
-        assert!(is_consumption_pair(0.25, 0.5));
-        assert!(is_consumption_pair(2.0, 4.0));
-        assert!(is_consumption_pair(0.75, parse_memory_gi("1.5Gi").unwrap()));
-        assert!(is_consumption_pair(0.25, parse_memory_gi("512Mi").unwrap()));
-        assert!(!is_consumption_pair(0.2, parse_memory_gi("100Mi").unwrap()));
-        assert!(!is_consumption_pair(2.25, 4.5));
-        assert!(!is_consumption_pair(0.5, 2.0));
+        assert!(is_consumption_pair(0.25, 0.5, CONSUMPTION_ONLY_MAX_CPU));
+        assert!(is_consumption_pair(2.0, 4.0, CONSUMPTION_ONLY_MAX_CPU));
+        assert!(!is_consumption_pair(2.25, 4.5, CONSUMPTION_ONLY_MAX_CPU));
+        assert!(is_consumption_pair(2.25, 4.5, CONSUMPTION_MAX_CPU));
+        assert!(is_consumption_pair(4.0, 8.0, CONSUMPTION_MAX_CPU));
+        assert!(!is_consumption_pair(4.25, 8.5, CONSUMPTION_MAX_CPU));
+        let max = CONSUMPTION_MAX_CPU;
+        assert!(is_consumption_pair(
+            0.75,
+            parse_memory_gi("1.5Gi").unwrap(),
+            max
+        ));
+        assert!(is_consumption_pair(
+            0.25,
+            parse_memory_gi("512Mi").unwrap(),
+            max
+        ));
+        assert!(!is_consumption_pair(
+            0.2,
+            parse_memory_gi("100Mi").unwrap(),
+            max
+        ));
+        assert!(!is_consumption_pair(0.5, 2.0, max));
         assert_eq!(parse_memory_gi("1Ti"), None);
         assert_eq!(parse_memory_gi("-1Gi"), None);
+        let e = resource_error(0.2, 0.1, max);
+        assert!(
+            e.message.contains("[cpu: 4.0, memory: 8.0Gi]"),
+            "{}",
+            e.message
+        );
     }
 }
