@@ -3,12 +3,14 @@
 //! and each response must carry one of the example's status codes and a body
 //! that validates against the swagger schema of that response ($refs inlined).
 //!
-//! Changes made to preview examples before replay (each because the example
-//! itself breaks a 2025-01-01 rule the emulator enforces, or names a resource
-//! the example never creates):
+//! Changes made to examples before replay (each because the example itself
+//! breaks a 2025-01-01 rule the emulator enforces, or names a resource the
+//! example never creates; `spec_examples.rs` checks the bodies unchanged
+//! against the schema):
 //! - api-version `2025-02-02-preview` is sent as `2025-01-01`;
 //! - the job name `testcontainerAppsJob0` is lowercased (Azure rejects uppercase job names);
 //! - resources `cpu 0.2 / 100Mi` become `0.25 / 0.5Gi` (not a consumption pair);
+//! - container names are lowercased (`testcontainerAppsJob0` is no RFC 1123 label);
 //! - the create example's volume mounts name volumes the request omits: the
 //!   volumes from the example's own response are added, with their storages.
 
@@ -220,6 +222,7 @@ async fn job_examples_create_get_list_secrets_delete() {
     let path =
         format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/jobs/{name}");
     let mut envelope = ex["parameters"]["JobEnvelope"].clone();
+    fix_resources(&mut envelope);
     envelope["properties"]["configuration"]["secrets"] =
         json!([{"name": "mysecret", "value": "s3cret"}]);
     let r = sim.arm(Method::PUT, &path, Some(&envelope)).await;
@@ -313,6 +316,18 @@ async fn job_examples_create_get_list_secrets_delete() {
 fn fix_resources(v: &mut Value) {
     match v {
         Value::Object(m) => {
+            for list in ["containers", "initContainers"] {
+                for c in m
+                    .get_mut(list)
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = c["name"].as_str() {
+                        c["name"] = json!(n.to_ascii_lowercase());
+                    }
+                }
+            }
             if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut)
                 && r.get("memory") == Some(&json!("100Mi"))
             {
@@ -441,7 +456,7 @@ async fn job_start_executions_stop_examples() {
         "get",
     );
     assert_eq!(r.body["value"][0]["name"], exec.as_str());
-    // The override replaced the init container's command but kept the job's image.
+    // The override's containers replaced the job's (whose image is `:v1`).
     assert_eq!(
         r.body["value"][0]["properties"]["template"]["containers"][0]["image"],
         "repo/testcontainerAppsJob0:v4"

@@ -11,6 +11,11 @@ async fn put_code(sim: &Sim, name: &str, body: &Value) -> (u16, String) {
     (r.status.as_u16(), r.code().to_string())
 }
 
+/// Asserts that PUT of `body` as job `name` answers 400 with `code`.
+async fn expect_code(sim: &Sim, name: &str, body: &Value, code: &str) {
+    assert_eq!(put_code(sim, name, body).await, (400, code.to_string()));
+}
+
 fn valid() -> Value {
     job_body("busybox", &["true"])
 }
@@ -50,25 +55,39 @@ async fn job_names() {
 async fn cpu_memory_pairs() {
     let sim = Sim::start(fast_config()).await;
     let res = "/properties/template/containers/0/resources";
+    // The seeded environment has workload profiles: its Consumption
+    // profile takes pairs up to 4 vCPU / 8Gi.
     for (cpu, mem) in [
         (0.2, "100Mi"),
         (0.5, "2Gi"),
-        (2.25, "4.5Gi"),
+        (4.25, "8.5Gi"),
         (0.25, "1Gi"),
-        (3.0, "6Gi"),
+        (0.1, "0.2Gi"),
     ] {
         let body = with(valid(), res, json!({"cpu": cpu, "memory": mem}));
         assert_eq!(
             put_code(&sim, "pairs", &body).await,
-            (400, "InvalidParameterValue".into()),
+            (400, "ContainerAppInvalidResourceTotal".into()),
             "{cpu}/{mem}"
         );
     }
+    // An init container is sized on its own (they run one after another).
+    let mut init = valid();
+    init["properties"]["template"]["initContainers"] =
+        json!([{"name": "init", "image": "busybox", "resources": {"cpu": 0.3, "memory": "0.6Gi"}}]);
+    expect_code(
+        &sim,
+        "pairs-init",
+        &init,
+        "ContainerAppInvalidResourceTotal",
+    )
+    .await;
+    init["properties"]["template"]["initContainers"][0]["resources"] =
+        json!({"cpu": 4.0, "memory": "8Gi"});
+    assert_eq!(put_code(&sim, "pairs-init", &init).await.0, 201);
     let body = with(valid(), res, json!({"cpu": 0.25, "memory": "lots"}));
-    assert_eq!(
-        put_code(&sim, "pairs", &body).await,
-        (400, "InvalidParameterValue".into())
-    );
+    // (a memory string that does not parse is a bad value, not a bad total)
+    expect_code(&sim, "pairs", &body, "InvalidParameterValue").await;
     // The sum over containers counts: two 0.25/0.5Gi containers make 0.5/1Gi.
     let mut two = valid();
     let c = two["properties"]["template"]["containers"][0].clone();
@@ -83,6 +102,9 @@ async fn cpu_memory_pairs() {
         (1.0, "2Gi"),
         (2.0, "4Gi"),
         (0.5, "1024Mi"),
+        (2.25, "4.5Gi"),
+        (3.0, "6Gi"),
+        (4.0, "8.0Gi"),
     ] {
         let body = with(valid(), res, json!({"cpu": cpu, "memory": mem}));
         assert_eq!(
@@ -102,22 +124,13 @@ async fn tag_limits() {
     let body = with(valid(), "/location", json!("eastus"));
     let mut b = body.clone();
     b["tags"] = Value::Object(many);
-    assert_eq!(
-        put_code(&sim, "tags", &b).await,
-        (400, "InvalidTagsCount".into())
-    );
+    expect_code(&sim, "tags", &b, "InvalidTagsCount").await;
     let mut b = body.clone();
     b["tags"] = json!({ "k".repeat(513): "v" });
-    assert_eq!(
-        put_code(&sim, "tags", &b).await,
-        (400, "InvalidTagNameLength".into())
-    );
+    expect_code(&sim, "tags", &b, "InvalidTagNameLength").await;
     let mut b = body.clone();
     b["tags"] = json!({ "k": "v".repeat(257) });
-    assert_eq!(
-        put_code(&sim, "tags", &b).await,
-        (400, "InvalidTagValueLength".into())
-    );
+    expect_code(&sim, "tags", &b, "InvalidTagValueLength").await;
     let mut b = body;
     let fifty: serde_json::Map<String, Value> = (0..50)
         .map(|i| (format!("k{i}"), json!("v".repeat(256))))
@@ -135,28 +148,46 @@ async fn required_properties_and_enums() {
         .as_object_mut()
         .expect("object")
         .remove("location");
-    assert_eq!(
-        put_code(&sim, "req", &no_location).await,
-        (400, "LocationRequired".into())
-    );
-    let cases: Vec<(&str, Value)> = vec![
-        ("/properties/configuration/triggerType", json!("Sometimes")),
-        ("/properties/configuration/triggerType", Value::Null),
-        ("/properties/configuration/replicaTimeout", Value::Null),
-        ("/properties/configuration/replicaTimeout", json!(0)),
-        ("/properties/configuration/replicaRetryLimit", json!(-1)),
-        ("/properties/template/containers", json!([])),
-        ("/properties/template/containers/0/image", json!("")),
-        ("/properties/template/containers/0/name", Value::Null),
-        ("/properties/environmentId", json!("")),
-        ("/properties/configuration/triggerType", json!("Schedule")),
-        ("/properties/configuration/triggerType", json!("Event")),
+    expect_code(&sim, "req", &no_location, "LocationRequired").await;
+    const IPV: &str = "InvalidParameterValue";
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "/properties/configuration/triggerType",
+            json!("Sometimes"),
+            IPV,
+        ),
+        ("/properties/configuration/triggerType", Value::Null, IPV),
+        ("/properties/configuration/replicaTimeout", Value::Null, IPV),
+        ("/properties/configuration/replicaTimeout", json!(0), IPV),
+        (
+            "/properties/configuration/replicaRetryLimit",
+            json!(-1),
+            IPV,
+        ),
+        ("/properties/template/containers", json!([]), IPV),
+        (
+            "/properties/template/containers/0/image",
+            json!(""),
+            "ContainerAppImageRequired",
+        ),
+        ("/properties/template/containers/0/name", Value::Null, IPV),
+        (
+            "/properties/environmentId",
+            json!(""),
+            "InvalidManagedEnvironmentId",
+        ),
+        (
+            "/properties/configuration/triggerType",
+            json!("Schedule"),
+            IPV,
+        ),
+        ("/properties/configuration/triggerType", json!("Event"), IPV),
     ];
-    for (pointer, value) in cases {
+    for (pointer, value, code) in cases {
         let body = with(valid(), pointer, value.clone());
         assert_eq!(
             put_code(&sim, "req", &body).await,
-            (400, "InvalidParameterValue".into()),
+            (400, code.into()),
             "{pointer} = {value}"
         );
     }
@@ -167,35 +198,23 @@ async fn required_properties_and_enums() {
     assert_eq!(put_code(&sim, "sched", &body).await.0, 201);
     let mut body = valid();
     body["properties"]["template"]["volumes"] = json!([{"name": "v", "storageType": "Tape"}]);
-    assert_eq!(
-        put_code(&sim, "req", &body).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "req", &body, "InvalidParameterValue").await;
     let mut body = valid();
     body["properties"]["configuration"]["identitySettings"] =
         json!([{"identity": "system", "lifecycle": "Sometimes"}]);
-    assert_eq!(
-        put_code(&sim, "req", &body).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "req", &body, "InvalidParameterValue").await;
     let body = with(
         valid(),
         "/properties/configuration/replicaTimeout",
         json!("ten"),
     );
-    assert_eq!(
-        put_code(&sim, "req", &body).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "req", &body, "InvalidRequestContent").await;
     let body = with(
         valid(),
         "/properties/template/containers/0/command",
         json!("true"),
     );
-    assert_eq!(
-        put_code(&sim, "req", &body).await,
-        (400, "InvalidRequestContent".into())
-    );
+    expect_code(&sim, "req", &body, "InvalidRequestContent").await;
     let r = sim
         .http
         .put(format!("{}{}?{API}", sim.base, job_path("req")))
@@ -217,59 +236,48 @@ async fn references_to_secrets_volumes_storages_environments() {
     let mut b = valid();
     b["properties"]["template"]["containers"][0]["env"] =
         json!([{"name": "X", "secretRef": "missing"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["template"]["containers"][0]["env"] =
         json!([{"name": "X", "value": "a", "secretRef": "s"}]);
     b["properties"]["configuration"]["secrets"] = json!([{"name": "s", "value": "v"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["configuration"]["registries"] =
         json!([{"server": "r.azurecr.io", "username": "u", "passwordSecretRef": "nope"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["configuration"]["secrets"] = json!([{"name": "Bad_Name", "value": "v"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "ContainerAppInvalidPropertyValue").await;
+    // Container names are RFC 1123 labels.
+    for bad in ["Main", "main_1", "-main", "main-", &"m".repeat(64)] {
+        let b = with(
+            valid(),
+            "/properties/template/containers/0/name",
+            json!(bad),
+        );
+        assert_eq!(
+            put_code(&sim, "refs", &b).await,
+            (400, "ContainerAppInvalidPropertyValue".into()),
+            "{bad}"
+        );
+    }
     let mut b = valid();
     b["properties"]["configuration"]["secrets"] = json!([{"name": "novalue"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["template"]["containers"][0]["volumeMounts"] =
         json!([{"volumeName": "ghost", "mountPath": "/x"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["template"]["volumes"] =
         json!([{"name": "f", "storageType": "AzureFile", "storageName": "nostorage"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let mut b = valid();
     b["properties"]["template"]["volumes"] = json!([{"name": "e", "storageType": "EmptyDir"}]);
     b["properties"]["template"]["containers"][0]["volumeMounts"] =
         json!([{"volumeName": "e", "mountPath": "relative"}]);
-    assert_eq!(
-        put_code(&sim, "refs", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "refs", &b, "InvalidParameterValue").await;
     let b = with(
         valid(),
         "/properties/environmentId",
@@ -283,10 +291,7 @@ async fn references_to_secrets_volumes_storages_environments() {
     let other = env_id("34adfa4f-cedf-4dc0-ba29-b6d1a69ab345", "rg", "demokube");
     create_job(&sim, "moving", &valid()).await;
     let b = with(valid(), "/properties/environmentId", json!(other));
-    assert_eq!(
-        put_code(&sim, "moving", &b).await,
-        (400, "InvalidParameterValue".into())
-    );
+    expect_code(&sim, "moving", &b, "InvalidParameterValue").await;
     sim.shutdown().await;
 }
 
@@ -402,7 +407,7 @@ async fn not_found_codes_and_conflicts() {
         )
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "InvalidFilter"));
-    // Start override validation.
+    // Start override validation (the rest in spec_examples.rs).
     let over = json!({"containers": [{"name": "main", "image": "busybox", "resources": {"cpu": 0.3, "memory": "0.6Gi"}}]});
     let r = sim2
         .arm(
@@ -413,7 +418,7 @@ async fn not_found_codes_and_conflicts() {
         .await;
     assert_eq!(
         (r.status.as_u16(), r.code()),
-        (400, "InvalidParameterValue")
+        (400, "ContainerAppInvalidResourceTotal")
     );
     sim2.shutdown().await;
     sim.shutdown().await;
@@ -538,7 +543,7 @@ async fn names_cannot_escape_the_data_dir() {
         let (status, code) = put_code(&sim, "escape", &b).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "InvalidParameterValue"),
+            (400, "ContainerAppInvalidPropertyValue"),
             "{name}"
         );
     }

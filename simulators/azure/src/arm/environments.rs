@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use super::schema::{self, Body};
 use super::store::ArmStore;
 use super::{ArmError, ArmResult, parse_body, resource_not_found};
 use crate::config::EnvironmentSeed;
@@ -212,7 +213,7 @@ pub async fn put_storage(
     Path((sub, rg, env, name)): Path<(String, String, String, String)>,
     body: Bytes,
 ) -> ArmResult {
-    let body = parse_body(&body)?;
+    let body = schema::accept(Body::Storage, &parse_body(&body)?)?;
     let props = validate_storage(&body)?;
     let mut arm = state.arm();
     require_environment(&arm, &sub, &rg, &env)?;

@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::jobs::{job_id, job_key, require_job};
+use super::jobs::{apply_defaults, env_facts, job_id, job_key, require_job};
 use super::lro::accepted;
+use super::schema::{self, Body};
 use super::store::{ExecStatus, ExecutionRecord, OpEffect};
 use super::validate::validate_execution_template;
 use super::{ArmError, ArmResult, parse_body};
@@ -22,36 +23,31 @@ use crate::util;
 /// Fields of a `JobExecutionContainer`.
 const EXEC_CONTAINER_FIELDS: &[&str] = &["image", "name", "command", "args", "env", "resources"];
 
-/// Applies a start-time override to the job's template: containers are
-/// matched by name, fields given in the override replace the job's; a new
-/// name adds a container (without volume mounts, which the override cannot carry).
-fn effective_template(job_template: &Value, over: Option<&Value>) -> Value {
+/// The template an execution runs. A start override replaces the job's
+/// `containers` and `initContainers` as a whole, as Azure does: no field is
+/// merged from the job's containers (so their volume mounts, probes and
+/// unlisted init containers are not part of the execution); the job's
+/// volumes stay, unmounted. The override's containers get the job's
+/// defaults (resources).
+pub(crate) fn effective_template(job_template: &Value, over: Option<&Value>) -> Value {
     let mut out = job_template.clone();
     let Some(over) = over else { return out };
+    let Some(t) = out.as_object_mut() else {
+        return out;
+    };
     for list in ["containers", "initContainers"] {
-        let Some(items) = over.get(list).and_then(Value::as_array) else {
-            continue;
-        };
-        let base: Vec<Value> = job_template[list].as_array().cloned().unwrap_or_default();
-        let merged: Vec<Value> = items
-            .iter()
-            .map(|o| {
-                let mut c = base
-                    .iter()
-                    .find(|b| b["name"] == o["name"])
-                    .cloned()
-                    .unwrap_or_else(|| json!({}));
-                for f in EXEC_CONTAINER_FIELDS {
-                    if let Some(v) = o.get(*f).filter(|v| !v.is_null()) {
-                        c[*f] = v.clone();
-                    }
-                }
-                c
-            })
-            .collect();
-        out[list] = Value::Array(merged);
+        match over.get(list).filter(|v| v.is_array()) {
+            Some(items) => {
+                t.insert(list.to_string(), items.clone());
+            }
+            None => {
+                t.remove(list);
+            }
+        }
     }
-    out
+    let mut props = json!({ "template": out });
+    apply_defaults(&mut props);
+    props["template"].take()
 }
 
 /// The `JobExecutionTemplate` view of a full template.
@@ -86,7 +82,10 @@ pub async fn start(
     let over = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(parse_body(&body)?).filter(|v| !v.is_null())
+        match parse_body(&body)? {
+            Value::Null => None,
+            v => Some(schema::accept(Body::JobStart, &v)?),
+        }
     };
     let faults = state.faults_snapshot();
     let mut arm = state.arm();
@@ -103,7 +102,8 @@ pub async fn start(
         ));
     }
     if let Some(o) = &over {
-        validate_execution_template(o, &job.resource["properties"])?;
+        let env = env_facts(&arm, &job.environment_key);
+        validate_execution_template(o, &job.resource["properties"], &env)?;
     }
     let job = job.clone();
     let template = effective_template(&job.resource["properties"]["template"], over.as_ref());

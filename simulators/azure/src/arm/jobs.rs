@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::environments::storage_names;
 use super::lro::accepted;
+use super::schema::{self, Body};
 use super::store::{ArmStore, JobRecord, OpEffect};
 use super::validate::{EnvFacts, validate_job_name, validate_job_properties, validate_tags};
 use super::{ArmError, ArmResult, parse_body, resource_not_found};
@@ -62,7 +63,7 @@ pub fn require_job<'a>(
 }
 
 /// Defaults Azure fills in: container resources and the manual trigger config.
-fn apply_defaults(props: &mut Value) {
+pub(crate) fn apply_defaults(props: &mut Value) {
     for list in ["containers", "initContainers"] {
         if let Some(cs) = props
             .get_mut("template")
@@ -132,14 +133,18 @@ fn render_identity(identity: Option<&Value>, tenant: &str) -> Result<Option<Valu
 }
 
 /// What validation needs to know about an environment.
-fn env_facts(arm: &ArmStore, env_key: &str) -> EnvFacts {
+pub(crate) fn env_facts(arm: &ArmStore, env_key: &str) -> EnvFacts {
     let workload_profiles = arm
         .environments
         .get(env_key)
         .and_then(|e| e["properties"]["workloadProfiles"].as_array())
         .into_iter()
         .flatten()
-        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .filter_map(|p| {
+            let name = p["name"].as_str()?;
+            let kind = p["workloadProfileType"].as_str().unwrap_or(name);
+            Some((name.to_string(), kind.to_string()))
+        })
         .collect();
     EnvFacts {
         storages: storage_names(arm, env_key),
@@ -185,21 +190,20 @@ pub async fn put_job(
         }
     };
     validate_tags(obj.get("tags"))?;
+    // What Microsoft.App keeps: unknown and read-only properties dropped.
+    let body = schema::accept(Body::Job, &body)?;
+    let Some(obj) = body.as_object() else {
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The request content must be a JSON object.",
+        ));
+    };
     let mut props = obj.get("properties").cloned().unwrap_or(Value::Null);
     if !props.is_object() {
         return Err(ArmError::bad_request(
             "InvalidParameterValue",
             "The property 'properties' is required.",
         ));
-    }
-    for read_only in [
-        "provisioningState",
-        "outboundIpAddresses",
-        "eventStreamEndpoint",
-    ] {
-        if let Some(p) = props.as_object_mut() {
-            p.remove(read_only);
-        }
     }
     apply_defaults(&mut props);
     let identity = render_identity(obj.get("identity"), &state.config.tenant_id)?;
@@ -211,8 +215,8 @@ pub async fn put_job(
         .to_string();
     if env_id.is_empty() {
         return Err(ArmError::bad_request(
-            "InvalidParameterValue",
-            "The property 'properties.environmentId' is required.",
+            "InvalidManagedEnvironmentId",
+            "Invalid ManagedEnvironmentId value ''. The property 'properties.environmentId' is required.",
         ));
     }
     let env_key = environment_key(&arm, &env_id)?;
@@ -318,6 +322,18 @@ pub async fn patch_job(
         ));
     };
     validate_tags(obj.get("tags"))?;
+    let mut patch = schema::accept(Body::JobPatch, &patch)?;
+    // Read-only in `Job`, though `JobPatchProperties` does not mark them.
+    if let Some(p) = patch.get_mut("properties").and_then(Value::as_object_mut) {
+        p.remove("outboundIpAddresses");
+        p.remove("eventStreamEndpoint");
+    }
+    let Some(obj) = patch.as_object() else {
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The request content must be a JSON object.",
+        ));
+    };
     let faults = state.faults_snapshot();
     let mut arm = state.arm();
     let job = require_job(&arm, &sub, &rg, &name, "ResourceNotFound")?;
@@ -355,6 +371,8 @@ pub async fn patch_job(
         }
     }
     apply_defaults(&mut resource["properties"]);
+    // A patch can null out what `Job` requires: the merged job is a `Job`.
+    schema::check(Body::Job, &resource)?;
     validate_job_properties(&resource["properties"], &env_facts(&arm, &env_key))?;
     let key = job_key(&sub, &rg, &name);
     super::lock::check_job(&arm, &key, &name)?;

@@ -6,6 +6,7 @@ pub mod executions;
 pub mod jobs;
 pub mod lock;
 pub mod lro;
+pub mod schema;
 pub mod storage;
 pub mod store;
 pub mod validate;
