@@ -349,3 +349,47 @@ async fn scheduling_keeps_an_execution_processing_and_a_stop_then_ends_it_at_onc
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the Docker engine (SOCKERLESS_SIM_ENGINE)"]
+async fn a_missing_share_leaves_the_replica_pending_until_replica_timeout() {
+    let sim = engine_sim(Timing::default()).await;
+    // The environment storage exists; the share it names was never created.
+    let storage = format!("{}/storages/absent", env_id(SUB, RG, ENV));
+    let st = json!({"properties": {"azureFile": {"accountName": "simacct", "accountKey": "k", "shareName": "absent", "accessMode": "ReadWrite"}}});
+    assert_eq!(sim.arm(Method::PUT, &storage, Some(&st)).await.status, 200);
+    let mut body = registry_job(&sim, "echo never");
+    body["properties"]["configuration"]["replicaTimeout"] = json!(5);
+    body["properties"]["template"]["volumes"] =
+        json!([{"name": "s", "storageType": "AzureFile", "storageName": "absent"}]);
+    body["properties"]["template"]["containers"][0]["volumeMounts"] =
+        json!([{"volumeName": "s", "mountPath": "/s"}]);
+    create_job(&sim, "fid-share", &body).await;
+    let exec = start(&sim, "fid-share").await;
+    let pending = wait_for(&sim, "fid-share", &exec, Duration::from_secs(30), |e| {
+        containers(e).iter().any(|c| c["status"] == "Waiting")
+    })
+    .await;
+    assert_eq!(pending["properties"]["status"], "Running", "{pending:#}");
+    let info = containers(&pending)[0]["additionalInformation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        info.starts_with("ContainerCreating: MountVolume.SetUp failed"),
+        "{info}"
+    );
+    assert!(
+        info.contains("file share 'absent' does not exist"),
+        "{info}"
+    );
+    let done = wait_execution(&sim, "fid-share", &exec, Duration::from_secs(60)).await;
+    assert_eq!(done["properties"]["status"], "Failed", "{done:#}");
+    let why = containers(&done)[0]["additionalInformation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.starts_with("DeadlineExceeded:"), "{why}");
+    assert!(why.contains("does not exist"), "{why}");
+    sim.shutdown().await;
+}
