@@ -122,6 +122,7 @@ pub async fn start(
             end_time: None,
             template: execution_view(&template),
             seq,
+            detailed_status: None,
         },
     );
     let workspace_id = arm

@@ -75,6 +75,11 @@ pub struct ExecutionRecord {
     pub template: Value,
     /// Creation order, for listing.
     pub seq: u64,
+    /// `detailedStatus` (`{"replicas": [...]}`, the shape of the
+    /// 2025-02-02-preview `ExecutionStatus`): per replica and container, the
+    /// status, exit code and why, which is where a client reads why an
+    /// execution failed. `None` until a replica is scheduled.
+    pub detailed_status: Option<Value>,
 }
 
 impl ExecutionRecord {
@@ -87,6 +92,9 @@ impl ExecutionRecord {
         });
         if let Some(end) = &self.end_time {
             props["endTime"] = json!(end);
+        }
+        if let Some(detail) = &self.detailed_status {
+            props["detailedStatus"] = detail.clone();
         }
         json!({
             "id": self.id,

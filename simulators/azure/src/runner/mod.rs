@@ -6,9 +6,22 @@
 //! and main container joins it, with one hosts file per replica bound at
 //! `/etc/hosts`. The host's loopback is out of reach, as on Azure; services
 //! of the host are reachable at the network's gateway address.
+//!
+//! An execution runs `replicaCompletionCount` successful replicas,
+//! `parallelism` at a time ([`execution`]); each replica waits a scheduling
+//! delay ([`schedule`]), stays pending while its volumes or images fail
+//! ([`pull`]), and is stopped with SIGTERM and a grace period ([`replica`]).
 
+mod attempt;
+mod console;
 mod engine;
+mod execution;
 pub mod network;
+mod pull;
+mod replica;
+pub mod resources;
+pub mod schedule;
+mod status;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,7 +77,7 @@ pub struct Runner {
     network_subnet: Option<String>,
     network: Mutex<Option<SimNetwork>>,
     closed: std::sync::atomic::AtomicBool,
-    stops: Mutex<HashMap<String, watch::Sender<bool>>>,
+    stops: Mutex<HashMap<String, watch::Sender<StopKind>>>,
     /// Image references pulled from the emulator's own registry (their tags
     /// name a port that dies with the emulator, so they are untagged at shutdown).
     own_images: Mutex<std::collections::HashSet<String>>,
@@ -129,17 +142,17 @@ impl Runner {
         Ok(net)
     }
 
-    fn stops(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
+    fn stops(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<StopKind>>> {
         self.stops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts an execution in the background.
     pub fn launch(&self, state: Arc<AppState>, spec: LaunchSpec) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(StopKind::None);
         self.stops().insert(spec.exec_key.clone(), tx);
         let task = async move {
             let key = spec.exec_key.clone();
-            let (status, reason) = engine::run(&state, &spec, rx).await;
+            let (status, reason) = execution::run(&state, &spec, rx).await;
             if let Some(r) = &reason {
                 tracing::info!(execution = %spec.exec_name, status = status.as_str(), reason = %r, "execution ended");
             }
@@ -157,10 +170,15 @@ impl Runner {
         }
     }
 
-    /// Asks a running execution to stop (no-op when it already ended).
+    /// Asks a running execution to stop (no-op when it already ended): its
+    /// replicas' processes get SIGTERM, then SIGKILL after the grace period.
     pub fn stop(&self, exec_key: &str) {
         if let Some(tx) = self.stops().get(exec_key) {
-            let _ = tx.send(true);
+            tx.send_if_modified(|k| {
+                let was = *k;
+                *k = (*k).max(StopKind::Graceful);
+                was != *k
+            });
         }
     }
 
@@ -183,7 +201,8 @@ impl Runner {
     pub async fn shutdown(&self) {
         self.close();
         for tx in self.stops().values() {
-            let _ = tx.send(true);
+            // The emulator is going away: no grace period to sit out.
+            let _ = tx.send(StopKind::Kill);
         }
         let mut set = self.tasks.lock().await;
         while set.join_next().await.is_some() {}
@@ -208,6 +227,17 @@ impl Runner {
             tracing::debug!(error = %e, "no leftover cleanup (engine unavailable)");
         }
     }
+}
+
+/// Why an execution is asked to end; ordered, so a stop only escalates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopKind {
+    /// Keep running.
+    None,
+    /// A client's stop: SIGTERM, then SIGKILL after the grace period.
+    Graceful,
+    /// The emulator shuts down: SIGKILL at once.
+    Kill,
 }
 
 /// Records a status change (and the end time of terminal states).
