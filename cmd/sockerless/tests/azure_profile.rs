@@ -42,7 +42,9 @@ fn a_missing_image_is_dockers_pull_error_and_creates_no_job() {
 #[test]
 #[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn an_image_the_replica_cannot_pull_fails_within_replica_timeout_with_the_reason() {
-    const REPLICA_TIMEOUT: u64 = 30;
+    // Longer than the azure profile's scheduling (5–40 s, tail removed
+    // below), so the replica has tried to pull when the backend gives up.
+    const REPLICA_TIMEOUT: u64 = 60;
     let env = test_env();
     let _serial = serial();
     let d = start_azure();
@@ -52,6 +54,9 @@ fn an_image_the_replica_cannot_pull_fails_within_replica_timeout_with_the_reason
     let mut faults = d.sim_config()["faults"].clone();
     faults["pullBlockedRegistries"] = serde_json::json!([env.registry]);
     d.set_faults(&faults);
+    let mut timing = d.sim_config()["timing"].clone();
+    timing["schedulingTailRate"] = serde_json::json!(0.0);
+    d.put_sim("timing", &timing);
     let started = Instant::now();
     let out = d.docker(&[
         "run",
@@ -69,6 +74,10 @@ fn an_image_the_replica_cannot_pull_fails_within_replica_timeout_with_the_reason
             .contains("could not be pulled from inside Azure Container Apps")
             && out.stderr.contains("busybox"),
         "a message naming the image and the cause: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("ImagePullBackOff") && out.stderr.contains("i/o timeout"),
+        "the replica's own reason, from the execution's detailedStatus: {out:?}"
     );
     // replicaTimeout, plus the operations around it (job PUT, start, delete).
     assert!(

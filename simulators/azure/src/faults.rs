@@ -365,11 +365,33 @@ pub async fn get_config(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "profile": c.profile,
         "ingestionDelayMs": u64::try_from(c.ingestion_delay.as_millis()).unwrap_or(u64::MAX),
-        "timing": c.timing,
+        "timing": state.timing(),
         "faults": state.faults_snapshot(),
         "consoleLogMaxBytes": c.console_log_max_bytes,
     }))
     .into_response()
+}
+
+/// `PUT /_sim/timing` with a (partial) `Timing` in camelCase; missing fields
+/// take their defaults (none: no scheduling delay, no jitter). Replicas
+/// scheduled and rows ingested from then on follow it.
+pub async fn put_timing(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<crate::config::Timing>(&body) {
+        Ok(t) if (0.0..=1.0).contains(&t.scheduling_tail_rate) => {
+            state.set_timing(t.clone());
+            axum::Json(t).into_response()
+        }
+        Ok(_) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "schedulingTailRate must be between 0 and 1"})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": format!("invalid timing: {e}")})),
+        )
+            .into_response(),
+    }
 }
 
 /// `PUT /_sim/faults` with a (partial) `FaultConfig` in camelCase; missing

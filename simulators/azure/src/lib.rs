@@ -274,6 +274,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
         .route("/_sim/network", get(faults::get_network))
         .route("/_sim/config", get(faults::get_config))
+        .route("/_sim/timing", axum::routing::put(faults::put_timing))
         .route("/files/{account}/{share}", any(files::dispatch_share))
         .route("/files/{account}/{share}/{*path}", any(files::dispatch_path))
         .fallback(|| async {

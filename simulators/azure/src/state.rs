@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::arm::store::ArmStore;
 use crate::auth::TokenIssuer;
-use crate::config::{FaultConfig, SimConfig};
+use crate::config::{FaultConfig, SimConfig, Timing};
 use crate::faults::{FaultState, RequestRecord};
 use crate::loganalytics::LogStore;
 use crate::registry::store::RegistryStore;
@@ -41,6 +41,7 @@ pub struct AppState {
     arm: Mutex<ArmStore>,
     registry: Mutex<RegistryStore>,
     faults: Mutex<FaultState>,
+    timing: Mutex<Timing>,
     requests: Mutex<RequestLog>,
 }
 
@@ -75,6 +76,7 @@ impl AppState {
                 config.network_subnet.as_deref(),
             ),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
+            timing: Mutex::new(config.timing.clone()),
             arm: Mutex::new(arm),
             registry: Mutex::new(RegistryStore::new(data_dir.join("registry"))),
             requests: Mutex::new(RequestLog::default()),
@@ -82,6 +84,18 @@ impl AppState {
             addr,
             data_dir,
         }
+    }
+
+    /// Scheduling and ingestion timing now (`SimConfig::timing` at start,
+    /// changed by `PUT /_sim/timing`).
+    pub fn timing(&self) -> Timing {
+        lock(&self.timing).clone()
+    }
+
+    /// Replaces the timing: replicas scheduled and rows ingested from now on follow it.
+    pub fn set_timing(&self, timing: Timing) {
+        self.logs.set_timing(&timing);
+        *lock(&self.timing) = timing;
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -339,3 +339,59 @@ async fn a_workspace_without_rows_has_no_console_table() {
     );
     sim.shutdown().await;
 }
+
+/// `GET /_sim/config` tells the profile and the effective figures;
+/// `PUT /_sim/timing` changes the timing at run time (fields left out go
+/// back to their defaults) and refuses a tail rate outside 0..=1.
+#[tokio::test]
+async fn the_profile_and_timing_are_shown_and_timing_changes_at_run_time() {
+    let mut cfg = fast_config();
+    sockerless_azure_sim::Profile::Azure.apply(&mut cfg);
+    let sim = Sim::start(cfg).await;
+    let get = || async {
+        sim.http
+            .get(format!("{}/_sim/config", sim.base))
+            .send()
+            .await
+            .expect("get config")
+            .json::<Value>()
+            .await
+            .expect("config JSON")
+    };
+    let before = get().await;
+    assert_eq!(before["profile"], "azure");
+    assert_eq!(before["timing"]["schedulingMaxMs"], 40_000);
+    assert_eq!(before["timing"]["tableAbsentUntilFirstRow"], true);
+    assert_eq!(before["ingestionDelayMs"], 20_000);
+    assert_eq!(before["faults"]["lroJitterMs"], 6_000);
+
+    let put = |body: Value| {
+        let (http, base) = (sim.http.clone(), sim.base.clone());
+        async move {
+            http.put(format!("{base}/_sim/timing"))
+                .json(&body)
+                .send()
+                .await
+                .expect("put timing")
+                .status()
+        }
+    };
+    assert_eq!(
+        put(json!({"schedulingMinMs": 1, "schedulingMaxMs": 2})).await,
+        200
+    );
+    let after = get().await;
+    assert_eq!(after["timing"]["schedulingMaxMs"], 2);
+    assert_eq!(
+        after["timing"]["tableAbsentUntilFirstRow"], false,
+        "defaults"
+    );
+    assert_eq!(put(json!({"schedulingTailRate": 1.5})).await, 400);
+    assert_eq!(put(json!({"schedulingMinMs": "soon"})).await, 400);
+    assert_eq!(
+        get().await["timing"]["schedulingMaxMs"],
+        2,
+        "unchanged by refusals"
+    );
+    sim.shutdown().await;
+}

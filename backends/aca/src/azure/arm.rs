@@ -560,7 +560,11 @@ fn is_lock_conflict(err: &azure_core::Error) -> bool {
             || raw_response.as_ref().is_some_and(|raw| {
                 serde_json::from_slice::<Value>(raw.body().as_ref())
                     .ok()
-                    .and_then(|b| b.pointer("/error/code").and_then(Value::as_str).map(|c| c == CODE))
+                    .and_then(|b| {
+                        b.pointer("/error/code")
+                            .and_then(Value::as_str)
+                            .map(|c| c == CODE)
+                    })
                     .unwrap_or(false)
             }))
 }

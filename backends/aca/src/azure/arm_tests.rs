@@ -336,7 +336,10 @@ async fn a_write_refused_for_a_lock_is_sent_again_once_the_lock_is_gone() {
             r#"{"name":"j","properties":{"provisioningState":"Succeeded"}}"#,
         ),
         ("POST", _) => StubReply::json(409, LOCKED),
-        _ => StubReply::json(404, r#"{"error":{"code":"ResourceNotFound","message":"no"}}"#),
+        _ => StubReply::json(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"no"}}"#,
+        ),
     })
     .await;
     let arm = client(&stub);

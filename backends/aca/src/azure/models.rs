@@ -345,6 +345,11 @@ pub struct JobExecutionProperties {
     /// The template the execution ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<JobExecutionTemplate>,
+    /// `detailedStatus` (`ExecutionStatus` of API versions after
+    /// 2025-01-01: `replicas[].containers[]` with `status`, `code` and
+    /// `additionalInformation`), kept as sent: read only for messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detailed_status: Option<Value>,
 }
 
 /// `JobExecutionTemplate`: the per-execution override accepted by `start`.

@@ -168,42 +168,24 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     tracing::info!(container = %record.id, job = %job_name, %execution, "execution started; waiting for the agent");
     tracing::debug!(target: super::TIMELINE, container = %record.id, job = %job_name, %execution, "execution_started");
 
-    // A replica that cannot pull its image stays pending (the execution
-    // `Running`) until replicaTimeout: waiting longer than that is pointless.
-    let replica_timeout =
-        super::template::replica_timeout(&stored.body, settings.replica_timeout_secs)
-            .ok()
-            .and_then(|t| u64::try_from(t).ok())
-            .unwrap_or(u64::MAX);
-    let connect_timeout = backend.config().agent_connect_timeout_secs;
-    let wait = Duration::from_secs(connect_timeout.min(replica_timeout));
-    let outcome = tokio::select! {
-        connected = tokio::time::timeout(wait, connections.wait_for(|g| *g > connected_before)) => {
-            if matches!(connected, Ok(Ok(_))) {
-                return Ok(());
-            }
-            if replica_timeout <= connect_timeout {
-                format!(
-                    "the replica of execution {execution} (job {job_name}) did not start the sockerless agent \
-                     within the job's replicaTimeout of {replica_timeout} s: its image {} could not be pulled \
-                     from inside Azure Container Apps (registry credentials or network), or its volumes' \
-                     storage is missing; ContainerAppSystemLogs_CL has the replica's events",
-                    image.reference
-                )
-            } else {
-                format!(
-                    "the sockerless agent of container {id} did not connect within {} s (execution {execution} of job {job_name}); \
-                     check that agent_callback_url is reachable from Azure Container Apps",
-                    wait.as_secs()
-                )
-            }
-        }
-        status = ended_before_agent(backend, &job_name, &execution) => format!(
-            "execution {execution} of job {job_name} ended with status {status} before the sockerless agent connected: \
-             the image {} could not be pulled from inside Azure Container Apps, an init container or the agent \
-             failed, or the replicaTimeout passed; ContainerAppSystemLogs_CL has the replica's events",
-            image.reference
-        ),
+    let waiting = super::first_connect::Waiting {
+        backend,
+        container: &record.id,
+        job: &job_name,
+        execution: &execution,
+        image: &image.reference,
+        replica_timeout_secs: super::template::replica_timeout(
+            &stored.body,
+            settings.replica_timeout_secs,
+        )
+        .ok()
+        .and_then(|t| u64::try_from(t).ok())
+        .unwrap_or(u64::MAX),
+    };
+    let connected =
+        async move { matches!(connections.wait_for(|g| *g > connected_before).await, Ok(_)) };
+    let Err(outcome) = waiting.agent_connected(connected).await else {
+        return Ok(());
     };
     rt.end_run();
     abandon_job(backend, &job_name).await;
@@ -215,30 +197,6 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     Err(ApiError::Unavailable(format!(
         "{outcome}; the job was deleted"
     )))
-}
-
-/// While the agent has not connected yet (so it cannot report anything),
-/// watches the execution with backoff and resolves with its status if it
-/// ends first: a failed pull or init container then fails `docker start`
-/// at once instead of after the whole connect timeout.
-async fn ended_before_agent(backend: &AcaBackend, job: &str, execution: &str) -> String {
-    let mut backoff = Duration::from_secs(2);
-    loop {
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-        match backend.azure().jobs.get_execution(job, execution).await {
-            Ok(Some(e)) => {
-                if let Some(s) = e
-                    .status()
-                    .filter(|s| matches!(*s, "Failed" | "Stopped" | "Succeeded"))
-                {
-                    return s.to_owned();
-                }
-            }
-            Ok(None) => return "NotFound".to_owned(),
-            Err(e) => tracing::debug!(%execution, error = %e, "execution status unavailable"),
-        }
-    }
 }
 
 /// The job of a failed start goes through the retried deletion queue: a

@@ -4,6 +4,7 @@
 //! ([`poller`]).
 
 pub mod collect;
+pub mod first_connect;
 pub mod lifecycle;
 pub mod poller;
 pub mod reconcile;

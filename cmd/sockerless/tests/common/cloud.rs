@@ -96,6 +96,21 @@ impl Sockerless {
         serde_json::from_str(&out.stdout).expect("config JSON")
     }
 
+    /// `PUT /_sim/{what}` with `body` (e.g. `timing`).
+    pub fn put_sim(&self, what: &str, body: &serde_json::Value) {
+        self.curl(&[
+            "-f",
+            "-X",
+            "PUT",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            &format!("{}/_sim/{what}", self.azure),
+        ])
+        .ok();
+    }
+
     /// Sets the emulator's faults (`PUT /_sim/faults`, camelCase).
     pub fn set_faults(&self, faults: &serde_json::Value) {
         self.curl(&[

@@ -82,8 +82,10 @@ impl LogRow {
 pub struct LogStore {
     rows: Arc<Mutex<Rows>>,
     delay: TimeDelta,
-    jitter_ms: u64,
-    table_absent_until_first_row: bool,
+    // Shared by the clones (replicas' log tasks hold one): `PUT /_sim/timing`
+    // changes them for every row ingested from then on.
+    jitter_ms: Arc<std::sync::atomic::AtomicU64>,
+    table_absent_until_first_row: Arc<std::sync::atomic::AtomicBool>,
     max_bytes: usize,
 }
 
@@ -112,8 +114,8 @@ impl LogStore {
         LogStore {
             rows: Arc::new(Mutex::new(Rows::default())),
             delay: TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX),
-            jitter_ms: 0,
-            table_absent_until_first_row: false,
+            jitter_ms: Arc::default(),
+            table_absent_until_first_row: Arc::default(),
             max_bytes,
         }
     }
@@ -121,16 +123,26 @@ impl LogStore {
     /// The store with `timing`'s ingestion figures: each row's delay gets a
     /// random extra of up to `ingestion_jitter_ms` (rows become queryable out
     /// of order), and a workspace may have no table before its first row.
-    pub fn with_timing(mut self, timing: &Timing) -> Self {
-        self.jitter_ms = timing.ingestion_jitter_ms;
-        self.table_absent_until_first_row = timing.table_absent_until_first_row;
+    pub fn with_timing(self, timing: &Timing) -> Self {
+        self.set_timing(timing);
         self
+    }
+
+    /// Applies `timing`'s ingestion figures from now on (this store and its clones).
+    pub fn set_timing(&self, timing: &Timing) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.jitter_ms.store(timing.ingestion_jitter_ms, Relaxed);
+        self.table_absent_until_first_row
+            .store(timing.table_absent_until_first_row, Relaxed);
     }
 
     /// Ingests a line printed now.
     pub fn ingest(&self, line: ConsoleLine) {
         let now = Utc::now();
-        let extra = i64::try_from(crate::arm::store::jitter(self.jitter_ms)).unwrap_or(0);
+        let extra = i64::try_from(crate::arm::store::jitter(
+            self.jitter_ms.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+        .unwrap_or(0);
         let time_received = now
             .checked_add_signed(self.delay)
             .and_then(|t| t.checked_add_signed(TimeDelta::milliseconds(extra)))
@@ -164,7 +176,10 @@ impl LogStore {
     /// first row is queryable (Azure creates a custom table on first
     /// ingestion).
     pub fn table_exists(&self, workspaces: &[String], now: DateTime<Utc>) -> bool {
-        if !self.table_absent_until_first_row {
+        if !self
+            .table_absent_until_first_row
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return true;
         }
         let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());

@@ -48,7 +48,7 @@ pub async fn run(
     timeout: Duration,
 ) -> ReplicaEnd {
     let name = format!("{}-{}", spec.exec_name, util::random_suffix(5));
-    let delay = schedule::delay(&state.config.timing);
+    let delay = schedule::delay(&state.timing());
     if !delay.is_zero() {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
