@@ -1,5 +1,6 @@
 //! A start that fails before the agent connects (here: the agent image does
-//! not exist, so the execution's init container cannot be pulled): the job
+//! not exist, so the execution's init container cannot be pulled, and the
+//! replica stays pending until its replicaTimeout, as on Azure): the job
 //! is deleted, `docker start` answers an error, and an AutoRemove container
 //! is removed as dockerd removes it, which ends `docker run --rm`'s wait.
 //! Needs the emulator's variables (see runtime_sim.rs); `#[ignore]`d: `cargo xtask test` runs it with `--include-ignored`, and it fails without them.
@@ -27,6 +28,7 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         "doomed-rm",
         ContainerCreateBody {
             cmd: sh("echo never"),
+            labels: short_replica_timeout(),
             host_config: Some(HostConfig {
                 auto_remove: Some(true),
                 ..Default::default()
@@ -40,6 +42,7 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         "doomed-kept",
         ContainerCreateBody {
             cmd: sh("echo never"),
+            labels: short_replica_timeout(),
             ..Default::default()
         },
     )
@@ -61,6 +64,11 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
     assert!(
         err.message().contains("the job was deleted"),
         "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("ImagePullBackOff") && err.message().contains("no-such-agent"),
+        "the replica's reason: {}",
         err.message()
     );
     removed.await.expect("join").expect("wait removed");
@@ -85,4 +93,16 @@ async fn scenario(engine: String, registry: String, agent_image: String) {
         .await
         .expect("rm");
     sim.shutdown().await;
+}
+
+/// The replica waits for an image it cannot pull until replicaTimeout: 10 s
+/// here instead of the default day.
+fn short_replica_timeout() -> Option<std::collections::HashMap<String, String>> {
+    Some(
+        [(
+            sockerless_backend_aca::runtime::template::REPLICA_TIMEOUT_LABEL.to_owned(),
+            "10".to_owned(),
+        )]
+        .into(),
+    )
 }

@@ -17,10 +17,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockerless_api::ApiError;
+
+use super::arm_failures::{
+    LOCK_RETRY_FIRST, LOCK_RETRY_MAX, PUT_ATTEMPTS, WaitError, is_lock_conflict, lro_failure,
+};
 use url::Url;
 
 use super::pipeline::{AzureOptions, new_pipeline, scope_for};
-use crate::errors::{CallContext, map_azure_error, map_failure};
+use crate::errors::{CallContext, map_azure_error};
 
 /// `Azure-AsyncOperation` response header.
 pub const AZURE_ASYNC_OPERATION: HeaderName = HeaderName::from_static("azure-asyncoperation");
@@ -238,17 +242,28 @@ impl ArmClient {
         let body = serde_json::to_value(body).map_err(|e| {
             ApiError::Internal(format!("{}: cannot encode request: {e}", ctx.operation))
         })?;
-        let response = self
-            .send(
-                ctx,
-                &self.inner.retrying,
-                Method::Put,
-                url.clone(),
-                Some(&body),
-            )
-            .await?;
-        let done = self.wait(ctx, response, Some(&url)).await?;
-        done.json(ctx)
+        // A PUT is idempotent: an operation that ended Failed or Canceled
+        // (Azure's transient provisioning failures) is tried again.
+        let mut attempt = 1;
+        loop {
+            let response = self
+                .send(
+                    ctx,
+                    &self.inner.retrying,
+                    Method::Put,
+                    url.clone(),
+                    Some(&body),
+                )
+                .await?;
+            match self.wait_telling(ctx, response, Some(&url)).await {
+                Ok(done) => return done.json(ctx),
+                Err(WaitError::Ended(e)) if attempt < PUT_ATTEMPTS => {
+                    tracing::info!(operation = %ctx.operation, attempt, error = %e, "operation ended without success; sending the PUT again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into_api()),
+            }
+        }
     }
 
     /// DELETE a resource and wait until it is gone. `Ok(false)` when it did not exist.
@@ -352,6 +367,19 @@ impl ArmClient {
         first: RawResponse,
         resource: Option<&Url>,
     ) -> Result<ArmResponse, ApiError> {
+        self.wait_telling(ctx, first, resource)
+            .await
+            .map_err(WaitError::into_api)
+    }
+
+    /// [`Self::wait`], telling an operation that ended `Failed` or
+    /// `Canceled` from a call that failed.
+    async fn wait_telling(
+        &self,
+        ctx: &CallContext,
+        first: RawResponse,
+        resource: Option<&Url>,
+    ) -> Result<ArmResponse, WaitError> {
         let deadline = tokio::time::Instant::now() + self.inner.options.lro_timeout;
         let headers = first.headers().clone();
         let first = to_arm_response(ctx, first)?;
@@ -373,7 +401,7 @@ impl ArmClient {
                         if s.eq_ignore_ascii_case("Failed")
                             || s.eq_ignore_ascii_case("Canceled") =>
                     {
-                        return Err(lro_failure(ctx, s, &status.body));
+                        return Err(WaitError::Ended(lro_failure(ctx, s, &status.body)));
                     }
                     _ => continue,
                 }
@@ -383,7 +411,7 @@ impl ArmClient {
                     let raw = self
                         .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
                         .await?;
-                    to_arm_response(ctx, raw)
+                    Ok(to_arm_response(ctx, raw)?)
                 }
                 None => Ok(first),
             };
@@ -415,7 +443,7 @@ impl ArmClient {
                         if s.eq_ignore_ascii_case("Failed")
                             || s.eq_ignore_ascii_case("Canceled") =>
                     {
-                        return Err(lro_failure(ctx, s, &current.body));
+                        return Err(WaitError::Ended(lro_failure(ctx, s, &current.body)));
                     }
                     Some(_) => {}
                 }
@@ -524,49 +552,6 @@ fn header_url(headers: &Headers, name: &HeaderName) -> Option<Url> {
 
 fn provisioning_state(body: &Value) -> Option<&str> {
     body.get("properties")?.get("provisioningState")?.as_str()
-}
-
-fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> ApiError {
-    let error = body
-        .get("error")
-        .or_else(|| body.get("properties").and_then(|p| p.get("error")));
-    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
-    let message = error
-        .and_then(|e| e.get("message"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("operation {state}"));
-    map_failure(ctx, None, code, &message)
-}
-
-/// First and longest pause before sending a write refused for a lock again.
-const LOCK_RETRY_FIRST: Duration = Duration::from_millis(500);
-const LOCK_RETRY_MAX: Duration = Duration::from_secs(8);
-
-/// Whether `err` is ARM's 409 for a resource another operation is changing
-/// (`ContainerAppLockConflict`, in the error code or the body).
-fn is_lock_conflict(err: &azure_core::Error) -> bool {
-    const CODE: &str = "ContainerAppLockConflict";
-    let azure_core::error::ErrorKind::HttpResponse {
-        status,
-        error_code,
-        raw_response,
-    } = err.kind()
-    else {
-        return false;
-    };
-    u16::from(*status) == 409
-        && (error_code.as_deref() == Some(CODE)
-            || raw_response.as_ref().is_some_and(|raw| {
-                serde_json::from_slice::<Value>(raw.body().as_ref())
-                    .ok()
-                    .and_then(|b| {
-                        b.pointer("/error/code")
-                            .and_then(Value::as_str)
-                            .map(|c| c == CODE)
-                    })
-                    .unwrap_or(false)
-            }))
 }
 
 fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, ApiError> {

@@ -357,3 +357,29 @@ async fn a_write_refused_for_a_lock_is_sent_again_once_the_lock_is_gone() {
     assert!(matches!(err, ApiError::Conflict(_)), "{err:?}");
     assert_eq!(calls(&format!("POST {JOB}/start")), 1);
 }
+
+#[tokio::test]
+async fn a_put_whose_operation_failed_is_sent_again() {
+    let stub = Stub::start(|base, method, path, n| match (method, path) {
+        ("PUT", JOB) => StubReply::json(201, r#"{"name":"j","properties":{"provisioningState":"InProgress"}}"#)
+            .header("azure-asyncoperation", format!("{base}ops/{n}?api-version=2025-01-01")),
+        ("GET", "/ops/0") => StubReply::json(200, r#"{"status":"Failed","error":{"code":"ContainerAppOperationError","message":"internal"}}"#),
+        ("GET", "/ops/1") => StubReply::json(200, r#"{"status":"Canceled","error":{"code":"OperationCanceled","message":"canceled"}}"#),
+        ("GET", _) if path.starts_with("/ops/") => StubReply::json(200, r#"{"status":"Succeeded"}"#),
+        ("GET", JOB) => StubReply::json(200, r#"{"name":"j","properties":{"provisioningState":"Succeeded"}}"#),
+        _ => StubReply::json(404, r#"{"error":{"code":"ResourceNotFound","message":"no"}}"#),
+    })
+    .await;
+    let arm = client(&stub);
+    let job: Value = arm
+        .put(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
+        .await
+        .expect("the third PUT's operation succeeds");
+    assert_eq!(job["properties"]["provisioningState"], "Succeeded");
+    let puts = stub
+        .calls()
+        .iter()
+        .filter(|c| *c == &format!("PUT {JOB}"))
+        .count();
+    assert_eq!(puts, 3);
+}

@@ -1,6 +1,7 @@
 //! Thin typed Azure clients on `azure_core`'s pipeline.
 
 pub mod arm;
+mod arm_failures;
 pub mod clients;
 pub mod credential;
 pub mod environments;
