@@ -132,7 +132,7 @@ impl ArmClient {
         let mut pause = LOCK_RETRY_FIRST;
         loop {
             match self
-                .send_raw(ctx, pipeline, method.clone(), url.clone(), body)
+                .send_raw(ctx, pipeline, method, url.clone(), body)
                 .await
             {
                 Err(e)

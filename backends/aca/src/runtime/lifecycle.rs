@@ -183,7 +183,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         .unwrap_or(u64::MAX),
     };
     let connected =
-        async move { matches!(connections.wait_for(|g| *g > connected_before).await, Ok(_)) };
+        async move { connections.wait_for(|g| *g > connected_before).await.is_ok() };
     let Err(outcome) = waiting.agent_connected(connected).await else {
         return Ok(());
     };
