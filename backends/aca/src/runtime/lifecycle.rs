@@ -182,8 +182,12 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         .and_then(|t| u64::try_from(t).ok())
         .unwrap_or(u64::MAX),
     };
-    let connected =
-        async move { connections.wait_for(|g| *g > connected_before).await.is_ok() };
+    let connected = async move {
+        connections
+            .wait_for(|g| *g > connected_before)
+            .await
+            .is_ok()
+    };
     let Err(outcome) = waiting.agent_connected(connected).await else {
         return Ok(());
     };
