@@ -75,11 +75,15 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> HandlerResult {
+    // The body is read before the name is judged, as dockerd does: an
+    // answer sent before the client has written its body makes the client
+    // fail with a broken pipe instead of reading the error.
+    let config: Option<ContainerCreateBody> = read_json(&headers, body).await?;
     let name = q
         .string("name")
         .map(|n| check_container_name(&n))
         .transpose()?;
-    let config: ContainerCreateBody = read_json(&headers, body).await?.ok_or_else(|| {
+    let config = config.ok_or_else(|| {
         DockerError::bad_request("config cannot be empty in order to create a container")
     })?;
     let wants_healthcheck = config
