@@ -113,17 +113,7 @@ impl Sockerless {
 
     /// Sets the emulator's faults (`PUT /_sim/faults`, camelCase).
     pub fn set_faults(&self, faults: &serde_json::Value) {
-        self.curl(&[
-            "-f",
-            "-X",
-            "PUT",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &faults.to_string(),
-            &format!("{}/_sim/faults", self.azure),
-        ])
-        .ok();
+        self.put_sim("faults", faults);
     }
 
     /// The agent callback URLs of every job the backend created or updated,
