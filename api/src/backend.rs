@@ -297,4 +297,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse> {
         Err(ApiError::not_implemented("volume prune"))
     }
+
+    // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+    // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+    // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+    // ---- issue 16 [events] (keep additions in this block) ----
 }

@@ -227,3 +227,11 @@ pub struct PathStat {
     #[serde(rename = "linkTarget")]
     pub link_target: String,
 }
+
+// ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+// ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+// ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+// ---- issue 16 [events] (keep additions in this block) ----

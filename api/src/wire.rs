@@ -251,6 +251,14 @@ pub fn pct_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+// ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+// ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+// ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+// ---- issue 16 [events] (keep additions in this block) ----
+
 #[cfg(test)]
 mod tests {
     use super::*;

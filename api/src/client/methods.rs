@@ -424,4 +424,12 @@ impl Backend for RemoteBackend {
         )
         .await
     }
+
+    // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+    // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+    // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+    // ---- issue 16 [events] (keep additions in this block) ----
 }

@@ -78,7 +78,15 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/volumes/list", post(h::volume_list))
         .route("/volumes/prune", post(h::volume_prune))
         .route("/volume/{name}/json", get(h::volume_inspect))
-        .route("/volume/{name}/remove", post(h::volume_remove));
+        .route("/volume/{name}/remove", post(h::volume_remove))
+        // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+        // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+        // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+        // ---- issue 16 [events] (keep additions in this block) ----
+        ;
     Router::new()
         .nest("/internal/v1", v1)
         .fallback(unknown_route)

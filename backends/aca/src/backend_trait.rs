@@ -361,6 +361,14 @@ impl Backend for AcaBackend {
     ) -> sockerless_api::Result<()> {
         crate::exec::resize(self, exec_id, height, width).await
     }
+
+    // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+
+    // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+
+    // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+
+    // ---- issue 16 [events] (keep additions in this block) ----
 }
 
 fn now_rfc3339() -> String {

@@ -14,8 +14,11 @@ use crate::shape;
 use crate::state::AppState;
 use crate::version::{API_VERSION, ApiVersion};
 
+mod agent_ops;
 mod containers;
 mod exec;
+mod housekeeping;
+mod image_transfer;
 mod images;
 mod networks;
 mod swarm;
@@ -32,6 +35,9 @@ pub fn api_router(state: AppState) -> Router {
         .merge(networks::routes())
         .merge(volumes::routes())
         .merge(swarm::routes())
+        .merge(agent_ops::routes())
+        .merge(housekeeping::routes())
+        .merge(image_transfer::routes())
         .merge(unsupported_routes())
         .fallback(page_not_found)
         .method_not_allowed_fallback(page_not_found)
@@ -45,25 +51,29 @@ async fn page_not_found() -> DockerError {
 /// Docker endpoints with no backend operation: an honest 501, never a fake result.
 fn unsupported_routes() -> Router<AppState> {
     let table: &[(&str, &'static str)] = &[
+        // issue 16 [agent ops]
         ("/containers/{id}/top", "container top"),
-        ("/containers/{id}/changes", "container changes"),
-        ("/containers/{id}/export", "container export"),
         ("/containers/{id}/stats", "container stats"),
-        ("/containers/{id}/update", "container update"),
         ("/containers/{id}/pause", "container pause"),
         ("/containers/{id}/unpause", "container unpause"),
-        ("/containers/{id}/attach/ws", "attach over websocket"),
+        ("/containers/{id}/export", "container export"),
+        // issue 16 [lifecycle]
+        ("/containers/{id}/update", "container update"),
         ("/containers/prune", "container prune"),
+        ("/images/prune", "image prune"),
+        // issue 16 [images]
+        ("/containers/{id}/changes", "container changes"),
+        ("/images/get", "image export"),
+        ("/commit", "container commit"),
+        ("/distribution/{*rest}", "distribution inspect"),
+        // not in issue 16
+        ("/containers/{id}/attach/ws", "attach over websocket"),
         ("/build", "image build"),
         ("/build/prune", "build cache prune"),
         ("/images/search", "image search"),
-        ("/images/prune", "image prune"),
-        ("/images/get", "image export"),
-        ("/commit", "container commit"),
         ("/session", "build session"),
         ("/plugins", "plugins"),
         ("/plugins/{*rest}", "plugins"),
-        ("/distribution/{*rest}", "distribution inspect"),
     ];
     table.iter().fold(Router::new(), |router, (path, op)| {
         let op: &'static str = op;
