@@ -20,6 +20,7 @@ use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, StreamK
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::escape::{DetachWatch, Scan};
 use crate::framing::{encode_chunk, encode_output};
 use sockerless_api::listen::ShutdownHandle;
 
@@ -33,6 +34,7 @@ pub struct Hijack {
     upgrade: Option<OnUpgrade>,
     body: Body,
     shutdown: Option<ShutdownHandle>,
+    detach: Option<DetachWatch>,
 }
 
 /// The sending half of a process's stdin; dropping it closes stdin.
@@ -60,7 +62,15 @@ impl Hijack {
             upgrade,
             body,
             shutdown,
+            detach: None,
         }
+    }
+
+    /// Ends the client's stream (the process keeps running) when it types
+    /// this sequence on stdin, as dockerd does for TTY containers.
+    pub fn detach_on(mut self, watch: Option<DetachWatch>) -> Self {
+        self.detach = watch;
+        self
     }
 
     /// Runs a connection's task so that graceful shutdown waits for it (when
@@ -91,7 +101,8 @@ impl Hijack {
     ) -> Response {
         match self.upgrade.take() {
             Some(on_upgrade) => {
-                self.spawn(serve_upgraded(on_upgrade, output, stdin));
+                let detach = self.detach.take();
+                self.spawn(serve_upgraded(on_upgrade, output, stdin, detach));
                 upgraded_response(content_type)
             }
             None => {
@@ -129,6 +140,7 @@ impl Hijack {
     {
         match self.upgrade.take() {
             Some(on_upgrade) => {
+                let detach = self.detach.take();
                 self.spawn(async move {
                     let io = match on_upgrade.await {
                         Ok(upgraded) => TokioIo::new(upgraded),
@@ -138,7 +150,7 @@ impl Hijack {
                         }
                     };
                     match start.await {
-                        Ok(output) => pump_duplex(io, output, stdin).await,
+                        Ok(output) => pump_duplex(io, output, stdin, detach).await,
                         Err(err) => write_start_error(io, tty, &err).await,
                     }
                 });
@@ -183,38 +195,59 @@ async fn pump_body_to_stdin(body: Body, tx: StdinSender) {
     }
 }
 
-async fn serve_upgraded(on_upgrade: OnUpgrade, output: AttachedOutput, stdin: Option<StdinSender>) {
+async fn serve_upgraded(
+    on_upgrade: OnUpgrade,
+    output: AttachedOutput,
+    stdin: Option<StdinSender>,
+    detach: Option<DetachWatch>,
+) {
     match on_upgrade.await {
-        Ok(upgraded) => pump_duplex(TokioIo::new(upgraded), output, stdin).await,
+        Ok(upgraded) => pump_duplex(TokioIo::new(upgraded), output, stdin, detach).await,
         Err(err) => tracing::warn!(error = %err, "hijack upgrade failed"),
     }
 }
 
 /// Copies client bytes to stdin (until EOF, which closes stdin) and output to
-/// the client (until the output ends, which closes the connection).
-pub async fn pump_duplex<IO>(io: IO, output: AttachedOutput, stdin: Option<StdinSender>)
-where
+/// the client (until the output ends, which closes the connection). The
+/// detach sequence, when watched for, ends both at once.
+pub async fn pump_duplex<IO>(
+    io: IO,
+    output: AttachedOutput,
+    stdin: Option<StdinSender>,
+    detach: Option<DetachWatch>,
+) where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let (mut reader, mut writer) = tokio::io::split(io);
+    // Whether the client detached (rather than closed its stdin).
     let read_stdin = async move {
         let mut stdin = stdin;
+        let mut detach = detach;
         let mut buf = vec![0u8; READ_BUFFER];
         loop {
-            match reader.read(&mut buf).await {
+            let n = match reader.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some(tx) = &stdin
-                        && tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err()
-                    {
-                        // The process closed its stdin: discard the rest.
-                        stdin = None;
-                    }
-                }
+                Ok(n) => n,
+            };
+            let (data, detached) = match detach.as_mut().map(|w| w.scan(&buf[..n])) {
+                None => (buf[..n].to_vec(), false),
+                Some(Scan::Forward(data)) => (data, false),
+                Some(Scan::Detach(data)) => (data, true),
+            };
+            if let Some(tx) = &stdin
+                && !data.is_empty()
+                && tx.send(Bytes::from(data)).await.is_err()
+            {
+                // The process closed its stdin: discard the rest.
+                stdin = None;
+            }
+            if detached {
+                return true;
             }
         }
         // Dropping the sender ends the InputStream: the process sees EOF.
         drop(stdin);
+        false
     };
     let tty = output.tty;
     let mut chunks = output.output;
@@ -243,7 +276,14 @@ where
     loop {
         tokio::select! {
             _ = &mut write_output => break,
-            _ = &mut read_stdin, if !stdin_done => stdin_done = true,
+            detached = &mut read_stdin, if !stdin_done => {
+                if detached {
+                    // Returning drops the connection: the client's stream ends.
+                    tracing::debug!("client detached with its detach keys");
+                    break;
+                }
+                stdin_done = true;
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::Router;
 use sockerless_api::{Backend, BackendInfo};
 
 pub mod errors;
+pub mod escape;
 pub mod extract;
 pub mod framing;
 pub mod hijack;

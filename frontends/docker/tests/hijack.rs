@@ -373,3 +373,64 @@ async fn unix_socket_serves_ping() {
     assert_eq!(mode, 0o600);
     server.stop().await;
 }
+
+/// Attaches to `id` with stdin, writes `input` without closing stdin and
+/// reads until the server closes the connection.
+async fn attach_and_type(server_addr: String, path: &str, input: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(server_addr).await.expect("connect");
+    let (head, rest) = raw_exchange(&mut s, &upgrade_request(path, "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s.write_all(input).await.expect("stdin");
+    read_to_end(&mut s, rest).await
+}
+
+#[tokio::test]
+async fn detach_keys_end_a_tty_attach_without_closing_stdin_first() {
+    let backend = Arc::new(MemBackend::new());
+    let tty = container(&backend, "detach", true).await;
+    let server = serve_tcp(backend.clone()).await;
+    // ctrl-p ctrl-q by default: the stream ends although stdin stays open,
+    // and the sequence itself never reaches the process.
+    let path = format!("/containers/{tty}/attach?stream=1&stdin=1&stdout=1");
+    let all = attach_and_type(server.tcp_addr(), &path, b"ls\x10\x11").await;
+    assert_eq!(all, b"hello\noops\n");
+    let path = format!("/containers/{tty}/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-a,x");
+    let all = attach_and_type(server.tcp_addr(), &path, b"\x10\x11\x01x").await;
+    assert_eq!(all, b"hello\noops\n");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn detach_keys_are_plain_input_without_a_tty_and_bad_ones_are_refused() {
+    let backend = Arc::new(MemBackend::new());
+    let plain = container(&backend, "nodetach", false).await;
+    let server = serve_tcp(backend.clone()).await;
+    let mut s = TcpStream::connect(server.tcp_addr())
+        .await
+        .expect("connect");
+    let path = format!("/containers/{plain}/attach?stream=1&stdin=1&stdout=1");
+    let (head, rest) = raw_exchange(&mut s, &upgrade_request(&path, "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s.write_all(b"a\x10\x11").await.expect("stdin");
+    s.shutdown().await.expect("half-close");
+    let frames = deframe(&read_to_end(&mut s, rest).await);
+    let stdout: Vec<u8> = frames
+        .iter()
+        .filter(|(kind, _)| *kind == 1)
+        .flat_map(|(_, data)| data.clone())
+        .collect();
+    assert_eq!(stdout, b"hello\nstdin:a\x10\x11");
+
+    let mut s = TcpStream::connect(server.tcp_addr())
+        .await
+        .expect("connect");
+    let path = format!("/containers/{plain}/attach?stream=1&stdin=1&detachKeys=ctrl-1");
+    let (head, rest) = raw_exchange(&mut s, &upgrade_request(&path, "")).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let body = String::from_utf8_lossy(&rest).into_owned();
+    assert!(
+        body.contains("Invalid detach keys (ctrl-1) provided"),
+        "{body}"
+    );
+    server.stop().await;
+}

@@ -85,7 +85,7 @@ pub const FIELDS: &[Field] = &[
     f("ExposedPorts", H("ports/: exposed ports, relayed when published")),
     f("Tty", H("SOCKERLESS_TTY: the agent runs the process on a pseudo-terminal")),
     f("OpenStdin", H("SOCKERLESS_OPEN_STDIN: stdin stays open for attach")),
-    f("StdinOnce", H("containers/streams.rs: stdin closes when the first attach ends")),
+    f("StdinOnce", H("containers/streams.rs: stdin closes when the first attach ends (not a TTY's, as dockerd)")),
     f("Env", H("the process environment (runtime/template.rs)")),
     f("Cmd", H("the process command line (containers/merge.rs, runtime/template.rs)")),
     f("Healthcheck", H("SOCKERLESS_HEALTHCHECK: the agent probes; containers/health.rs reports")),

@@ -333,7 +333,9 @@ pub async fn attach(
                 record.id
             )));
         }
-        let close_at_end = body.stdin_once.unwrap_or(false);
+        // As dockerd: a TTY's stdin outlives the attach (a client that
+        // detached with its detach keys leaves the process running).
+        let close_at_end = body.stdin_once.unwrap_or(false) && !tty;
         let rt = rt.clone();
         tokio::spawn(async move {
             while let Some(data) = input.next().await {

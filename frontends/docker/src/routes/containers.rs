@@ -233,9 +233,18 @@ async fn attach(
     } else {
         (None, None)
     };
+    let detach_keys = crate::escape::parse_detach_keys(opts.detach_keys.as_deref().unwrap_or(""))
+        .map_err(DockerError::bad_request)?;
+    let watch_stdin = opts.stdin;
     let output = state.backend.container_attach(&id, opts, stdin).await?;
     let content_type = stream_content_type(output.tty, version.at_least("1.42"));
-    Ok(hijack.respond(output, stdin_tx, content_type))
+    // As dockerd: detach keys apply to a TTY's stdin only.
+    let watch = (watch_stdin && output.tty)
+        .then(|| crate::escape::DetachWatch::new(detach_keys))
+        .flatten();
+    Ok(hijack
+        .detach_on(watch)
+        .respond(output, stdin_tx, content_type))
 }
 
 fn logs_options(q: &QueryParams) -> Result<LogsOptions, DockerError> {

@@ -36,6 +36,12 @@ async fn create(
     if config.cmd.as_ref().is_none_or(Vec::is_empty) {
         return Err(DockerError::bad_request("No exec command specified"));
     }
+    let keys = config.detach_keys.as_deref().unwrap_or("");
+    if crate::escape::parse_detach_keys(keys).is_err() {
+        return Err(DockerError::bad_request(format!(
+            "Invalid escape keys ({keys}) provided"
+        )));
+    }
     state.require(Capability::Exec).await?;
     let created = state.backend.exec_create(&id, config).await?;
     // bollard-stubs' IdResponse serialises its field as `id`; Docker's is `Id`.
@@ -73,10 +79,16 @@ async fn start(
             .tty
             .or(exec.process_config.and_then(|p| p.tty))
             .unwrap_or(false);
+        // As dockerd: the exec's detach keys end a TTY session's stream.
+        let watch = tty
+            .then(|| crate::escape::parse_detach_keys(exec.detach_keys.as_deref().unwrap_or("")))
+            .and_then(Result::ok)
+            .and_then(crate::escape::DetachWatch::new);
         let content_type = stream_content_type(tty, version.at_least("1.42"));
         let backend = state.backend.clone();
         let start = async move { backend.exec_start(&id, config, Some(stdin)).await };
         return Ok(hijack
+            .detach_on(watch)
             .respond_started(start, tty, Some(tx), content_type)
             .await?);
     }
