@@ -301,6 +301,28 @@ pub trait Backend: Send + Sync + 'static {
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+    /// `POST /containers/{id}/update`: the restart policy, and resources
+    /// where the backend can apply them.
+    async fn container_update(
+        &self,
+        id: &str,
+        update: crate::docker::ContainerUpdateBody,
+    ) -> Result<crate::docker::ContainerUpdateResponse> {
+        Err(ApiError::not_implemented("container update"))
+    }
+
+    /// `POST /containers/prune`: removes stopped containers.
+    async fn container_prune(
+        &self,
+        filters: Filters,
+    ) -> Result<crate::docker::ContainerPruneResponse> {
+        Err(ApiError::not_implemented("container prune"))
+    }
+
+    /// `POST /images/prune`: removes unused images.
+    async fn image_prune(&self, filters: Filters) -> Result<crate::docker::ImagePruneResponse> {
+        Err(ApiError::not_implemented("image prune"))
+    }
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 

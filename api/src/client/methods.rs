@@ -428,6 +428,35 @@ impl Backend for RemoteBackend {
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+    async fn container_update(
+        &self,
+        id: &str,
+        update: crate::docker::ContainerUpdateBody,
+    ) -> Result<crate::docker::ContainerUpdateResponse> {
+        self.call(Method::POST, &c(id, "/update"), Some(&update))
+            .await
+    }
+
+    async fn container_prune(
+        &self,
+        filters: Filters,
+    ) -> Result<crate::docker::ContainerPruneResponse> {
+        self.call(
+            Method::POST,
+            "/containers/prune",
+            Some(&crate::wire::FiltersBody { filters }),
+        )
+        .await
+    }
+
+    async fn image_prune(&self, filters: Filters) -> Result<crate::docker::ImagePruneResponse> {
+        self.call(
+            Method::POST,
+            "/images/prune",
+            Some(&crate::wire::FiltersBody { filters }),
+        )
+        .await
+    }
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 

@@ -9,6 +9,7 @@
 //! HTTP errors. No route has a timeout (`wait` may take hours).
 
 mod handlers;
+mod housekeeping;
 mod streams;
 
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
         // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+        .route("/container/{id}/update", post(housekeeping::container_update))
+        .route("/containers/prune", post(housekeeping::container_prune))
+        .route("/images/prune", post(housekeeping::image_prune))
 
         // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 

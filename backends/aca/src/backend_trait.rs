@@ -365,6 +365,27 @@ impl Backend for AcaBackend {
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
+    async fn container_update(
+        &self,
+        id: &str,
+        update: sockerless_api::docker::ContainerUpdateBody,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerUpdateResponse> {
+        crate::containers::update::update(self, id, update).await
+    }
+
+    async fn container_prune(
+        &self,
+        filters: Filters,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerPruneResponse> {
+        crate::containers::prune::prune(self, filters).await
+    }
+
+    async fn image_prune(
+        &self,
+        filters: Filters,
+    ) -> sockerless_api::Result<sockerless_api::docker::ImagePruneResponse> {
+        crate::images::prune::prune(self, filters).await
+    }
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 

@@ -15,8 +15,10 @@ pub mod mounts;
 pub mod naming;
 pub mod overlay;
 pub mod prepare;
+pub mod prune;
 pub mod streams;
 pub mod ulimits;
+pub mod update;
 pub mod view;
 
 use sockerless_api::docker::{
@@ -96,6 +98,7 @@ async fn store_new(
         image_id: image.id.clone(),
         platform,
         restart_count: 0,
+        manually_stopped: false,
         mounts,
         arm_reads: 0,
         arm_writes: 0,

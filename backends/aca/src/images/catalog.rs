@@ -274,7 +274,11 @@ pub async fn tag(backend: &AcaBackend, name: &str, repo: &str, tag: Option<&str>
 }
 
 /// Whether a container record uses the image `id` (named by ID or reference).
-fn container_uses(entries: &[ImageEntry], container: &records::ContainerRecord, id: &str) -> bool {
+pub(crate) fn container_uses(
+    entries: &[ImageEntry],
+    container: &records::ContainerRecord,
+    id: &str,
+) -> bool {
     if container.image == id || container.config.to_string().contains(id) {
         return true;
     }

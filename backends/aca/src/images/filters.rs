@@ -53,6 +53,16 @@ pub fn labels_match(labels: &HashMap<String, String>, wanted: Option<&Vec<String
     })
 }
 
+/// No `label!` filter (`key` or `key=value`) holds for `labels`.
+pub fn labels_exclude(labels: &HashMap<String, String>, unwanted: Option<&Vec<String>>) -> bool {
+    unwanted.is_none_or(|unwanted| {
+        !unwanted.iter().any(|w| match w.split_once('=') {
+            Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+            None => labels.contains_key(w.as_str()),
+        })
+    })
+}
+
 /// Whether an image passes the `reference`, `dangling` and `label` filters
 /// (`before`/`since` are applied by the caller).
 pub fn image_matches(group: &ImageGroup<'_>, filters: &Filters) -> bool {

@@ -19,6 +19,7 @@ mod catalog;
 pub mod filters;
 mod load;
 mod login;
+pub mod prune;
 mod pull;
 
 use sockerless_api::docker::{

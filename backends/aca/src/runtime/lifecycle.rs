@@ -21,10 +21,17 @@ pub const EXIT_STOPPED: i64 = 137;
 pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
-    rt.stop_requested
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let by_policy = super::restart_policy::policy_start_pending(&rt);
+    if !by_policy {
+        rt.stop_requested
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     let result = {
         let _guard = rt.op_lock.lock().await;
+        // A user's stop since the policy decided wins over the policy.
+        if by_policy && rt.stop_requested.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ApiError::NotModified("stopped by the user".into()));
+        }
         count_arm_calls(rt.arm.clone(), start_locked(backend, &rt, &record.id)).await
     };
     if let Err(e) = &result
@@ -107,9 +114,10 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         &settings,
     )?;
     crate::volumes::attach::add_to_job(backend, &stored.mounts, &mut job).await?;
-    if record.started_at.is_some() {
-        stored.restart_count += 1;
-    }
+    let by_policy = super::restart_policy::take_policy_start(rt);
+    stored.restart_count =
+        super::restart_policy::count_after_start(stored.restart_count, by_policy);
+    stored.manually_stopped = false;
     // Binds are checked (and missing `-v` paths created) before any ARM write.
     crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
     crate::changes::before_start(backend, &record.id, &stored, &mut job).await?;
@@ -254,10 +262,11 @@ pub async fn record_exit_then(
         return;
     }
     let (id, now, arm) = (rt.id.clone(), now_nanos(), rt.arm.counts());
+    let stopped = rt.stop_requested.load(std::sync::atomic::Ordering::SeqCst);
     let recorded = backend
         .store()
         .call(move |c| {
-            crate::store::records::record_exit(c, &id, code, now, (arm.reads, arm.writes))
+            crate::store::records::record_exit(c, &id, code, now, (arm.reads, arm.writes), stopped)
         })
         .await;
     stored();
@@ -400,6 +409,11 @@ pub async fn stop(
     let rt = backend.runtimes().get(&record);
     rt.stop_requested
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    if rt.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+        // Its policy may be starting it: once that start is done, it is
+        // stopped if it ran.
+        drop(rt.op_lock.lock().await);
+    }
     if !rt.state.borrow().running {
         return Err(ApiError::NotModified("container already stopped".into()));
     }

@@ -39,9 +39,13 @@ pub struct StoredConfig {
     /// `platform` given at create.
     #[serde(default)]
     pub platform: Option<String>,
-    /// Starts after the first.
+    /// Starts by the restart policy since the user's last start.
     #[serde(default)]
     pub restart_count: i64,
+    /// The user stopped or killed it at its last exit (what `unless-stopped`
+    /// remembers when the daemon starts again).
+    #[serde(default)]
+    pub manually_stopped: bool,
     /// The container's mounts as resolved at create (anonymous volumes
     /// named, `--volumes-from` merged): see `crate::containers::mounts`.
     #[serde(default)]

@@ -160,6 +160,9 @@ pub fn spawn(backend: &AcaBackend) {
             if let Err(e) = with_azure(&backend, startup).await {
                 tracing::warn!(error = %e, "reconciliation with Azure failed; trying again later");
             } else {
+                if startup {
+                    super::restart_policy::start_with_the_daemon(&backend).await;
+                }
                 startup = false;
             }
             tokio::time::sleep(RECONCILE_INTERVAL).await;

@@ -135,7 +135,10 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             return Ok(false);
         }
     };
-    stored.restart_count += 1;
+    let by_policy = super::restart_policy::take_policy_start(rt);
+    stored.restart_count =
+        super::restart_policy::count_after_start(stored.restart_count, by_policy);
+    stored.manually_stopped = false;
     let (cid, hash, config) = (
         record.id.clone(),
         lingering.token_hash.clone(),

@@ -3,9 +3,12 @@
 //! lingering execution when there is one, otherwise in a new one that gets
 //! the recorded changes. `docker stop`/`kill`/`rm` stop the restarts.
 //!
-//! Delays double from 100 ms up to 1 minute with each restart (dockerd's
-//! backoff; not reset after a long run here). The policy (pure) is
-//! [`next_start`]; [`schedule`] waits and starts.
+//! Delays double from 100 ms up to 1 minute with each restart and go back
+//! to 100 ms after a run of 10 s (dockerd's backoff). `RestartCount` counts
+//! the policy's starts since the user's last one. When the daemon starts,
+//! the containers dockerd would start are started
+//! ([`start_with_the_daemon`]). The policy (pure) is [`restarts_after_exit`],
+//! [`next_delay`], [`starts_with_the_daemon`]; [`schedule`] waits and starts.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +20,8 @@ use crate::store::ContainerRecord;
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(60);
+/// A run this long resets the backoff.
+const RESET_AFTER: Duration = Duration::from_secs(10);
 
 /// The policy's name and retry bound, from a stored record.
 fn policy(record: &ContainerRecord) -> (String, i64) {
@@ -67,31 +72,82 @@ pub fn check_create(
     Ok(())
 }
 
-/// The delay before the next start, or `None` when the policy does not
-/// restart: `restarts` done so far, the exit `code`, and whether the user
-/// stopped the container.
-pub fn next_start(
-    name: &str,
-    max: i64,
-    restarts: i64,
-    code: i64,
-    stopped: bool,
-) -> Option<Duration> {
+/// Whether the policy starts the container again after an exit with `code`:
+/// `restarts` done by the policy so far; `stopped` by the user.
+pub fn restarts_after_exit(name: &str, max: i64, restarts: i64, code: i64, stopped: bool) -> bool {
     if stopped {
-        return None;
+        return false;
     }
-    let again = match name {
+    match name {
         "always" | "unless-stopped" => true,
         "on-failure" => code != 0 && (max <= 0 || restarts < max),
         _ => false,
-    };
-    if !again {
-        return None;
     }
-    let factor = 1u32
-        .checked_shl(restarts.clamp(0, 16) as u32)
-        .unwrap_or(u32::MAX);
-    Some(FIRST_DELAY.saturating_mul(factor).min(MAX_DELAY))
+}
+
+/// dockerd's backoff: the first delay 100 ms, doubling after each restart up
+/// to a minute, back to 100 ms after a run of 10 s or more.
+pub fn next_delay(previous: Option<Duration>, ran: Duration) -> Duration {
+    match previous {
+        Some(previous) if ran < RESET_AFTER => previous.saturating_mul(2).min(MAX_DELAY),
+        _ => FIRST_DELAY,
+    }
+}
+
+/// Whether a container that existed when the daemon started is started
+/// again, as dockerd's restore decides: `always` even after a user's stop,
+/// `unless-stopped` unless stopped, `on-failure` after a failure within
+/// its retries; only a container that was started before.
+pub fn starts_with_the_daemon(
+    name: &str,
+    max: i64,
+    restarts: i64,
+    code: Option<i64>,
+    manually_stopped: bool,
+) -> bool {
+    match name {
+        "always" => true,
+        "unless-stopped" => !manually_stopped,
+        "on-failure" => {
+            !manually_stopped && code.is_some_and(|c| c != 0) && (max <= 0 || restarts < max)
+        }
+        _ => false,
+    }
+}
+
+/// The restart count after a start: one more when the policy started it,
+/// back to 0 when the user did (dockerd resets it on `docker start`).
+pub fn count_after_start(count: i64, by_policy: bool) -> i64 {
+    if by_policy {
+        count.saturating_add(1)
+    } else {
+        0
+    }
+}
+
+/// What a container's restart policy remembers between its runs.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    /// The start under way is the policy's.
+    by_policy: bool,
+    /// The last delay waited (none since the user's last start).
+    delay: Option<Duration>,
+}
+
+/// Whether the start about to run is the policy's (not consumed).
+pub fn policy_start_pending(rt: &ContainerRuntime) -> bool {
+    crate::runtime::state::lock(&rt.restart_backoff).by_policy
+}
+
+/// Called by each start: whether the policy made it (for
+/// [`count_after_start`]). A user's start forgets the backoff.
+pub fn take_policy_start(rt: &ContainerRuntime) -> bool {
+    let mut backoff = crate::runtime::state::lock(&rt.restart_backoff);
+    let by_policy = std::mem::take(&mut backoff.by_policy);
+    if !by_policy {
+        backoff.delay = None;
+    }
+    by_policy
 }
 
 /// After an exit is recorded: starts the container again when its policy
@@ -107,9 +163,25 @@ pub fn schedule(
         .map(|s| s.restart_count)
         .unwrap_or(0);
     let stopped = rt.stop_requested.load(Ordering::SeqCst);
-    let Some(delay) = next_start(&name, max, restarts, code, stopped) else {
+    if !restarts_after_exit(&name, max, restarts, code, stopped) {
         return;
+    }
+    let ran = match (record.started_at, record.finished_at) {
+        (Some(start), Some(end)) => Duration::from_nanos(u64::try_from(end - start).unwrap_or(0)),
+        _ => Duration::ZERO,
     };
+    let delay = {
+        let mut backoff = crate::runtime::state::lock(&rt.restart_backoff);
+        let delay = next_delay(backoff.delay, ran);
+        backoff.delay = Some(delay);
+        delay
+    };
+    start_later(backend, rt, delay, name);
+}
+
+/// Starts the container after `delay` as its policy, unless it runs, is
+/// gone or was stopped by then.
+fn start_later(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, delay: Duration, name: String) {
     let backend = backend.clone();
     let rt = rt.clone();
     rt.restarting.store(true, Ordering::SeqCst);
@@ -121,12 +193,70 @@ pub fn schedule(
             return;
         }
         tracing::info!(container = %rt.id, policy = %name, "restarting (restart policy)");
+        crate::runtime::state::lock(&rt.restart_backoff).by_policy = true;
         let started = crate::runtime::lifecycle::start(&backend, &rt.id).await;
         rt.restarting.store(false, Ordering::SeqCst);
-        if let Err(e) = started {
-            tracing::warn!(container = %rt.id, error = %e, "restart by the restart policy failed");
+        match started {
+            Ok(()) => {}
+            Err(sockerless_api::ApiError::NotModified(why)) => {
+                crate::runtime::state::lock(&rt.restart_backoff).by_policy = false;
+                tracing::info!(container = %rt.id, why, "restart policy's start not needed");
+            }
+            Err(e) => {
+                crate::runtime::state::lock(&rt.restart_backoff).by_policy = false;
+                tracing::warn!(container = %rt.id, error = %e, "restart by the restart policy failed");
+            }
         }
     });
+}
+
+/// At daemon start (after the first reconciliation): the containers their
+/// policy starts with the daemon, as a user's start would (dockerd's
+/// restore), each once.
+pub async fn start_with_the_daemon(backend: &AcaBackend) {
+    let records = match backend
+        .store()
+        .call(|c| crate::store::records::list_containers(c))
+        .await
+    {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %e, "restart policies: cannot list containers");
+            return;
+        }
+    };
+    for record in records {
+        if record.state == "running" || record.started_at.is_none() {
+            continue;
+        }
+        let (name, max) = policy(&record);
+        let Ok(stored) = crate::runtime::StoredConfig::of(&record) else {
+            continue;
+        };
+        if !starts_with_the_daemon(
+            &name,
+            max,
+            stored.restart_count,
+            record.exit_code,
+            stored.manually_stopped,
+        ) {
+            continue;
+        }
+        let rt = backend.runtimes().get(&record);
+        if rt.state.borrow().running || rt.restarting.load(Ordering::SeqCst) {
+            continue;
+        }
+        let backend = backend.clone();
+        tokio::spawn(async move {
+            tracing::info!(container = %record.id, policy = %name, "starting with the daemon (restart policy)");
+            match crate::runtime::lifecycle::start(&backend, &record.id).await {
+                Ok(()) | Err(sockerless_api::ApiError::NotModified(_)) => {}
+                Err(e) => {
+                    tracing::warn!(container = %record.id, error = %e, "start with the daemon failed")
+                }
+            }
+        });
+    }
 }
 
 #[cfg(test)]
@@ -135,33 +265,67 @@ mod tests {
 
     #[test]
     fn docker_policies() {
-        assert_eq!(next_start("", 0, 0, 1, false), None);
-        assert_eq!(next_start("no", 0, 0, 1, false), None);
-        assert_eq!(next_start("always", 0, 0, 0, false), Some(FIRST_DELAY));
-        assert_eq!(
-            next_start("unless-stopped", 0, 3, 0, false),
-            Some(FIRST_DELAY * 8)
-        );
-        assert_eq!(
-            next_start("always", 0, 0, 0, true),
-            None,
+        assert!(!restarts_after_exit("", 0, 0, 1, false));
+        assert!(!restarts_after_exit("no", 0, 0, 1, false));
+        assert!(restarts_after_exit("always", 0, 0, 0, false));
+        assert!(restarts_after_exit("unless-stopped", 0, 3, 0, false));
+        assert!(
+            !restarts_after_exit("always", 0, 0, 0, true),
             "stopped by the user"
         );
-        assert_eq!(next_start("on-failure", 0, 0, 0, false), None, "exit 0");
-        assert_eq!(
-            next_start("on-failure", 0, 5, 2, false),
-            Some(FIRST_DELAY * 32)
-        );
-        assert_eq!(
-            next_start("on-failure", 2, 1, 2, false),
-            Some(FIRST_DELAY * 2)
-        );
-        assert_eq!(
-            next_start("on-failure", 2, 2, 2, false),
-            None,
+        assert!(!restarts_after_exit("on-failure", 0, 0, 0, false), "exit 0");
+        assert!(restarts_after_exit("on-failure", 0, 5, 2, false));
+        assert!(restarts_after_exit("on-failure", 2, 1, 2, false));
+        assert!(
+            !restarts_after_exit("on-failure", 2, 2, 2, false),
             "retries used up"
         );
-        assert_eq!(next_start("always", 0, 40, 0, false), Some(MAX_DELAY));
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_minute_and_resets_after_ten_seconds_up() {
+        let short = Duration::from_secs(1);
+        let mut delay = None;
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            let d = next_delay(delay, short);
+            seen.push(d.as_millis());
+            delay = Some(d);
+        }
+        assert_eq!(&seen[..5], &[100, 200, 400, 800, 1600]);
+        assert_eq!(seen[11], 60_000);
+        assert_eq!(next_delay(delay, Duration::from_secs(10)), FIRST_DELAY);
+        assert_eq!(next_delay(None, short), FIRST_DELAY);
+    }
+
+    #[test]
+    fn the_count_is_the_policys_starts_since_the_users_last() {
+        assert_eq!(count_after_start(2, true), 3);
+        assert_eq!(count_after_start(2, false), 0);
+    }
+
+    #[test]
+    fn daemon_start_restarts_what_dockerd_restores() {
+        assert!(starts_with_the_daemon("always", 0, 0, Some(0), true));
+        assert!(starts_with_the_daemon(
+            "unless-stopped",
+            0,
+            0,
+            Some(0),
+            false
+        ));
+        assert!(!starts_with_the_daemon(
+            "unless-stopped",
+            0,
+            0,
+            Some(137),
+            true
+        ));
+        assert!(starts_with_the_daemon("on-failure", 3, 2, Some(1), false));
+        assert!(!starts_with_the_daemon("on-failure", 3, 3, Some(1), false));
+        assert!(!starts_with_the_daemon("on-failure", 0, 0, Some(0), false));
+        assert!(!starts_with_the_daemon("no", 0, 0, Some(1), false));
+        assert!(!starts_with_the_daemon("", 0, 0, Some(1), false));
     }
 
     #[test]

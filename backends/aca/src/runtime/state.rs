@@ -56,7 +56,7 @@ pub struct LiveChunk {
     pub data: Bytes,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -94,6 +94,8 @@ pub struct ContainerRuntime {
     /// Its restart policy is starting it again (the delay, then the start):
     /// shown as `restarting`, as dockerd does, not as `exited`.
     pub restarting: std::sync::atomic::AtomicBool,
+    /// Its restart policy's backoff and whether the start under way is the policy's.
+    pub restart_backoff: Mutex<super::restart_policy::Backoff>,
     /// Binds copied into the current run (synced back at its exit).
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
@@ -155,6 +157,7 @@ impl ContainerRuntime {
             prepared: std::sync::atomic::AtomicBool::new(running),
             stop_requested: std::sync::atomic::AtomicBool::new(false),
             restarting: std::sync::atomic::AtomicBool::new(false),
+            restart_backoff: Mutex::new(Default::default()),
             binds: Mutex::new(if running {
                 crate::binds::of_running(record)
             } else {

@@ -475,14 +475,16 @@ pub fn record_exit(
     code: i64,
     now: i64,
     arm: (u64, u64),
+    manually_stopped: bool,
 ) -> rusqlite::Result<Option<ContainerRecord>> {
     let reads = i64::try_from(arm.0).unwrap_or(i64::MAX);
     let writes = i64::try_from(arm.1).unwrap_or(i64::MAX);
+    let stopped = if manually_stopped { "true" } else { "false" };
     conn.execute(
         "UPDATE containers SET state = 'exited', exit_code = ?2, finished_at = ?3, agent_token_hash = NULL, \
-         config = json_set(config, '$.arm_reads', ?4, '$.arm_writes', ?5) \
+         config = json_set(config, '$.arm_reads', ?4, '$.arm_writes', ?5, '$.manually_stopped', json(?6)) \
          WHERE id = ?1",
-        params![id, code, now, reads, writes],
+        params![id, code, now, reads, writes, stopped],
     )?;
     get_container(conn, id)
 }
@@ -516,4 +518,13 @@ pub fn queued_job_deletes(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// Forgets a queued deletion once Azure confirmed it.
 pub fn job_delete_done(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM job_deletes WHERE job_name = ?1", params![job])? > 0)
+}
+
+/// Replaces a container's Docker config (`docker update`) and nothing else
+/// of its record (its state may change meanwhile).
+pub fn set_body(conn: &Connection, id: &str, body: &serde_json::Value) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE containers SET config = json_set(config, '$.body', json(?2)) WHERE id = ?1",
+        params![id, body.to_string()],
+    )? > 0)
 }

@@ -279,7 +279,7 @@ async fn state_changes_touch_only_their_fields() {
             )?;
             assert!(mark_running(c, ID1, 10)?);
             assert!(!mark_running(c, ID1, 11)?, "already running");
-            record_exit(c, ID1, 42, 20, (7, 2))
+            record_exit(c, ID1, 42, 20, (7, 2), true)
         })
         .await
         .expect("run")
@@ -292,6 +292,7 @@ async fn state_changes_touch_only_their_fields() {
             );
             assert_eq!(got.agent_token_hash, None, "the exit drops the token");
             assert_eq!(got.config["restart"], 1);
+            assert_eq!(got.config["manually_stopped"], true, "a JSON boolean");
             assert_eq!(
                 (
                     got.config["arm_reads"].as_u64(),
@@ -303,7 +304,7 @@ async fn state_changes_touch_only_their_fields() {
         })
         .expect("exists");
     let missing = store
-        .call(|c| record_exit(c, "nope", 1, 1, (0, 0)))
+        .call(|c| record_exit(c, "nope", 1, 1, (0, 0), false))
         .await
         .expect("query");
     assert!(missing.is_none());

@@ -58,9 +58,6 @@ fn unsupported_routes() -> Router<AppState> {
         ("/containers/{id}/unpause", "container unpause"),
         ("/containers/{id}/export", "container export"),
         // issue 16 [lifecycle]
-        ("/containers/{id}/update", "container update"),
-        ("/containers/prune", "container prune"),
-        ("/images/prune", "image prune"),
         // issue 16 [images]
         ("/containers/{id}/changes", "container changes"),
         ("/images/get", "image export"),
