@@ -406,8 +406,7 @@ pub async fn events(
     until_nanos: Option<i64>,
     filters: Filters,
 ) -> Result<EventStream> {
-    let _ = (backend, since_nanos, until_nanos, filters);
-    Err(ApiError::not_implemented("events"))
+    crate::events::feed(backend, since_nanos, until_nanos, filters).await
 }
 
 #[cfg(test)]
