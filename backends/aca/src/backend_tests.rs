@@ -108,7 +108,10 @@ async fn unbuilt_operations_say_so() {
     let Err(err) = backend.events(None, None, bad).await else {
         panic!("an unknown events filter is refused");
     };
-    assert_eq!(err, ApiError::InvalidParameter("invalid filter 'nope'".into()));
+    assert_eq!(
+        err,
+        ApiError::InvalidParameter("invalid filter 'nope'".into())
+    );
     backend.close().await.expect("close");
     assert!(
         backend.ping().await.is_err(),

@@ -102,7 +102,8 @@ pub async fn create(
         ));
     }
     let id = random_hex(32)?;
-    let (event_container, event_cmd) = (container.id.clone(), config.cmd.clone().unwrap_or_default());
+    let (event_container, event_cmd) =
+        (container.id.clone(), config.cmd.clone().unwrap_or_default());
     let value = serde_json::to_value(&config)
         .map_err(|e| ApiError::Internal(format!("cannot encode exec config: {e}")))?;
     put_exec(
@@ -208,7 +209,14 @@ pub async fn start(
     };
     record.running = true;
     put_exec(backend, record.clone()).await?;
-    crate::events::actors::exec(backend, &container.id, "exec_start", exec_id, &agent_config.cmd).await;
+    crate::events::actors::exec(
+        backend,
+        &container.id,
+        "exec_start",
+        exec_id,
+        &agent_config.cmd,
+    )
+    .await;
 
     let input = session.input();
     backend.execs().insert(exec_id, input.clone());
@@ -237,7 +245,8 @@ pub async fn start(
         backend.execs().remove(&id);
         record.running = false;
         record.exit_code = Some(code.map_or(126, i64::from));
-        let (event_container, code) = (record.container_id.clone(), record.exit_code.unwrap_or(126));
+        let (event_container, code) =
+            (record.container_id.clone(), record.exit_code.unwrap_or(126));
         if let Err(e) = put_exec(&backend, record).await {
             tracing::warn!(exec = %id, error = %e, "cannot record the exec exit");
         }

@@ -78,7 +78,11 @@ fn a_run_is_replayed_the_same_after_a_restart() {
     for event in &before {
         assert_eq!(event["Type"], "container", "{event}");
         assert_eq!(event["scope"], "local", "{event}");
-        assert_eq!(event["Actor"]["Attributes"]["name"], name.as_str(), "{event}");
+        assert_eq!(
+            event["Actor"]["Attributes"]["name"],
+            name.as_str(),
+            "{event}"
+        );
         assert_eq!(event["Actor"]["Attributes"]["image"], "busybox", "{event}");
         // dockerd's deprecated fields of container events.
         assert_eq!(event["status"], event["Action"], "{event}");
@@ -88,13 +92,25 @@ fn a_run_is_replayed_the_same_after_a_restart() {
 
     d.restart(&env, &[]);
     let after = history(&d, &id, &until);
-    assert_eq!(after, before, "the same answer after a restart of the backend");
+    assert_eq!(
+        after, before,
+        "the same answer after a restart of the backend"
+    );
 
     // A filter applies to the replay too.
     let dies = d
         .docker(&[
-            "events", "--since", "0", "--until", &until, "--filter", "event=die", "--filter",
-            &format!("container={name}"), "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}",
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "event=die",
+            "--filter",
+            &format!("container={name}"),
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.exitCode}}",
         ])
         .ok();
     assert_eq!(dies.stdout, "die 3\n", "{dies:?}");
@@ -140,10 +156,15 @@ fn a_die_is_streamed_live_through_a_filter() {
         .lines()
         .any(|l| l.contains("request") && l.contains("/events"))
     {
-        assert!(Instant::now() < deadline, "the events request never arrived");
+        assert!(
+            Instant::now() < deadline,
+            "the events request never arrived"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let run = d.docker(&["run", "--rm", "--name", &name, "busybox", "sh", "-c", "exit 7"]);
+    let run = d.docker(&[
+        "run", "--rm", "--name", &name, "busybox", "sh", "-c", "exit 7",
+    ]);
     assert_eq!(run.code, 7, "{run:?}");
     let line = rx.recv_timeout(guard());
     let _ = watcher.kill();

@@ -292,7 +292,13 @@ pub fn attach_connection(
     if Arc::strong_count(&conn) > 1 {
         tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
     }
-    let link = AgentLink::spawn(conn, rt.clone(), backend.store().clone(), cut, backend.event_hub().clone());
+    let link = AgentLink::spawn(
+        conn,
+        rt.clone(),
+        backend.store().clone(),
+        cut,
+        backend.event_hub().clone(),
+    );
     let relay_backend = backend.clone();
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),

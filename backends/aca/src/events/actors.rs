@@ -33,7 +33,12 @@ pub fn container_attributes(record: &ContainerRecord, extra: &[(&str, String)]) 
 }
 
 /// A container event for `record`.
-pub fn container(backend: &AcaBackend, record: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+pub fn container(
+    backend: &AcaBackend,
+    record: &ContainerRecord,
+    action: &str,
+    extra: &[(&str, String)],
+) {
     backend.event_hub().record(
         "container",
         action,
@@ -47,7 +52,9 @@ pub fn container(backend: &AcaBackend, record: &ContainerRecord, action: &str, e
 pub async fn container_id(backend: &AcaBackend, id: &str, action: &str, extra: &[(&str, String)]) {
     match crate::runtime::find_container(backend, id).await {
         Ok(record) => container(backend, &record, action, extra),
-        Err(e) => tracing::debug!(container = id, action, error = %e, "event without its container"),
+        Err(e) => {
+            tracing::debug!(container = id, action, error = %e, "event without its container")
+        }
     }
 }
 
@@ -90,7 +97,9 @@ async fn networks_of(backend: &AcaBackend, record: &ContainerRecord) -> Vec<(Str
 pub async fn container_started(backend: &AcaBackend, id: &str) {
     let record = match crate::runtime::find_container(backend, id).await {
         Ok(record) => record,
-        Err(e) => return tracing::debug!(container = id, error = %e, "start event without its container"),
+        Err(e) => {
+            return tracing::debug!(container = id, error = %e, "start event without its container");
+        }
     };
     for (net_id, net_name) in networks_of(backend, &record).await {
         network(backend, "connect", &net_id, &net_name, Some(&record.id));
@@ -113,7 +122,10 @@ pub async fn die(backend: &AcaBackend, record: &ContainerRecord, code: i64) {
         backend,
         record,
         "die",
-        &[("exitCode", code.to_string()), ("execDuration", ran.to_string())],
+        &[
+            ("exitCode", code.to_string()),
+            ("execDuration", ran.to_string()),
+        ],
     );
     for (name, _, _) in volumes_of(record) {
         volume_unmount(backend, &name, &record.id);
@@ -130,7 +142,13 @@ pub fn kill(backend: &AcaBackend, record: &ContainerRecord, signal: i32) {
 
 /// `rename` with the old name (dockerd's `oldName` keeps its `/`).
 pub async fn rename(backend: &AcaBackend, id: &str, old_name: &str) {
-    container_id(backend, id, "rename", &[("oldName", format!("/{old_name}"))]).await;
+    container_id(
+        backend,
+        id,
+        "rename",
+        &[("oldName", format!("/{old_name}"))],
+    )
+    .await;
 }
 
 /// `resize` with the new size.
@@ -151,14 +169,29 @@ pub async fn unpause(backend: &AcaBackend, id: &str) {
 
 /// `exec_create: <cmd>` / `exec_start: <cmd>` with `execID`: dockerd puts
 /// the command line in the action.
-pub async fn exec(backend: &AcaBackend, container: &str, action: &str, exec_id: &str, cmd: &[String]) {
+pub async fn exec(
+    backend: &AcaBackend,
+    container: &str,
+    action: &str,
+    exec_id: &str,
+    cmd: &[String],
+) {
     let action = format!("{action}: {}", cmd.join(" "));
-    container_id(backend, container, &action, &[("execID", exec_id.to_owned())]).await;
+    container_id(
+        backend,
+        container,
+        &action,
+        &[("execID", exec_id.to_owned())],
+    )
+    .await;
 }
 
 /// `exec_die` with `execID` and `exitCode`.
 pub async fn exec_die(backend: &AcaBackend, container: &str, exec_id: &str, code: i64) {
-    let extra = [("execID", exec_id.to_owned()), ("exitCode", code.to_string())];
+    let extra = [
+        ("execID", exec_id.to_owned()),
+        ("exitCode", code.to_string()),
+    ];
     container_id(backend, container, "exec_die", &extra).await;
 }
 
@@ -283,7 +316,9 @@ pub fn network(backend: &AcaBackend, action: &str, id: &str, name: &str, contain
 pub async fn network_attach(backend: &AcaBackend, action: &str, net: &str, container: &str) {
     let found = match crate::networks::inspect(backend, net).await {
         Ok(found) => found,
-        Err(e) => return tracing::debug!(network = net, error = %e, "network event without its network"),
+        Err(e) => {
+            return tracing::debug!(network = net, error = %e, "network event without its network");
+        }
     };
     let container_id = crate::runtime::find_container(backend, container)
         .await
@@ -299,7 +334,13 @@ pub fn volume(backend: &AcaBackend, action: &str, name: &str, driver: &str) {
 }
 
 /// `mount` of volume `name` into `container` at `destination`.
-pub fn volume_mount(backend: &AcaBackend, name: &str, container: &str, destination: &str, read_write: bool) {
+pub fn volume_mount(
+    backend: &AcaBackend,
+    name: &str,
+    container: &str,
+    destination: &str,
+    read_write: bool,
+) {
     let attrs = Attrs::from([
         ("container".to_owned(), container.to_owned()),
         ("destination".to_owned(), destination.to_owned()),

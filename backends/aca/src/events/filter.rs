@@ -10,8 +10,20 @@ use super::Event;
 
 /// The filters of the v1.44 spec for `GET /events`.
 pub const ACCEPTED: &[&str] = &[
-    "config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
-    "scope", "secret", "service", "type", "volume",
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
 ];
 
 /// An unknown filter name is a 400, as dockerd's `filters.Validate` says it.
@@ -92,7 +104,11 @@ fn image_matches(filters: &Filters, event: &Event) -> bool {
     if values(filters, "image").is_none() {
         return true;
     }
-    let name_attr = if event.typ == "image" { "name" } else { "image" };
+    let name_attr = if event.typ == "image" {
+        "name"
+    } else {
+        "image"
+    };
     let name = attr(event, name_attr).unwrap_or_default();
     exact(filters, "image", &event.actor_id)
         || exact(filters, "image", name)

@@ -109,20 +109,34 @@ fn containers_by_id_or_name_prefix() {
 #[test]
 fn images_by_reference_name_or_id() {
     for wanted in ["busybox", "busybox:latest"] {
-        assert!(matches(&filters(&[("image", &[wanted])]), &die()), "{wanted}");
+        assert!(
+            matches(&filters(&[("image", &[wanted])]), &die()),
+            "{wanted}"
+        );
     }
     assert!(!matches(&filters(&[("image", &["alpine"])]), &die()));
-    let tag = event("image", "tag", "sha256:983", &[("name", "docker.io/library/x:1")]);
+    let tag = event(
+        "image",
+        "tag",
+        "sha256:983",
+        &[("name", "docker.io/library/x:1")],
+    );
     assert!(matches(&filters(&[("image", &["x"])]), &tag));
     assert!(matches(&filters(&[("image", &["sha256:983"])]), &tag));
-    assert_eq!(strip_tag("registry:5000/team/app:2"), "registry:5000/team/app");
+    assert_eq!(
+        strip_tag("registry:5000/team/app:2"),
+        "registry:5000/team/app"
+    );
     assert_eq!(strip_tag("registry:5000/app"), "registry:5000/app");
     assert_eq!(strip_tag("busybox@sha256:abc"), "busybox");
 }
 
 #[test]
 fn labels_all_must_hold() {
-    assert!(matches(&filters(&[("label", &["com.example.tier"])]), &die()));
+    assert!(matches(
+        &filters(&[("label", &["com.example.tier"])]),
+        &die()
+    ));
     assert!(matches(
         &filters(&[("label", &["com.example.tier=front"])]),
         &die()

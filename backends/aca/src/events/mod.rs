@@ -237,7 +237,8 @@ struct Feed {
 
 impl Feed {
     fn in_window(&self, event: &Event) -> bool {
-        (self.since..=self.until).contains(&event.time_nano) && filter::matches(&self.filters, event)
+        (self.since..=self.until).contains(&event.time_nano)
+            && filter::matches(&self.filters, event)
     }
 
     async fn next(&mut self) -> Option<Result<EventMessage>> {
@@ -355,7 +356,10 @@ pub fn feed_of(
 
 /// `1700000000.5` for dockerd's wording of a time.
 fn seconds(nanos: i64) -> String {
-    let (secs, frac) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
+    let (secs, frac) = (
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000),
+    );
     if frac == 0 {
         secs.to_string()
     } else {

@@ -50,7 +50,12 @@ async fn history_is_replayed_within_since_and_until() {
 async fn since_after_until_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_store, hub) = hub(&dir).await;
-    let Err(err) = feed_of(&hub, Some(5_000_000_000), Some(1_000_000_000), Filters::new()) else {
+    let Err(err) = feed_of(
+        &hub,
+        Some(5_000_000_000),
+        Some(1_000_000_000),
+        Filters::new(),
+    ) else {
         panic!("accepted");
     };
     assert_eq!(
@@ -69,7 +74,14 @@ async fn live_events_follow_history_once_each() {
     record(&hub, "die", "a");
     let mut got = Vec::new();
     for _ in 0..3 {
-        got.push(feed.next().await.expect("item").expect("event").action.unwrap_or_default());
+        got.push(
+            feed.next()
+                .await
+                .expect("item")
+                .expect("event")
+                .action
+                .unwrap_or_default(),
+        );
     }
     assert_eq!(got, ["create", "start", "die"]);
     // Without since or until: live only.

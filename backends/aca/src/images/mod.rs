@@ -155,7 +155,11 @@ pub async fn pull(
 ) -> Result<ProgressStream> {
     let reference = pull::requested_reference(&opts).map(|r| r.familiar());
     let progress = pull::pull(backend, opts, auth).await?;
-    Ok(crate::events::actors::on_pulled(backend, reference.ok(), progress))
+    Ok(crate::events::actors::on_pulled(
+        backend,
+        reference.ok(),
+        progress,
+    ))
 }
 
 /// `Backend::image_inspect`.
@@ -188,7 +192,10 @@ pub async fn remove(
     name: &str,
     opts: RemoveImageOptions,
 ) -> Result<Vec<ImageDeleteResponseItem>> {
-    let id = stored::find(backend, name).await.ok().map(|f| f.entry.image.id);
+    let id = stored::find(backend, name)
+        .await
+        .ok()
+        .map(|f| f.entry.image.id);
     let items = catalog::remove(backend, name, opts).await?;
     crate::events::actors::image_removed(backend, id.as_deref(), &items);
     Ok(items)

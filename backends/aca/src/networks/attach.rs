@@ -147,7 +147,8 @@ pub async fn disconnect(
         Ok(Some(network))
     })
     .await?;
-    crate::events::actors::network_attach(backend, "disconnect", &event_net, &event_container).await;
+    crate::events::actors::network_attach(backend, "disconnect", &event_net, &event_container)
+        .await;
     crate::relay::changed(backend);
     Ok(())
 }

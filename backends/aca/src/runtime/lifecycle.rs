@@ -40,7 +40,9 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
         // removed, which ends `docker run --rm`'s wait and attach.
         spawn_auto_remove(backend, &record.id);
     }
-    if result.is_ok() { crate::events::actors::container_started(backend, &record.id).await; }
+    if result.is_ok() {
+        crate::events::actors::container_started(backend, &record.id).await;
+    }
     result
 }
 
@@ -262,7 +264,9 @@ pub async fn record_exit_then(
         })
         .await;
     stored();
-    if let Ok(Some(record)) = &recorded { crate::events::actors::die(backend, record, code).await; }
+    if let Ok(Some(record)) = &recorded {
+        crate::events::actors::die(backend, record, code).await;
+    }
     let (auto_remove, exited) = match recorded {
         Ok(Some(record)) => (auto_remove_of(&record), Some(record)),
         Ok(None) => {

@@ -58,11 +58,16 @@ impl Sockerless {
                 }
             }
         });
-        let first = rx
-            .recv_timeout(STARTUP_GUARD)
-            .unwrap_or_else(|_| panic!("no DOCKER_HOST line after the restart; log:\n{}", self.log()));
+        let first = rx.recv_timeout(STARTUP_GUARD).unwrap_or_else(|_| {
+            panic!(
+                "no DOCKER_HOST line after the restart; log:\n{}",
+                self.log()
+            )
+        });
         assert_eq!(first, format!("export DOCKER_HOST={}", self.docker_host));
-        let second = rx.recv_timeout(guard()).expect("SOCKERLESS_AZURE_ENDPOINT line");
+        let second = rx
+            .recv_timeout(guard())
+            .expect("SOCKERLESS_AZURE_ENDPOINT line");
         self.azure = second
             .strip_prefix("export SOCKERLESS_AZURE_ENDPOINT=")
             .unwrap_or_else(|| panic!("second stdout line: {second:?}"))

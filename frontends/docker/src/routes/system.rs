@@ -242,7 +242,10 @@ fn with_legacy_fields(event: &sockerless_api::docker::EventMessage) -> serde_jso
     let actor = event.actor.as_ref();
     let id = actor.and_then(|a| a.id.clone()).unwrap_or_default();
     if let (Some(T::CONTAINER | T::IMAGE), Some(map)) = (event.typ, value.as_object_mut()) {
-        map.insert("status".into(), json!(event.action.clone().unwrap_or_default()));
+        map.insert(
+            "status".into(),
+            json!(event.action.clone().unwrap_or_default()),
+        );
         map.insert("id".into(), json!(id));
         if event.typ == Some(T::CONTAINER) {
             let from = actor
