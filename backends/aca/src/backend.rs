@@ -76,6 +76,7 @@ struct Inner {
     execs: crate::exec::ExecTable,
     relay: crate::relay::Relay,
     volumes: crate::volumes::storage::VolumeState,
+    events: crate::events::EventHub,
 }
 
 impl AcaBackend {
@@ -97,6 +98,7 @@ impl AcaBackend {
     ) -> Result<Self, BackendError> {
         let store = Store::open_async(config.database_path()).await?;
         let azure = AzureClients::new(&config, credential, options);
+        let events = crate::events::EventHub::open(store.clone()).await?;
         let data_dir = config.data_dir.clone();
         let instance_id =
             tokio::task::spawn_blocking(move || crate::runtime::load_instance_id(&data_dir))
@@ -115,6 +117,7 @@ impl AcaBackend {
                 execs: Default::default(),
                 relay: Default::default(),
                 volumes: Default::default(),
+                events,
             }),
         })
     }
@@ -248,8 +251,14 @@ impl AcaBackend {
         link.map(|link| link.cut()).is_some()
     }
 
+    /// The Docker events hub.
+    pub fn event_hub(&self) -> &crate::events::EventHub {
+        &self.inner.events
+    }
+
     /// Closes the store (at shutdown).
     pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.events.flush().await;
         self.inner.store.close().await
     }
 }

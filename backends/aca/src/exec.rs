@@ -102,6 +102,8 @@ pub async fn create(
         ));
     }
     let id = random_hex(32)?;
+    let (event_container, event_cmd) =
+        (container.id.clone(), config.cmd.clone().unwrap_or_default());
     let value = serde_json::to_value(&config)
         .map_err(|e| ApiError::Internal(format!("cannot encode exec config: {e}")))?;
     put_exec(
@@ -116,6 +118,7 @@ pub async fn create(
         },
     )
     .await?;
+    crate::events::actors::exec(backend, &event_container, "exec_create", &id, &event_cmd).await;
     Ok(IdResponse { id })
 }
 
@@ -206,6 +209,14 @@ pub async fn start(
     };
     record.running = true;
     put_exec(backend, record.clone()).await?;
+    crate::events::actors::exec(
+        backend,
+        &container.id,
+        "exec_start",
+        exec_id,
+        &agent_config.cmd,
+    )
+    .await;
 
     let input = session.input();
     backend.execs().insert(exec_id, input.clone());
@@ -234,9 +245,12 @@ pub async fn start(
         backend.execs().remove(&id);
         record.running = false;
         record.exit_code = Some(code.map_or(126, i64::from));
+        let (event_container, code) =
+            (record.container_id.clone(), record.exit_code.unwrap_or(126));
         if let Err(e) = put_exec(&backend, record).await {
             tracing::warn!(exec = %id, error = %e, "cannot record the exec exit");
         }
+        crate::events::actors::exec_die(&backend, &event_container, &id, code).await;
         // The output ends only now, so an inspect right after sees the exit code.
         drop(sink);
     });

@@ -26,6 +26,7 @@ pub mod containers;
 pub mod daemon;
 pub mod docker_socket;
 pub mod errors;
+pub mod events;
 pub mod exec;
 pub mod exec_failure;
 pub mod images;

@@ -62,10 +62,11 @@ impl AgentLink {
         rt: Arc<ContainerRuntime>,
         store: crate::store::Store,
         cut: LinkCut,
+        events: crate::events::EventHub,
     ) -> Arc<Self> {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let records_changes = conn.info().records_changes;
-        tokio::spawn(serve(conn, rt, store, rx));
+        tokio::spawn(serve(conn, rt, store, rx, events));
         Arc::new(Self {
             requests,
             records_changes,
@@ -191,6 +192,7 @@ async fn serve(
     rt: Arc<ContainerRuntime>,
     store: crate::store::Store,
     mut requests: mpsc::Receiver<Request>,
+    events: crate::events::EventHub,
 ) {
     let mut health_open = true;
     loop {
@@ -199,8 +201,10 @@ async fn serve(
                 report = owned.next_health() => {
                     match report {
                         Some(report) => {
+                            let before = rt.health().map(|h| h.status);
                             rt.record_health(report);
                             store_health(&store, &rt).await;
+                            crate::events::actors::health_changed(&events, &rt.id, before, rt.health().map(|h| h.status)).await;
                         }
                         None => health_open = false,
                     }
@@ -288,7 +292,13 @@ pub fn attach_connection(
     if Arc::strong_count(&conn) > 1 {
         tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
     }
-    let link = AgentLink::spawn(conn, rt.clone(), backend.store().clone(), cut);
+    let link = AgentLink::spawn(
+        conn,
+        rt.clone(),
+        backend.store().clone(),
+        cut,
+        backend.event_hub().clone(),
+    );
     let relay_backend = backend.clone();
     let task = tokio::spawn(count_arm_calls(
         rt.arm.clone(),

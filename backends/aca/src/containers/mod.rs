@@ -142,6 +142,7 @@ async fn store_new(
             .await?;
         match holder {
             None => {
+                crate::events::actors::container(backend, &record, "create", &[]);
                 tracing::info!(container = %id, name = %record.name, "container created");
                 tracing::debug!(target: crate::runtime::TIMELINE, container = %id, "created");
                 return Ok(ContainerCreateResponse {
@@ -309,7 +310,9 @@ pub async fn restart(backend: &AcaBackend, id: &str, opts: StopOptions) -> Resul
         Ok(()) | Err(ApiError::NotModified(_)) => {}
         Err(e) => return Err(e),
     }
-    lifecycle::start(backend, id).await
+    lifecycle::start(backend, id).await?;
+    crate::events::actors::container_id(backend, id, "restart", &[]).await;
+    Ok(())
 }
 
 /// `Backend::container_kill`.
@@ -338,7 +341,9 @@ pub async fn attach(
     opts: AttachOptions,
     stdin: Option<InputStream>,
 ) -> Result<AttachedOutput> {
-    streams::attach(backend, id, opts, stdin).await
+    let attached = streams::attach(backend, id, opts, stdin).await?;
+    crate::events::actors::container_id(backend, id, "attach", &[]).await;
+    Ok(attached)
 }
 
 /// `Backend::container_resize`: the TTY size, through the agent.
@@ -352,6 +357,7 @@ pub async fn resize(backend: &AcaBackend, id: &str, height: u16, width: u16) -> 
         )));
     }
     rt.send(Command::Resize(height, width));
+    crate::events::actors::resize(backend, &record.id, height, width).await;
     Ok(())
 }
 
@@ -359,6 +365,7 @@ pub async fn resize(backend: &AcaBackend, id: &str, height: u16, width: u16) -> 
 pub async fn rename(backend: &AcaBackend, id: &str, new_name: &str) -> Result<()> {
     let new_name = naming::validate_name(new_name)?;
     let record = find_container(backend, id).await?;
+    let (renamed, old_name) = (record.id.clone(), record.name.clone());
     let holder = backend
         .store()
         .call(move |c| {
@@ -375,7 +382,9 @@ pub async fn rename(backend: &AcaBackend, id: &str, new_name: &str) -> Result<()
             Ok(Ok(()))
         })
         .await?;
-    holder.map_err(|(name, other)| naming::name_conflict(&name, &other))
+    holder.map_err(|(name, other)| naming::name_conflict(&name, &other))?;
+    crate::events::actors::rename(backend, &renamed, &old_name).await;
+    Ok(())
 }
 
 /// `Backend::container_archive_stat`.
@@ -389,7 +398,9 @@ pub async fn archive_get(
     id: &str,
     path: &str,
 ) -> Result<(PathStat, ByteStream)> {
-    archive::get(backend, id, path).await
+    let got = archive::get(backend, id, path).await?;
+    crate::events::actors::archive(backend, id, "archive-path").await;
+    Ok(got)
 }
 
 /// `Backend::container_archive_put`.
@@ -399,7 +410,9 @@ pub async fn archive_put(
     path: &str,
     tar: ByteStream,
 ) -> Result<()> {
-    archive::put(backend, id, path, tar).await
+    archive::put(backend, id, path, tar).await?;
+    crate::events::actors::archive(backend, id, "extract-to-dir").await;
+    Ok(())
 }
 
 /// `Backend::events`.
@@ -409,8 +422,7 @@ pub async fn events(
     until_nanos: Option<i64>,
     filters: Filters,
 ) -> Result<EventStream> {
-    let _ = (backend, since_nanos, until_nanos, filters);
-    Err(ApiError::not_implemented("events"))
+    crate::events::feed(backend, since_nanos, until_nanos, filters).await
 }
 
 #[cfg(test)]

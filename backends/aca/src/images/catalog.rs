@@ -270,7 +270,9 @@ pub async fn tag(backend: &AcaBackend, name: &str, repo: &str, tag: Option<&str>
     entry.image.pulled &= entry.reference.repository() == target.repository();
     entry.image.tagged_at = now;
     entry.reference = target;
-    stored::put(backend, &entry).await
+    stored::put(backend, &entry).await?;
+    crate::events::actors::image(backend, "tag", &entry.image.id, &entry.reference.familiar());
+    Ok(())
 }
 
 /// Whether a container record uses the image `id` (named by ID or reference).

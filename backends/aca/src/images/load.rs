@@ -260,6 +260,7 @@ async fn push_one(
             created_at: now,
         };
         stored::put(backend, &entry).await?;
+        crate::events::actors::image(backend, "load", &id, &id);
         let text = if refs.is_empty() {
             format!("Loaded image ID: {id}")
         } else {

@@ -154,7 +154,13 @@ pub async fn pull(
     opts: PullImageOptions,
     auth: Option<AuthConfig>,
 ) -> Result<ProgressStream> {
-    pull::pull(backend, opts, auth).await
+    let reference = pull::requested_reference(&opts).map(|r| r.familiar());
+    let progress = pull::pull(backend, opts, auth).await?;
+    Ok(crate::events::actors::on_pulled(
+        backend,
+        reference.ok(),
+        progress,
+    ))
 }
 
 /// `Backend::image_inspect`.
@@ -187,7 +193,13 @@ pub async fn remove(
     name: &str,
     opts: RemoveImageOptions,
 ) -> Result<Vec<ImageDeleteResponseItem>> {
-    catalog::remove(backend, name, opts).await
+    let id = stored::find(backend, name)
+        .await
+        .ok()
+        .map(|f| f.entry.image.id);
+    let items = catalog::remove(backend, name, opts).await?;
+    crate::events::actors::image_removed(backend, id.as_deref(), &items);
+    Ok(items)
 }
 
 /// Nanoseconds since the epoch, now.

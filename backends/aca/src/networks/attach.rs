@@ -77,6 +77,7 @@ fn copy(network: &Network) -> Network {
 /// `Backend::network_connect`.
 pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest) -> Result<()> {
     let id = id.to_owned();
+    let (event_net, event_container) = (id.clone(), req.container.clone());
     let endpoint_id = random_id()?;
     let mut endpoint = req.endpoint_config.unwrap_or_default();
     update(backend, req.container, move |networks, container| {
@@ -103,6 +104,7 @@ pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest)
         Ok(Some(network))
     })
     .await?;
+    crate::events::actors::network_attach(backend, "connect", &event_net, &event_container).await;
     crate::relay::changed(backend);
     Ok(())
 }
@@ -114,6 +116,7 @@ pub async fn disconnect(
     req: NetworkDisconnectRequest,
 ) -> Result<()> {
     let id = id.to_owned();
+    let (event_net, event_container) = (id.clone(), req.container.clone());
     let (key, force) = (req.container.clone(), req.force == Some(true));
     update(backend, req.container, move |networks, container| {
         let network = find(networks, &id)?;
@@ -144,6 +147,8 @@ pub async fn disconnect(
         Ok(Some(network))
     })
     .await?;
+    crate::events::actors::network_attach(backend, "disconnect", &event_net, &event_container)
+        .await;
     crate::relay::changed(backend);
     Ok(())
 }

@@ -360,6 +360,7 @@ pub async fn create(
             }
             other => other.into(),
         })?;
+    crate::events::actors::network(backend, "create", &id, &name, None);
     Ok(NetworkCreateResponse {
         id,
         warning: String::new(),
@@ -483,6 +484,13 @@ pub async fn remove(backend: &AcaBackend, id: &str) -> Result<()> {
         .store()
         .call(move |c| records::delete_network(c, &net_id))
         .await?;
+    crate::events::actors::network(
+        backend,
+        "destroy",
+        &network.record.id,
+        &network.record.name,
+        None,
+    );
     Ok(())
 }
 
@@ -508,6 +516,13 @@ pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<NetworkPrun
                 .call(move |c| records::delete_network(c, &id))
                 .await?
             {
+                crate::events::actors::network(
+                    backend,
+                    "destroy",
+                    &n.record.id,
+                    &n.record.name,
+                    None,
+                );
                 deleted.push(n.record.name.clone());
             }
         }

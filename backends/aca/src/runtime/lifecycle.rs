@@ -47,6 +47,9 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
         // removed, which ends `docker run --rm`'s wait and attach.
         spawn_auto_remove(backend, &record.id);
     }
+    if result.is_ok() {
+        crate::events::actors::container_started(backend, &record.id).await;
+    }
     result
 }
 
@@ -270,6 +273,9 @@ pub async fn record_exit_then(
         })
         .await;
     stored();
+    if let Ok(Some(record)) = &recorded {
+        crate::events::actors::die(backend, record, code).await;
+    }
     let (auto_remove, exited) = match recorded {
         Ok(Some(record)) => (auto_remove_of(&record), Some(record)),
         Ok(None) => {
@@ -425,12 +431,14 @@ pub async fn stop(
     let timeout = timeout_secs.or(stored.body.stop_timeout).unwrap_or(10);
     count_arm_calls(rt.arm.clone(), async {
         if rt.agent().is_some() {
+            crate::events::actors::kill(backend, &record, signal);
             rt.send(Command::Signal(signal));
             // A negative timeout waits forever, as in Docker.
             let within = u64::try_from(timeout).map_or(Duration::MAX, Duration::from_secs);
             if wait_not_running(&rt, within).await || wait_synced(backend, &rt).await {
                 return Ok(());
             }
+            crate::events::actors::kill(backend, &record, 9);
             rt.send(Command::Signal(9));
             if wait_not_running(&rt, Duration::from_secs(2)).await
                 || wait_synced(backend, &rt).await
@@ -441,6 +449,7 @@ pub async fn stop(
         stop_execution(backend, &rt).await
     })
     .await
+    .inspect(|()| crate::events::actors::container(backend, &record, "stop", &[]))
 }
 
 /// `docker kill`: any signal, delivered by the agent (SIGKILL without an
@@ -460,6 +469,7 @@ pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Res
             record.id
         )));
     }
+    crate::events::actors::kill(backend, &record, n);
     if rt.agent().is_some() {
         rt.send(Command::Signal(n));
         return Ok(());
@@ -539,6 +549,7 @@ pub async fn remove(
     {
         crate::volumes::attach::remove_anonymous(backend, &stored.mounts).await;
     }
+    crate::events::actors::container(backend, &record, "destroy", &[]);
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
     Ok(())
 }

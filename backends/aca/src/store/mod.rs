@@ -3,6 +3,7 @@
 //! SQLite calls block, so every call runs on tokio's blocking pool through
 //! [`Store::call`]; the functions of [`records`] are the queries.
 
+pub mod events;
 pub mod records;
 pub mod schema;
 pub mod sealed;

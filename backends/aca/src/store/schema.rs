@@ -93,6 +93,19 @@ pub const MIGRATIONS: &[&str] = &[
         state        TEXT NOT NULL
     );
     "#,
+    // 6: Docker events, newest kept (see events::EVENTS_KEPT), so
+    // `docker events --since` answers across a restart of the backend.
+    r#"
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY,
+        time_nano  INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        actor_id   TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        scope      TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

@@ -251,6 +251,7 @@ pub async fn create_named(
         .store()
         .call(move |c| records::put_volume(c, &row))
         .await?;
+    crate::events::actors::volume(backend, "create", name, "local");
     tracing::info!(volume = %name, "volume created");
     Ok((to_docker(&record, &stored), true))
 }
@@ -337,6 +338,7 @@ async fn delete(backend: &AcaBackend, record: &VolumeRecord, stored: &StoredVolu
         .store()
         .call(move |c| records::delete_volume(c, &name))
         .await?;
+    crate::events::actors::volume(backend, "destroy", &record.name, "local");
     tracing::info!(volume = %record.name, "volume removed");
     Ok(())
 }

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 mod cloud;
+mod restart_daemon;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

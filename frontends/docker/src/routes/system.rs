@@ -196,8 +196,8 @@ async fn events(
     Query(q): Query,
     shutdown: Option<Extension<ShutdownHandle>>,
 ) -> HandlerResult {
-    let since = q.timestamp_nanos("since")?;
-    let until = q.timestamp_nanos("until")?;
+    let since = event_time(&q, "since")?;
+    let until = event_time(&q, "until")?;
     let filters = q.filters()?;
     let stream = state.backend.events(since, until, filters).await?;
     let stopping = async move {
@@ -207,7 +207,7 @@ async fn events(
         }
     };
     let lines = stream.take_until(stopping).map(|item| match item {
-        Ok(event) => Ok(json_line(&event)),
+        Ok(event) => Ok(json_line(&with_legacy_fields(&event))),
         Err(err) => {
             tracing::warn!(error = %err, "event stream failed");
             Err(std::io::Error::other(err.message().to_owned()))
@@ -218,6 +218,44 @@ async fn events(
         Body::from_stream(lines),
     )
         .into_response())
+}
+
+/// `since`/`until` of `/events`: seconds[.nanoseconds] since the epoch, as
+/// dockerd's `timetypes.ParseTimestamps`; `0` is the epoch (replay all),
+/// unlike `logs`, where it means unset.
+fn event_time(q: &crate::query::QueryParams, key: &str) -> Result<Option<i64>, DockerError> {
+    match q.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => crate::query::parse_timestamp_nanos(v).map(Some).ok_or_else(|| {
+            DockerError::bad_request(format!(
+                "invalid value for \"{key}\": {v:?} (expected seconds[.nanoseconds] since the epoch)"
+            ))
+        }),
+    }
+}
+
+/// dockerd's deprecated `status`, `id` and `from` of container events
+/// (`status` and `id` of image events), still sent in API v1.44.
+fn with_legacy_fields(event: &sockerless_api::docker::EventMessage) -> serde_json::Value {
+    use sockerless_api::docker::EventMessageTypeEnum as T;
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    let actor = event.actor.as_ref();
+    let id = actor.and_then(|a| a.id.clone()).unwrap_or_default();
+    if let (Some(T::CONTAINER | T::IMAGE), Some(map)) = (event.typ, value.as_object_mut()) {
+        map.insert(
+            "status".into(),
+            json!(event.action.clone().unwrap_or_default()),
+        );
+        map.insert("id".into(), json!(id));
+        if event.typ == Some(T::CONTAINER) {
+            let from = actor
+                .and_then(|a| a.attributes.as_ref())
+                .and_then(|a| a.get("image").cloned())
+                .unwrap_or_default();
+            map.insert("from".into(), json!(from));
+        }
+    }
+    value
 }
 
 /// `system df` in API 1.44's shape, from the backend's own lists.
