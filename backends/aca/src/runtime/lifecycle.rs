@@ -47,9 +47,6 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
         // removed, which ends `docker run --rm`'s wait and attach.
         spawn_auto_remove(backend, &record.id);
     }
-    if result.is_ok() {
-        crate::events::actors::container_started(backend, &record.id).await;
-    }
     result
 }
 
@@ -232,10 +229,14 @@ pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
         tracing::warn!(container = %record.id, error = %e, "published ports not reopened");
     }
     let (running, now) = (record.id.clone(), now_nanos());
-    backend
+    let started = backend
         .store()
         .call(move |c| crate::store::records::mark_running(c, &running, now))
         .await?;
+    if started {
+        // Here, not when `docker start` returns: the process may exit first.
+        crate::events::actors::container_started(backend, &record.id).await;
+    }
     rt.state.send_if_modified(|s| {
         let changed = !s.running;
         s.running = true;
