@@ -16,10 +16,17 @@ pub mod reference;
 pub mod stored;
 
 mod catalog;
+pub mod distribution;
+pub mod import;
+pub mod instructions;
+pub mod publish;
+pub mod push;
+pub mod save;
+pub mod source;
 pub mod filters;
 mod load;
 mod login;
-mod pull;
+pub(crate) mod pull;
 
 use sockerless_api::docker::{
     AuthConfig, AuthResponse, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageSummary,

@@ -62,10 +62,6 @@ fn unsupported_routes() -> Router<AppState> {
         ("/containers/prune", "container prune"),
         ("/images/prune", "image prune"),
         // issue 16 [images]
-        ("/containers/{id}/changes", "container changes"),
-        ("/images/get", "image export"),
-        ("/commit", "container commit"),
-        ("/distribution/{*rest}", "distribution inspect"),
         // not in issue 16
         ("/containers/{id}/attach/ws", "attach over websocket"),
         ("/build", "image build"),
