@@ -103,7 +103,27 @@ impl Read for ChannelReader {
     }
 }
 
-/// Writes a byte stream (a tar) as a layer file.
+/// The tar of `input`, gunzipped when it is gzip (as dockerd's import
+/// takes compressed tars too).
+fn decompressed(mut input: impl Read + Send + 'static) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 2];
+    let mut n = 0;
+    while n < 2 {
+        let got = input.read(&mut magic[n..])?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    let whole = std::io::Cursor::new(magic[..n].to_vec()).chain(input);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(whole)))
+    } else {
+        Ok(Box::new(whole))
+    }
+}
+
+/// Writes a byte stream (a tar, possibly gzipped) as a layer file.
 pub async fn layer_from_stream(
     backend: &AcaBackend,
     stream: ByteStream,
@@ -113,7 +133,9 @@ pub async fn layer_from_stream(
     let reader = ChannelReader::spawn(stream);
     let written = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || publish::write_layer(reader, &path, max))
+        tokio::task::spawn_blocking(move || {
+            publish::write_layer(decompressed(reader)?, &path, max)
+        })
             .await
             .map_err(|e| ApiError::Internal(format!("writing the layer: {e}")))?
     };
