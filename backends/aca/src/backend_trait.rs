@@ -368,7 +368,10 @@ impl Backend for AcaBackend {
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
-    async fn image_save(&self, names: Vec<String>) -> sockerless_api::Result<sockerless_api::ByteStream> {
+    async fn image_save(
+        &self,
+        names: Vec<String>,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
         crate::images::save::save(self, names).await
     }
 

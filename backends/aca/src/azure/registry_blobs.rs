@@ -252,7 +252,9 @@ impl Repo {
         S: Stream<Item = Result<Bytes, ApiError>> + Send + 'static,
     {
         let stream = stream.map(|r| {
-            r.map_err(|e| oci_client::errors::OciDistributionError::GenericError(Some(e.to_string())))
+            r.map_err(|e| {
+                oci_client::errors::OciDistributionError::GenericError(Some(e.to_string()))
+            })
         });
         self.client
             .push_blob_stream(&self.reference(None), stream, digest, Some(size))
@@ -302,7 +304,9 @@ impl Repo {
     ) -> Result<String, ApiError> {
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
         let content_type = media_type.parse().map_err(|_| {
-            ApiError::Internal(format!("manifest media type {media_type:?} is not a header value"))
+            ApiError::Internal(format!(
+                "manifest media type {media_type:?} is not a header value"
+            ))
         })?;
         self.client
             .push_manifest_raw(&self.reference(Some(tag)), bytes, content_type)

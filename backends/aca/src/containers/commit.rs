@@ -44,7 +44,14 @@ pub fn commit_config(
         merged.extend(to_map(o));
     }
     // Per-run fields of a container, not of an image.
-    for key in ["Hostname", "Domainname", "Image", "AttachStdin", "AttachStdout", "AttachStderr"] {
+    for key in [
+        "Hostname",
+        "Domainname",
+        "Image",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+    ] {
         merged.remove(key);
     }
     instructions::apply(&mut merged, &opts.changes)?;
@@ -57,9 +64,10 @@ pub fn commit_config(
     if let Some(author) = opts.author.as_deref().filter(|a| !a.is_empty()) {
         image["author"] = json!(author);
     }
-    let rootfs = image
-        .as_object_mut()
-        .map(|m| m.entry("rootfs").or_insert_with(|| json!({"type": "layers"})));
+    let rootfs = image.as_object_mut().map(|m| {
+        m.entry("rootfs")
+            .or_insert_with(|| json!({"type": "layers"}))
+    });
     if let Some(rootfs) = rootfs {
         if !rootfs.get("diff_ids").is_some_and(Value::is_array) {
             rootfs["diff_ids"] = json!([]);
@@ -147,10 +155,9 @@ pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdRespo
         layers: manifest.layers()?,
         repo,
     };
-    let container_config: ContainerConfig =
-        serde_json::to_value(&stored_config.body)
-            .and_then(serde_json::from_value)
-            .map_err(|e| ApiError::Internal(format!("container config: {e}")))?;
+    let container_config: ContainerConfig = serde_json::to_value(&stored_config.body)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ApiError::Internal(format!("container config: {e}")))?;
     let created = crate::runtime::rfc3339(crate::images::now_nanos());
     let config = commit_config(
         &entry.image.config,

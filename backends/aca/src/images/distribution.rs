@@ -86,13 +86,60 @@ pub async fn inspect(
         )),
         other => other,
     })?;
-    let config = if manifest.is_index() {
-        None
-    } else {
-        let bytes = repo.small_blob(&manifest.config()?).await?;
-        Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-            ApiError::Internal(format!("image config of {name} is not JSON: {e}"))
-        })?)
-    };
+    let config =
+        if manifest.is_index() {
+            None
+        } else {
+            let bytes = repo.small_blob(&manifest.config()?).await?;
+            Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                ApiError::Internal(format!("image config of {name} is not JSON: {e}"))
+            })?)
+        };
     Ok(inspect_of(&manifest, config.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::azure::registry::blobs::parse_manifest;
+
+    #[test]
+    fn an_index_lists_its_platforms() {
+        let index = parse_manifest(Bytes::from_static(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+            {"digest":"sha256:a","size":1,"platform":{"architecture":"amd64","os":"linux"}},
+            {"digest":"sha256:b","size":1,"platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#,
+        ))
+        .expect("index");
+        let answer = inspect_of(&index, None);
+        assert_eq!(
+            answer.descriptor.media_type.as_deref(),
+            Some("application/vnd.oci.image.index.v1+json")
+        );
+        assert_eq!(
+            answer.descriptor.digest.as_deref(),
+            Some(index.digest.as_str())
+        );
+        assert_eq!(answer.descriptor.size, Some(index.bytes.len() as i64));
+        assert_eq!(answer.platforms.len(), 2);
+        assert_eq!(answer.platforms[1].variant.as_deref(), Some("v8"));
+    }
+
+    #[test]
+    fn an_image_manifest_has_its_configs_platform() {
+        let manifest = parse_manifest(Bytes::from_static(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{},"layers":[]}"#,
+        ))
+        .expect("manifest");
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux"});
+        let answer = inspect_of(&manifest, Some(&config));
+        assert_eq!(answer.platforms.len(), 1);
+        assert_eq!(answer.platforms[0].os.as_deref(), Some("linux"));
+        assert_eq!(
+            answer.descriptor.media_type.as_deref(),
+            Some("application/vnd.docker.distribution.manifest.v2+json")
+        );
+    }
 }

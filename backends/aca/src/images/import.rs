@@ -133,9 +133,7 @@ pub async fn layer_from_stream(
     let reader = ChannelReader::spawn(stream);
     let written = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || {
-            publish::write_layer(decompressed(reader)?, &path, max)
-        })
+        tokio::task::spawn_blocking(move || publish::write_layer(decompressed(reader)?, &path, max))
             .await
             .map_err(|e| ApiError::Internal(format!("writing the layer: {e}")))?
     };
@@ -176,4 +174,64 @@ pub async fn import(
         ..Default::default()
     };
     Ok(Box::pin(futures_util::stream::iter([Ok(line)])))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn config_of_an_import() {
+        let platform = PlatformSpec::parse("linux/arm64/v8").expect("platform");
+        let config = import_config(
+            &platform,
+            &["CMD [\"/bin/echo\"]".to_owned()],
+            None,
+            "sha256:abc",
+            "2026-01-01T00:00:00Z",
+        )
+        .expect("config");
+        assert_eq!(config["architecture"], "arm64");
+        assert_eq!(config["variant"], "v8");
+        assert_eq!(config["config"]["Cmd"], serde_json::json!(["/bin/echo"]));
+        assert_eq!(
+            config["rootfs"]["diff_ids"],
+            serde_json::json!(["sha256:abc"])
+        );
+        assert_eq!(config["history"][0]["comment"], "Imported from -");
+        let named = import_name(Some("img"), Some("2"))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(named.familiar(), "img:2");
+        assert!(import_name(Some(""), None).expect("ok").is_none());
+    }
+
+    #[test]
+    fn gzip_input_is_unpacked_and_digests_are_of_the_tar() {
+        let tar = b"not really a tar, but bytes".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar).expect("gz");
+        let gz = gz.finish().expect("gz");
+        let dir = tempfile::tempdir().expect("dir");
+        for input in [tar.clone(), gz] {
+            let path = dir.path().join("layer.tar.gz");
+            let reader = decompressed(std::io::Cursor::new(input)).expect("read");
+            let layer = publish::write_layer(reader, &path, 1 << 20).expect("layer");
+            use sha2::Digest;
+            assert_eq!(
+                layer.diff_id,
+                format!("sha256:{:x}", sha2::Sha256::digest(&tar))
+            );
+            let on_disk = std::fs::read(&path).expect("file");
+            assert_eq!(
+                layer.digest,
+                format!("sha256:{:x}", sha2::Sha256::digest(&on_disk))
+            );
+            assert_eq!(layer.size, on_disk.len() as u64);
+        }
+        let path = dir.path().join("big.tar.gz");
+        assert!(publish::write_layer(&tar[..], &path, 4).is_err());
+    }
 }

@@ -20,8 +20,7 @@ fn json_form(args: &str) -> Option<Vec<String>> {
 }
 
 fn exec_form(args: &str) -> Vec<String> {
-    json_form(args)
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), args.trim().to_owned()])
+    json_form(args).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), args.trim().to_owned()])
 }
 
 fn unquote(s: &str) -> String {
@@ -40,9 +39,9 @@ fn pairs(instruction: &str, args: &str) -> Result<Vec<(String, String)>, ApiErro
     let args = args.trim();
     let first = args.split_whitespace().next().unwrap_or_default();
     if !first.contains('=') {
-        let (k, v) = args.split_once(char::is_whitespace).ok_or_else(|| {
-            bad(format!("{instruction} requires at least one argument"))
-        })?;
+        let (k, v) = args
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| bad(format!("{instruction} requires at least one argument")))?;
         return Ok(vec![(k.to_owned(), unquote(v))]);
     }
     let mut out = Vec::new();
@@ -105,7 +104,9 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<(), 
                 need_args()?;
                 for (k, v) in pairs(&instruction, args)? {
                     let env = config.entry("Env").or_insert_with(|| json!([]));
-                    let list = env.as_array_mut().ok_or_else(|| bad("Env is not a list".into()))?;
+                    let list = env
+                        .as_array_mut()
+                        .ok_or_else(|| bad("Env is not a list".into()))?;
                     let prefix = format!("{k}=");
                     list.retain(|e| !e.as_str().is_some_and(|e| e.starts_with(&prefix)));
                     list.push(json!(format!("{k}={v}")));

@@ -17,16 +17,16 @@ pub mod stored;
 
 mod catalog;
 pub mod distribution;
+pub mod filters;
 pub mod import;
 pub mod instructions;
+mod load;
+mod login;
 pub mod publish;
+pub(crate) mod pull;
 pub mod push;
 pub mod save;
 pub mod source;
-pub mod filters;
-mod load;
-mod login;
-pub(crate) mod pull;
 
 use sockerless_api::docker::{
     AuthConfig, AuthResponse, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageSummary,

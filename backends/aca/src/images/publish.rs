@@ -164,7 +164,8 @@ pub async fn publish(
         )));
     };
     let config_bytes = Bytes::from(
-        serde_json::to_vec(&config).map_err(|e| ApiError::Internal(format!("image config: {e}")))?,
+        serde_json::to_vec(&config)
+            .map_err(|e| ApiError::Internal(format!("image config: {e}")))?,
     );
     let id = format!("sha256:{:x}", Sha256::digest(&config_bytes));
     let (path, tag) = match &name {
@@ -235,9 +236,7 @@ pub async fn publish(
 }
 
 /// A local file as a stream of chunks.
-fn file_stream(
-    path: PathBuf,
-) -> impl futures_util::Stream<Item = Result<Bytes>> + Send + 'static {
+fn file_stream(path: PathBuf) -> impl futures_util::Stream<Item = Result<Bytes>> + Send + 'static {
     use tokio::io::AsyncReadExt;
     futures_util::stream::unfold(None, move |file: Option<tokio::fs::File>| {
         let path = path.clone();

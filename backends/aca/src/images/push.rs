@@ -36,7 +36,11 @@ fn line(status: impl Into<String>, id: Option<&str>) -> PushProgress {
 
 /// The short ID dockerd shows for a layer.
 fn short(digest: &str) -> String {
-    digest.trim_start_matches("sha256:").chars().take(12).collect()
+    digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect()
 }
 
 /// What the user asked to push: the reference with its tag (pure).
@@ -102,9 +106,17 @@ pub async fn push(
         let work = async {
             let say = |p: PushProgress| {
                 let tx = tx.clone();
-                async move { tx.send(Ok(p)).await.map_err(|_| ApiError::Unavailable("gone".into())) }
+                async move {
+                    tx.send(Ok(p))
+                        .await
+                        .map_err(|_| ApiError::Unavailable("gone".into()))
+                }
             };
-            say(line(format!("The push refers to repository [{shown}]"), None)).await?;
+            say(line(
+                format!("The push refers to repository [{shown}]"),
+                None,
+            ))
+            .await?;
             for layer in layers.iter().rev() {
                 say(line("Preparing", Some(&short(&layer.digest)))).await?;
             }
@@ -140,4 +152,33 @@ pub async fn push(
     Ok(Box::pin(stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_comes_from_the_query_or_the_name() {
+        assert_eq!(
+            wanted("busybox", None).expect("ok").familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            wanted("busybox", Some("1")).expect("ok").familiar(),
+            "busybox:1"
+        );
+        assert_eq!(
+            wanted("127.0.0.1:5000/x:1", None).expect("ok").canonical(),
+            "127.0.0.1:5000/x:1"
+        );
+        assert!(
+            wanted(
+                "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                None
+            )
+            .is_err()
+        );
+        assert_eq!(short("sha256:0123456789abcdef"), "0123456789ab");
+    }
 }

@@ -103,7 +103,10 @@ pub fn metadata(items: &[SaveItem]) -> Vec<(String, Vec<u8>)> {
             "oci-layout".to_owned(),
             br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
         ),
-        ("repositories".to_owned(), encode(&Value::Object(repositories))),
+        (
+            "repositories".to_owned(),
+            encode(&Value::Object(repositories)),
+        ),
     ]
 }
 
@@ -156,7 +159,10 @@ pub async fn save(backend: &AcaBackend, names: Vec<String>) -> Result<ByteStream
         let (tags, full) = if by_id {
             (Vec::new(), Vec::new())
         } else {
-            (vec![entry.reference.familiar()], vec![entry.reference.canonical()])
+            (
+                vec![entry.reference.familiar()],
+                vec![entry.reference.canonical()],
+            )
         };
         if let Some((known, _, _)) = items
             .iter_mut()
@@ -185,9 +191,10 @@ pub async fn save(backend: &AcaBackend, names: Vec<String>) -> Result<ByteStream
             let _ = tx.send(Err(e)).await;
         }
     });
-    Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })))
+    Ok(Box::pin(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
 }
 
 async fn send(tx: &mpsc::Sender<Result<Bytes>>, data: Bytes) -> Result<()> {
