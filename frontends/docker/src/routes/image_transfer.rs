@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(all_values(raw, "names"), vec!["busybox", "alpine:3"]);
         assert!(all_values(None, "names").is_empty());
         assert_eq!(
-            all_values(Some("changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1"), "changes"),
+            all_values(
+                Some("changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1"),
+                "changes"
+            ),
             vec!["CMD [\"sh\"]", "ENV A=1"]
         );
     }

@@ -60,7 +60,8 @@ async fn create(
     body: Body,
 ) -> HandlerResult {
     if let Some(from_src) = q.string("fromSrc") {
-        let progress = super::image_transfer::import(&state, raw.as_deref(), &from_src, body).await?;
+        let progress =
+            super::image_transfer::import(&state, raw.as_deref(), &from_src, body).await?;
         return progress_response(progress).await;
     }
     let from_image = q
