@@ -238,17 +238,20 @@ pub async fn publish(
 /// A local file as a stream of chunks.
 fn file_stream(path: PathBuf) -> impl futures_util::Stream<Item = Result<Bytes>> + Send + 'static {
     use tokio::io::AsyncReadExt;
-    futures_util::stream::unfold(None, move |file: Option<tokio::fs::File>| {
+    // State: `None` before opening, `Some(None)` after an error (ended).
+    futures_util::stream::unfold(None, move |file: Option<Option<tokio::fs::File>>| {
         let path = path.clone();
         async move {
             let mut file = match file {
-                Some(f) => f,
+                Some(None) => return None,
+                Some(Some(f)) => f,
                 None => match tokio::fs::File::open(&path).await {
                     Ok(f) => f,
+                    // The stream ends after this error (see below).
                     Err(e) => {
                         return Some((
                             Err(ApiError::Internal(format!("{}: {e}", path.display()))),
-                            None,
+                            Some(None),
                         ));
                     }
                 },
@@ -258,11 +261,11 @@ fn file_stream(path: PathBuf) -> impl futures_util::Stream<Item = Result<Bytes>>
                 Ok(0) => None,
                 Ok(n) => {
                     buf.truncate(n);
-                    Some((Ok(Bytes::from(buf)), Some(file)))
+                    Some((Ok(Bytes::from(buf)), Some(Some(file))))
                 }
                 Err(e) => Some((
                     Err(ApiError::Internal(format!("{}: {e}", path.display()))),
-                    None,
+                    Some(None),
                 )),
             }
         }
