@@ -10,8 +10,6 @@ use std::process::Command;
 
 use common::{Sockerless, run, serial, test_env, unique};
 
-
-
 fn curl(args: &[&str]) -> String {
     let mut cmd = Command::new("curl");
     cmd.args(["-sS"]).args(args);
@@ -21,7 +19,6 @@ fn curl(args: &[&str]) -> String {
 #[test]
 #[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
 fn save_then_load_round_trips_here_and_into_dockerd() {
-
     let env = test_env();
     let _serial = serial();
     let d = Sockerless::start(&env);
@@ -35,7 +32,10 @@ fn save_then_load_round_trips_here_and_into_dockerd() {
     // Ours: remove it, load it back, run it.
     d.docker(&["rmi", &tag]).ok();
     let loaded = d.docker(&["load", "-i", &file]).ok();
-    assert!(loaded.stdout.contains(&format!("Loaded image: {tag}")), "{loaded:?}");
+    assert!(
+        loaded.stdout.contains(&format!("Loaded image: {tag}")),
+        "{loaded:?}"
+    );
     let ran = d.docker(&["run", "--rm", &tag, "echo", "round-trip"]).ok();
     assert_eq!(ran.stdout, "round-trip\n");
 
@@ -56,7 +56,10 @@ fn save_then_load_round_trips_here_and_into_dockerd() {
         h = d.docker_host
     ));
     let out = run(piped, None).ok();
-    assert!(out.stdout.contains("Loaded image: busybox:latest"), "{out:?}");
+    assert!(
+        out.stdout.contains("Loaded image: busybox:latest"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -71,7 +74,10 @@ fn push_puts_the_image_in_the_registry() {
     d.docker(&["tag", "busybox", &name]).ok();
     let pushed = d.docker(&["push", &name]).ok();
     assert!(
-        pushed.stdout.contains(&format!("The push refers to repository [{}/{repo}]", env.registry)),
+        pushed.stdout.contains(&format!(
+            "The push refers to repository [{}/{repo}]",
+            env.registry
+        )),
         "{pushed:?}"
     );
     assert!(pushed.stdout.contains("1: digest: sha256:"), "{pushed:?}");
@@ -96,7 +102,13 @@ fn diff_lists_added_changed_and_deleted_paths() {
     d.pull_busybox();
     let name = unique("diff");
     d.docker(&[
-        "run", "-d", "--name", &name, "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
         "touch /x && mkdir -p /tmp/d && touch /tmp/d/f && rm /bin/vi && touch /ready && sleep 300",
     ])
     .ok();
@@ -109,8 +121,18 @@ fn diff_lists_added_changed_and_deleted_paths() {
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    for want in ["A /x", "C /tmp", "A /tmp/d", "A /tmp/d/f", "C /bin", "D /bin/vi"] {
-        assert!(lines.iter().any(|l| l == want), "{want} missing from {lines:?}");
+    for want in [
+        "A /x",
+        "C /tmp",
+        "A /tmp/d",
+        "A /tmp/d/f",
+        "C /bin",
+        "D /bin/vi",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == want),
+            "{want} missing from {lines:?}"
+        );
     }
     let x = lines.iter().position(|l| l == "A /x");
     let tmp = lines.iter().position(|l| l == "C /tmp");
@@ -132,8 +154,16 @@ fn commit_then_run_finds_the_file() {
     let d = Sockerless::start(&env);
     d.pull_busybox();
     let name = unique("cmt");
-    d.docker(&["run", "--name", &name, "busybox", "sh", "-c", "echo hi > /x"])
-        .ok();
+    d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /x",
+    ])
+    .ok();
     let image = format!("{}:1", unique("img"));
     let id = d
         .docker(&["commit", "-c", "ENV FROM_COMMIT=yes", &name, &image])
@@ -142,12 +172,24 @@ fn commit_then_run_finds_the_file() {
     let ls = d.docker(&["run", "--rm", &image, "ls", "/x"]).ok();
     assert_eq!(ls.stdout, "/x\n");
     let env_out = d
-        .docker(&["run", "--rm", &image, "sh", "-c", "cat /x; echo $FROM_COMMIT"])
+        .docker(&[
+            "run",
+            "--rm",
+            &image,
+            "sh",
+            "-c",
+            "cat /x; echo $FROM_COMMIT",
+        ])
         .ok();
     assert_eq!(env_out.stdout, "hi\nyes\n");
     let refused = d.docker(&["commit", "-c", "FROM busybox", &name, &image]);
     assert_ne!(refused.code, 0);
-    assert!(refused.stderr.contains("FROM is not a valid change command"), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("FROM is not a valid change command"),
+        "{refused:?}"
+    );
     d.docker(&["rm", &name]).ok();
 }
 
@@ -162,7 +204,8 @@ fn import_of_a_layer_then_run() {
     let dir = d.path("unpacked");
     std::fs::create_dir_all(&dir).expect("dir");
     let file = d.path("bb.tar");
-    d.docker(&["save", "busybox", "-o", &file.to_string_lossy()]).ok();
+    d.docker(&["save", "busybox", "-o", &file.to_string_lossy()])
+        .ok();
     let mut untar = Command::new("tar");
     untar.arg("-xf").arg(&file).arg("-C").arg(&dir);
     run(untar, None).ok();
@@ -175,8 +218,13 @@ fn import_of_a_layer_then_run() {
     let image = format!("{}:1", unique("imp"));
     let out = d
         .docker(&[
-            "import", "-c", "CMD [\"/bin/echo\", \"imported\"]", "-m", "from a test",
-            &layer.to_string_lossy(), &image,
+            "import",
+            "-c",
+            "CMD [\"/bin/echo\", \"imported\"]",
+            "-m",
+            "from a test",
+            &layer.to_string_lossy(),
+            &image,
         ])
         .ok();
     assert!(out.stdout.starts_with("sha256:"), "{out:?}");
@@ -184,7 +232,10 @@ fn import_of_a_layer_then_run() {
     assert_eq!(ran.stdout, "imported\n");
     let url = d.docker(&["import", "http://example.invalid/x.tar"]);
     assert_ne!(url.code, 0);
-    assert!(url.stderr.contains("fromSrc=http://example.invalid/x.tar"), "{url:?}");
+    assert!(
+        url.stderr.contains("fromSrc=http://example.invalid/x.tar"),
+        "{url:?}"
+    );
 }
 
 #[test]
@@ -202,10 +253,15 @@ fn distribution_of_busybox() {
     let value: serde_json::Value = serde_json::from_str(&body).expect(&body);
     let digest = value["Descriptor"]["digest"].as_str().unwrap_or_default();
     assert!(digest.starts_with("sha256:"), "{body}");
-    assert!(value["Descriptor"]["size"].as_i64().unwrap_or(0) > 0, "{body}");
+    assert!(
+        value["Descriptor"]["size"].as_i64().unwrap_or(0) > 0,
+        "{body}"
+    );
     let platforms = value["Platforms"].as_array().expect(&body);
     assert!(
-        platforms.iter().any(|p| p["os"] == "linux" && p["architecture"] == "amd64"),
+        platforms
+            .iter()
+            .any(|p| p["os"] == "linux" && p["architecture"] == "amd64"),
         "{body}"
     );
     let missing = curl(&[
