@@ -326,5 +326,48 @@ pub trait Backend: Send + Sync + 'static {
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
+    /// `GET /images/get`: a `docker save` tarball of the named images.
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
+        Err(ApiError::not_implemented("image export"))
+    }
+
+    /// `POST /images/{name}/push`: copies the image to its registry.
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+    ) -> Result<crate::PushStream> {
+        Err(ApiError::not_implemented("image push"))
+    }
+
+    /// `POST /images/create?fromSrc=-`: a one-layer image from a tar.
+    async fn image_import(
+        &self,
+        opts: crate::ImportImageOptions,
+        tarball: ByteStream,
+    ) -> Result<ProgressStream> {
+        Err(ApiError::not_implemented("image import"))
+    }
+
+    /// `GET /distribution/{name}/json`: the image's descriptor and platforms at its registry.
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<AuthConfig>,
+    ) -> Result<crate::docker::DistributionInspect> {
+        Err(ApiError::not_implemented("distribution inspect"))
+    }
+
+    /// `GET /containers/{id}/changes`.
+    async fn container_changes(&self, id: &str) -> Result<Vec<crate::docker::FilesystemChange>> {
+        Err(ApiError::not_implemented("container changes"))
+    }
+
+    /// `POST /commit`: a new image from a container's changes.
+    async fn container_commit(&self, opts: crate::CommitOptions) -> Result<IdResponse> {
+        Err(ApiError::not_implemented("container commit"))
+    }
+
     // ---- issue 16 [events] (keep additions in this block) ----
 }

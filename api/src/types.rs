@@ -234,4 +234,68 @@ pub struct PathStat {
 
 // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
+/// `POST /images/create?fromSrc=-` (`docker import`): where the imported
+/// image goes and what its config says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportImageOptions {
+    /// `repo`: repository (possibly with a tag) to tag the image with.
+    pub repo: Option<String>,
+    /// `tag`: tag, when not part of `repo`.
+    pub tag: Option<String>,
+    /// `changes`: Dockerfile instructions applied to the config.
+    pub changes: Vec<String>,
+    /// `message`: the history entry's comment.
+    pub message: Option<String>,
+    /// `platform`, e.g. `linux/amd64`.
+    pub platform: Option<String>,
+}
+
+/// `POST /commit`: the container, the new image's name and config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommitOptions {
+    /// `container`: ID or name.
+    pub container: String,
+    /// `repo`: repository (possibly with a tag); none makes a dangling image.
+    pub repo: Option<String>,
+    /// `tag`, when not part of `repo`.
+    pub tag: Option<String>,
+    /// `comment`: the history entry's comment.
+    pub comment: Option<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// `pause`: pause the container while its changes are read.
+    pub pause: bool,
+    /// `changes`: Dockerfile instructions applied to the config.
+    pub changes: Vec<String>,
+    /// The body: config fields overriding the container's.
+    pub config: Option<crate::docker::ContainerConfig>,
+}
+
+/// `aux` of `docker push`'s last progress line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PushAux {
+    /// The tag pushed.
+    pub tag: String,
+    /// The manifest digest at the registry.
+    pub digest: String,
+    /// The manifest's size in bytes.
+    pub size: i64,
+}
+
+/// One line of `docker push`'s progress: Docker's JSON message, and `aux`
+/// on the line naming the pushed digest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushProgress {
+    /// `status`, `id`, `progressDetail`, `errorDetail`.
+    #[serde(flatten)]
+    pub info: CreateImageInfo,
+    /// The pushed manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<PushAux>,
+}
+
+/// The progress of a push.
+pub type PushStream = Pin<Box<dyn Stream<Item = Result<PushProgress, ApiError>> + Send>>;
+
 // ---- issue 16 [events] (keep additions in this block) ----

@@ -257,6 +257,32 @@ pub fn pct_decode(s: &str) -> Option<String> {
 
 // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
+/// Options of the `images/save` stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveOptions {
+    /// The images to save.
+    pub names: Vec<String>,
+}
+
+/// Options of the `images/push` stream (the login travels in
+/// [`REGISTRY_AUTH_HEADER`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushOptions {
+    /// The image name.
+    pub name: String,
+    /// The tag, when not part of the name.
+    pub tag: Option<String>,
+}
+
+/// Body of `distribution/inspect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DistributionBody {
+    /// The image name.
+    pub name: String,
+    /// The user's registry login.
+    pub auth: Option<crate::docker::AuthConfig>,
+}
+
 // ---- issue 16 [events] (keep additions in this block) ----
 
 #[cfg(test)]

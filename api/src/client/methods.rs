@@ -460,5 +460,78 @@ impl Backend for RemoteBackend {
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
+        let path = "/images/save".to_owned();
+        let (_, ws) = self
+            .open_stream(&path, &crate::wire::SaveOptions { names }, false, None)
+            .await?;
+        let (tx, rx) = ws.split();
+        let helper = spawn_stdin(tx, None);
+        Ok(bytes_of(frames(rx, path, Some(helper))))
+    }
+
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+    ) -> Result<crate::PushStream> {
+        let header = match auth {
+            None => None,
+            Some(a) => {
+                let json = serde_json::to_string(&a)
+                    .map_err(|e| ApiError::Internal(format!("encode auth: {e}")))?;
+                Some((wire::REGISTRY_AUTH_HEADER, pct_encode(&json)))
+            }
+        };
+        let opts = crate::wire::PushOptions {
+            name: name.to_owned(),
+            tag: tag.map(str::to_owned),
+        };
+        let path = "/images/push".to_owned();
+        let (_, ws) = self.open_stream(&path, &opts, false, header).await?;
+        let (tx, rx) = ws.split();
+        let helper = spawn_stdin(tx, None);
+        Ok(Box::pin(items_of(frames(rx, path, Some(helper)))))
+    }
+
+    async fn image_import(
+        &self,
+        opts: crate::ImportImageOptions,
+        tarball: ByteStream,
+    ) -> Result<ProgressStream> {
+        let path = "/images/import".to_owned();
+        let (_, ws) = self.open_stream(&path, &opts, true, None).await?;
+        let (mut tx, rx) = ws.split();
+        let helper = AbortOnDrop::spawn(async move {
+            // Input errors reach the server as `abort`; its answer tells the caller.
+            let _ = upload(&mut tx, tarball).await;
+            std::future::pending::<()>().await;
+        });
+        Ok(Box::pin(items_of(frames(rx, path, Some(helper)))))
+    }
+
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<AuthConfig>,
+    ) -> Result<crate::docker::DistributionInspect> {
+        let body = crate::wire::DistributionBody {
+            name: name.to_owned(),
+            auth,
+        };
+        self.call(Method::POST, "/distribution/inspect", Some(&body))
+            .await
+    }
+
+    async fn container_changes(&self, id: &str) -> Result<Vec<crate::docker::FilesystemChange>> {
+        self.call(Method::GET, &c(id, "/changes"), NO_BODY).await
+    }
+
+    async fn container_commit(&self, opts: crate::CommitOptions) -> Result<IdResponse> {
+        self.call(Method::POST, "/containers/commit", Some(&opts))
+            .await
+    }
+
     // ---- issue 16 [events] (keep additions in this block) ----
 }

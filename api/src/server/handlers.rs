@@ -263,3 +263,28 @@ pub(super) async fn volume_remove(
 ) -> EmptyResult {
     done(b.volume_remove(&name, r.force).await)
 }
+
+// ---- issue 16 [images] ----
+
+pub(super) async fn distribution_inspect(
+    State(b): Shared,
+    JsonBody(body): JsonBody<crate::wire::DistributionBody>,
+) -> JsonResult<crate::docker::DistributionInspect> {
+    b.distribution_inspect(&body.name, body.auth)
+        .await
+        .map(Json)
+}
+
+pub(super) async fn container_changes(
+    State(b): Shared,
+    Id(id): Id,
+) -> JsonResult<Vec<crate::docker::FilesystemChange>> {
+    b.container_changes(&id).await.map(Json)
+}
+
+pub(super) async fn container_commit(
+    State(b): Shared,
+    JsonBody(opts): JsonBody<crate::CommitOptions>,
+) -> JsonResult<crate::docker::IdResponse> {
+    b.container_commit(opts).await.map(Json)
+}

@@ -88,6 +88,12 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/images/prune", post(housekeeping::image_prune))
 
         // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
+        .route("/images/save", get(s::image_save))
+        .route("/images/push", get(s::image_push))
+        .route("/images/import", get(s::image_import))
+        .route("/distribution/inspect", post(h::distribution_inspect))
+        .route("/container/{id}/changes", get(h::container_changes))
+        .route("/containers/commit", post(h::container_commit))
 
         // ---- issue 16 [events] (keep additions in this block) ----
         ;

@@ -324,3 +324,73 @@ fn input_bytes(rx: Rx) -> ByteStream {
         }
     }))
 }
+
+// ---- issue 16 [images] ----
+
+pub(super) async fn image_save(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    opts: StreamOpts<crate::wire::SaveOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let bytes = b.image_save(opts.options.names).await?;
+    let output: OutputStream = Box::pin(bytes.map(|r| {
+        r.map(|data| OutputChunk {
+            stream: StreamKind::Stdout,
+            data,
+        })
+    }));
+    Ok(upgrade_output(
+        ws,
+        &handle,
+        AttachedOutput { tty: false, output },
+        None,
+    ))
+}
+
+pub(super) async fn image_push(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    headers: HeaderMap,
+    opts: StreamOpts<crate::wire::PushOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let auth = match headers.get(wire::REGISTRY_AUTH_HEADER) {
+        None => None,
+        Some(v) => {
+            let bad = || {
+                ApiError::InvalidParameter(format!("invalid {} header", wire::REGISTRY_AUTH_HEADER))
+            };
+            let json = v.to_str().ok().and_then(pct_decode).ok_or_else(bad)?;
+            Some(serde_json::from_str::<AuthConfig>(&json).map_err(|_| bad())?)
+        }
+    };
+    let o = opts.options;
+    let progress = b.image_push(&o.name, o.tag.as_deref(), auth).await?;
+    let guard = handle.guard();
+    Ok(ws.on_upgrade(move |socket| async move {
+        let (mut tx, rx) = socket.split();
+        guard
+            .run(until_client_leaves(rx, send_items(&mut tx, progress)))
+            .await;
+    }))
+}
+
+pub(super) async fn image_import(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    opts: StreamOpts<crate::ImportImageOptions>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let guard = handle.guard();
+    ws.on_upgrade(move |socket| async move {
+        let (mut tx, rx) = socket.split();
+        let work = async {
+            match b.image_import(opts.options, input_bytes(rx)).await {
+                Ok(progress) => send_items(&mut tx, progress).await,
+                Err(e) => send_error(&mut tx, &e).await,
+            }
+        };
+        guard.run(work).await;
+    })
+}

@@ -389,6 +389,52 @@ impl Backend for AcaBackend {
 
     // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
+    async fn image_save(
+        &self,
+        names: Vec<String>,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
+        crate::images::save::save(self, names).await
+    }
+
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<sockerless_api::docker::AuthConfig>,
+    ) -> sockerless_api::Result<sockerless_api::PushStream> {
+        crate::images::push::push(self, name, tag, auth).await
+    }
+
+    async fn image_import(
+        &self,
+        opts: sockerless_api::ImportImageOptions,
+        tarball: sockerless_api::ByteStream,
+    ) -> sockerless_api::Result<sockerless_api::ProgressStream> {
+        crate::images::import::import(self, opts, tarball).await
+    }
+
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<sockerless_api::docker::AuthConfig>,
+    ) -> sockerless_api::Result<sockerless_api::docker::DistributionInspect> {
+        crate::images::distribution::inspect(self, name, auth).await
+    }
+
+    async fn container_changes(
+        &self,
+        id: &str,
+    ) -> sockerless_api::Result<Vec<sockerless_api::docker::FilesystemChange>> {
+        crate::containers::diff::changes(self, id).await
+    }
+
+    async fn container_commit(
+        &self,
+        opts: sockerless_api::CommitOptions,
+    ) -> sockerless_api::Result<sockerless_api::docker::IdResponse> {
+        crate::containers::commit::commit(self, opts).await
+    }
+
     // ---- issue 16 [events] (keep additions in this block) ----
 }
 

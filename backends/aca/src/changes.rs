@@ -192,7 +192,11 @@ pub async fn record(
 
 /// Streams the agent's record into `path` (through a temporary file, so a
 /// failed record never replaces a good one); returns its size.
-async fn fetch(link: &AgentLink, path: &Path, max: u64) -> std::result::Result<u64, String> {
+pub(crate) async fn fetch(
+    link: &AgentLink,
+    path: &Path,
+    max: u64,
+) -> std::result::Result<u64, String> {
     let dir = path.parent().ok_or("no directory for the record")?;
     tokio::fs::create_dir_all(dir)
         .await

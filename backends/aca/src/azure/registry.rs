@@ -30,6 +30,8 @@ use crate::errors::{CallContext, error_chain, map_azure_error};
 #[path = "registry_refusal.rs"]
 mod refusal;
 pub use refusal::{PullError, Refusal, RefusalCode};
+#[path = "registry_blobs.rs"]
+pub mod blobs;
 
 /// Scope of the Entra ID token exchanged for an ACR refresh token.
 const ACR_AAD_SCOPE: &str = "https://management.azure.com/.default";

@@ -4,6 +4,8 @@
 //! trait impl in `backend.rs` only delegates here.
 
 pub mod archive;
+pub mod commit;
+pub mod diff;
 mod exited;
 pub mod extra_hosts;
 pub mod fields;

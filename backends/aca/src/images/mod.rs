@@ -16,11 +16,18 @@ pub mod reference;
 pub mod stored;
 
 mod catalog;
+pub mod distribution;
 pub mod filters;
+pub mod import;
+pub mod instructions;
 mod load;
 mod login;
 pub mod prune;
-mod pull;
+pub mod publish;
+pub(crate) mod pull;
+pub mod push;
+pub mod save;
+pub mod source;
 
 use sockerless_api::docker::{
     AuthConfig, AuthResponse, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageSummary,

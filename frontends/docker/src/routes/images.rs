@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -51,14 +51,18 @@ async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
     .await)
 }
 
-/// `fromImage` pulls; `fromSrc` (import) has no backend operation.
+/// `fromImage` pulls; `fromSrc` imports (see `image_transfer`).
 async fn create(
     State(state): State<AppState>,
     Query(q): Query,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    body: Body,
 ) -> HandlerResult {
-    if q.string("fromSrc").is_some() {
-        return Err(DockerError::unsupported("image import"));
+    if let Some(from_src) = q.string("fromSrc") {
+        let progress =
+            super::image_transfer::import(&state, raw.as_deref(), &from_src, body).await?;
+        return progress_response(progress).await;
     }
     let from_image = q
         .string("fromImage")
@@ -100,6 +104,9 @@ async fn progress_response(mut progress: ProgressStream) -> HandlerResult {
 }
 
 async fn get_named(State(state): State<AppState>, PathParam(rest): PathParam) -> HandlerResult {
+    if let Some(name) = rest.strip_suffix("/get") {
+        return super::image_transfer::save(&state, vec![name.to_owned()]).await;
+    }
     if let Some(name) = rest.strip_suffix("/json") {
         let image = state.backend.image_inspect(image_name(name)?).await?;
         return Ok(shaped(
@@ -113,9 +120,6 @@ async fn get_named(State(state): State<AppState>, PathParam(rest): PathParam) ->
     if rest.ends_with("/history") {
         return Err(DockerError::unsupported("image history"));
     }
-    if rest.ends_with("/get") {
-        return Err(DockerError::unsupported("image export"));
-    }
     Err(DockerError::page_not_found())
 }
 
@@ -123,12 +127,13 @@ async fn post_named(
     State(state): State<AppState>,
     PathParam(rest): PathParam,
     Query(q): Query,
+    headers: HeaderMap,
 ) -> HandlerResult {
     if let Some(name) = rest.strip_suffix("/tag") {
         return tag(&state, image_name(name)?, &q).await;
     }
-    if rest.ends_with("/push") {
-        return Err(DockerError::unsupported("image push"));
+    if let Some(name) = rest.strip_suffix("/push") {
+        return super::image_transfer::push(&state, image_name(name)?, &q, &headers).await;
     }
     Err(DockerError::page_not_found())
 }

@@ -59,10 +59,6 @@ fn unsupported_routes() -> Router<AppState> {
         ("/containers/{id}/export", "container export"),
         // issue 16 [lifecycle]
         // issue 16 [images]
-        ("/containers/{id}/changes", "container changes"),
-        ("/images/get", "image export"),
-        ("/commit", "container commit"),
-        ("/distribution/{*rest}", "distribution inspect"),
         // not in issue 16
         ("/containers/{id}/attach/ws", "attach over websocket"),
         ("/build", "image build"),
