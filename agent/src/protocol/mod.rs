@@ -8,10 +8,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 mod changes;
 mod delimited;
+mod ops;
 mod payload;
 mod restart;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
+pub use ops::{NetDev, Op, StatsSample, TopAnswer};
 pub use payload::{
     AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
     PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
@@ -262,6 +264,13 @@ pub enum Frame {
     Restart,
     /// Peer: a lingering agent exits now (session 0).
     End,
+    /// Peer: an operation on the whole container (see `ops.rs`).
+    Op {
+        /// Session carrying the answer.
+        session: u32,
+        /// The operation.
+        op: Op,
+    },
 }
 
 mod kind;
@@ -292,6 +301,7 @@ impl Frame {
             | Frame::ArchivePut { session, .. }
             | Frame::ArchiveStat { session, .. }
             | Frame::ChangesGet { session, .. }
+            | Frame::Op { session, .. }
             | Frame::PathStat { session, .. }
             | Frame::TcpConnect { session, .. }
             | Frame::TcpAccepted { session, .. }
@@ -429,6 +439,10 @@ impl Frame {
             ),
             Frame::Restart => restart::encode(restart::RESTART, &mut out),
             Frame::End => restart::encode(restart::END, &mut out),
+            Frame::Op { session, op } => {
+                let (kind, payload) = ops::encode(op);
+                json(&mut out, kind, *session, &payload)
+            }
         }
         out.freeze()
     }
@@ -536,6 +550,7 @@ impl Frame {
             },
             changes::CHANGES_GET => changes::decode(session, &p)?,
             restart::RESTART | restart::END => restart::decode(k, session)?,
+            k if ops::is_op(k) => ops::decode(k, session, &p)?,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)
