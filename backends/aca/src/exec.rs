@@ -96,6 +96,7 @@ pub async fn create(
             container.id
         )));
     }
+    crate::ops::pause::refuse_exec(&rt, container_id)?;
     if config.cmd.as_ref().is_none_or(Vec::is_empty) {
         return Err(ApiError::InvalidParameter(
             "No exec command specified".into(),

@@ -94,6 +94,9 @@ pub struct ContainerRuntime {
     /// Its restart policy is starting it again (the delay, then the start):
     /// shown as `restarting`, as dockerd does, not as `exited`.
     pub restarting: std::sync::atomic::AtomicBool,
+    /// `docker pause`: the exit count of the run it paused (`u64::MAX`:
+    /// not paused); see `crate::ops::pause`.
+    pub paused_run: AtomicU64,
     /// Binds copied into the current run (synced back at its exit).
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
@@ -155,6 +158,7 @@ impl ContainerRuntime {
             prepared: std::sync::atomic::AtomicBool::new(running),
             stop_requested: std::sync::atomic::AtomicBool::new(false),
             restarting: std::sync::atomic::AtomicBool::new(false),
+            paused_run: AtomicU64::new(u64::MAX),
             binds: Mutex::new(if running {
                 crate::binds::of_running(record)
             } else {
