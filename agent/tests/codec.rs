@@ -34,6 +34,7 @@ fn frame() -> impl Strategy<Value = Frame> {
                     open_stdin: !tty,
                     records_changes: tty,
                     ops: !tty,
+                    paused: tty,
                     sessions: vec![SessionInfo {
                         session: 3,
                         stdin_offset: window

@@ -232,8 +232,7 @@ pub struct PathStat {
 
 /// `GET /containers/{id}/stats`: dockerd's stats documents (kept as JSON
 /// values so every key dockerd writes, and only those, goes through).
-pub type StatsStream =
-    Pin<Box<dyn Stream<Item = Result<serde_json::Value, ApiError>> + Send>>;
+pub type StatsStream = Pin<Box<dyn Stream<Item = Result<serde_json::Value, ApiError>> + Send>>;
 
 // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
 

@@ -17,7 +17,7 @@ mod procs;
 mod stats;
 mod top;
 
-pub(crate) use pause::before_signal;
+pub(crate) use pause::{before_signal, is_paused};
 
 /// Nanoseconds since the epoch.
 pub(crate) fn now_nanos() -> i64 {
@@ -74,7 +74,14 @@ fn run(op: Op, mut out: std::fs::File) -> Result<(), String> {
         Op::Stats => {
             let n = procs::scan(Path::new("/proc"), me()).len() as u32;
             let ticks = sysconf(libc::_SC_CLK_TCK, 100);
-            let s = stats::sample(Path::new("/sys/fs/cgroup"), Path::new("/proc"), ticks, n);
+            let mut s = stats::sample(Path::new("/sys/fs/cgroup"), Path::new("/proc"), ticks, n);
+            // The cgroup counts the agent's threads too; `docker stats`
+            // shows the container's own.
+            let own = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|t| stats::parse_threads(&t))
+                .unwrap_or(0);
+            s.pids_current = s.pids_current.map(|p| p.saturating_sub(own));
             serde_json::to_writer(&mut out, &s).map_err(|e| e.to_string())
         }
         Op::Pause => pause::pause(me()),

@@ -20,6 +20,11 @@ static PAUSED: AtomicBool = AtomicBool::new(false);
 /// caught by the next one.
 const ROUNDS: usize = 20;
 
+/// PAUSE was the last of PAUSE and UNPAUSE (said in the hello).
+pub(crate) fn is_paused() -> bool {
+    PAUSED.load(Ordering::SeqCst)
+}
+
 /// Stops every process but the agent (`me`).
 pub(crate) fn pause(me: i32) -> Result<(), String> {
     PAUSED.store(true, Ordering::SeqCst);

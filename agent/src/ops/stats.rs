@@ -114,6 +114,14 @@ pub(crate) fn parse_mem_total(text: &str) -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// `Threads` of `/proc/<pid>/status`.
+pub(crate) fn parse_threads(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A number file (`max` and unreadable: none).
 fn number(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

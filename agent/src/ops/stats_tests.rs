@@ -43,6 +43,8 @@ fn parsers() {
     assert_eq!(keyed.get("anon"), Some(&4096));
     assert_eq!(keyed.len(), 2);
     assert_eq!(parse_mem_total("MemTotal:       1024 kB\n"), 1024 * 1024);
+    assert_eq!(parse_threads("Name:\tx\nThreads:\t7\n"), Some(7));
+    assert_eq!(parse_threads("Name:\tx\n"), None);
 }
 
 fn write(root: &Path, rel: &str, content: &str) {

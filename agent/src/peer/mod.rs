@@ -103,6 +103,8 @@ pub struct AgentInfo {
     pub records_changes: bool,
     /// The agent answers the container operations (TOP … EXPORT).
     pub ops: bool,
+    /// The agent holds the container paused.
+    pub paused: bool,
 }
 
 /// Output positions the backend has consumed, per session, and the stdin
@@ -312,6 +314,7 @@ where
         open_stdin: hello.open_stdin,
         records_changes: hello.records_changes,
         ops: hello.ops,
+        paused: hello.paused,
         sessions: hello.sessions,
     };
     let first_free = info

@@ -389,7 +389,10 @@ impl Backend for AcaBackend {
         crate::ops::pause::unpause(self, id).await
     }
 
-    async fn container_export(&self, id: &str) -> sockerless_api::Result<sockerless_api::ByteStream> {
+    async fn container_export(
+        &self,
+        id: &str,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
         crate::ops::export::export(self, id).await
     }
 

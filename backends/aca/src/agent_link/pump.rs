@@ -291,6 +291,7 @@ pub fn attach_connection(
     cut: LinkCut,
 ) {
     let main = conn.main_session();
+    crate::ops::pause::on_connect(&rt, conn.info().paused);
     if let Some(events) = conn.take_events() {
         crate::relay::serve_events(backend.clone(), rt.id.clone(), events);
     }

@@ -56,7 +56,9 @@ fn tar_stream(session: Session, name: String) -> ByteStream {
                         stream: OutputStream::Stdout,
                         data,
                         ..
-                    }) => return Some((Ok::<Bytes, ApiError>(data), (session, name, error, false))),
+                    }) => {
+                        return Some((Ok::<Bytes, ApiError>(data), (session, name, error, false)));
+                    }
                     Some(SessionEvent::Output { .. }) => {}
                     Some(SessionEvent::Error(m)) => error = Some(m),
                     Some(SessionEvent::Exit(0)) => return None,

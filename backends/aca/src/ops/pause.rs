@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 
 use sockerless_agent::protocol::Op;
 use sockerless_api::docker::{
-    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
-    ContainerSummaryStateEnum,
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum,
 };
 use sockerless_api::{ApiError, Result};
 
@@ -27,6 +26,15 @@ pub fn is_paused(rt: &ContainerRuntime) -> bool {
 /// them (as dockerd unpauses before a kill), so the run is no longer paused.
 pub fn on_signal(rt: &ContainerRuntime) {
     rt.paused_run.store(u64::MAX, Ordering::SeqCst);
+}
+
+/// An agent (re)connected: it says whether it holds the processes stopped,
+/// so a paused container stays paused across a backend restart.
+pub fn on_connect(rt: &ContainerRuntime, paused: bool) {
+    if paused {
+        let exits = rt.state.borrow().exits;
+        rt.paused_run.store(exits, Ordering::SeqCst);
+    }
 }
 
 /// Exec into a paused container: dockerd's 409 (`name` as the client gave it).

@@ -64,9 +64,8 @@ pub async fn stats(
     // Each document is made only when the client takes the previous one:
     // one sample in flight per client, however slow it reads.
     let state = (rt, None::<StatsSample>, true);
-    Ok(Box::pin(futures_util::stream::unfold(
-        state,
-        move |(rt, prev, first)| {
+    Ok(Box::pin(
+        futures_util::stream::unfold(state, move |(rt, prev, first)| {
             let (name, id) = (name.clone(), id.clone());
             async move {
                 if !first {
@@ -85,7 +84,7 @@ pub async fn stats(
                 let doc = shape(cur.as_ref(), prev.as_ref(), &name, &id);
                 Some((Ok(doc), (rt, cur, false)))
             }
-        },
-    )
-    .fuse()))
+        })
+        .fuse(),
+    ))
 }

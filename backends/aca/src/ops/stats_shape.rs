@@ -144,10 +144,13 @@ mod tests {
             memory_stat: BTreeMap::from([("inactive_file".to_owned(), 4096)]),
             pids_current: Some(2),
             blkio: vec![(8, 0, "read".into(), 10)],
-            networks: BTreeMap::from([("eth0".to_owned(), NetDev {
-                rx_bytes: 1,
-                ..Default::default()
-            })]),
+            networks: BTreeMap::from([(
+                "eth0".to_owned(),
+                NetDev {
+                    rx_bytes: 1,
+                    ..Default::default()
+                },
+            )]),
             ..Default::default()
         }
     }
@@ -181,7 +184,10 @@ mod tests {
         assert_eq!(doc["memory_stats"]["max_usage"], 60u64 << 20);
         assert_eq!(doc["memory_stats"]["limit"], 1u64 << 30);
         assert_eq!(doc["memory_stats"]["stats"]["inactive_file"], 4096);
-        assert_eq!(doc["cpu_stats"]["cpu_usage"]["percpu_usage"], json!([8, 12]));
+        assert_eq!(
+            doc["cpu_stats"]["cpu_usage"]["percpu_usage"],
+            json!([8, 12])
+        );
         assert_eq!(doc["cpu_stats"]["cpu_usage"]["usage_in_kernelmode"], 5);
         assert_eq!(doc["precpu_stats"]["system_cpu_usage"], 1000);
         assert_eq!(doc["cpu_stats"]["online_cpus"], 2);

@@ -54,10 +54,7 @@ async fn stats(
     let id = container_id(id)?;
     let stream = q.bool_or("stream", true);
     let one_shot = q.bool("one-shot");
-    let docs = state
-        .backend
-        .container_stats(&id, stream, one_shot)
-        .await?;
+    let docs = state.backend.container_stats(&id, stream, one_shot).await?;
     let stopping = async move {
         match shutdown {
             Some(Extension(handle)) => handle.stopping().await,
