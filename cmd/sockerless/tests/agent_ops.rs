@@ -79,7 +79,7 @@ fn top_lists_the_containers_processes() {
     assert!(aux.stdout.contains("%MEM"), "{aux:?}");
     let o = d.docker(&["top", &name, "-o", "pid,comm"]).ok();
     assert!(
-        o.stdout.contains(&format!("{pid}")) && o.stdout.contains("sleep"),
+        o.stdout.contains(pid.as_str()) && o.stdout.contains("sleep"),
         "{o:?}"
     );
     let bad = d.docker(&["top", &name, "-o", "pid,bogus"]);
