@@ -10,6 +10,7 @@ mod changes;
 mod delimited;
 mod ops;
 mod payload;
+mod reader;
 mod restart;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
@@ -19,6 +20,7 @@ pub use payload::{
     PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
 };
 use payload::{MessagePayload, PathPayload, PutPayload};
+use reader::Reader;
 pub use restart::RESTART_REFUSED;
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
@@ -564,30 +566,6 @@ fn header(out: &mut BytesMut, kind: u8, session: u32) {
 
 fn from_json<T: serde::de::DeserializeOwned>(p: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_slice(p).map_err(|e| DecodeError::Invalid(e.to_string()))
-}
-
-struct Reader<'a>(&'a [u8]);
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        if self.0.len() < N {
-            return Err(DecodeError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(N);
-        self.0 = rest;
-        head.try_into().map_err(|_| DecodeError::Truncated)
-    }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take::<1>()?[0])
-    }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_be_bytes(self.take()?))
-    }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_be_bytes(self.take()?))
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_be_bytes(self.take()?))
-    }
 }
 
 mod erased {
