@@ -14,8 +14,16 @@ use common::{MemBackend, app, call};
 async fn routes_reach_the_backend() {
     let app = app(Arc::new(MemBackend::new())).await;
     for (method, uri, op) in [
-        (Method::GET, "/containers/abc/top?ps_args=aux", "container top"),
-        (Method::GET, "/v1.44/containers/abc/stats?stream=false", "container stats"),
+        (
+            Method::GET,
+            "/containers/abc/top?ps_args=aux",
+            "container top",
+        ),
+        (
+            Method::GET,
+            "/v1.44/containers/abc/stats?stream=false",
+            "container stats",
+        ),
         (Method::POST, "/containers/abc/pause", "container pause"),
         (Method::POST, "/containers/abc/unpause", "container unpause"),
         (Method::GET, "/containers/abc/export", "container export"),
