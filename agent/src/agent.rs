@@ -324,6 +324,7 @@ pub(crate) fn dispatch(shared: &Shared, frame: Frame) {
             cols,
         } => hub.resize(session, rows, cols),
         Frame::Signal { session, signal } => {
+            crate::ops::before_signal();
             if shared.sockets.signal(session) {
                 Ok(())
             } else {
@@ -363,6 +364,7 @@ pub(crate) fn dispatch(shared: &Shared, frame: Frame) {
         Frame::ExecStart { session, config } => exec::start_exec(hub, &shared.ctx, session, config),
         Frame::ArchiveGet { session, path } => archive::get(hub, session, path),
         Frame::ChangesGet { session, max_bytes } => crate::changes::serve(hub, session, max_bytes),
+        Frame::Op { session, op } => crate::ops::serve(hub, session, op),
         Frame::ArchivePut {
             session,
             path,

@@ -23,6 +23,7 @@ mod link;
 mod listening;
 mod liveness;
 pub mod net;
+mod ops;
 pub mod peer;
 mod process;
 pub mod protocol;

@@ -147,6 +147,8 @@ async fn serve<T: FrameTransport>(shared: &Shared, io: T, dialer: bool) -> Resul
         sessions: hub.session_infos(),
         resume: Vec::new(),
         records_changes: crate::changes::recording(),
+        ops: true,
+        paused: crate::ops::is_paused(),
     };
     let send_err = |e: crate::transport::TransportError| e.to_string();
     let peer_hello = if dialer {

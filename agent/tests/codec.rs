@@ -33,6 +33,8 @@ fn frame() -> impl Strategy<Value = Frame> {
                     tty,
                     open_stdin: !tty,
                     records_changes: tty,
+                    ops: !tty,
+                    paused: tty,
                     sessions: vec![SessionInfo {
                         session: 3,
                         stdin_offset: window

@@ -300,6 +300,40 @@ pub trait Backend: Send + Sync + 'static {
 
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
+    /// `GET /containers/{id}/top`.
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> Result<crate::docker::ContainerTopResponse> {
+        Err(ApiError::not_implemented("container top"))
+    }
+
+    /// `GET /containers/{id}/stats`.
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> Result<crate::types::StatsStream> {
+        Err(ApiError::not_implemented("container stats"))
+    }
+
+    /// `POST /containers/{id}/pause`.
+    async fn container_pause(&self, id: &str) -> Result<()> {
+        Err(ApiError::not_implemented("container pause"))
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    async fn container_unpause(&self, id: &str) -> Result<()> {
+        Err(ApiError::not_implemented("container unpause"))
+    }
+
+    /// `GET /containers/{id}/export`: a tar of the root filesystem.
+    async fn container_export(&self, id: &str) -> Result<ByteStream> {
+        Err(ApiError::not_implemented("container export"))
+    }
+
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
     /// `POST /containers/{id}/update`: the restart policy, and resources
     /// where the backend can apply them.

@@ -230,6 +230,10 @@ pub struct PathStat {
 
 // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
+/// `GET /containers/{id}/stats`: dockerd's stats documents (kept as JSON
+/// values so every key dockerd writes, and only those, goes through).
+pub type StatsStream = Pin<Box<dyn Stream<Item = Result<serde_json::Value, ApiError>> + Send>>;
+
 // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
 
 // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----

@@ -253,6 +253,23 @@ pub fn pct_decode(s: &str) -> Option<String> {
 
 // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
+/// Body of `container top`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TopBody {
+    /// `ps` arguments, as `docker top` passes them.
+    #[serde(default)]
+    pub ps_args: Option<String>,
+}
+
+/// Options of `container stats`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct StatsOptions {
+    /// Stream a sample each second.
+    pub stream: bool,
+    /// With `stream` false: one sample, without the second one for `precpu_stats`.
+    pub one_shot: bool,
+}
+
 // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
 
 // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----

@@ -38,18 +38,21 @@ use crate::protocol::{
     AGENT_SESSION_BASE, AckStream, Frame, Hello, MAIN_SESSION, PROTOCOL_VERSION,
 };
 pub use crate::protocol::{
-    ExecConfig, HealthReport, Listening, OutputStream, PathStat, PeerHost, PeersUpdate, PutOptions,
-    ResumeEntry, SessionInfo,
+    ExecConfig, HealthReport, Listening, NetDev, Op, OutputStream, PathStat, PeerHost, PeersUpdate,
+    PutOptions, ResumeEntry, SessionInfo, StatsSample, TopAnswer,
 };
 use crate::transport::{FrameTransport, token_matches};
 
 mod changes;
 mod events;
+mod ops;
 mod outliving;
 mod restart;
 mod routes;
 mod session;
 mod stdin;
+
+pub use ops::read_answer;
 
 /// How long either side waits for the other's hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -98,6 +101,10 @@ pub struct AgentInfo {
     pub sessions: Vec<SessionInfo>,
     /// The agent answers CHANGES_GET.
     pub records_changes: bool,
+    /// The agent answers the container operations (TOP … EXPORT).
+    pub ops: bool,
+    /// The agent holds the container paused.
+    pub paused: bool,
 }
 
 /// Output positions the backend has consumed, per session, and the stdin
@@ -306,6 +313,8 @@ where
         tty: hello.tty,
         open_stdin: hello.open_stdin,
         records_changes: hello.records_changes,
+        ops: hello.ops,
+        paused: hello.paused,
         sessions: hello.sessions,
     };
     let first_free = info

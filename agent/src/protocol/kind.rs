@@ -1,5 +1,6 @@
 //! Kind bytes of the frames (the first byte of each message); RESTART,
-//! END and CHANGES_GET live with their frames.
+//! END, CHANGES_GET and the container operations (TOP … EXPORT, 0x73–0x77)
+//! live with their frames.
 
 pub const HELLO: u8 = 0x01;
 pub const ERROR: u8 = 0x02;

@@ -8,15 +8,19 @@
 use bytes::{BufMut, Bytes, BytesMut};
 mod changes;
 mod delimited;
+mod ops;
 mod payload;
+mod reader;
 mod restart;
 
 pub use delimited::{DelimitedDecoder, encode_delimited};
+pub use ops::{NetDev, Op, StatsSample, TopAnswer};
 pub use payload::{
     AcceptedOn, ExecConfig, HealthReport, Hello, Listening, PathStat, PeerHost, PeersUpdate,
     PutOptions, ResumeEntry, SessionInfo, TcpTarget, UnixListen,
 };
 use payload::{MessagePayload, PathPayload, PutPayload};
+use reader::Reader;
 pub use restart::RESTART_REFUSED;
 
 /// Version of the protocol spoken by this crate, exchanged in [`Hello`].
@@ -262,6 +266,13 @@ pub enum Frame {
     Restart,
     /// Peer: a lingering agent exits now (session 0).
     End,
+    /// Peer: an operation on the whole container (see `ops.rs`).
+    Op {
+        /// Session carrying the answer.
+        session: u32,
+        /// The operation.
+        op: Op,
+    },
 }
 
 mod kind;
@@ -292,6 +303,7 @@ impl Frame {
             | Frame::ArchivePut { session, .. }
             | Frame::ArchiveStat { session, .. }
             | Frame::ChangesGet { session, .. }
+            | Frame::Op { session, .. }
             | Frame::PathStat { session, .. }
             | Frame::TcpConnect { session, .. }
             | Frame::TcpAccepted { session, .. }
@@ -429,6 +441,10 @@ impl Frame {
             ),
             Frame::Restart => restart::encode(restart::RESTART, &mut out),
             Frame::End => restart::encode(restart::END, &mut out),
+            Frame::Op { session, op } => {
+                let (kind, payload) = ops::encode(op);
+                json(&mut out, kind, *session, &payload)
+            }
         }
         out.freeze()
     }
@@ -536,6 +552,7 @@ impl Frame {
             },
             changes::CHANGES_GET => changes::decode(session, &p)?,
             restart::RESTART | restart::END => restart::decode(k, session)?,
+            k if ops::is_op(k) => ops::decode(k, session, &p)?,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         Ok(frame)
@@ -549,30 +566,6 @@ fn header(out: &mut BytesMut, kind: u8, session: u32) {
 
 fn from_json<T: serde::de::DeserializeOwned>(p: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_slice(p).map_err(|e| DecodeError::Invalid(e.to_string()))
-}
-
-struct Reader<'a>(&'a [u8]);
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        if self.0.len() < N {
-            return Err(DecodeError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(N);
-        self.0 = rest;
-        head.try_into().map_err(|_| DecodeError::Truncated)
-    }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take::<1>()?[0])
-    }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_be_bytes(self.take()?))
-    }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_be_bytes(self.take()?))
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_be_bytes(self.take()?))
-    }
 }
 
 mod erased {

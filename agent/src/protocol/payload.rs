@@ -55,6 +55,12 @@ pub struct Hello {
     /// The agent keeps a baseline and answers CHANGES_GET (agent only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub records_changes: bool,
+    /// The agent answers TOP, STATS, PAUSE, UNPAUSE and EXPORT (agent only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ops: bool,
+    /// The container is paused (agent only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     /// Where to resume output (peer only).
     #[serde(default)]
     pub resume: Vec<ResumeEntry>,

@@ -427,6 +427,47 @@ impl Backend for RemoteBackend {
 
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> Result<crate::docker::ContainerTopResponse> {
+        let body = crate::wire::TopBody { ps_args };
+        self.call(Method::POST, &c(id, "/top"), Some(&body)).await
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> Result<crate::types::StatsStream> {
+        let opts = crate::wire::StatsOptions { stream, one_shot };
+        let path = c(id, "/stats");
+        let (_, ws) = self.open_stream(&path, &opts, false, None).await?;
+        let (tx, rx) = ws.split();
+        let helper = spawn_stdin(tx, None);
+        Ok(Box::pin(items_of(frames(rx, path, Some(helper)))))
+    }
+
+    async fn container_pause(&self, id: &str) -> Result<()> {
+        self.call_empty(Method::POST, &c(id, "/pause"), NO_BODY)
+            .await
+    }
+
+    async fn container_unpause(&self, id: &str) -> Result<()> {
+        self.call_empty(Method::POST, &c(id, "/unpause"), NO_BODY)
+            .await
+    }
+
+    async fn container_export(&self, id: &str) -> Result<ByteStream> {
+        let route = c(id, "/export");
+        let (_, ws) = self.open_stream(&route, &(), false, None).await?;
+        let (tx, rx) = ws.split();
+        let helper = spawn_stdin(tx, None);
+        Ok(bytes_of(frames(rx, route, Some(helper))))
+    }
+
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
     async fn container_update(
         &self,

@@ -288,3 +288,21 @@ pub(super) async fn container_commit(
 ) -> JsonResult<crate::docker::IdResponse> {
     b.container_commit(opts).await.map(Json)
 }
+
+// ---- issue 16 [agent ops: top, stats, pause, export] ----
+
+pub(super) async fn container_top(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(t): JsonBody<crate::wire::TopBody>,
+) -> JsonResult<crate::docker::ContainerTopResponse> {
+    b.container_top(&id, t.ps_args).await.map(Json)
+}
+
+pub(super) async fn container_pause(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.container_pause(&id).await)
+}
+
+pub(super) async fn container_unpause(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.container_unpause(&id).await)
+}

@@ -81,6 +81,11 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/volume/{name}/json", get(h::volume_inspect))
         .route("/volume/{name}/remove", post(h::volume_remove))
         // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
+        .route("/container/{id}/top", post(h::container_top))
+        .route("/container/{id}/stats", get(s::container_stats))
+        .route("/container/{id}/pause", post(h::container_pause))
+        .route("/container/{id}/unpause", post(h::container_unpause))
+        .route("/container/{id}/export", get(s::container_export))
 
         // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
         .route("/container/{id}/update", post(housekeeping::container_update))

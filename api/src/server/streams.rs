@@ -348,6 +348,52 @@ pub(super) async fn image_save(
     ))
 }
 
+// ---- issue 16 [agent ops: top, stats, pause, export] ----
+
+pub(super) async fn container_stats(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    Id(id): Id,
+    opts: StreamOpts<crate::wire::StatsOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let o = opts.options;
+    let stats = b.container_stats(&id, o.stream, o.one_shot).await?;
+    let guard = handle.guard();
+    Ok(ws.on_upgrade(move |socket| async move {
+        let (mut tx, rx) = socket.split();
+        // A stats stream ends only when the client leaves: end it at shutdown.
+        let feed = async {
+            tokio::select! {
+                r = send_items(&mut tx, stats) => r,
+                () = handle.stopping() => send_error(&mut tx, &ApiError::Unavailable("backend shutting down".into())).await,
+            }
+        };
+        guard.run(until_client_leaves(rx, feed)).await;
+    }))
+}
+
+pub(super) async fn container_export(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    Id(id): Id,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let bytes = b.container_export(&id).await?;
+    let output: OutputStream = Box::pin(bytes.map(|r| {
+        r.map(|data| OutputChunk {
+            stream: StreamKind::Stdout,
+            data,
+        })
+    }));
+    Ok(upgrade_output(
+        ws,
+        &handle,
+        AttachedOutput { tty: false, output },
+        None,
+    ))
+}
+
 pub(super) async fn image_push(
     State(b): Shared,
     handle: ShutdownHandle,

@@ -364,6 +364,38 @@ impl Backend for AcaBackend {
 
     // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
 
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerTopResponse> {
+        crate::ops::top::top(self, id, ps_args).await
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> sockerless_api::Result<sockerless_api::StatsStream> {
+        crate::ops::stats::stats(self, id, stream, one_shot).await
+    }
+
+    async fn container_pause(&self, id: &str) -> sockerless_api::Result<()> {
+        crate::ops::pause::pause(self, id).await
+    }
+
+    async fn container_unpause(&self, id: &str) -> sockerless_api::Result<()> {
+        crate::ops::pause::unpause(self, id).await
+    }
+
+    async fn container_export(
+        &self,
+        id: &str,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
+        crate::ops::export::export(self, id).await
+    }
+
     // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
     async fn container_update(
         &self,

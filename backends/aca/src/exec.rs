@@ -96,6 +96,7 @@ pub async fn create(
             container.id
         )));
     }
+    crate::ops::pause::refuse_exec(&rt, container_id)?;
     if config.cmd.as_ref().is_none_or(Vec::is_empty) {
         return Err(ApiError::InvalidParameter(
             "No exec command specified".into(),
@@ -139,6 +140,7 @@ pub async fn start(
     let config = config_of(&record)?;
     let container = find_container(backend, &record.container_id).await?;
     let rt = backend.runtimes().get(&container);
+    crate::ops::pause::refuse_exec(&rt, &container.id)?;
     // Taken with the connection: the session's positions and stdin are kept
     // there across reconnects of this run.
     let resume = rt.resume();

@@ -34,6 +34,7 @@ pub mod logs;
 pub mod malloc;
 pub mod names;
 pub mod networks;
+pub mod ops;
 pub mod ports;
 pub mod relay;
 pub mod runtime;

@@ -25,6 +25,7 @@ enum Request {
     Stat(String, Reply<PathStat>),
     GetArchive(String, Reply<(PathStat, Session)>),
     GetChanges(u64, Reply<Session>),
+    Op(sockerless_agent::protocol::Op, Reply<Session>),
     PutArchive(String, PutOptions, Reply<Session>),
     TcpConnect(String, u16, Reply<Session>),
     SetPeers(PeersUpdate),
@@ -109,6 +110,11 @@ impl AgentLink {
     /// A session whose stdout is the container's changes against its image.
     pub async fn get_changes(&self, max_bytes: u64) -> Result<Session, PeerError> {
         self.ask(|tx| Request::GetChanges(max_bytes, tx)).await
+    }
+
+    /// A session answering a container operation (top, stats, pause, export).
+    pub async fn op(&self, op: sockerless_agent::protocol::Op) -> Result<Session, PeerError> {
+        self.ask(|tx| Request::Op(op, tx)).await
     }
 
     /// A session extracting the tar written to its stdin into directory `path`.
@@ -229,6 +235,9 @@ async fn serve(
             Request::GetChanges(max, tx) => {
                 let _ = tx.send(conn.get_changes(max).await);
             }
+            Request::Op(op, tx) => {
+                let _ = tx.send(conn.op(op).await);
+            }
             Request::PutArchive(path, options, tx) => {
                 let _ = tx.send(conn.put_archive_with(&path, options).await);
             }
@@ -286,6 +295,7 @@ pub fn attach_connection(
     cut: LinkCut,
 ) {
     let main = conn.main_session();
+    crate::ops::pause::on_connect(&rt, conn.info().paused);
     if let Some(events) = conn.take_events() {
         crate::relay::serve_events(backend.clone(), rt.id.clone(), events);
     }

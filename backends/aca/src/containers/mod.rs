@@ -214,6 +214,7 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
         &endpoints,
     )?;
     let rt = backend.runtimes().find(&record.id);
+    crate::ops::pause::show_inspect(&mut response, rt.as_deref());
     response
         .network_settings
         .get_or_insert_with(Default::default)
@@ -284,6 +285,7 @@ pub async fn list(
             &networks.of(record),
         )?;
         row.ports = Some(crate::ports::summaries(rt.as_deref()));
+        crate::ops::pause::show_summary(&mut row, rt.as_deref());
         row.mounts = Some(crate::volumes::attach::mount_points_of(
             backend,
             &StoredConfig::of(record)?,

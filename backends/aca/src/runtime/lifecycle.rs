@@ -414,6 +414,7 @@ pub async fn stop(
 ) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
+    crate::ops::pause::on_signal(&rt);
     rt.stop_requested
         .store(true, std::sync::atomic::Ordering::SeqCst);
     if rt.restarting.load(std::sync::atomic::Ordering::SeqCst) {
@@ -459,6 +460,7 @@ pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Res
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
     let n = parse_signal(signal.as_deref().unwrap_or("SIGKILL"))?;
+    crate::ops::pause::on_signal(&rt);
     // A kill meant to end it (not a reload signal) stops the restart policy.
     if matches!(n, 2 | 9 | 15) {
         rt.stop_requested

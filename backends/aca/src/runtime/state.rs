@@ -96,6 +96,9 @@ pub struct ContainerRuntime {
     pub restarting: std::sync::atomic::AtomicBool,
     /// Its restart policy's backoff and whether the start under way is the policy's.
     pub restart_backoff: Mutex<super::restart_policy::Backoff>,
+    /// `docker pause`: the exit count of the run it paused (`u64::MAX`:
+    /// not paused); see `crate::ops::pause`.
+    pub paused_run: AtomicU64,
     /// Binds copied into the current run (synced back at its exit).
     pub binds: Mutex<Vec<crate::binds::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
@@ -158,6 +161,7 @@ impl ContainerRuntime {
             stop_requested: std::sync::atomic::AtomicBool::new(false),
             restarting: std::sync::atomic::AtomicBool::new(false),
             restart_backoff: Mutex::new(Default::default()),
+            paused_run: AtomicU64::new(u64::MAX),
             binds: Mutex::new(if running {
                 crate::binds::of_running(record)
             } else {

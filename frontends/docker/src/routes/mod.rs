@@ -52,11 +52,6 @@ async fn page_not_found() -> DockerError {
 fn unsupported_routes() -> Router<AppState> {
     let table: &[(&str, &'static str)] = &[
         // issue 16 [agent ops]
-        ("/containers/{id}/top", "container top"),
-        ("/containers/{id}/stats", "container stats"),
-        ("/containers/{id}/pause", "container pause"),
-        ("/containers/{id}/unpause", "container unpause"),
-        ("/containers/{id}/export", "container export"),
         // issue 16 [lifecycle]
         // issue 16 [images]
         // not in issue 16
