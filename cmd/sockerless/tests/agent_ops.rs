@@ -184,6 +184,41 @@ fn pause_stops_the_output_and_unpause_resumes_it() {
         ])
         .ok();
     assert_eq!(state.stdout.trim(), "paused true true");
+    let by_status = |status: &str| {
+        d.docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("status={status}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .ok()
+        .stdout
+    };
+    assert!(by_status("paused").contains(name.as_str()));
+    assert!(!by_status("running").contains(name.as_str()));
+    let until = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() + 1)
+    );
+    let events = d
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "event=pause",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(events.trim(), name, "the pause event");
     let again = d.docker(&["pause", &name]);
     assert!(again.stderr.contains("is already paused"), "{again:?}");
     let exec = d.docker(&["exec", &name, "true"]);

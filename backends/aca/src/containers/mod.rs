@@ -269,21 +269,22 @@ pub async fn list(
             record,
             stored_health.get(&record.id).map(String::as_str),
         )?;
-        if !filter.matches(record, &all)?
-            || !filter.matches_health(health::filter_value(health.as_ref()))
-        {
-            continue;
-        }
         let rt = backend.runtimes().find(&record.id);
         let restarting = rt
             .as_ref()
             .is_some_and(|rt| rt.restarting.load(std::sync::atomic::Ordering::SeqCst));
-        let mut row = view::summary(
-            &view::as_shown(record, restarting),
-            opts.size,
-            health.as_ref(),
-            &networks.of(record),
-        )?;
+        // `status` filters what `ps` shows: restarting, paused.
+        let shown = view::as_shown(record, restarting);
+        let mut filtered = shown.clone();
+        if rt.as_deref().is_some_and(crate::ops::pause::is_paused) {
+            filtered.to_mut().state = "paused".into();
+        }
+        if !filter.matches(&filtered, &all)?
+            || !filter.matches_health(health::filter_value(health.as_ref()))
+        {
+            continue;
+        }
+        let mut row = view::summary(&shown, opts.size, health.as_ref(), &networks.of(record))?;
         row.ports = Some(crate::ports::summaries(rt.as_deref()));
         crate::ops::pause::show_summary(&mut row, rt.as_deref());
         row.mounts = Some(crate::volumes::attach::mount_points_of(

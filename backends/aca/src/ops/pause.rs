@@ -61,6 +61,7 @@ pub async fn pause(backend: &AcaBackend, id: &str) -> Result<()> {
         .await
         .map_err(|e| super::agent_error("pause", &live.record, e))?;
     live.rt.paused_run.store(exits, Ordering::SeqCst);
+    crate::events::actors::pause(backend, &live.record.id).await;
     Ok(())
 }
 
@@ -80,6 +81,7 @@ pub async fn unpause(backend: &AcaBackend, id: &str) -> Result<()> {
         .await
         .map_err(|e| super::agent_error("unpause", &live.record, e))?;
     on_signal(&rt);
+    crate::events::actors::unpause(backend, &record.id).await;
     Ok(())
 }
 
