@@ -191,6 +191,55 @@ fn commit_then_run_finds_the_file() {
         "{refused:?}"
     );
     d.docker(&["rm", &name]).ok();
+
+    // A running container is paused while its changes are read (a pause
+    // and an unpause event), and runs on.
+    let live = unique("cmt-live");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &live,
+        "busybox",
+        "sh",
+        "-c",
+        "echo live > /y; echo ready; exec sleep 300",
+    ])
+    .ok();
+    d.wait_for_log(&live, "ready");
+    let image = format!("{}:2", unique("img"));
+    d.docker(&["commit", &live, &image]).ok();
+    let state = d
+        .docker(&["inspect", "-f", "{{.State.Status}}", &live])
+        .ok()
+        .stdout;
+    assert_eq!(state.trim(), "running");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs() + 1)
+        .to_string();
+    let events = d
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            &format!("container={live}"),
+            "--filter",
+            "event=pause",
+            "--filter",
+            "event=unpause",
+            "--format",
+            "{{.Action}}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(events, "pause\nunpause\n");
+    let cat = d.docker(&["run", "--rm", &image, "cat", "/y"]).ok();
+    assert_eq!(cat.stdout, "live\n");
+    d.docker(&["rm", "-f", &live]).ok();
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! `rootfs.diff_ids` extended. Pushed to `registry_server` and recorded
 //! (see `crate::images::publish`), so `docker run` of it works.
 //!
-//! `pause` (the CLI's default) is accepted: the agent's record is a walk
-//! of the filesystem taken at once, not a consistent snapshot of a process
-//! that keeps writing; pausing is the agent-ops slice's to provide.
+//! With `pause` (the CLI's default) a running container is paused while
+//! its changes are read, as dockerd does, so the layer is one moment of a
+//! process that keeps writing; it runs on afterwards, whatever happened.
 
 use serde_json::{Map, Value, json};
 use sockerless_api::docker::{ContainerConfig, IdResponse};
@@ -104,11 +104,30 @@ pub fn commit_name(repo: Option<&str>, tag: Option<&str>) -> Result<Option<Image
     crate::images::import::import_name(repo, tag)
 }
 
+/// The changes tar, read with the container paused when asked and running
+/// (and not paused by the user already, whose pause is left as it is).
+async fn changes_paused(
+    backend: &AcaBackend,
+    opts: &CommitOptions,
+) -> Result<Option<diff::ChangesTar>> {
+    let record = crate::runtime::find_container(backend, &opts.container).await?;
+    let rt = backend.runtimes().get(&record);
+    let pause = opts.pause && rt.state.borrow().running && !crate::ops::pause::is_paused(&rt);
+    if pause {
+        crate::ops::pause::pause(backend, &record.id).await?;
+    }
+    let tar = diff::changes_tar(backend, &record.id).await;
+    if pause && let Err(e) = crate::ops::pause::unpause(backend, &record.id).await {
+        tracing::warn!(container = %record.id, error = %e, "unpause after commit failed");
+    }
+    tar
+}
+
 /// `Backend::container_commit`.
 pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdResponse> {
     let name = commit_name(opts.repo.as_deref(), opts.tag.as_deref())?;
     instructions::apply(&mut Map::new(), &opts.changes)?;
-    let tar = diff::changes_tar(backend, &opts.container).await?;
+    let tar = changes_paused(backend, &opts).await?;
     let record = crate::runtime::find_container(backend, &opts.container).await?;
     let stored_config = crate::runtime::StoredConfig::of(&record)?;
     let entry = stored::find(backend, &stored_config.image_id)
