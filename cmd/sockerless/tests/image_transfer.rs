@@ -86,6 +86,25 @@ fn push_puts_the_image_in_the_registry() {
     // Again: every layer is there already.
     let again = d.docker(&["push", &name]).ok();
     assert!(again.stdout.contains("Layer already exists"), "{again:?}");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs() + 1)
+        .to_string();
+    let events = d
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "event=push",
+            "--format",
+            "{{.Actor.ID}}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(events, format!("{name}\n{name}\n"), "a push event each");
 }
 
 fn diff_lines(d: &Sockerless, name: &str) -> Vec<String> {

@@ -168,7 +168,9 @@ pub async fn import(
         &layer.diff_id,
         &created,
     )?;
+    let shown = name.as_ref().map(ImageRef::familiar);
     let id = publish::publish(backend, "imported", name, None, &layer, config).await?;
+    crate::events::actors::image_import(backend, &id, shown.as_deref().unwrap_or(&id));
     let line = CreateImageInfo {
         status: Some(id),
         ..Default::default()

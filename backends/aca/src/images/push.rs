@@ -102,6 +102,7 @@ pub async fn push(
         .await?;
     let (tx, rx) = mpsc::channel::<Result<PushProgress>>(DEPTH);
     let shown = reference.familiar_repository();
+    let (events, pushed) = (backend.clone(), reference.familiar());
     tokio::spawn(async move {
         let work = async {
             let say = |p: PushProgress| {
@@ -134,6 +135,7 @@ pub async fn push(
             let digest = to
                 .push_manifest(&tag, manifest.bytes.clone(), &manifest.media_type)
                 .await?;
+            crate::events::actors::image_push(&events, &pushed);
             say(line(format!("{tag}: digest: {digest} size: {size}"), None)).await?;
             say(PushProgress {
                 info: CreateImageInfo::default(),

@@ -150,7 +150,11 @@ pub async fn save(backend: &AcaBackend, names: Vec<String>) -> Result<ByteStream
     // Everything that can fail before the first byte fails here, as an
     // HTTP error: names, registries, manifests and configs.
     let mut items: Vec<(SaveItem, Repo, Bytes)> = Vec::new();
-    for (entry, by_id) in entries(backend, &names).await? {
+    let wanted = entries(backend, &names).await?;
+    for (entry, _) in &wanted {
+        crate::events::actors::image_save(backend, &entry.image.id, &entry.reference.familiar());
+    }
+    for (entry, by_id) in wanted {
         let repo = source::open(backend, &entry).await?;
         let manifest = source::image_manifest(&repo, &entry).await?;
         let config = manifest.config()?;
