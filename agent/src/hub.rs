@@ -55,7 +55,14 @@ struct Session {
     held: bool,
     /// A socket session: tied to its connection, not announced in hellos.
     socket: bool,
+    /// Signals that came before the process existed (a `docker kill` right
+    /// after `docker start`, while the process waits for its peers): sent
+    /// to it once it starts. At most [`PENDING_SIGNALS`].
+    pending_signals: Vec<i32>,
 }
+
+/// Signals kept for a process not started yet.
+const PENDING_SIGNALS: usize = 8;
 
 impl Session {
     fn done(&self) -> bool {
@@ -126,6 +133,7 @@ impl Hub {
                 space: Arc::new(Notify::new()),
                 held: false,
                 socket: false,
+                pending_signals: Vec::new(),
             },
         );
         Ok(())
@@ -166,6 +174,13 @@ impl Hub {
             s.pty = pty;
             if stdin.is_some() {
                 s.stdin_tx = stdin;
+            }
+            if let Some(pid) = pid {
+                for signal in std::mem::take(&mut s.pending_signals) {
+                    if let Err(e) = process::kill(pid, signal) {
+                        tracing::warn!(session = id, signal, error = %e, "kept signal not delivered");
+                    }
+                }
             }
         }
     }
@@ -453,10 +468,23 @@ impl Hub {
     }
 
     /// Signals a session's process.
+    /// A process that has not started yet (and not ended) gets it when it starts.
     pub(crate) fn signal(&self, id: u32, signal: i32) -> Result<(), String> {
-        let pid = self.lock().sessions.get(&id).and_then(|s| s.pid);
-        let pid = pid.ok_or_else(|| format!("session {id} has no running process"))?;
-        process::kill(pid, signal).map_err(|e| format!("signal {signal}: {e}"))
+        let mut st = self.lock();
+        let s = st
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| format!("session {id} has no running process"))?;
+        match s.pid {
+            Some(pid) => process::kill(pid, signal).map_err(|e| format!("signal {signal}: {e}")),
+            None if s.exit.is_none() && !s.socket => {
+                if s.pending_signals.len() < PENDING_SIGNALS {
+                    s.pending_signals.push(signal);
+                }
+                Ok(())
+            }
+            None => Err(format!("session {id} has no running process")),
+        }
     }
 
     /// The pid of a session's running process.

@@ -222,6 +222,25 @@ async fn slow_reader_keeps_agent_memory_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_before_the_process_starts_reaches_it() {
+    // `docker kill` right after `docker start`: the process waits for its
+    // peers when the signal comes; it must get it once it runs, not lose it.
+    let peer = TestPeer::new().await;
+    let child = peer.spawn_agent(
+        &["sh", "-c", "echo started; exec sleep 60"],
+        &[("SOCKERLESS_AWAIT_PEERS_SECS", "60")],
+    );
+    let conn = peer.accept(ResumeState::new()).await;
+    let mut main = conn.main_session().expect("main");
+    main.signal(libc::SIGKILL).expect("signal");
+    conn.set_peers(&sockerless_agent::peer::PeersUpdate { hosts: vec![] })
+        .expect("peers");
+    let (_, _, code) = collect(&mut main).await;
+    assert_eq!(code, 128 + libc::SIGKILL);
+    assert_eq!(wait_exit(child).await, 128 + libc::SIGKILL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_waits_for_its_peers_and_keeps_early_stdin() {
     let peer = TestPeer::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
