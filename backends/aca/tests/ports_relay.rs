@@ -23,6 +23,11 @@ const ID: &str = "feed0000feed0000feed0000feed0000feed0000feed0000feed0000feed00
 const TOKEN: &str = "ports-relay-token";
 const GUARD: Duration = Duration::from_secs(120);
 
+/// One test at a time: a test spawning the agent forks while another's
+/// listener exists, and the child holds that socket until its exec, so a
+/// port closed meanwhile could not be bound again at once.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Debug)]
 struct NoAzure;
 
@@ -55,10 +60,12 @@ struct Setup {
     rt: Arc<ContainerRuntime>,
     bin: std::ffi::OsString,
     url: String,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// A backend whose container `ID` is starting (its token accepted), no agent yet.
 async fn starting() -> Setup {
+    let serial = SERIAL.lock().await;
     let bin = std::env::var_os("SOCKERLESS_AGENT_BIN")
         .filter(|v| !v.is_empty())
         .expect(
@@ -106,6 +113,7 @@ async fn starting() -> Setup {
         rt,
         bin,
         url: endpoint.callback_url.clone(),
+        _serial: serial,
     }
 }
 

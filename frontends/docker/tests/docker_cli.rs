@@ -142,10 +142,10 @@ async fn docker_cli_sees_a_docker_engine() {
     assert_eq!(out, "out1\n");
     assert_eq!(err, "err1\n");
 
-    let (ok, _, err) = cli.run(&["pause", "cli-ctr"]).await;
+    let (ok, _, err) = cli.run(&["plugin", "ls"]).await;
     assert!(!ok);
     assert!(
-        err.contains("container pause is not supported by sockerless"),
+        err.contains("plugins is not supported by sockerless"),
         "{err}"
     );
 
