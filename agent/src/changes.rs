@@ -17,10 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::exec;
 use crate::hub::Hub;
-use crate::process;
-use crate::protocol::{Frame, OutputStream};
 
 /// Most paths one baseline (or one walk) holds (about 30 MiB of baseline).
 pub(crate) const MAX_ENTRIES: usize = 250_000;
@@ -271,50 +268,17 @@ pub(crate) fn serve(hub: &Arc<Hub>, id: u32, max_bytes: u64) -> Result<(), Strin
         Some(Err(e)) => return Err(format!("changes not recorded: {e}")),
         None => return Err("changes not recorded: recording is off".into()),
     };
-    hub.register(id, true)?;
-    let (reader, write_end) = match process::async_pipe_reader() {
-        Ok(p) => p,
-        Err(e) => {
-            hub.remove(id);
-            return Err(format!("pipe: {e}"));
-        }
-    };
-    hub.push_control(Frame::Started {
-        session: id,
-        pid: 0,
-    });
-    hub.finish_stream(id, OutputStream::Stderr);
-    let pump = tokio::spawn(exec::pump(hub.clone(), id, OutputStream::Stdout, reader));
-    let hub = hub.clone();
-    tokio::spawn(async move {
-        let written = tokio::task::spawn_blocking(move || {
-            write_changes(base, std::fs::File::from(write_end), max_bytes)
-        })
-        .await;
-        let _ = pump.await;
-        match written {
-            Ok(Ok(stats)) => {
-                tracing::info!(
-                    changed = stats.changed,
-                    deleted = stats.deleted,
-                    bytes = stats.bytes,
-                    "changes recorded"
-                );
-                hub.set_exit(id, 0);
-            }
-            Ok(Err(e)) => fail(&hub, id, format!("changes not recorded: {e}")),
-            Err(e) => fail(&hub, id, format!("changes not recorded: {e}")),
-        }
-    });
-    Ok(())
-}
-
-fn fail(hub: &Hub, id: u32, message: String) {
-    hub.push_control(Frame::Error {
-        session: id,
-        message,
-    });
-    hub.set_exit(id, 1);
+    crate::ops::answer(hub, id, move |out| {
+        let stats = write_changes(base, out, max_bytes)
+            .map_err(|e| format!("changes not recorded: {e}"))?;
+        tracing::info!(
+            changed = stats.changed,
+            deleted = stats.deleted,
+            bytes = stats.bytes,
+            "changes recorded"
+        );
+        Ok(())
+    })
 }
 
 #[cfg(test)]

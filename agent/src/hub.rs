@@ -523,7 +523,8 @@ impl Hub {
         s.stdin_received = 0;
         s.stdin_tx = None;
         // The previous run's writer may still hold an early-stdin receiver:
-        // dropping the sender above ends it; the new run gets its own.
+        // dropping the sender above ends it; the new run gets its own,
+        // bounded by stdin credit as in `early_stdin`.
         let early = open_stdin.then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             s.stdin_tx = Some(tx);

@@ -107,6 +107,16 @@ fn run(op: Op, mut out: std::fs::File) -> Result<(), String> {
 
 /// Answers an operation frame: STARTED, the answer on stdout, EXIT.
 pub(crate) fn serve(hub: &Arc<Hub>, id: u32, op: Op) -> Result<(), String> {
+    answer(hub, id, move |out| run(op, out))
+}
+
+/// Answers a request on session `id`: STARTED, what `write` writes (on the
+/// blocking pool) as the session's stdout, then EXIT 0, or ERROR with its
+/// message and EXIT 1.
+pub(crate) fn answer<F>(hub: &Arc<Hub>, id: u32, write: F) -> Result<(), String>
+where
+    F: FnOnce(std::fs::File) -> Result<(), String> + Send + 'static,
+{
     hub.register(id, true)?;
     let (reader, write_end) = match crate::process::async_pipe_reader() {
         Ok(p) => p,
@@ -128,7 +138,7 @@ pub(crate) fn serve(hub: &Arc<Hub>, id: u32, op: Op) -> Result<(), String> {
     ));
     let hub = hub.clone();
     tokio::spawn(async move {
-        let done = tokio::task::spawn_blocking(move || run(op, std::fs::File::from(write_end)))
+        let done = tokio::task::spawn_blocking(move || write(std::fs::File::from(write_end)))
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
         let _ = pump.await;

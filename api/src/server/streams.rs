@@ -37,18 +37,7 @@ pub(super) async fn events(
 ) -> Result<Response, ApiError> {
     let o = opts.options;
     let events = b.events(o.since_nanos, o.until_nanos, o.filters).await?;
-    let guard = handle.guard();
-    Ok(ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        // An events feed never completes on its own: end it when shutdown begins.
-        let feed = async {
-            tokio::select! {
-                r = send_items(&mut tx, events) => r,
-                () = handle.stopping() => send_error(&mut tx, &ApiError::Unavailable("backend shutting down".into())).await,
-            }
-        };
-        guard.run(until_client_leaves(rx, feed)).await;
-    }))
+    Ok(upgrade_endless(ws, handle, events))
 }
 
 pub(super) async fn container_logs(
@@ -96,13 +85,7 @@ pub(super) async fn container_archive_get(
     let (stat, bytes) = b.container_archive_get(&id, &opts.options.path).await?;
     let stat = serde_json::to_string(&stat)
         .map_err(|e| ApiError::Internal(format!("encode path stat: {e}")))?;
-    let output: OutputStream = Box::pin(bytes.map(|r| {
-        r.map(|data| OutputChunk {
-            stream: StreamKind::Stdout,
-            data,
-        })
-    }));
-    let mut resp = upgrade_output(ws, &handle, AttachedOutput { tty: false, output }, None);
+    let mut resp = upgrade_bytes(ws, &handle, bytes);
     if let Ok(v) = HeaderValue::from_str(&pct_encode(&stat)) {
         resp.headers_mut().insert(wire::PATH_STAT_HEADER, v);
     }
@@ -264,6 +247,41 @@ where
     pump_stdin(rx, None, feed).await;
 }
 
+/// A byte stream sent as stdout chunks on the upgraded socket.
+fn upgrade_bytes(
+    ws: WebSocketUpgrade,
+    handle: &ShutdownHandle,
+    bytes: crate::ByteStream,
+) -> Response {
+    let output: OutputStream = Box::pin(bytes.map(|r| {
+        r.map(|data| OutputChunk {
+            stream: StreamKind::Stdout,
+            data,
+        })
+    }));
+    upgrade_output(ws, handle, AttachedOutput { tty: false, output }, None)
+}
+
+/// A feed that never completes on its own (events, stats): sent until the
+/// client leaves, ended when shutdown begins.
+fn upgrade_endless<T: Serialize + Send + 'static>(
+    ws: WebSocketUpgrade,
+    handle: ShutdownHandle,
+    items: impl Stream<Item = crate::Result<T>> + Unpin + Send + 'static,
+) -> Response {
+    let guard = handle.guard();
+    ws.on_upgrade(move |socket| async move {
+        let (mut tx, rx) = socket.split();
+        let feed = async {
+            tokio::select! {
+                r = send_items(&mut tx, items) => r,
+                () = handle.stopping() => send_error(&mut tx, &ApiError::Unavailable("backend shutting down".into())).await,
+            }
+        };
+        guard.run(until_client_leaves(rx, feed)).await;
+    })
+}
+
 async fn send_items<T: Serialize>(
     tx: &mut Tx,
     mut items: impl Stream<Item = crate::Result<T>> + Unpin,
@@ -334,18 +352,7 @@ pub(super) async fn image_save(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let bytes = b.image_save(opts.options.names).await?;
-    let output: OutputStream = Box::pin(bytes.map(|r| {
-        r.map(|data| OutputChunk {
-            stream: StreamKind::Stdout,
-            data,
-        })
-    }));
-    Ok(upgrade_output(
-        ws,
-        &handle,
-        AttachedOutput { tty: false, output },
-        None,
-    ))
+    Ok(upgrade_bytes(ws, &handle, bytes))
 }
 
 // ---- issue 16 [agent ops: top, stats, pause, export] ----
@@ -359,18 +366,7 @@ pub(super) async fn container_stats(
 ) -> Result<Response, ApiError> {
     let o = opts.options;
     let stats = b.container_stats(&id, o.stream, o.one_shot).await?;
-    let guard = handle.guard();
-    Ok(ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        // A stats stream ends only when the client leaves: end it at shutdown.
-        let feed = async {
-            tokio::select! {
-                r = send_items(&mut tx, stats) => r,
-                () = handle.stopping() => send_error(&mut tx, &ApiError::Unavailable("backend shutting down".into())).await,
-            }
-        };
-        guard.run(until_client_leaves(rx, feed)).await;
-    }))
+    Ok(upgrade_endless(ws, handle, stats))
 }
 
 pub(super) async fn container_export(
@@ -380,18 +376,7 @@ pub(super) async fn container_export(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let bytes = b.container_export(&id).await?;
-    let output: OutputStream = Box::pin(bytes.map(|r| {
-        r.map(|data| OutputChunk {
-            stream: StreamKind::Stdout,
-            data,
-        })
-    }));
-    Ok(upgrade_output(
-        ws,
-        &handle,
-        AttachedOutput { tty: false, output },
-        None,
-    ))
+    Ok(upgrade_bytes(ws, &handle, bytes))
 }
 
 pub(super) async fn image_push(

@@ -40,12 +40,7 @@ pub fn record_path(backend: &AcaBackend, id: &str) -> PathBuf {
 }
 
 fn enabled(backend: &AcaBackend, stored: &StoredConfig) -> bool {
-    let auto_remove = stored
-        .body
-        .host_config
-        .as_ref()
-        .and_then(|h| h.auto_remove)
-        .unwrap_or(false);
+    let auto_remove = stored.auto_remove();
     backend.config().changes_max_bytes > 0 && !auto_remove
 }
 

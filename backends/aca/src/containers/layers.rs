@@ -17,8 +17,7 @@ use sockerless_api::{ApiError, Result};
 use tokio::io::AsyncWriteExt;
 
 use crate::AcaBackend;
-use crate::azure::registry::{Login, PlatformSpec, PullTarget, is_loopback_registry};
-use crate::images::mirrors::url_host;
+use crate::azure::registry::PlatformSpec;
 use crate::images::stored;
 
 /// Unique names for partial downloads.
@@ -46,37 +45,8 @@ pub async fn image_layers(
             )
         })?
         .entry;
-    let (registry, repository) = entry
-        .image
-        .source
-        .split_once('/')
+    let (target, login) = crate::images::source::target_of(backend, &entry)
         .ok_or_else(|| missing(name, format!("image source {}", entry.image.source)))?;
-    let mirrors = &backend.config().registry_mirrors;
-    let mirror = mirrors
-        .values()
-        .find(|u| url_host(u).as_deref() == Some(registry));
-    let target = PullTarget {
-        registry: registry.to_owned(),
-        repository: repository.to_owned(),
-        tag: entry.reference.tag.clone(),
-        digest: (!entry.digest.is_empty()).then(|| entry.digest.clone()),
-        plain_http: mirror.map_or_else(|| is_loopback_registry(registry), |u| u.scheme() == "http"),
-        mirrored: mirror.is_some(),
-    };
-    let login = entry
-        .image
-        .credential
-        .as_ref()
-        .map(|c| Login {
-            username: c.username.clone(),
-            password: c.password.clone(),
-        })
-        .or_else(|| {
-            crate::images::configured_credential_for(backend, &entry.image.source).map(|c| Login {
-                username: c.username,
-                password: c.password,
-            })
-        });
     let platform = platform
         .filter(|p| !p.is_empty())
         .map(PlatformSpec::parse)

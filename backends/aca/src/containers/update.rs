@@ -103,12 +103,7 @@ pub async fn update(
             names.join(", ")
         )));
     }
-    let auto_remove = stored
-        .body
-        .host_config
-        .as_ref()
-        .and_then(|h| h.auto_remove)
-        .unwrap_or(false);
+    let auto_remove = stored.auto_remove();
     if req.restart_policy.is_some() && auto_remove {
         return Err(ApiError::InvalidParameter(
             "Restart policy cannot be updated because AutoRemove is enabled for the container"

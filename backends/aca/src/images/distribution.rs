@@ -8,11 +8,9 @@ use serde_json::Value;
 use sockerless_api::docker::{AuthConfig, DistributionInspect, OciDescriptor, OciPlatform};
 use sockerless_api::{ApiError, Result};
 
-use super::mirrors;
 use super::pull::login_of;
 use super::reference::ImageRef;
 use crate::AcaBackend;
-use crate::azure::registry::PullTarget;
 use crate::azure::registry::blobs::RawManifest;
 
 fn platform_of(value: &Value) -> OciPlatform {
@@ -64,15 +62,7 @@ pub async fn inspect(
     auth: Option<AuthConfig>,
 ) -> Result<DistributionInspect> {
     let reference = ImageRef::parse(name)?;
-    let source = mirrors::source(&backend.config().registry_mirrors, &reference);
-    let target = PullTarget {
-        registry: source.registry.clone(),
-        repository: source.path.clone(),
-        tag: reference.tag.clone(),
-        digest: reference.digest.clone(),
-        plain_http: source.plain_http,
-        mirrored: source.mirrored,
-    };
+    let target = super::pull::target_for(backend, &reference);
     let login = login_of(auth.as_ref());
     let repo = backend
         .azure()

@@ -78,14 +78,7 @@ pub async fn pull(
         .map(PlatformSpec::parse)
         .transpose()?;
     let source = mirrors::source(&backend.config().registry_mirrors, &reference);
-    let target = PullTarget {
-        registry: source.registry.clone(),
-        repository: source.path.clone(),
-        tag: reference.tag.clone(),
-        digest: reference.digest.clone(),
-        plain_http: source.plain_http,
-        mirrored: source.mirrored,
-    };
+    let target = target_from(&source, &reference);
     let login = login_of(auth.as_ref());
     tracing::info!(image = %reference, from = %target, "pulling image manifest and config");
     let pulled = backend
@@ -267,6 +260,25 @@ fn progress(
     };
     after.push(message(status, None));
     (before, after)
+}
+
+/// Where `reference` is read from: its registry or the mirror standing in for it.
+pub(crate) fn target_for(backend: &AcaBackend, reference: &ImageRef) -> PullTarget {
+    target_from(
+        &mirrors::source(&backend.config().registry_mirrors, reference),
+        reference,
+    )
+}
+
+fn target_from(source: &mirrors::Source, reference: &ImageRef) -> PullTarget {
+    PullTarget {
+        registry: source.registry.clone(),
+        repository: source.path.clone(),
+        tag: reference.tag.clone(),
+        digest: reference.digest.clone(),
+        plain_http: source.plain_http,
+        mirrored: source.mirrored,
+    }
 }
 
 #[cfg(test)]

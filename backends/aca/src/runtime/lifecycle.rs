@@ -51,10 +51,7 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
 }
 
 pub(crate) fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
-    StoredConfig::of(record)
-        .ok()
-        .and_then(|c| c.body.host_config.and_then(|h| h.auto_remove))
-        .unwrap_or(false)
+    StoredConfig::of(record).is_ok_and(|c| c.auto_remove())
 }
 
 pub(crate) fn spawn_auto_remove(backend: &AcaBackend, id: &str) {

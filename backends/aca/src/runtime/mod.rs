@@ -59,6 +59,15 @@ pub struct StoredConfig {
 }
 
 impl StoredConfig {
+    /// `HostConfig.AutoRemove` (`--rm`).
+    pub fn auto_remove(&self) -> bool {
+        self.body
+            .host_config
+            .as_ref()
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false)
+    }
+
     /// The ARM calls stored with the record.
     pub fn arm_calls(&self) -> crate::azure::pipeline::ArmCallCounts {
         crate::azure::pipeline::ArmCallCounts {
