@@ -11,6 +11,9 @@
 //! itself runs on the blocking pool, where sleeping on a mutex is harmless.
 //! Writes (a process splicing from its stdin) are done the same way.
 
+// unsafe: non-blocking flags and read/write(2) on a process's pipe or pty descriptor.
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;

@@ -1,3 +1,6 @@
+// unsafe: pipes and splice(2) made by hand to reproduce a blocked writer.
+#![allow(unsafe_code)]
+
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;

@@ -6,6 +6,9 @@
 //! Raising a hard limit needs `CAP_SYS_RESOURCE`; without it the start
 //! fails with a message naming the limit, as dockerd's runtime refuses it.
 
+// unsafe: setrlimit/getrlimit, applied in the child between fork and exec.
+#![allow(unsafe_code)]
+
 use std::io;
 use std::sync::OnceLock;
 

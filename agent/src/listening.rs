@@ -2,6 +2,9 @@
 //! (`/proc/net/tcp` and `/proc/net/tcp6`, state LISTEN) and its non-loopback
 //! IPv4 addresses, sent after every hello and whenever they change.
 
+// unsafe: getifaddrs(3) walks a C linked list.
+#![allow(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! names resolve through a pure-Rust resolver reading `/etc/resolv.conf`, TLS
 //! is rustls with the webpki roots plus an optional CA file.
 
+// unsafe: a socket option socket2 does not offer.
+#![allow(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;

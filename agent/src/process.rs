@@ -1,6 +1,9 @@
 //! Spawning processes as PID 1: one reaper collects every child (ours and
 //! re-parented orphans), pipes and ptys are driven through [`FdIo`].
 
+// unsafe: PID 1's work: subreaper, waitpid, pipes, openpty, TIOCSWINSZ, kill, pre_exec.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -4,6 +4,9 @@
 //! its bytes in the initial environment block (what that file shows) are
 //! overwritten, it leaves `environ`, and the process becomes non-dumpable.
 
+// unsafe: the token's bytes overwritten in the process's environment block.
+#![allow(unsafe_code)]
+
 /// Takes `name` out of the environment and returns its value. Must run
 /// before any other thread exists (it edits the environment in place).
 pub fn take(name: &str) -> Option<String> {

@@ -5,6 +5,9 @@
 //! name, while `/etc/hostname`, `$HOSTNAME` and `/etc/hosts` carry the
 //! container's). `/etc/hosts` gets the name from the backend's peers.
 
+// unsafe: sethostname/setdomainname.
+#![allow(unsafe_code)]
+
 use std::path::PathBuf;
 
 const DEFAULT_HOSTNAME_FILE: &str = "/etc/hostname";

@@ -1,6 +1,9 @@
 //! Name resolution without libc: IP literals and localhost skip DNS; other
 //! names go to the resolv.conf nameservers through the pure-Rust resolver.
 
+// unsafe: geteuid to say why the test needs root.
+#![allow(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use sockerless_agent::net::{resolve, resolve_using};

@@ -1,6 +1,9 @@
 //! The main process: exit codes, signal forwarding, output across a forced
 //! disconnect, and bounded memory with a slow reader.
 
+// unsafe: signals sent to the agent under test.
+#![allow(unsafe_code)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! on RESTART in the same agent, so in the same filesystem; signals reach the
 //! new run; the agent exits on END or when the linger time passes.
 
+// unsafe: signals sent to the agent under test.
+#![allow(unsafe_code)]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,8 @@
 //! Exec sessions, stdin (attach before start), TTY, health checks and archives.
 
+// unsafe: the test's own uid and gid.
+#![allow(unsafe_code)]
+
 mod common;
 
 use std::io::Read;

@@ -1,6 +1,9 @@
 //! The release binary is fully static and runs in an empty root (only a static
 //! busybox as /bin/sh), resolving `localhost` without libc or NSS.
 
+// unsafe: geteuid to say why the test needs root.
+#![allow(unsafe_code)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! Running the backend as a daemon: logging, the internal API listener,
 //! request logging, the startup check and graceful shutdown.
 
+// unsafe: the open-files limit raised with setrlimit.
+#![allow(unsafe_code)]
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -15,6 +15,9 @@
 //! pages in the middle of the heaps, which glibc only gives back from
 //! their top.
 
+// unsafe: glibc's mallopt and malloc_trim.
+#![allow(unsafe_code)]
+
 use std::time::Duration;
 
 /// Arenas: one per core of a small host is enough for a daemon that mostly

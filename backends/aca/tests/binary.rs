@@ -2,6 +2,9 @@
 //! managed-identity endpoint: capabilities through `RemoteBackend`, graceful
 //! SIGTERM during an in-flight request, and the exit code of bad configuration.
 
+// unsafe: pre_exec and signals for the daemon under test.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;

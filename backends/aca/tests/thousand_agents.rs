@@ -8,6 +8,9 @@
 //! endpoint on loopback. Needs `SOCKERLESS_AGENT_BIN`: ignored by plain
 //! `cargo test`, run by `cargo xtask test`, failing when that variable is missing.
 
+// unsafe: rlimits, process groups and a mount namespace for a thousand agents.
+#![allow(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStringExt;

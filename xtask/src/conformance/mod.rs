@@ -3,6 +3,9 @@
 //! the emulator's own dockerd, side by side; one table, one JSON file, and a
 //! comparison with the committed expectations that fails CI on regressions.
 
+// unsafe: SIGINT handling for the scenarios' process groups.
+#![allow(unsafe_code)]
+
 mod discover;
 mod expect;
 mod memory;

@@ -2,6 +2,9 @@
 //! Python venv of the Python clients, the built binaries, and the
 //! all-in-one under test.
 
+// unsafe: SIGTERM to the all-in-one it started.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

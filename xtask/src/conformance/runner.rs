@@ -1,6 +1,9 @@
 //! Running scenarios: each on each side, a few at a time, each in its own
 //! empty directory and process group, with its output in a log file.
 
+// unsafe: SIGKILL to a scenario's process group.
+#![allow(unsafe_code)]
+
 use std::collections::hash_map::RandomState;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
