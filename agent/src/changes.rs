@@ -282,5 +282,4 @@ pub(crate) fn serve(hub: &Arc<Hub>, id: u32, max_bytes: u64) -> Result<(), Strin
 }
 
 #[cfg(test)]
-#[path = "changes_tests.rs"]
 mod tests;

@@ -163,5 +163,4 @@ fn result(n: isize) -> io::Result<usize> {
 }
 
 #[cfg(test)]
-#[path = "fdio_tests.rs"]
 mod tests;

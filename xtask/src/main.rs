@@ -12,6 +12,7 @@ mod packages;
 mod registry;
 mod run;
 mod shell;
+mod tidy;
 
 use anyhow::{Result, bail};
 
@@ -19,7 +20,10 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  test            run every check CI runs: fmt, clippy, deny, and all tests with a
+  tidy            check the rules of the house: crate import rules, module import cycles,
+                  module docs, file length, no #[path], workspace dependency versions
+                  and lints (xtask/src/tidy/)
+  test            run every check CI runs: fmt, tidy, clippy, deny, and all tests with a
                   container engine and test images prepared, then the conformance
                   table (the README's test command)
   engine start    start a private dockerd for the emulator (data under target/engine)
@@ -55,6 +59,7 @@ fn main() -> Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["test"] => test_all(),
+        ["tidy"] => tidy::main(),
         ["engine", "start"] => engine::start().map(|e| println!("{}", e.env_line())),
         ["engine", "stop"] => engine::stop(),
         ["engine", "env"] => engine::running().map(|e| println!("{}", e.env_line())),
@@ -85,6 +90,7 @@ fn main() -> Result<()> {
 /// Everything CI checks, in the order that fails fastest.
 fn test_all() -> Result<()> {
     shell::run(shell::cargo().args(["fmt", "--all", "--check"]))?;
+    tidy::main()?;
     shell::run(shell::cargo().args([
         "clippy",
         "--workspace",

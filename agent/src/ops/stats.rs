@@ -205,5 +205,4 @@ pub(crate) fn sample(cgroup: &Path, proc_root: &Path, ticks: u64, num_procs: u32
 }
 
 #[cfg(test)]
-#[path = "stats_tests.rs"]
 mod tests;

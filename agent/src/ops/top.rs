@@ -349,5 +349,4 @@ fn civil(days: i64) -> (i64, i64, i64) {
 }
 
 #[cfg(test)]
-#[path = "top_tests.rs"]
 mod tests;

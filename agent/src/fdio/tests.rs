@@ -1,3 +1,5 @@
+//! Tests of `fdio.rs`: reads and writes on the blocking pool while a writer holds the pipe.
+
 // unsafe: pipes and splice(2) made by hand to reproduce a blocked writer.
 #![allow(unsafe_code)]
 

@@ -1,3 +1,5 @@
+//! Tests of `changes.rs`: the baseline walk and the changes tar (added, changed, whiteouts).
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
