@@ -12,6 +12,7 @@ pub mod agent;
 mod archive;
 mod changes;
 pub mod config;
+mod dispatch;
 mod exec;
 mod fdio;
 mod health;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::task::JoinHandle;
 
-use crate::agent::{Shared, dispatch};
+use crate::dispatch::{Shared, dispatch};
 use crate::net::{self, DialOptions};
 use crate::protocol::{Frame, Hello, PROTOCOL_VERSION};
 use crate::transport::{FrameTransport, LinkSilent, token_matches};
