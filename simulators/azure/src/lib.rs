@@ -251,8 +251,8 @@ impl Drop for RunningSim {
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
-        .route("/msi/token", get(auth::msi_endpoint))
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::endpoints::token_endpoint))
+        .route("/msi/token", get(auth::endpoints::msi_endpoint))
         .merge(arm::router(state.clone()))
         .route(
             "/v1/workspaces/{workspaceId}/query",
@@ -269,12 +269,12 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/_sim/requests",
-            get(faults::list_requests).delete(faults::clear_requests),
+            get(faults::routes::list_requests).delete(faults::routes::clear_requests),
         )
-        .route("/_sim/faults", get(faults::get_faults).put(faults::put_faults))
-        .route("/_sim/network", get(faults::get_network))
-        .route("/_sim/config", get(faults::get_config))
-        .route("/_sim/timing", axum::routing::put(faults::put_timing))
+        .route("/_sim/faults", get(faults::routes::get_faults).put(faults::routes::put_faults))
+        .route("/_sim/network", get(faults::routes::get_network))
+        .route("/_sim/config", get(faults::routes::get_config))
+        .route("/_sim/timing", axum::routing::put(faults::routes::put_timing))
         .route("/files/{account}/{share}", any(files::dispatch_share))
         .route("/files/{account}/{share}/{*path}", any(files::dispatch_path))
         .fallback(|| async {
@@ -285,6 +285,6 @@ fn router(state: Arc<AppState>) -> Router {
                 .into_response()
         })
         .layer(DefaultBodyLimit::max(2 << 30))
-        .layer(middleware::from_fn_with_state(state.clone(), faults::middleware))
+        .layer(middleware::from_fn_with_state(state.clone(), faults::routes::middleware))
         .with_state(state)
 }

@@ -59,7 +59,7 @@ impl AppState {
     pub fn new(config: SimConfig, addr: SocketAddr, data_dir: PathBuf) -> Self {
         let mut arm = ArmStore::default();
         for seed in &config.environments {
-            let env = crate::arm::environments::seed_resource(seed);
+            let env = crate::arm::store::seed_resource(seed);
             let key = env["id"].as_str().unwrap_or_default().to_ascii_lowercase();
             arm.environment_workspaces
                 .insert(key.clone(), seed.log_analytics_workspace_id.clone());

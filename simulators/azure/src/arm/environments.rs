@@ -10,38 +10,9 @@ use serde_json::{Value, json};
 
 use super::schema::{self, Body};
 use super::store::ArmStore;
+use super::store::environment_id;
 use super::{ArmError, ArmResult, parse_body, resource_not_found};
-use crate::config::EnvironmentSeed;
 use crate::state::AppState;
-
-/// ARM ID of an environment.
-pub fn environment_id(sub: &str, rg: &str, name: &str) -> String {
-    format!(
-        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/managedEnvironments/{name}"
-    )
-}
-
-/// Builds the environment resource of a seed.
-pub fn seed_resource(seed: &EnvironmentSeed) -> Value {
-    json!({
-        "id": environment_id(&seed.subscription_id, &seed.resource_group, &seed.name),
-        "name": seed.name,
-        "type": "Microsoft.App/managedEnvironments",
-        "location": seed.location,
-        "tags": {},
-        "properties": {
-            "provisioningState": "Succeeded",
-            "defaultDomain": format!("{}.{}.azurecontainerapps.io", seed.name, super::store::normalize_location(&seed.location)),
-            "staticIp": "127.0.0.1",
-            "zoneRedundant": false,
-            "appLogsConfiguration": {
-                "destination": "log-analytics",
-                "logAnalyticsConfiguration": {"customerId": seed.log_analytics_workspace_id}
-            },
-            "workloadProfiles": [{"name": "Consumption", "workloadProfileType": "Consumption"}]
-        }
-    })
-}
 
 fn env_key(sub: &str, rg: &str, name: &str) -> String {
     environment_id(sub, rg, name).to_ascii_lowercase()

@@ -120,7 +120,9 @@ async fn arm_guard(
         Ok(c) => c,
         Err(e) => return auth_error(e).into_response(),
     };
-    if let Some(r) = crate::roles::check_arm(&state, &claims, req.method(), req.uri().path()) {
+    if let Some(r) =
+        crate::roles::checks::check_arm(&state, &claims, req.method(), req.uri().path())
+    {
         return r;
     }
     let storage = req.uri().path().contains("/providers/Microsoft.Storage/");

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::config::FaultConfig;
+use crate::config::{EnvironmentSeed, FaultConfig};
 use crate::util;
 
 /// A job and the operation that is changing it.
@@ -365,4 +365,33 @@ impl ArmStore {
         self.settle();
         self.operations.get(id).cloned()
     }
+}
+
+/// ARM ID of an environment.
+pub fn environment_id(sub: &str, rg: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/managedEnvironments/{name}"
+    )
+}
+
+/// Builds the environment resource of a seed.
+pub fn seed_resource(seed: &EnvironmentSeed) -> Value {
+    json!({
+        "id": environment_id(&seed.subscription_id, &seed.resource_group, &seed.name),
+        "name": seed.name,
+        "type": "Microsoft.App/managedEnvironments",
+        "location": seed.location,
+        "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "defaultDomain": format!("{}.{}.azurecontainerapps.io", seed.name, normalize_location(&seed.location)),
+            "staticIp": "127.0.0.1",
+            "zoneRedundant": false,
+            "appLogsConfiguration": {
+                "destination": "log-analytics",
+                "logAnalyticsConfiguration": {"customerId": seed.log_analytics_workspace_id}
+            },
+            "workloadProfiles": [{"name": "Consumption", "workloadProfileType": "Consumption"}]
+        }
+    })
 }

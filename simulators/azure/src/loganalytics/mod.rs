@@ -313,7 +313,7 @@ pub async fn query(
 ) -> Response {
     match state.tokens.check_bearer(&headers, LOG_ANALYTICS_AUDIENCES) {
         Ok(claims) => {
-            if let Some(r) = crate::roles::check_log_analytics(&state, &claims) {
+            if let Some(r) = crate::roles::checks::check_log_analytics(&state, &claims) {
                 return r;
             }
         }

@@ -143,7 +143,9 @@ fn password_caller(state: &AppState, user: &str, password: &str) -> Option<Calle
 fn grant(state: &AppState, caller: &Caller, scope: &Scope) -> AccessEntry {
     let actions = match caller {
         Caller::Admin => scope.actions.clone(),
-        Caller::Identity(c) => crate::roles::acr_grant(state, c, &scope.kind, &scope.actions),
+        Caller::Identity(c) => {
+            crate::roles::checks::acr_grant(state, c, &scope.kind, &scope.actions)
+        }
     };
     AccessEntry {
         kind: scope.kind.clone(),

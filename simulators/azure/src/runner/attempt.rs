@@ -13,9 +13,10 @@ use bollard::Docker;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::launch::set_status;
 use super::replica::{ContainerEnd, Replica, TERMINATION_GRACE};
 use super::status::{self, ContainerStatus};
-use super::{LaunchSpec, StopKind, pull, schedule, set_status, volumes};
+use super::{LaunchSpec, StopKind, pull, schedule, volumes};
 use crate::arm::store::ExecStatus;
 use crate::state::AppState;
 use crate::util;

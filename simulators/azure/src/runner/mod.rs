@@ -16,6 +16,7 @@ mod attempt;
 mod console;
 mod engine;
 mod execution;
+mod launch;
 pub mod network;
 mod pull;
 mod replica;
@@ -25,14 +26,10 @@ mod status;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::Value;
 use tokio::sync::watch;
-
-use crate::arm::store::ExecStatus;
-use crate::state::AppState;
-use crate::util;
 
 pub use engine::connect;
 pub use network::SimNetwork;
@@ -142,32 +139,10 @@ impl Runner {
         Ok(net)
     }
 
-    fn stops(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<StopKind>>> {
+    pub(super) fn stops(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<StopKind>>> {
         self.stops.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts an execution in the background.
-    pub fn launch(&self, state: Arc<AppState>, spec: LaunchSpec) {
-        let (tx, rx) = watch::channel(StopKind::None);
-        self.stops().insert(spec.exec_key.clone(), tx);
-        let task = async move {
-            let key = spec.exec_key.clone();
-            let (status, reason) = execution::run(&state, &spec, rx).await;
-            if let Some(r) = &reason {
-                tracing::info!(execution = %spec.exec_name, status = status.as_str(), reason = %r, "execution ended");
-            }
-            set_status(&state, &key, status);
-            state.runner.stops().remove(&key);
-        };
-        match self.tasks.try_lock() {
-            Ok(mut set) => {
-                while set.try_join_next().is_some() {}
-                set.spawn(task);
-            }
-            Err(_) => {
-                tokio::spawn(task);
-            }
-        }
     }
 
     /// Asks a running execution to stop (no-op when it already ended): its
@@ -238,18 +213,4 @@ pub enum StopKind {
     Graceful,
     /// The emulator shuts down: SIGKILL at once.
     Kill,
-}
-
-/// Records a status change (and the end time of terminal states).
-pub fn set_status(state: &AppState, exec_key: &str, status: ExecStatus) {
-    let mut arm = state.arm();
-    if let Some(e) = arm.executions.get_mut(exec_key) {
-        if e.status.is_terminal() {
-            return;
-        }
-        e.status = status;
-        if status.is_terminal() {
-            e.end_time = Some(util::now_rfc3339());
-        }
-    }
 }
