@@ -8,8 +8,7 @@
 //! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_MIB` (default 100) sets the size of the tree.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use sockerless_testkit as common;
 
 use std::time::{Duration, Instant};
 

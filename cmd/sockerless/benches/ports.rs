@@ -8,8 +8,7 @@
 //! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_MIB` (default 64) sets the bytes moved per run.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use sockerless_testkit as common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -10,8 +10,7 @@
 //! `SOCKERLESS_AGENT_BIN`); fails without it.
 //! `SOCKERLESS_BENCH_RUNS` (default 3) sets the repetitions.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use sockerless_testkit as common;
 
 use std::io::Read;
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! and `docker export`, all answered by the agent inside the container.
 //! See `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

@@ -5,7 +5,7 @@
 //! image, within replicaTimeout when only the replica cannot pull it. See
 //! `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::time::{Duration, Instant};
 

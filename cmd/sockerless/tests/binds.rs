@@ -5,7 +5,7 @@
 //! `docker cp` into a created container. See `common/mod.rs` for the
 //! environment they need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::fs;
 use std::path::Path;

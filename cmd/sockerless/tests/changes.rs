@@ -6,7 +6,7 @@
 //! `changes_max_bytes`, whose refusal is said on the container's stderr.
 //! See `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

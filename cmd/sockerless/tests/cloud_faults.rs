@@ -5,7 +5,7 @@
 //! fails and slows down a tenth of the calls costs time, never a run. See
 //! `common/mod.rs` for the environment it needs.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env};
 

@@ -4,7 +4,7 @@
 //! the registry on first use), deletions honoured, and a missing path is
 //! dockerd's 404. See `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

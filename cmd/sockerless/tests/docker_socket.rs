@@ -10,7 +10,7 @@
 //! Unix socket client: busybox's `nc` has none), built by `cargo xtask
 //! images`. See `common/mod.rs` for the environment these tests need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

@@ -4,7 +4,7 @@
 //! after a restart of the backend, and streams a `die` live through a filter.
 //! See `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

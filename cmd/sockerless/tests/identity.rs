@@ -8,7 +8,7 @@
 //! emulator) does not give; `/etc/hostname`, `$HOSTNAME` and `/etc/hosts`
 //! carry the name, as the README's create-field table says.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

@@ -4,7 +4,7 @@
 //! a run of the new image, `docker import` then a run, and
 //! `/distribution/{name}/json`. See `common/mod.rs` for the environment.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::process::Command;
 

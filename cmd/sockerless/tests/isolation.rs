@@ -4,7 +4,7 @@
 //! network's gateway address, and its agent dials home over `wss://` there.
 //! See `common/mod.rs` for the environment it needs.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! service pattern and a Compose stack. See `common/mod.rs` for the
 //! environment they need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::time::{Duration, Instant};
 

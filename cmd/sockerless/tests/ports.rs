@@ -4,7 +4,7 @@
 //! a published port in bounded memory. See `common/mod.rs` for the
 //! environment they need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -3,7 +3,7 @@
 //! container's filesystem kept, as with dockerd, and no ARM write. See
 //! `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::time::{Duration, Instant};
 

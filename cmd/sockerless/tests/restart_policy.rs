@@ -4,7 +4,7 @@
 //! of a running replica refused by name), `docker container prune` and
 //! `docker image prune`. See `common/mod.rs` for the environment these need.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Issue 6's scenarios with the real Docker CLI against the all-in-one in
 //! emulator mode. See `common/mod.rs` for the environment they need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, is_timestamped, serial, test_env, unique};
 

@@ -3,7 +3,7 @@
 //! script on stdin) and GitHub Actions container jobs (network, long-running
 //! container, one exec per step).
 
-mod common;
+use sockerless_testkit as common;
 
 use std::collections::HashMap;
 

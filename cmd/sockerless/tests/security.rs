@@ -1,7 +1,7 @@
 //! Issue 13's checks at the binary's edges: configuration refused with exit
 //! 2, and what a container can learn about the agent that serves it.
 
-mod common;
+use sockerless_testkit as common;
 
 use std::process::Command;
 

@@ -8,7 +8,7 @@
 //! `shape_diff::ABSENT_IN_V1_44`. `/events` is not compared: the all-in-one
 //! answers it 501 until its events are built (issue 12).
 
-mod common;
+use sockerless_testkit as common;
 mod shape_diff;
 
 use std::process::Command;

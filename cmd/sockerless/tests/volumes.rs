@@ -4,7 +4,7 @@
 //! `--volumes-from` (the GitLab pattern), anonymous volumes, refusals,
 //! `--tmpfs`. See `common/mod.rs` for the environment they need.
 
-mod common;
+use sockerless_testkit as common;
 
 use common::{Sockerless, serial, test_env, unique};
 

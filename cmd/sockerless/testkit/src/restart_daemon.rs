@@ -19,7 +19,7 @@ impl Sockerless {
             .create(true)
             .open(self.dir.path().join("sockerless.log"))
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockerless"));
+        let mut cmd = Command::new(crate::sockerless_bin());
         cmd.arg("--emulator")
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))

@@ -7,7 +7,11 @@
 //! `#[ignore = "needs …"]`; `cargo xtask test` sets them up and runs those
 //! tests, which fail when the variables are missing. Timeouts here are hang
 //! guards only.
-#![allow(dead_code)]
+//!
+//! A crate of its own (not a `tests/common` module) so the benches share it
+//! with the tests without `#[path]`.
+
+#![warn(missing_docs)]
 
 mod cloud;
 mod restart_daemon;
@@ -17,6 +21,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The all-in-one binary cargo built for the test or bench running:
+/// `target/<profile>/sockerless`, next to the `deps/` folder holding the
+/// test's own binary (cargo builds a package's binaries for its tests and
+/// benches).
+pub fn sockerless_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("sockerless"))
+        .unwrap_or_else(|| PathBuf::from("sockerless"))
+}
 
 /// Hang guard for one CLI command or one scenario step.
 pub const GUARD: Duration = Duration::from_secs(120);
@@ -42,8 +58,11 @@ pub const RESOURCE_GROUP: &str = "sockerless";
 /// What the scenario tests need from the environment.
 #[derive(Debug, Clone)]
 pub struct TestEnv {
+    /// The engine running executions (`SOCKERLESS_SIM_ENGINE`).
     pub engine: String,
+    /// The Docker Hub stand-in (`SOCKERLESS_TEST_REGISTRY`).
     pub registry: String,
+    /// The static agent (`SOCKERLESS_AGENT_BIN`).
     pub agent_bin: PathBuf,
     /// `SOCKERLESS_E2E_AGENT_IMAGE`: a prebuilt agent image to pass as
     /// `--agent-image` instead of the one the all-in-one builds and pushes
@@ -109,8 +128,11 @@ impl Background {
 /// Output of a finished command.
 #[derive(Debug, Clone)]
 pub struct Out {
+    /// The exit code (-1 when killed by a signal).
     pub code: i32,
+    /// What it printed on stdout.
     pub stdout: String,
+    /// What it printed on stderr.
     pub stderr: String,
 }
 
@@ -208,7 +230,7 @@ impl Sockerless {
         let socket = dir.path().join("docker.sock");
         let data_dir = dir.path().join("data");
         let log = std::fs::File::create(dir.path().join("sockerless.log")).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockerless"));
+        let mut cmd = Command::new(crate::sockerless_bin());
         cmd.arg("--emulator")
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
