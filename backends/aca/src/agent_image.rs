@@ -8,17 +8,19 @@
 //! binary always gives the same digests (tar mtime 0, uid/gid 0, gzip without
 //! timestamp, fixed `created`), so re-pushing an unchanged agent is a no-op.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use axum::http::HeaderValue;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::{
-    IMAGE_CONFIG_MEDIA_TYPE, IMAGE_LAYER_GZIP_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE,
+    IMAGE_CONFIG_MEDIA_TYPE, IMAGE_LAYER_GZIP_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor,
+    OciImageManifest,
 };
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::SecretString;
@@ -159,6 +161,43 @@ pub fn is_loopback_host(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The image's creation time: the epoch, so the same agent binary always
+/// gives the same image ID.
+const EPOCH: &str = "1970-01-01T00:00:00Z";
+
+/// The OCI image config of the agent image. Typed here rather than
+/// `oci_client::config::ConfigFile`, whose labels are a `HashMap`: their
+/// order, and so the image's digest, would change from one build to the next.
+#[derive(Serialize)]
+struct ImageConfig<'a> {
+    created: &'a str,
+    architecture: &'a str,
+    os: &'a str,
+    config: RunConfig<'a>,
+    rootfs: Rootfs<'a>,
+    history: [History<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunConfig<'a> {
+    entrypoint: [&'a str; 1],
+    labels: BTreeMap<&'a str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct Rootfs<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    diff_ids: [&'a str; 1],
+}
+
+#[derive(Serialize)]
+struct History<'a> {
+    created: &'a str,
+    created_by: &'a str,
+}
+
 impl AgentImage {
     /// Builds the image around the agent binary at `path`.
     pub fn from_file(path: &Path) -> Result<Self, AgentImageError> {
@@ -182,38 +221,44 @@ impl AgentImage {
         );
         gz.write_all(&tar)?;
         let layer = gz.finish()?;
-        let config = serde_json::to_vec(&json!({
-            "created": "1970-01-01T00:00:00Z",
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {
-                "Entrypoint": [AGENT_PATH_IN_IMAGE],
-                "Labels": {
-                    "org.opencontainers.image.title": "sockerless-agent",
-                    "org.opencontainers.image.version": DEFAULT_TAG,
-                },
+        let config = serde_json::to_vec(&ImageConfig {
+            created: EPOCH,
+            architecture: "amd64",
+            os: "linux",
+            config: RunConfig {
+                entrypoint: [AGENT_PATH_IN_IMAGE],
+                labels: BTreeMap::from([
+                    ("org.opencontainers.image.title", "sockerless-agent"),
+                    ("org.opencontainers.image.version", DEFAULT_TAG),
+                ]),
             },
-            "rootfs": { "type": "layers", "diff_ids": [diff_id] },
-            "history": [{
-                "created": "1970-01-01T00:00:00Z",
-                "created_by": "sockerless agent image: static sockerless-agent on an empty base",
+            rootfs: Rootfs {
+                kind: "layers",
+                diff_ids: [diff_id.as_str()],
+            },
+            history: [History {
+                created: EPOCH,
+                created_by: "sockerless agent image: static sockerless-agent on an empty base",
             }],
-        }))
+        })
         .map_err(std::io::Error::other)?;
-        let manifest = serde_json::to_vec(&json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_IMAGE_MEDIA_TYPE,
-            "config": {
-                "mediaType": IMAGE_CONFIG_MEDIA_TYPE,
-                "digest": sha256_digest(&config),
-                "size": config.len(),
-            },
-            "layers": [{
-                "mediaType": IMAGE_LAYER_GZIP_MEDIA_TYPE,
-                "digest": sha256_digest(&layer),
-                "size": layer.len(),
-            }],
-        }))
+        let descriptor = |media_type: &str, blob: &[u8]| OciDescriptor {
+            media_type: media_type.to_owned(),
+            digest: sha256_digest(blob),
+            size: i64::try_from(blob.len()).unwrap_or(i64::MAX),
+            urls: None,
+            artifact_type: None,
+            annotations: None,
+        };
+        let manifest = serde_json::to_vec(&OciImageManifest {
+            schema_version: 2,
+            media_type: Some(OCI_IMAGE_MEDIA_TYPE.to_owned()),
+            config: descriptor(IMAGE_CONFIG_MEDIA_TYPE, &config),
+            layers: vec![descriptor(IMAGE_LAYER_GZIP_MEDIA_TYPE, &layer)],
+            subject: None,
+            artifact_type: None,
+            annotations: None,
+        })
         .map_err(std::io::Error::other)?;
         Ok(Self {
             layer,
