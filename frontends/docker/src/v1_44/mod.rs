@@ -32,6 +32,9 @@ mod networks;
 mod system;
 mod volumes;
 
+#[cfg(test)]
+mod contract_tests;
+
 pub use containers::{
     ContainerInspect, ContainerState, ContainerSummary, GraphDriverData, SummaryHostConfig,
     SummaryNetworkSettings,
