@@ -47,7 +47,7 @@ async fn create(
     // bollard-stubs' IdResponse serialises its field as `id`; Docker's is `Id`.
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({ "Id": created.id }),
+        &crate::v1_44::IdResponse { id: created.id },
     ))
 }
 

@@ -14,7 +14,6 @@
 //! `cmd/sockerless/tests/shape.rs`); keys API v1.44 dropped (`VirtualSize`,
 //! `HostConfig.KernelMemory`, `Info.KernelMemory`) are not added.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::v1_44;
@@ -149,7 +148,7 @@ pub fn complete(kind: Kind, value: &mut Value, ctx: &Context) {
 
 /// Inserts each key of `defaults` (a model, serialized) missing from the
 /// objects at `path`.
-fn fill(value: &mut Value, path: &[&str], defaults: &impl Serialize) {
+fn fill(value: &mut Value, path: &[&str], defaults: &impl v1_44::Model) {
     fill_from(value, path, &v1_44::to_object(defaults));
 }
 

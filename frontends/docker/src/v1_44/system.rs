@@ -55,22 +55,50 @@ impl Model for IdResponse {
     const SWAGGER: &'static str = "/definitions/IdResponse";
 }
 
-/// A line of a pull's or load's progress, with the deprecated `error` v1.44 still sends.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A line of a pull's or load's progress, with the deprecated `error` v1.44
+/// still sends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateImageInfo {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<docker::ErrorDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress_detail: Option<docker::ProgressDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl CreateImageInfo {
+    /// A backend's progress message; an error's message also as `error`
+    /// (the CLI reads either).
+    pub fn from_progress(info: &docker::CreateImageInfo) -> Self {
+        Self {
+            error: info.error_detail.as_ref().and_then(|d| d.message.clone()),
+            error_detail: info.error_detail.clone(),
+            id: info.id.clone(),
+            progress: None,
+            progress_detail: info.progress_detail.clone(),
+            status: info.status.clone(),
+        }
+    }
+
+    /// The line that ends a progress stream on an error.
+    pub fn error(message: &str) -> Self {
+        Self {
+            error: Some(message.to_owned()),
+            error_detail: Some(docker::ErrorDetail {
+                code: None,
+                message: Some(message.to_owned()),
+            }),
+            ..Default::default()
+        }
+    }
 }
 
 impl Model for CreateImageInfo {
@@ -78,27 +106,27 @@ impl Model for CreateImageInfo {
 }
 
 /// An event, with the deprecated `status`, `id` and `from` v1.44 still sends.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventMessage {
-    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
-    pub typ: Option<docker::EventMessageTypeEnum>,
     #[serde(rename = "Action", skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     #[serde(rename = "Actor", skip_serializing_if = "Option::is_none")]
     pub actor: Option<docker::EventActor>,
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
+    pub typ: Option<docker::EventMessageTypeEnum>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<docker::EventMessageScopeEnum>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_nano: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
 }
 
 impl Model for EventMessage {
