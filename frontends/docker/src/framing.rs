@@ -4,7 +4,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use sockerless_api::docker::CreateImageInfo;
-use sockerless_api::{ApiError, AttachedOutput, OutputChunk, ProgressStream, StreamKind};
+use sockerless_api::{
+    ApiError, AttachedOutput, ByteStream, OutputChunk, ProgressStream, StreamKind,
+};
 
 use crate::v1_44;
 
@@ -62,6 +64,14 @@ pub fn encode_output(
             Err(std::io::Error::other(err.message().to_owned()))
         }
     })
+}
+
+/// A tar (or any byte stream) as a response body; a backend error breaks
+/// the transfer (the status is already sent).
+pub fn byte_body(bytes: ByteStream) -> axum::body::Body {
+    axum::body::Body::from_stream(
+        bytes.map(|item| item.map_err(|err| std::io::Error::other(err.message().to_owned()))),
+    )
 }
 
 /// A progress message as one JSON line; errors carry Docker's legacy `error`

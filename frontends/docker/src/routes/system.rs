@@ -16,7 +16,7 @@ use sockerless_api::docker::{
 use sockerless_api::listen::ShutdownHandle;
 use sockerless_api::{ApiError, Capability, ListContainersOptions, ListImagesOptions};
 
-use super::{Query, json, shaped};
+use super::{Query, json, shaped, shutdown_started};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::read_json;
 use crate::framing::sorted_json_line;
@@ -200,19 +200,15 @@ async fn events(
     let until = event_time(&q, "until")?;
     let filters = q.filters()?;
     let stream = state.backend.events(since, until, filters).await?;
-    let stopping = async move {
-        match shutdown {
-            Some(Extension(handle)) => handle.stopping().await,
-            None => std::future::pending().await,
-        }
-    };
-    let lines = stream.take_until(stopping).map(|item| match item {
-        Ok(event) => Ok(sorted_json_line(&with_legacy_fields(&event))),
-        Err(err) => {
-            tracing::warn!(error = %err, "event stream failed");
-            Err(std::io::Error::other(err.message().to_owned()))
-        }
-    });
+    let lines = stream
+        .take_until(shutdown_started(shutdown))
+        .map(|item| match item {
+            Ok(event) => Ok(sorted_json_line(&with_legacy_fields(&event))),
+            Err(err) => {
+                tracing::warn!(error = %err, "event stream failed");
+                Err(std::io::Error::other(err.message().to_owned()))
+            }
+        });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(lines),
