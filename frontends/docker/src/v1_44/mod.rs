@@ -6,7 +6,8 @@
 //! directly and fail on a missing key. Each model here mirrors one schema of
 //! the vendored swagger (`specs/docker/engine-api-v1.44.yaml`, at
 //! [`Model::SWAGGER`]) and carries every property it names, checked by
-//! `contract_tests.rs`, so the module cannot drift from the spec.
+//! `contract_tests.rs` (which reads a model's keys through its derived
+//! `Deserialize`), so the module cannot drift from the spec.
 //!
 //! A model's `Default` is what dockerd sends for an object nothing was set
 //! on: a key dockerd always writes (Go's field without `omitempty`) is a
