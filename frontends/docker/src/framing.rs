@@ -3,9 +3,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use serde_json::{Value, json};
 use sockerless_api::docker::CreateImageInfo;
-use sockerless_api::{ApiError, AttachedOutput, OutputChunk, ProgressStream, StreamKind};
+use sockerless_api::{
+    ApiError, AttachedOutput, ByteStream, OutputChunk, ProgressStream, StreamKind,
+};
+
+use crate::v1_44;
 
 /// `application/vnd.docker.multiplexed-stream`: output framed per stream.
 pub const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
@@ -63,24 +66,23 @@ pub fn encode_output(
     })
 }
 
+/// A tar (or any byte stream) as a response body; a backend error breaks
+/// the transfer (the status is already sent).
+pub fn byte_body(bytes: ByteStream) -> axum::body::Body {
+    axum::body::Body::from_stream(
+        bytes.map(|item| item.map_err(|err| std::io::Error::other(err.message().to_owned()))),
+    )
+}
+
 /// A progress message as one JSON line; errors carry Docker's legacy `error`
 /// field next to `errorDetail` (the CLI reads either).
 pub fn progress_line(info: &CreateImageInfo) -> Bytes {
-    let mut value = serde_json::to_value(info).unwrap_or_else(|_| json!({}));
-    if let (Some(detail), Value::Object(map)) = (&info.error_detail, &mut value)
-        && let Some(message) = &detail.message
-    {
-        map.insert("error".into(), Value::String(message.clone()));
-    }
-    json_line(&value)
+    sorted_json_line(&v1_44::CreateImageInfo::from_progress(info))
 }
 
 /// Docker's error line in a progress stream.
 pub fn progress_error_line(err: &ApiError) -> Bytes {
-    json_line(&json!({
-        "errorDetail": { "message": err.message() },
-        "error": err.message(),
-    }))
+    sorted_json_line(&v1_44::CreateImageInfo::error(err.message()))
 }
 
 /// A JSON value followed by Docker's stream newline (`\r\n`).
@@ -88,6 +90,13 @@ pub fn json_line(value: &impl serde::Serialize) -> Bytes {
     let mut line = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     line.extend_from_slice(b"\r\n");
     Bytes::from(line)
+}
+
+/// [`json_line`] with every object's keys in sorted order (as a
+/// `serde_json::Value` holds them), whatever the fields' or maps' order: the
+/// lines of models this frontend completes keep the bytes they always had.
+pub fn sorted_json_line(value: &impl serde::Serialize) -> Bytes {
+    json_line(&serde_json::to_value(value).unwrap_or_default())
 }
 
 /// A progress stream as JSON lines; a backend error becomes an error line and
@@ -109,6 +118,7 @@ pub fn encode_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn frames_have_docker_headers() {
@@ -134,5 +144,26 @@ mod tests {
         assert_eq!(value["error"], "no such image");
         assert_eq!(value["errorDetail"]["message"], "no such image");
         assert!(line.ends_with(b"\r\n"));
+        assert_eq!(
+            &line[..],
+            b"{\"error\":\"no such image\",\"errorDetail\":{\"message\":\"no such image\"}}\r\n"
+        );
+    }
+
+    #[test]
+    fn progress_lines_repeat_an_errors_message_as_error() {
+        let info = CreateImageInfo {
+            id: Some("abc".into()),
+            status: Some("Pulling".into()),
+            error_detail: Some(sockerless_api::docker::ErrorDetail {
+                code: None,
+                message: Some("denied".into()),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            &progress_line(&info)[..],
+            b"{\"error\":\"denied\",\"errorDetail\":{\"message\":\"denied\"},\"id\":\"abc\",\"status\":\"Pulling\"}\r\n"
+        );
     }
 }

@@ -20,6 +20,7 @@ mod routes;
 mod run;
 pub mod shape;
 pub mod state;
+mod v1_44;
 pub mod version;
 
 pub use errors::DockerError;

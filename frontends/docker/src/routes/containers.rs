@@ -7,17 +7,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use futures_util::StreamExt;
 use sockerless_api::docker::{ContainerCreateBody, ContainerWaitExitError, ContainerWaitResponse};
 use sockerless_api::{
     ApiError, AttachOptions, Capability, CreateContainerRequest, ListContainersOptions,
     LogsOptions, PathStat, RemoveContainerOptions, StopOptions, WaitCondition,
 };
 
-use super::{PathParam, Query, Version, empty, json, shaped};
+use super::{ContainerId, Query, Version, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
-use crate::extract::{byte_stream, check_container_name, check_object_ref, read_json};
-use crate::framing::{encode_output, stream_content_type};
+use crate::extract::{byte_stream, check_container_name, read_json};
+use crate::framing::{byte_body, encode_output, stream_content_type};
 use crate::hijack::{Hijack, stdin_channel};
 use crate::query::QueryParams;
 use crate::state::AppState;
@@ -41,11 +40,6 @@ pub fn routes() -> Router<AppState> {
             "/containers/{id}/archive",
             get(archive_get).head(archive_head).put(archive_put),
         )
-}
-
-fn container_id(raw: String) -> Result<String, DockerError> {
-    check_object_ref("container", &raw)?;
-    Ok(raw)
 }
 
 async fn list(State(state): State<AppState>, Query(q): Query) -> HandlerResult {
@@ -103,8 +97,7 @@ async fn create(
     Ok(json(StatusCode::CREATED, &created))
 }
 
-async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
-    let id = container_id(id)?;
+async fn inspect(State(state): State<AppState>, ContainerId(id): ContainerId) -> HandlerResult {
     let container = state.backend.container_inspect(&id).await?;
     Ok(shaped(
         &state,
@@ -115,8 +108,7 @@ async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> Han
     .await)
 }
 
-async fn start(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
-    let id = container_id(id)?;
+async fn start(State(state): State<AppState>, ContainerId(id): ContainerId) -> HandlerResult {
     state.backend.container_start(&id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -130,20 +122,18 @@ fn stop_options(q: &QueryParams) -> Result<StopOptions, DockerError> {
 
 async fn stop(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     state.backend.container_stop(&id, stop_options(&q)?).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 async fn restart(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     state
         .backend
         .container_restart(&id, stop_options(&q)?)
@@ -153,10 +143,9 @@ async fn restart(
 
 async fn kill(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     state
         .backend
         .container_kill(&id, q.string("signal"))
@@ -179,10 +168,9 @@ fn wait_condition(q: &QueryParams) -> Result<WaitCondition, DockerError> {
 /// container); the body is the result, written when the container exits.
 async fn wait(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let condition = wait_condition(&q)?;
     // Like Docker, an unknown container is a 404 before the headers.
     state.backend.container_inspect(&id).await?;
@@ -210,12 +198,11 @@ async fn wait(
 
 async fn attach(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
     Version(version): Version,
     req: Request,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     state.require(Capability::Attach).await?;
     let opts = AttachOptions {
         stream: q.bool("stream"),
@@ -279,11 +266,10 @@ fn logs_options(q: &QueryParams) -> Result<LogsOptions, DockerError> {
 
 async fn logs(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
     Version(version): Version,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let opts = logs_options(&q)?;
     state.require(Capability::Logs).await?;
     if opts.follow {
@@ -312,10 +298,9 @@ pub fn tty_size(q: &QueryParams) -> Result<(u16, u16), DockerError> {
 
 async fn resize(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let (height, width) = tty_size(&q)?;
     state.backend.container_resize(&id, height, width).await?;
     Ok(empty(StatusCode::OK))
@@ -323,10 +308,9 @@ async fn resize(
 
 async fn rename(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let name = q
         .string("name")
         .ok_or_else(|| DockerError::bad_request("Neither old nor new names may be empty"))?;
@@ -337,10 +321,9 @@ async fn rename(
 
 async fn remove(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let opts = RemoveContainerOptions {
         force: q.bool("force"),
         volumes: q.bool("v"),
@@ -368,10 +351,9 @@ fn path_stat_header(stat: &PathStat) -> Result<HeaderValue, DockerError> {
 
 async fn archive_head(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let path = archive_path(&q)?;
     let stat = state.backend.container_archive_stat(&id, &path).await?;
     let mut resp = empty(StatusCode::OK);
@@ -382,16 +364,16 @@ async fn archive_head(
 
 async fn archive_get(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let path = archive_path(&q)?;
     let (stat, tar) = state.backend.container_archive_get(&id, &path).await?;
-    let body = Body::from_stream(
-        tar.map(|item| item.map_err(|err| std::io::Error::other(err.message().to_owned()))),
-    );
-    let mut resp: Response = ([(header::CONTENT_TYPE, "application/x-tar")], body).into_response();
+    let mut resp: Response = (
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        byte_body(tar),
+    )
+        .into_response();
     resp.headers_mut()
         .insert("x-docker-container-path-stat", path_stat_header(&stat)?);
     Ok(resp)
@@ -399,11 +381,10 @@ async fn archive_get(
 
 async fn archive_put(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     Query(q): Query,
     body: Body,
 ) -> HandlerResult {
-    let id = container_id(id)?;
     let path = archive_path(&q)?;
     state
         .backend

@@ -8,9 +8,9 @@ use sockerless_api::Capability;
 use sockerless_api::docker::{ExecConfig, ExecStartConfig};
 
 use super::containers::tty_size;
-use super::{PathParam, Query, Version, empty, json, shaped};
+use super::{ContainerId, ExecId, Query, Version, empty, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
-use crate::extract::{check_object_ref, read_json};
+use crate::extract::read_json;
 use crate::framing::stream_content_type;
 use crate::hijack::{Hijack, stdin_channel};
 use crate::state::AppState;
@@ -25,10 +25,9 @@ pub fn routes() -> Router<AppState> {
 
 async fn create(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     req: Request,
 ) -> HandlerResult {
-    check_object_ref("container", &id)?;
     let (parts, body) = req.into_parts();
     let config: ExecConfig = read_json(&parts.headers, body)
         .await?
@@ -47,7 +46,7 @@ async fn create(
     // bollard-stubs' IdResponse serialises its field as `id`; Docker's is `Id`.
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({ "Id": created.id }),
+        &crate::v1_44::IdResponse { id: created.id },
     ))
 }
 
@@ -55,11 +54,10 @@ async fn create(
 /// backend, which knows from the exec's config whether stdin is attached.
 async fn start(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ExecId(id): ExecId,
     Version(version): Version,
     req: Request,
 ) -> HandlerResult {
-    check_object_ref("exec instance", &id)?;
     let (mut parts, body) = req.into_parts();
     let hijack_headers = parts.headers.clone();
     // The JSON config is read before hijacking: it is the request body.
@@ -97,8 +95,7 @@ async fn start(
     Ok(hijack.respond(output, Some(tx), content_type))
 }
 
-async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> HandlerResult {
-    check_object_ref("exec instance", &id)?;
+async fn inspect(State(state): State<AppState>, ExecId(id): ExecId) -> HandlerResult {
     state.require(Capability::Exec).await?;
     let exec = state.backend.exec_inspect(&id).await?;
     Ok(shaped(
@@ -112,10 +109,9 @@ async fn inspect(State(state): State<AppState>, PathParam(id): PathParam) -> Han
 
 async fn resize(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ExecId(id): ExecId,
     Query(q): Query,
 ) -> HandlerResult {
-    check_object_ref("exec instance", &id)?;
     let (height, width) = tty_size(&q)?;
     state.require(Capability::Exec).await?;
     state.backend.exec_resize(&id, height, width).await?;

@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use sockerless_api::docker::ContainerUpdateBody;
 
-use super::{PathParam, Query, json};
+use super::{ContainerId, Query, json};
 use crate::errors::{DockerError, HandlerResult};
-use crate::extract::{check_object_ref, read_json};
+use crate::extract::read_json;
 use crate::state::AppState;
 
 /// This module's routes.
@@ -22,11 +22,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn update(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    ContainerId(id): ContainerId,
     headers: HeaderMap,
     body: Body,
 ) -> HandlerResult {
-    check_object_ref("container", &id)?;
     let update: ContainerUpdateBody = read_json(&headers, body)
         .await?
         .ok_or_else(|| DockerError::bad_request("update config is required"))?;

@@ -15,7 +15,7 @@ use sockerless_api::{ByteStream, CommitOptions, ImportImageOptions, PushStream};
 use super::{PathParam, json};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{byte_stream, check_plain_ref, read_json, registry_auth};
-use crate::framing::{json_line, progress_error_line};
+use crate::framing::{byte_body, json_line, progress_error_line};
 use crate::query::QueryParams;
 use crate::state::AppState;
 
@@ -50,9 +50,7 @@ pub async fn save(state: &AppState, names: Vec<String>) -> HandlerResult {
         check_plain_ref("image", name)?;
     }
     let tar: ByteStream = state.backend.image_save(names).await?;
-    let body = Body::from_stream(
-        tar.map(|item| item.map_err(|err| std::io::Error::other(err.message().to_owned()))),
-    );
+    let body = byte_body(tar);
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 

@@ -1,5 +1,6 @@
 //! The Docker API routes (unversioned paths; see [`crate::version`]).
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -7,8 +8,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Serialize;
+use sockerless_api::listen::ShutdownHandle;
 
 use crate::errors::DockerError;
+use crate::extract::check_object_ref;
 use crate::query::QueryParams;
 use crate::shape;
 use crate::state::AppState;
@@ -83,6 +86,51 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
             .await
             .map(|Path(value)| PathParam(value))
             .map_err(|err| DockerError::bad_request(format!("invalid path: {err}")))
+    }
+}
+
+/// The path's container reference, checked as dockerd does (a malformed one
+/// is a 404 `No such container`) before anything else of the request.
+pub struct ContainerId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ContainerId {
+    type Rejection = DockerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        checked_ref(parts, state, "container")
+            .await
+            .map(ContainerId)
+    }
+}
+
+/// The path's exec reference, checked as [`ContainerId`] (`No such exec instance`).
+pub struct ExecId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ExecId {
+    type Rejection = DockerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        checked_ref(parts, state, "exec instance").await.map(ExecId)
+    }
+}
+
+async fn checked_ref<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    kind: &str,
+) -> Result<String, DockerError> {
+    let PathParam(reference) = PathParam::from_request_parts(parts, state).await?;
+    check_object_ref(kind, &reference)?;
+    Ok(reference)
+}
+
+/// Resolves when a graceful shutdown starts (never when served without a
+/// [`ShutdownHandle`]), so an endless feed (`events`, `stats`) does not
+/// hold the drain.
+pub async fn shutdown_started(shutdown: Option<Extension<ShutdownHandle>>) {
+    match shutdown {
+        Some(Extension(handle)) => handle.stopping().await,
+        None => std::future::pending().await,
     }
 }
 

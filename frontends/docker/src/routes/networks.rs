@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
 use sockerless_api::Capability;
 use sockerless_api::docker::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
@@ -85,10 +86,8 @@ async fn connect(
     headers: HeaderMap,
     body: Body,
 ) -> HandlerResult {
-    network_ref(&state, &id).await?;
-    let req: NetworkConnectRequest = read_json(&headers, body)
-        .await?
-        .ok_or_else(|| DockerError::bad_request("network connect request is required"))?;
+    let req: NetworkConnectRequest =
+        endpoint_request(&state, &id, &headers, body, "connect").await?;
     state.backend.network_connect(&id, req).await?;
     Ok(empty(StatusCode::OK))
 }
@@ -99,12 +98,25 @@ async fn disconnect(
     headers: HeaderMap,
     body: Body,
 ) -> HandlerResult {
-    network_ref(&state, &id).await?;
-    let req: NetworkDisconnectRequest = read_json(&headers, body)
-        .await?
-        .ok_or_else(|| DockerError::bad_request("network disconnect request is required"))?;
+    let req: NetworkDisconnectRequest =
+        endpoint_request(&state, &id, &headers, body, "disconnect").await?;
     state.backend.network_disconnect(&id, req).await?;
     Ok(empty(StatusCode::OK))
+}
+
+/// The body of a `connect` or `disconnect` (`what`) on network `id`, which
+/// is checked first.
+async fn endpoint_request<T: DeserializeOwned>(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+) -> Result<T, DockerError> {
+    network_ref(state, id).await?;
+    read_json(headers, body)
+        .await?
+        .ok_or_else(|| DockerError::bad_request(format!("network {what} request is required")))
 }
 
 async fn prune(State(state): State<AppState>, Query(q): Query) -> HandlerResult {

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::routing::post;
 use futures_util::StreamExt;
-use serde_json::json;
 use sockerless_api::docker::{
     AuthConfig, ContainerSummaryStateEnum, LocalNodeState, SwarmInfo, SystemInfo, SystemVersion,
     SystemVersionComponents, SystemVersionPlatform,
@@ -17,11 +16,12 @@ use sockerless_api::docker::{
 use sockerless_api::listen::ShutdownHandle;
 use sockerless_api::{ApiError, Capability, ListContainersOptions, ListImagesOptions};
 
-use super::{Query, json, shaped};
+use super::{Query, json, shaped, shutdown_started};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::read_json;
-use crate::framing::json_line;
+use crate::framing::sorted_json_line;
 use crate::state::AppState;
+use crate::v1_44;
 use crate::version::{API_VERSION, ENGINE_VERSION, MIN_API_VERSION};
 
 pub fn routes() -> Router<AppState> {
@@ -200,19 +200,15 @@ async fn events(
     let until = event_time(&q, "until")?;
     let filters = q.filters()?;
     let stream = state.backend.events(since, until, filters).await?;
-    let stopping = async move {
-        match shutdown {
-            Some(Extension(handle)) => handle.stopping().await,
-            None => std::future::pending().await,
-        }
-    };
-    let lines = stream.take_until(stopping).map(|item| match item {
-        Ok(event) => Ok(json_line(&with_legacy_fields(&event))),
-        Err(err) => {
-            tracing::warn!(error = %err, "event stream failed");
-            Err(std::io::Error::other(err.message().to_owned()))
-        }
-    });
+    let lines = stream
+        .take_until(shutdown_started(shutdown))
+        .map(|item| match item {
+            Ok(event) => Ok(sorted_json_line(&with_legacy_fields(&event))),
+            Err(err) => {
+                tracing::warn!(error = %err, "event stream failed");
+                Err(std::io::Error::other(err.message().to_owned()))
+            }
+        });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(lines),
@@ -236,26 +232,31 @@ fn event_time(q: &crate::query::QueryParams, key: &str) -> Result<Option<i64>, D
 
 /// dockerd's deprecated `status`, `id` and `from` of container events
 /// (`status` and `id` of image events), still sent in API v1.44.
-fn with_legacy_fields(event: &sockerless_api::docker::EventMessage) -> serde_json::Value {
+fn with_legacy_fields(event: &sockerless_api::docker::EventMessage) -> v1_44::EventMessage {
     use sockerless_api::docker::EventMessageTypeEnum as T;
-    let mut value = serde_json::to_value(event).unwrap_or_default();
     let actor = event.actor.as_ref();
-    let id = actor.and_then(|a| a.id.clone()).unwrap_or_default();
-    if let (Some(T::CONTAINER | T::IMAGE), Some(map)) = (event.typ, value.as_object_mut()) {
-        map.insert(
-            "status".into(),
-            json!(event.action.clone().unwrap_or_default()),
-        );
-        map.insert("id".into(), json!(id));
+    let mut legacy = v1_44::EventMessage {
+        typ: event.typ,
+        action: event.action.clone(),
+        actor: event.actor.clone(),
+        scope: event.scope,
+        time: event.time,
+        time_nano: event.time_nano,
+        ..Default::default()
+    };
+    if let Some(T::CONTAINER | T::IMAGE) = event.typ {
+        legacy.status = Some(event.action.clone().unwrap_or_default());
+        legacy.id = Some(actor.and_then(|a| a.id.clone()).unwrap_or_default());
         if event.typ == Some(T::CONTAINER) {
-            let from = actor
-                .and_then(|a| a.attributes.as_ref())
-                .and_then(|a| a.get("image").cloned())
-                .unwrap_or_default();
-            map.insert("from".into(), json!(from));
+            legacy.from = Some(
+                actor
+                    .and_then(|a| a.attributes.as_ref())
+                    .and_then(|a| a.get("image").cloned())
+                    .unwrap_or_default(),
+            );
         }
     }
-    value
+    legacy
 }
 
 /// `system df` in API 1.44's shape, from the backend's own lists.
@@ -273,15 +274,14 @@ async fn disk_usage(State(state): State<AppState>, Query(q): Query) -> HandlerRe
             ]
         });
     let wants = |t: &str| types.iter().any(|x| x == t);
-    let mut body = serde_json::Map::new();
+    let mut body = v1_44::SystemDataUsage::default();
     if wants("image") {
         let images = state
             .backend
             .image_list(ListImagesOptions::default())
             .await?;
-        let layers: i64 = images.iter().map(|i| i.size.max(0)).sum();
-        body.insert("LayersSize".into(), json!(layers));
-        body.insert("Images".into(), json!(images));
+        body.layers_size = Some(images.iter().map(|i| i.size.max(0)).sum());
+        body.images = Some(images);
     }
     if wants("container") {
         let containers = state
@@ -292,7 +292,7 @@ async fn disk_usage(State(state): State<AppState>, Query(q): Query) -> HandlerRe
                 ..Default::default()
             })
             .await?;
-        body.insert("Containers".into(), json!(containers));
+        body.containers = Some(containers);
     }
     if wants("volume") {
         let supported = state.require(Capability::Volumes).await.is_ok();
@@ -306,11 +306,11 @@ async fn disk_usage(State(state): State<AppState>, Query(q): Query) -> HandlerRe
             Err(ApiError::NotImplemented(_)) => Vec::new(),
             Err(err) => return Err(err.into()),
         };
-        body.insert("Volumes".into(), json!(volumes));
+        body.volumes = Some(volumes);
     }
     if wants("build-cache") {
         // Sockerless has no builder, so there is no build cache.
-        body.insert("BuildCache".into(), json!([]));
+        body.build_cache = Some(Vec::new());
     }
     Ok(shaped(&state, StatusCode::OK, crate::shape::Kind::DiskUsage, &body).await)
 }

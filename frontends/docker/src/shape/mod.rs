@@ -9,13 +9,15 @@
 //! (`null` where dockerd says `null`, `""`, `0`, `false`, `[]`, `{}`
 //! otherwise). Keys the backend did set are never touched.
 //!
-//! The key lists are dockerd's (checked against a real dockerd by
+//! The keys and their values are the defaults of the v1.44 models
+//! ([`crate::v1_44`]; checked against a real dockerd by
 //! `cmd/sockerless/tests/shape.rs`); keys API v1.44 dropped (`VirtualSize`,
 //! `HostConfig.KernelMemory`, `Info.KernelMemory`) are not added.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-mod tables;
+use crate::v1_44;
+
 #[cfg(test)]
 mod tests;
 
@@ -63,74 +65,102 @@ pub fn complete(kind: Kind, value: &mut Value, ctx: &Context) {
         }
         return;
     }
+    let graph_driver = || v1_44::GraphDriverData {
+        name: ctx.driver.clone(),
+        ..Default::default()
+    };
     match kind {
         Kind::ContainerInspect => {
-            fill(value, &[], &tables::container_inspect(ctx));
-            fill(value, &["HostConfig"], &tables::host_config());
-            fill(value, &["State"], &tables::container_state());
-            fill(value, &["Config"], &tables::container_config());
-            fill(value, &["GraphDriver"], &tables::graph_driver(ctx));
-            fill(value, &["NetworkSettings"], &[("Networks", json!({}))]);
+            fill(
+                value,
+                &[],
+                &v1_44::ContainerInspect {
+                    driver: ctx.driver.clone(),
+                    graph_driver: graph_driver(),
+                    ..Default::default()
+                },
+            );
+            fill(value, &["HostConfig"], &v1_44::HostConfig::default());
+            fill(value, &["State"], &v1_44::ContainerState::default());
+            fill(value, &["Config"], &v1_44::ContainerConfig::default());
+            fill(value, &["GraphDriver"], &graph_driver());
             fill(
                 value,
                 &["NetworkSettings", "Networks", "*"],
-                &tables::endpoint(),
+                &v1_44::EndpointSettings::default(),
             );
             legacy_network_settings(value);
         }
         Kind::ContainerSummary => {
-            fill(value, &[], &tables::container_summary());
+            fill(value, &[], &v1_44::ContainerSummary::default());
             fill(
                 value,
                 &["NetworkSettings", "Networks", "*"],
-                &tables::endpoint(),
+                &v1_44::EndpointSettings::default(),
             );
         }
         Kind::ImageInspect => {
-            fill(value, &[], &tables::image_inspect());
-            fill(value, &["Config"], &tables::container_config());
-            fill(value, &["ContainerConfig"], &tables::container_config());
-            fill(value, &["GraphDriver"], &tables::graph_driver(ctx));
-        }
-        Kind::ImageSummary => fill(value, &[], &tables::image_summary()),
-        Kind::Network => {
-            fill(value, &[], &tables::network());
-            fill(value, &["IPAM"], &tables::ipam());
-        }
-        Kind::Volume => fill(value, &[], &tables::volume()),
-        Kind::VolumeList => {
             fill(
                 value,
                 &[],
-                &[("Volumes", json!([])), ("Warnings", Value::Null)],
+                &v1_44::ImageInspect {
+                    graph_driver: graph_driver(),
+                    ..Default::default()
+                },
             );
+            fill(value, &["Config"], &v1_44::ContainerConfig::default());
+            fill(
+                value,
+                &["ContainerConfig"],
+                &v1_44::ContainerConfig::default(),
+            );
+            fill(value, &["GraphDriver"], &graph_driver());
+        }
+        Kind::ImageSummary => fill(value, &[], &v1_44::ImageSummary::default()),
+        Kind::Network => {
+            fill(value, &[], &v1_44::Network::default());
+            fill(value, &["IPAM"], &v1_44::Ipam::default());
+        }
+        Kind::Volume => fill(value, &[], &v1_44::Volume::default()),
+        Kind::VolumeList => {
+            fill(value, &[], &v1_44::VolumeListResponse::default());
             if let Some(volumes) = value.get_mut("Volumes") {
                 complete(Kind::Volume, volumes, ctx);
             }
         }
         Kind::ExecInspect => {
-            fill(value, &[], &tables::exec_inspect());
-            fill(value, &["ProcessConfig"], &tables::process_config());
+            fill(value, &[], &v1_44::ExecInspect::default());
+            fill(value, &["ProcessConfig"], &v1_44::ProcessConfig::default());
         }
         Kind::Info => {
-            fill(value, &[], &tables::info());
-            fill(value, &["Swarm"], &tables::swarm());
-            fill(value, &["RegistryConfig"], &tables::registry_config());
+            fill(value, &[], &v1_44::SystemInfo::default());
+            fill(value, &["Swarm"], &v1_44::SwarmInfo::default());
+            fill(
+                value,
+                &["RegistryConfig"],
+                &v1_44::RegistryServiceConfig::default(),
+            );
         }
-        Kind::Version => fill(value, &[], &tables::version()),
+        Kind::Version => fill(value, &[], &v1_44::SystemVersion::default()),
         Kind::DiskUsage => disk_usage(value, ctx),
     }
 }
 
-/// Inserts each `(key, default)` missing from the objects at `path`. A path
-/// step `*` is every value of a map (containers' networks by name); a step
-/// through `null` or a non-object stops there, as there is nothing to fill.
-fn fill(value: &mut Value, path: &[&str], defaults: &[(&'static str, Value)]) {
+/// Inserts each key of `defaults` (a model, serialized) missing from the
+/// objects at `path`.
+fn fill(value: &mut Value, path: &[&str], defaults: &impl v1_44::Model) {
+    fill_from(value, path, &v1_44::to_object(defaults));
+}
+
+/// [`fill`] with the defaults as JSON. A path step `*` is every value of a
+/// map (containers' networks by name); a step through `null` or a
+/// non-object stops there, as there is nothing to fill.
+fn fill_from(value: &mut Value, path: &[&str], defaults: &Map<String, Value>) {
     let Some((step, rest)) = path.split_first() else {
         if let Value::Object(map) = value {
             for (key, default) in defaults {
-                if !map.contains_key(*key) {
-                    map.insert((*key).to_owned(), default.clone());
+                if !map.contains_key(key) {
+                    map.insert(key.clone(), default.clone());
                 }
             }
         }
@@ -139,12 +169,12 @@ fn fill(value: &mut Value, path: &[&str], defaults: &[(&'static str, Value)]) {
     match (value, *step) {
         (Value::Object(map), "*") => {
             for child in map.values_mut() {
-                fill(child, rest, defaults);
+                fill_from(child, rest, defaults);
             }
         }
         (Value::Object(map), key) => {
             if let Some(child) = map.get_mut(key) {
-                fill(child, rest, defaults);
+                fill_from(child, rest, defaults);
             }
         }
         _ => {}
@@ -162,15 +192,15 @@ fn legacy_network_settings(value: &mut Value) {
         Some(Value::Object(endpoint)) => endpoint.clone(),
         _ => Map::new(),
     };
-    for (key, default) in tables::legacy_network_settings() {
-        if settings.contains_key(key) {
+    for (key, default) in v1_44::to_object(&v1_44::NetworkSettings::default()) {
+        if settings.contains_key(&key) {
             continue;
         }
-        let from_bridge = tables::LEGACY_FROM_ENDPOINT
-            .contains(&key)
-            .then(|| bridge.get(key).cloned())
+        let from_bridge = v1_44::NetworkSettings::FROM_BRIDGE_ENDPOINT
+            .contains(&key.as_str())
+            .then(|| bridge.get(&key).cloned())
             .flatten();
-        settings.insert(key.to_owned(), from_bridge.unwrap_or(default));
+        settings.insert(key, from_bridge.unwrap_or(default));
     }
 }
 
@@ -198,16 +228,25 @@ fn disk_usage(value: &mut Value, ctx: &Context) {
             let ref_count = containers
                 .as_ref()
                 .map_or(-1, |list| users_of_volume(list, &name));
-            fill(
-                volume,
-                &[],
-                &[("UsageData", json!({"RefCount": ref_count, "Size": -1}))],
-            );
+            let usage = v1_44::VolumeUsageData {
+                ref_count,
+                ..Default::default()
+            };
+            if let (Value::Object(map), Ok(usage)) = (volume, serde_json::to_value(usage)) {
+                map.entry("UsageData").or_insert(usage);
+            }
         }
     }
     if value.get("BuildCache").is_some() {
         // dockerd still sends the long-deprecated total next to the cache.
-        fill(value, &[], &[("BuilderSize", json!(0))]);
+        fill(
+            value,
+            &[],
+            &v1_44::SystemDataUsage {
+                builder_size: Some(0),
+                ..Default::default()
+            },
+        );
     }
 }
 

@@ -1,3 +1,6 @@
+//! `complete` on sample bodies: set keys kept, missing ones given dockerd's
+//! unset value, endpoints and legacy network fields, lists, `system df`.
+
 use serde_json::{Value, json};
 
 use super::{Context, Kind, complete};
