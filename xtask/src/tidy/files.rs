@@ -1,4 +1,7 @@
-//! Rules every Rust file keeps: a module doc, at most 600 lines, no `#[path]`.
+//! Rules every Rust file keeps: a module doc, at most 600 lines, no
+//! `#[path]`; and where some code may live: SQL only in a backend's store
+//! modules, no hand-built JSON (`json!`) for Docker's bodies in a frontend
+//! (its typed v1.44 models say what dockerd sends).
 
 /// The most lines a file may have: past that it holds two ideas.
 pub const MAX_LINES: usize = 600;
@@ -24,6 +27,61 @@ pub fn file_rules(path: &str, text: &str) -> Vec<String> {
                 "{path}:{}: `#[path]`: make it a child module (`foo.rs` + `foo/tests.rs`) or a crate",
                 n + 1
             ));
+        }
+    }
+    findings
+}
+
+/// A test file: its own rules are looser (inputs may be built by hand).
+fn is_test_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path.contains("/tests/") || name == "tests.rs" || name.ends_with("_tests.rs")
+}
+
+/// The code of a file: its lines without `//` comments, up to a trailing
+/// `#[cfg(test)]` module.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .take_while(|(_, l)| l.trim() != "#[cfg(test)]")
+        .map(|(n, l)| (n + 1, l.find("//").map_or(l, |at| &l[..at])))
+}
+
+/// What SQL looks like in this code base (rusqlite's names and calls).
+const SQL_MARKERS: &[&str] = &[
+    "rusqlite",
+    "params![",
+    ".query_row(",
+    ".prepare(",
+    ".prepare_cached(",
+    ".execute_batch(",
+    ".execute(\"",
+];
+
+/// Where code may live: SQL only in a backend's `store/` (or a `store.rs`
+/// of its own component), no `json!` in a frontend outside tests.
+pub fn placement_rules(path: &str, text: &str) -> Vec<String> {
+    if is_test_file(path) {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    let in_store = path.contains("/store/") || path.ends_with("/store.rs");
+    if path.starts_with("backends/") && path.contains("/src/") && !in_store {
+        for (n, code) in code_lines(text) {
+            if let Some(marker) = SQL_MARKERS.iter().find(|m| code.contains(*m)) {
+                findings.push(format!(
+                    "{path}:{n}: SQL (`{marker}`) outside the store: put it behind a typed function in `store/`"
+                ));
+            }
+        }
+    }
+    if path.starts_with("frontends/") && path.contains("/src/") {
+        for (n, code) in code_lines(text) {
+            if code.contains("json!(") {
+                findings.push(format!(
+                    "{path}:{n}: `json!` in a frontend: Docker's bodies are the typed models of `v1_44`"
+                ));
+            }
         }
     }
     findings

@@ -44,6 +44,7 @@ pub fn main() -> Result<()> {
     for path in &sources {
         let text = read(&root.join(path))?;
         findings.extend(files::file_rules(path, &text));
+        findings.extend(files::placement_rules(path, &text));
     }
     for src in crate_source_dirs(&metadata) {
         let modules = cycles::read_crate(&src)?;

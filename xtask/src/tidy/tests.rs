@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::cycles::{Module, cycles};
-use super::files::file_rules;
+use super::files::{file_rules, placement_rules};
 use super::manifests::{dependency_rules, import_rules, lint_rules};
 
 fn metadata(frontend_deps: &[(&str, Option<&str>)]) -> serde_json::Value {
@@ -154,4 +154,24 @@ fn members_take_the_workspace_lints_or_repeat_them() {
     assert_eq!(lint_rules("a", "[package]\nname = \"a\"\n", root).len(), 1);
     let lax = "[lints.rust]\nunsafe_code = \"allow\"\n[lints.clippy]\nunwrap_used = \"deny\"\n";
     assert!(lint_rules("a", lax, root)[0].contains("rust::unsafe_code"));
+}
+
+#[test]
+fn sql_outside_a_store_and_json_in_a_frontend_are_refused() {
+    let sql =
+        "//! Doc.\nfn f(c: &rusqlite::Connection) {\n    c.execute(\"DELETE FROM x\", []);\n}\n";
+    let findings = placement_rules("backends/aca/src/networks/mod.rs", sql);
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(
+        findings[0].starts_with("backends/aca/src/networks/mod.rs:2: SQL"),
+        "{findings:?}"
+    );
+    assert!(placement_rules("backends/aca/src/store/networks.rs", sql).is_empty());
+    assert!(placement_rules("backends/aca/src/logs/store.rs", sql).is_empty());
+
+    let body = "//! Doc.\nfn f() -> Value {\n    json!({\"Id\": 1})\n}\n";
+    let findings = placement_rules("frontends/docker/src/routes/exec.rs", body);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(placement_rules("frontends/docker/src/shape/tests.rs", body).is_empty());
+    assert!(placement_rules("frontends/docker/tests/contract.rs", body).is_empty());
 }
