@@ -13,6 +13,7 @@ mod types;
 
 pub mod client;
 pub mod listen;
+pub mod routes;
 pub mod server;
 pub mod wire;
 
