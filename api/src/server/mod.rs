@@ -15,8 +15,8 @@ mod streams;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
-use axum::response::{IntoResponse, Response};
 use axum::handler::Handler;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use http::request::Parts;
