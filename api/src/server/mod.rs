@@ -9,7 +9,6 @@
 //! HTTP errors. No route has a timeout (`wait` may take hours).
 
 mod handlers;
-mod housekeeping;
 mod streams;
 
 use std::sync::Arc;
@@ -46,7 +45,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         // containers
         .serve(&r::CONTAINER_CREATE, h::container_create)
         .serve(&r::CONTAINER_LIST, h::container_list)
-        .serve(&r::CONTAINER_PRUNE, housekeeping::container_prune)
+        .serve(&r::CONTAINER_PRUNE, h::container_prune)
         .serve(&r::CONTAINER_COMMIT, h::container_commit)
         .serve(&r::CONTAINER_INSPECT, h::container_inspect)
         .serve(&r::CONTAINER_START, h::container_start)
@@ -57,7 +56,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .serve(&r::CONTAINER_WAIT, h::container_wait)
         .serve(&r::CONTAINER_RESIZE, h::container_resize)
         .serve(&r::CONTAINER_RENAME, h::container_rename)
-        .serve(&r::CONTAINER_UPDATE, housekeeping::container_update)
+        .serve(&r::CONTAINER_UPDATE, h::container_update)
         .serve(&r::CONTAINER_PAUSE, h::container_pause)
         .serve(&r::CONTAINER_UNPAUSE, h::container_unpause)
         .serve(&r::CONTAINER_TOP, h::container_top)
@@ -77,7 +76,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         // images
         .serve(&r::IMAGE_PULL, s::image_pull)
         .serve(&r::IMAGE_LIST, h::image_list)
-        .serve(&r::IMAGE_PRUNE, housekeeping::image_prune)
+        .serve(&r::IMAGE_PRUNE, h::image_prune)
         .serve(&r::IMAGE_LOAD, s::image_load)
         .serve(&r::IMAGE_SAVE, s::image_save)
         .serve(&r::IMAGE_PUSH, s::image_push)
