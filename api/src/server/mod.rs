@@ -138,6 +138,7 @@ async fn unknown_route(req: Request) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log_cause();
         let status = self.status();
         if status == StatusCode::NOT_MODIFIED {
             let mut resp = status.into_response();

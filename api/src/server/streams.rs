@@ -376,6 +376,7 @@ async fn send_items<T: Serialize>(
 }
 
 async fn send_error(tx: &mut Tx, e: &ApiError) -> Result<(), axum::Error> {
+    e.log_cause();
     let text = encode_server_text(&ServerText::Error(WireError::from(e)));
     tx.send(Message::Text(text.into())).await?;
     close(tx).await

@@ -170,7 +170,7 @@ impl LogAnalyticsClient {
         {
             Ok(response) => response,
             Err(e) if names_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(map_azure_error(&ctx, &e)),
+            Err(e) => return Err(map_azure_error(&ctx, e)),
         };
         serde_json::from_slice(&response.into_body())
             .map(Some)
