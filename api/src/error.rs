@@ -180,7 +180,7 @@ impl ApiError {
             tracing::warn!(
                 status = self.status().as_u16(),
                 message = self.message(),
-                cause = %chain(cause),
+                cause = %error_chain(cause),
                 "request failed"
             );
         }
@@ -221,7 +221,7 @@ impl ApiError {
 }
 
 /// An error and its sources, joined by `: `.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

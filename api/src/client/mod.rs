@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::listen::ListenAddr;
 use crate::routes::Route;
 use crate::wire::{self, pct_decode};
+use crate::error::error_chain;
 use crate::{ApiError, ErrorBody, Result};
 
 /// Largest response body read into memory (lists of many containers or images).
@@ -184,15 +185,4 @@ impl RemoteBackend {
         };
         ApiError::from_status(status, message)
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

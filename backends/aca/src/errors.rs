@@ -180,9 +180,7 @@ mod tests {
             (400, Some("ResourceNotFound"), |e| {
                 e.kind() == Kind::NotFound
             }),
-            (409, Some("Conflict"), |e| {
-                e.kind() == Kind::Conflict
-            }),
+            (409, Some("Conflict"), |e| e.kind() == Kind::Conflict),
             (400, Some("InvalidParameter"), |e| {
                 e.kind() == Kind::InvalidParameter
             }),
