@@ -280,6 +280,9 @@ mod tests {
         assert_eq!(cause.as_deref(), Some("disk on fire"));
         let source = std::error::Error::source(&err).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("disk on fire"));
-        assert_ne!(err, ApiError::Conflict("aca: get job: no such thing".into()));
+        assert_ne!(
+            err,
+            ApiError::Conflict("aca: get job: no such thing".into())
+        );
     }
 }

@@ -17,10 +17,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::error_chain;
 use crate::listen::ListenAddr;
 use crate::routes::Route;
 use crate::wire::{self, pct_decode};
-use crate::error::error_chain;
 use crate::{ApiError, ErrorBody, Result};
 
 /// Largest response body read into memory (lists of many containers or images).

@@ -62,7 +62,6 @@ fn login() -> Option<AuthConfig> {
         username: Some("user".into()),
         password: Some("secret".into()),
         serveraddress: Some("registry.example".into()),
-        ..Default::default()
     })
 }
 
