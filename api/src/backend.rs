@@ -8,18 +8,20 @@
 use async_trait::async_trait;
 
 use crate::docker::{
-    AuthConfig, AuthResponse, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitResponse, EventMessage, ExecConfig, ExecInspectResponse, ExecStartConfig,
-    IdResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    AuthConfig, AuthResponse, ContainerCreateResponse, ContainerInspectResponse,
+    ContainerPruneResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
+    ContainerUpdateResponse, ContainerWaitResponse, DistributionInspect, EventMessage, ExecConfig,
+    ExecInspectResponse, ExecStartConfig, FilesystemChange, IdResponse, ImageDeleteResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
+    VolumePruneResponse,
 };
 use crate::{
-    ApiError, AttachOptions, AttachedOutput, BackendInfo, ByteStream, CreateContainerRequest,
-    Filters, InputStream, ListContainersOptions, ListImagesOptions, LogsOptions, PathStat,
-    ProgressStream, PullImageOptions, RemoveContainerOptions, RemoveImageOptions, StopOptions,
-    WaitCondition,
+    ApiError, AttachOptions, AttachedOutput, BackendInfo, ByteStream, CommitOptions,
+    CreateContainerRequest, Filters, ImportImageOptions, InputStream, ListContainersOptions,
+    ListImagesOptions, LogsOptions, PathStat, ProgressStream, PullImageOptions, PushStream,
+    RemoveContainerOptions, RemoveImageOptions, StatsStream, StopOptions, WaitCondition,
 };
 
 /// Shorthand for results of backend operations.
@@ -37,7 +39,7 @@ pub type EventStream =
 #[async_trait]
 #[allow(unused_variables)]
 pub trait Backend: Send + Sync + 'static {
-    // ---- system -----------------------------------------------------------
+    // ---- system ---------------------------------------------------------------
 
     /// Name, version and capabilities.
     async fn capabilities(&self) -> Result<BackendInfo>;
@@ -72,7 +74,7 @@ pub trait Backend: Send + Sync + 'static {
         Err(ApiError::not_implemented("events"))
     }
 
-    // ---- containers -------------------------------------------------------
+    // ---- containers -----------------------------------------------------------
 
     /// `POST /containers/create`. Stores the container; no cloud write.
     async fn container_create(
@@ -167,7 +169,61 @@ pub trait Backend: Send + Sync + 'static {
         Err(ApiError::not_implemented("container archive put"))
     }
 
-    // ---- exec -------------------------------------------------------------
+    /// `GET /containers/{id}/top`.
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> Result<ContainerTopResponse> {
+        Err(ApiError::not_implemented("container top"))
+    }
+
+    /// `GET /containers/{id}/stats`.
+    async fn container_stats(&self, id: &str, stream: bool, one_shot: bool) -> Result<StatsStream> {
+        Err(ApiError::not_implemented("container stats"))
+    }
+
+    /// `POST /containers/{id}/pause`.
+    async fn container_pause(&self, id: &str) -> Result<()> {
+        Err(ApiError::not_implemented("container pause"))
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    async fn container_unpause(&self, id: &str) -> Result<()> {
+        Err(ApiError::not_implemented("container unpause"))
+    }
+
+    /// `GET /containers/{id}/export`: a tar of the root filesystem.
+    async fn container_export(&self, id: &str) -> Result<ByteStream> {
+        Err(ApiError::not_implemented("container export"))
+    }
+
+    /// `POST /containers/{id}/update`: the restart policy, and resources
+    /// where the backend can apply them.
+    async fn container_update(
+        &self,
+        id: &str,
+        update: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse> {
+        Err(ApiError::not_implemented("container update"))
+    }
+
+    /// `POST /containers/prune`: removes stopped containers.
+    async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse> {
+        Err(ApiError::not_implemented("container prune"))
+    }
+
+    /// `GET /containers/{id}/changes`.
+    async fn container_changes(&self, id: &str) -> Result<Vec<FilesystemChange>> {
+        Err(ApiError::not_implemented("container changes"))
+    }
+
+    /// `POST /commit`: a new image from a container's changes.
+    async fn container_commit(&self, opts: CommitOptions) -> Result<IdResponse> {
+        Err(ApiError::not_implemented("container commit"))
+    }
+
+    // ---- exec -----------------------------------------------------------------
 
     /// `POST /containers/{id}/exec`.
     async fn exec_create(&self, container_id: &str, config: ExecConfig) -> Result<IdResponse> {
@@ -194,7 +250,7 @@ pub trait Backend: Send + Sync + 'static {
         Err(ApiError::not_implemented("exec resize"))
     }
 
-    // ---- images -----------------------------------------------------------
+    // ---- images ---------------------------------------------------------------
 
     /// `POST /images/create?fromImage=`: pull, with progress.
     async fn image_pull(
@@ -234,7 +290,45 @@ pub trait Backend: Send + Sync + 'static {
         Err(ApiError::not_implemented("image remove"))
     }
 
-    // ---- networks ---------------------------------------------------------
+    /// `POST /images/prune`: removes unused images.
+    async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse> {
+        Err(ApiError::not_implemented("image prune"))
+    }
+
+    /// `GET /images/get`: a `docker save` tarball of the named images.
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
+        Err(ApiError::not_implemented("image export"))
+    }
+
+    /// `POST /images/{name}/push`: copies the image to its registry.
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+    ) -> Result<PushStream> {
+        Err(ApiError::not_implemented("image push"))
+    }
+
+    /// `POST /images/create?fromSrc=-`: a one-layer image from a tar.
+    async fn image_import(
+        &self,
+        opts: ImportImageOptions,
+        tarball: ByteStream,
+    ) -> Result<ProgressStream> {
+        Err(ApiError::not_implemented("image import"))
+    }
+
+    /// `GET /distribution/{name}/json`: the image's descriptor and platforms at its registry.
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<AuthConfig>,
+    ) -> Result<DistributionInspect> {
+        Err(ApiError::not_implemented("distribution inspect"))
+    }
+
+    // ---- networks -------------------------------------------------------------
 
     /// `POST /networks/create`.
     async fn network_create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
@@ -271,7 +365,7 @@ pub trait Backend: Send + Sync + 'static {
         Err(ApiError::not_implemented("network prune"))
     }
 
-    // ---- volumes ----------------------------------------------------------
+    // ---- volumes --------------------------------------------------------------
 
     /// `POST /volumes/create`.
     async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume> {
@@ -297,111 +391,4 @@ pub trait Backend: Send + Sync + 'static {
     async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse> {
         Err(ApiError::not_implemented("volume prune"))
     }
-
-    // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
-
-    /// `GET /containers/{id}/top`.
-    async fn container_top(
-        &self,
-        id: &str,
-        ps_args: Option<String>,
-    ) -> Result<crate::docker::ContainerTopResponse> {
-        Err(ApiError::not_implemented("container top"))
-    }
-
-    /// `GET /containers/{id}/stats`.
-    async fn container_stats(
-        &self,
-        id: &str,
-        stream: bool,
-        one_shot: bool,
-    ) -> Result<crate::types::StatsStream> {
-        Err(ApiError::not_implemented("container stats"))
-    }
-
-    /// `POST /containers/{id}/pause`.
-    async fn container_pause(&self, id: &str) -> Result<()> {
-        Err(ApiError::not_implemented("container pause"))
-    }
-
-    /// `POST /containers/{id}/unpause`.
-    async fn container_unpause(&self, id: &str) -> Result<()> {
-        Err(ApiError::not_implemented("container unpause"))
-    }
-
-    /// `GET /containers/{id}/export`: a tar of the root filesystem.
-    async fn container_export(&self, id: &str) -> Result<ByteStream> {
-        Err(ApiError::not_implemented("container export"))
-    }
-
-    // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
-    /// `POST /containers/{id}/update`: the restart policy, and resources
-    /// where the backend can apply them.
-    async fn container_update(
-        &self,
-        id: &str,
-        update: crate::docker::ContainerUpdateBody,
-    ) -> Result<crate::docker::ContainerUpdateResponse> {
-        Err(ApiError::not_implemented("container update"))
-    }
-
-    /// `POST /containers/prune`: removes stopped containers.
-    async fn container_prune(
-        &self,
-        filters: Filters,
-    ) -> Result<crate::docker::ContainerPruneResponse> {
-        Err(ApiError::not_implemented("container prune"))
-    }
-
-    /// `POST /images/prune`: removes unused images.
-    async fn image_prune(&self, filters: Filters) -> Result<crate::docker::ImagePruneResponse> {
-        Err(ApiError::not_implemented("image prune"))
-    }
-
-    // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
-
-    /// `GET /images/get`: a `docker save` tarball of the named images.
-    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
-        Err(ApiError::not_implemented("image export"))
-    }
-
-    /// `POST /images/{name}/push`: copies the image to its registry.
-    async fn image_push(
-        &self,
-        name: &str,
-        tag: Option<&str>,
-        auth: Option<AuthConfig>,
-    ) -> Result<crate::PushStream> {
-        Err(ApiError::not_implemented("image push"))
-    }
-
-    /// `POST /images/create?fromSrc=-`: a one-layer image from a tar.
-    async fn image_import(
-        &self,
-        opts: crate::ImportImageOptions,
-        tarball: ByteStream,
-    ) -> Result<ProgressStream> {
-        Err(ApiError::not_implemented("image import"))
-    }
-
-    /// `GET /distribution/{name}/json`: the image's descriptor and platforms at its registry.
-    async fn distribution_inspect(
-        &self,
-        name: &str,
-        auth: Option<AuthConfig>,
-    ) -> Result<crate::docker::DistributionInspect> {
-        Err(ApiError::not_implemented("distribution inspect"))
-    }
-
-    /// `GET /containers/{id}/changes`.
-    async fn container_changes(&self, id: &str) -> Result<Vec<crate::docker::FilesystemChange>> {
-        Err(ApiError::not_implemented("container changes"))
-    }
-
-    /// `POST /commit`: a new image from a container's changes.
-    async fn container_commit(&self, opts: crate::CommitOptions) -> Result<IdResponse> {
-        Err(ApiError::not_implemented("container commit"))
-    }
-
-    // ---- issue 16 [events] (keep additions in this block) ----
 }

@@ -13,13 +13,14 @@ mod types;
 
 pub mod client;
 pub mod listen;
+pub mod routes;
 pub mod server;
 pub mod wire;
 
 pub use backend::{Backend, EventStream, Result};
 pub use capabilities::{BackendInfo, Capabilities, Capability};
 pub use client::RemoteBackend;
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorKind};
 pub use types::*;
 
 /// Docker Engine API models (generated from Docker's swagger by `bollard-stubs`).

@@ -193,6 +193,10 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, ApiError>> + Send>
 /// Docker's JSON progress messages of a pull or load.
 pub type ProgressStream = Pin<Box<dyn Stream<Item = Result<CreateImageInfo, ApiError>> + Send>>;
 
+/// `GET /containers/{id}/stats`: dockerd's stats documents (kept as JSON
+/// values so every key dockerd writes, and only those, goes through).
+pub type StatsStream = Pin<Box<dyn Stream<Item = Result<serde_json::Value, ApiError>> + Send>>;
+
 /// Output of `attach`, `logs` or `exec start`, and whether it came from a TTY.
 ///
 /// With `tty` the frontend writes bytes raw; otherwise it frames them with
@@ -227,16 +231,6 @@ pub struct PathStat {
     #[serde(rename = "linkTarget")]
     pub link_target: String,
 }
-
-// ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
-
-/// `GET /containers/{id}/stats`: dockerd's stats documents (kept as JSON
-/// values so every key dockerd writes, and only those, goes through).
-pub type StatsStream = Pin<Box<dyn Stream<Item = Result<serde_json::Value, ApiError>> + Send>>;
-
-// ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
-
-// ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
 
 /// `POST /images/create?fromSrc=-` (`docker import`): where the imported
 /// image goes and what its config says.
@@ -301,5 +295,3 @@ pub struct PushProgress {
 
 /// The progress of a push.
 pub type PushStream = Pin<Box<dyn Stream<Item = Result<PushProgress, ApiError>> + Send>>;
-
-// ---- issue 16 [events] (keep additions in this block) ----

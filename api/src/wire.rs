@@ -107,6 +107,49 @@ pub struct LoadOptions {
     pub quiet: bool,
 }
 
+/// Body of `container top`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopBody {
+    /// `ps` arguments, as `docker top` passes them.
+    #[serde(default)]
+    pub ps_args: Option<String>,
+}
+
+/// Options of `container stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsOptions {
+    /// Stream a sample each second.
+    pub stream: bool,
+    /// With `stream` false: one sample, without the second one for `precpu_stats`.
+    pub one_shot: bool,
+}
+
+/// Options of the `images/save` stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveOptions {
+    /// The images to save.
+    pub names: Vec<String>,
+}
+
+/// Options of the `images/push` stream (the login travels in
+/// [`REGISTRY_AUTH_HEADER`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushOptions {
+    /// The image name.
+    pub name: String,
+    /// The tag, when not part of the name.
+    pub tag: Option<String>,
+}
+
+/// Body of `distribution/inspect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DistributionBody {
+    /// The image name.
+    pub name: String,
+    /// The user's registry login.
+    pub auth: Option<crate::docker::AuthConfig>,
+}
+
 /// An error as carried in a terminal stream frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
@@ -250,57 +293,6 @@ pub fn pct_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
-
-// ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
-
-/// Body of `container top`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct TopBody {
-    /// `ps` arguments, as `docker top` passes them.
-    #[serde(default)]
-    pub ps_args: Option<String>,
-}
-
-/// Options of `container stats`.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
-pub struct StatsOptions {
-    /// Stream a sample each second.
-    pub stream: bool,
-    /// With `stream` false: one sample, without the second one for `precpu_stats`.
-    pub one_shot: bool,
-}
-
-// ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
-
-// ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
-
-/// Options of the `images/save` stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SaveOptions {
-    /// The images to save.
-    pub names: Vec<String>,
-}
-
-/// Options of the `images/push` stream (the login travels in
-/// [`REGISTRY_AUTH_HEADER`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushOptions {
-    /// The image name.
-    pub name: String,
-    /// The tag, when not part of the name.
-    pub tag: Option<String>,
-}
-
-/// Body of `distribution/inspect`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DistributionBody {
-    /// The image name.
-    pub name: String,
-    /// The user's registry login.
-    pub auth: Option<crate::docker::AuthConfig>,
-}
-
-// ---- issue 16 [events] (keep additions in this block) ----
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 mod connect;
 mod methods;
+mod open;
 mod streams;
 
 use bytes::Bytes;
@@ -16,8 +17,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::error_chain;
 use crate::listen::ListenAddr;
-use crate::wire::{self, pct_decode, pct_encode};
+use crate::routes::Route;
+use crate::wire::{self, pct_decode};
 use crate::{ApiError, ErrorBody, Result};
 
 /// Largest response body read into memory (lists of many containers or images).
@@ -106,14 +109,15 @@ impl RemoteBackend {
         }
     }
 
-    /// Calls a route answering JSON.
+    /// Calls a JSON route (its path filled with `args`) answering JSON.
     async fn call<T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &str,
+        route: &Route,
+        args: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<T> {
-        let resp = self.request(method, path, body).await?;
+        let path = route.expand(args);
+        let resp = self.request(route.verb.method(), &path, body).await?;
         let bytes = self.read_body(resp).await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::Internal(format!(
@@ -123,14 +127,15 @@ impl RemoteBackend {
         })
     }
 
-    /// Calls a route answering 204.
+    /// Calls a JSON route answering 204.
     async fn call_empty(
         &self,
-        method: Method,
-        path: &str,
+        route: &Route,
+        args: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<()> {
-        let resp = self.request(method, path, body).await?;
+        let path = route.expand(args);
+        let resp = self.request(route.verb.method(), &path, body).await?;
         self.read_body(resp).await.map(drop)
     }
 
@@ -180,20 +185,4 @@ impl RemoteBackend {
         };
         ApiError::from_status(status, message)
     }
-}
-
-/// `/{kind}/{percent-encoded id}{rest}`.
-fn id_path(kind: &str, id: &str, rest: &str) -> String {
-    format!("/{kind}/{}{rest}", pct_encode(id))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

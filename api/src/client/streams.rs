@@ -4,30 +4,21 @@
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, Stream, StreamExt};
-use http::header::{
-    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
-};
-use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::Full;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
-use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::RemoteBackend;
 use crate::wire::{
-    self, ClientText, ServerText, decode_output, decode_server_text, encode_client_text, pct_encode,
+    self, ClientText, ServerText, decode_output, decode_server_text, encode_client_text,
 };
 use crate::{ApiError, ByteStream, InputStream, OutputChunk, Result};
 
 pub(super) type Ws = WebSocketStream<TokioIo<Upgraded>>;
 pub(super) type WsTx = SplitSink<Ws, Message>;
-type WsRx = SplitStream<Ws>;
+pub(super) type WsRx = SplitStream<Ws>;
 
 /// One decoded server frame.
 pub(super) enum Frame {
@@ -47,63 +38,6 @@ impl AbortOnDrop {
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-impl RemoteBackend {
-    /// Opens the stream route `path` with `options` (and `stdin` flag),
-    /// returning the 101's headers and the WebSocket. Non-101 answers are
-    /// the backend's error.
-    pub(super) async fn open_stream(
-        &self,
-        path: &str,
-        options: &impl Serialize,
-        stdin: bool,
-        extra: Option<(&'static str, String)>,
-    ) -> Result<(HeaderMap, Ws)> {
-        let json = serde_json::to_string(options)
-            .map_err(|e| ApiError::Internal(format!("encode options: {e}")))?;
-        let uri = self.uri(&format!(
-            "{path}?options={}&stdin={stdin}",
-            pct_encode(&json)
-        ));
-        let key = generate_key();
-        let mut builder = Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header(CONNECTION, "Upgrade")
-            .header(UPGRADE, "websocket")
-            .header(SEC_WEBSOCKET_VERSION, "13")
-            .header(SEC_WEBSOCKET_KEY, &key);
-        if let Some((name, value)) = extra {
-            builder = builder.header(name, value);
-        }
-        let req = builder
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| ApiError::Internal(format!("build request for {path}: {e}")))?;
-        let mut resp = self.send(req).await?;
-        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-            return Err(self.error_from(resp).await);
-        }
-        let accept = resp
-            .headers()
-            .get(SEC_WEBSOCKET_ACCEPT)
-            .and_then(|v| v.to_str().ok());
-        if accept != Some(derive_accept_key(key.as_bytes()).as_str()) {
-            return Err(ApiError::Internal(format!(
-                "backend at {}: bad WebSocket handshake for {path}",
-                self.addr
-            )));
-        }
-        let headers = std::mem::take(resp.headers_mut());
-        let upgraded = hyper::upgrade::on(resp).await.map_err(|e| {
-            ApiError::Unavailable(format!(
-                "backend at {}: upgrade for {path} failed: {e}",
-                self.addr
-            ))
-        })?;
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
-        Ok((headers, ws))
     }
 }
 

@@ -6,18 +6,22 @@ use http::StatusCode;
 
 use super::{Id, JsonBody, Shared};
 use crate::docker::{
-    AuthConfig, AuthResponse, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitResponse, ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem,
-    ImageInspect, ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
-    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
+    AuthConfig, AuthResponse, ContainerCreateResponse, ContainerInspectResponse,
+    ContainerPruneResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
+    ContainerUpdateResponse, ContainerWaitResponse, DistributionInspect, ExecConfig,
+    ExecInspectResponse, FilesystemChange, IdResponse, ImageDeleteResponseItem, ImageInspect,
+    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
+    VolumePruneResponse,
 };
 use crate::wire::{
-    FiltersBody, KillBody, PathBody, RenameBody, ResizeBody, TagBody, VolumeRemoveBody, WaitBody,
+    DistributionBody, FiltersBody, KillBody, PathBody, RenameBody, ResizeBody, TagBody, TopBody,
+    VolumeRemoveBody, WaitBody,
 };
 use crate::{
-    ApiError, BackendInfo, CreateContainerRequest, ListContainersOptions, ListImagesOptions,
-    PathStat, RemoveContainerOptions, RemoveImageOptions, StopOptions,
+    ApiError, BackendInfo, CommitOptions, CreateContainerRequest, ListContainersOptions,
+    ListImagesOptions, PathStat, RemoveContainerOptions, RemoveImageOptions, StopOptions,
 };
 
 type JsonResult<T> = Result<Json<T>, ApiError>;
@@ -26,6 +30,8 @@ type EmptyResult = Result<StatusCode, ApiError>;
 fn done(r: crate::Result<()>) -> EmptyResult {
     r.map(|()| StatusCode::NO_CONTENT)
 }
+
+// ---- system ----------------------------------------------------------------
 
 pub(super) async fn capabilities(State(b): Shared) -> JsonResult<BackendInfo> {
     b.capabilities().await.map(Json)
@@ -50,6 +56,8 @@ pub(super) async fn auth(
     b.auth(c).await.map(Json)
 }
 
+// ---- containers ------------------------------------------------------------
+
 pub(super) async fn container_create(
     State(b): Shared,
     JsonBody(req): JsonBody<CreateContainerRequest>,
@@ -62,6 +70,20 @@ pub(super) async fn container_list(
     JsonBody(opts): JsonBody<ListContainersOptions>,
 ) -> JsonResult<Vec<ContainerSummary>> {
     b.container_list(opts).await.map(Json)
+}
+
+pub(super) async fn container_prune(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<ContainerPruneResponse> {
+    b.container_prune(f.filters).await.map(Json)
+}
+
+pub(super) async fn container_commit(
+    State(b): Shared,
+    JsonBody(opts): JsonBody<CommitOptions>,
+) -> JsonResult<IdResponse> {
+    b.container_commit(opts).await.map(Json)
 }
 
 pub(super) async fn container_inspect(
@@ -131,6 +153,37 @@ pub(super) async fn container_rename(
     done(b.container_rename(&id, &r.name).await)
 }
 
+pub(super) async fn container_update(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(update): JsonBody<ContainerUpdateBody>,
+) -> JsonResult<ContainerUpdateResponse> {
+    b.container_update(&id, update).await.map(Json)
+}
+
+pub(super) async fn container_pause(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.container_pause(&id).await)
+}
+
+pub(super) async fn container_unpause(State(b): Shared, Id(id): Id) -> EmptyResult {
+    done(b.container_unpause(&id).await)
+}
+
+pub(super) async fn container_top(
+    State(b): Shared,
+    Id(id): Id,
+    JsonBody(t): JsonBody<TopBody>,
+) -> JsonResult<ContainerTopResponse> {
+    b.container_top(&id, t.ps_args).await.map(Json)
+}
+
+pub(super) async fn container_changes(
+    State(b): Shared,
+    Id(id): Id,
+) -> JsonResult<Vec<FilesystemChange>> {
+    b.container_changes(&id).await.map(Json)
+}
+
 pub(super) async fn container_archive_stat(
     State(b): Shared,
     Id(id): Id,
@@ -138,6 +191,8 @@ pub(super) async fn container_archive_stat(
 ) -> JsonResult<PathStat> {
     b.container_archive_stat(&id, &p.path).await.map(Json)
 }
+
+// ---- exec ------------------------------------------------------------------
 
 pub(super) async fn exec_create(
     State(b): Shared,
@@ -159,11 +214,29 @@ pub(super) async fn exec_resize(
     done(b.exec_resize(&id, r.height, r.width).await)
 }
 
+// ---- images ----------------------------------------------------------------
+
 pub(super) async fn image_list(
     State(b): Shared,
     JsonBody(o): JsonBody<ListImagesOptions>,
 ) -> JsonResult<Vec<ImageSummary>> {
     b.image_list(o).await.map(Json)
+}
+
+pub(super) async fn image_prune(
+    State(b): Shared,
+    JsonBody(f): JsonBody<FiltersBody>,
+) -> JsonResult<ImagePruneResponse> {
+    b.image_prune(f.filters).await.map(Json)
+}
+
+pub(super) async fn distribution_inspect(
+    State(b): Shared,
+    JsonBody(body): JsonBody<DistributionBody>,
+) -> JsonResult<DistributionInspect> {
+    b.distribution_inspect(&body.name, body.auth)
+        .await
+        .map(Json)
 }
 
 pub(super) async fn image_inspect(State(b): Shared, Id(name): Id) -> JsonResult<ImageInspect> {
@@ -185,6 +258,8 @@ pub(super) async fn image_remove(
 ) -> JsonResult<Vec<ImageDeleteResponseItem>> {
     b.image_remove(&name, o).await.map(Json)
 }
+
+// ---- networks --------------------------------------------------------------
 
 pub(super) async fn network_create(
     State(b): Shared,
@@ -231,6 +306,8 @@ pub(super) async fn network_remove(State(b): Shared, Id(id): Id) -> EmptyResult 
     done(b.network_remove(&id).await)
 }
 
+// ---- volumes ---------------------------------------------------------------
+
 pub(super) async fn volume_create(
     State(b): Shared,
     JsonBody(r): JsonBody<VolumeCreateRequest>,
@@ -262,47 +339,4 @@ pub(super) async fn volume_remove(
     JsonBody(r): JsonBody<VolumeRemoveBody>,
 ) -> EmptyResult {
     done(b.volume_remove(&name, r.force).await)
-}
-
-// ---- issue 16 [images] ----
-
-pub(super) async fn distribution_inspect(
-    State(b): Shared,
-    JsonBody(body): JsonBody<crate::wire::DistributionBody>,
-) -> JsonResult<crate::docker::DistributionInspect> {
-    b.distribution_inspect(&body.name, body.auth)
-        .await
-        .map(Json)
-}
-
-pub(super) async fn container_changes(
-    State(b): Shared,
-    Id(id): Id,
-) -> JsonResult<Vec<crate::docker::FilesystemChange>> {
-    b.container_changes(&id).await.map(Json)
-}
-
-pub(super) async fn container_commit(
-    State(b): Shared,
-    JsonBody(opts): JsonBody<crate::CommitOptions>,
-) -> JsonResult<crate::docker::IdResponse> {
-    b.container_commit(opts).await.map(Json)
-}
-
-// ---- issue 16 [agent ops: top, stats, pause, export] ----
-
-pub(super) async fn container_top(
-    State(b): Shared,
-    Id(id): Id,
-    JsonBody(t): JsonBody<crate::wire::TopBody>,
-) -> JsonResult<crate::docker::ContainerTopResponse> {
-    b.container_top(&id, t.ps_args).await.map(Json)
-}
-
-pub(super) async fn container_pause(State(b): Shared, Id(id): Id) -> EmptyResult {
-    done(b.container_pause(&id).await)
-}
-
-pub(super) async fn container_unpause(State(b): Shared, Id(id): Id) -> EmptyResult {
-    done(b.container_unpause(&id).await)
 }

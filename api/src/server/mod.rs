@@ -1,6 +1,6 @@
 //! The internal HTTP API (`/internal/v1/...`) over any [`Backend`].
 //!
-//! One route per `Backend` method; the table is in the crate README. JSON
+//! One route per `Backend` method, mounted from the table in [`crate::routes`]. JSON
 //! bodies both ways; errors are the [`ApiError`]'s status with
 //! `{"message": ...}` (a 304 has no body: its message is in the
 //! [`wire::ERROR_HEADER`] header). Streams are WebSocket upgrades framed as
@@ -9,19 +9,20 @@
 //! HTTP errors. No route has a timeout (`wait` may take hours).
 
 mod handlers;
-mod housekeeping;
 mod streams;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::routes::{Route, Verb};
 use crate::wire::{self, pct_decode, pct_encode};
 use crate::{ApiError, Backend};
 
@@ -30,83 +31,101 @@ pub(crate) type Shared = axum::extract::State<Arc<dyn Backend>>;
 
 /// The internal API router for `backend`, ready for [`crate::listen::serve`].
 pub fn router(backend: Arc<dyn Backend>) -> Router {
+    use crate::routes as r;
     use handlers as h;
     use streams as s;
     let v1 = Router::new()
-        .route("/capabilities", get(h::capabilities))
-        .route("/ping", get(h::ping))
-        .route("/system/info", get(h::system_info))
-        .route("/system/version", get(h::system_version))
-        .route("/system/auth", post(h::auth))
-        .route("/system/events", get(s::events))
-        .route("/containers/create", post(h::container_create))
-        .route("/containers/list", post(h::container_list))
-        .route("/container/{id}/json", get(h::container_inspect))
-        .route("/container/{id}/start", post(h::container_start))
-        .route("/container/{id}/stop", post(h::container_stop))
-        .route("/container/{id}/restart", post(h::container_restart))
-        .route("/container/{id}/kill", post(h::container_kill))
-        .route("/container/{id}/remove", post(h::container_remove))
-        .route("/container/{id}/wait", post(h::container_wait))
-        .route("/container/{id}/resize", post(h::container_resize))
-        .route("/container/{id}/rename", post(h::container_rename))
-        .route("/container/{id}/logs", get(s::container_logs))
-        .route("/container/{id}/attach", get(s::container_attach))
-        .route(
-            "/container/{id}/archive/stat",
-            post(h::container_archive_stat),
-        )
-        .route("/container/{id}/archive/get", get(s::container_archive_get))
-        .route("/container/{id}/archive/put", get(s::container_archive_put))
-        .route("/container/{id}/exec", post(h::exec_create))
-        .route("/exec/{id}/start", get(s::exec_start))
-        .route("/exec/{id}/json", get(h::exec_inspect))
-        .route("/exec/{id}/resize", post(h::exec_resize))
-        .route("/images/pull", get(s::image_pull))
-        .route("/images/list", post(h::image_list))
-        .route("/images/load", get(s::image_load))
-        .route("/image/{name}/json", get(h::image_inspect))
-        .route("/image/{name}/tag", post(h::image_tag))
-        .route("/image/{name}/remove", post(h::image_remove))
-        .route("/networks/create", post(h::network_create))
-        .route("/networks/list", post(h::network_list))
-        .route("/networks/prune", post(h::network_prune))
-        .route("/network/{id}/json", get(h::network_inspect))
-        .route("/network/{id}/connect", post(h::network_connect))
-        .route("/network/{id}/disconnect", post(h::network_disconnect))
-        .route("/network/{id}/remove", post(h::network_remove))
-        .route("/volumes/create", post(h::volume_create))
-        .route("/volumes/list", post(h::volume_list))
-        .route("/volumes/prune", post(h::volume_prune))
-        .route("/volume/{name}/json", get(h::volume_inspect))
-        .route("/volume/{name}/remove", post(h::volume_remove))
-        // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
-        .route("/container/{id}/top", post(h::container_top))
-        .route("/container/{id}/stats", get(s::container_stats))
-        .route("/container/{id}/pause", post(h::container_pause))
-        .route("/container/{id}/unpause", post(h::container_unpause))
-        .route("/container/{id}/export", get(s::container_export))
-
-        // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
-        .route("/container/{id}/update", post(housekeeping::container_update))
-        .route("/containers/prune", post(housekeeping::container_prune))
-        .route("/images/prune", post(housekeeping::image_prune))
-
-        // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
-        .route("/images/save", get(s::image_save))
-        .route("/images/push", get(s::image_push))
-        .route("/images/import", get(s::image_import))
-        .route("/distribution/inspect", post(h::distribution_inspect))
-        .route("/container/{id}/changes", get(h::container_changes))
-        .route("/containers/commit", post(h::container_commit))
-
-        // ---- issue 16 [events] (keep additions in this block) ----
-        ;
+        // system
+        .serve(&r::CAPABILITIES, h::capabilities)
+        .serve(&r::PING, h::ping)
+        .serve(&r::SYSTEM_INFO, h::system_info)
+        .serve(&r::SYSTEM_VERSION, h::system_version)
+        .serve(&r::AUTH, h::auth)
+        .serve(&r::EVENTS, s::events)
+        // containers
+        .serve(&r::CONTAINER_CREATE, h::container_create)
+        .serve(&r::CONTAINER_LIST, h::container_list)
+        .serve(&r::CONTAINER_PRUNE, h::container_prune)
+        .serve(&r::CONTAINER_COMMIT, h::container_commit)
+        .serve(&r::CONTAINER_INSPECT, h::container_inspect)
+        .serve(&r::CONTAINER_START, h::container_start)
+        .serve(&r::CONTAINER_STOP, h::container_stop)
+        .serve(&r::CONTAINER_RESTART, h::container_restart)
+        .serve(&r::CONTAINER_KILL, h::container_kill)
+        .serve(&r::CONTAINER_REMOVE, h::container_remove)
+        .serve(&r::CONTAINER_WAIT, h::container_wait)
+        .serve(&r::CONTAINER_RESIZE, h::container_resize)
+        .serve(&r::CONTAINER_RENAME, h::container_rename)
+        .serve(&r::CONTAINER_UPDATE, h::container_update)
+        .serve(&r::CONTAINER_PAUSE, h::container_pause)
+        .serve(&r::CONTAINER_UNPAUSE, h::container_unpause)
+        .serve(&r::CONTAINER_TOP, h::container_top)
+        .serve(&r::CONTAINER_CHANGES, h::container_changes)
+        .serve(&r::CONTAINER_LOGS, s::container_logs)
+        .serve(&r::CONTAINER_ATTACH, s::container_attach)
+        .serve(&r::CONTAINER_STATS, s::container_stats)
+        .serve(&r::CONTAINER_EXPORT, s::container_export)
+        .serve(&r::CONTAINER_ARCHIVE_STAT, h::container_archive_stat)
+        .serve(&r::CONTAINER_ARCHIVE_GET, s::container_archive_get)
+        .serve(&r::CONTAINER_ARCHIVE_PUT, s::container_archive_put)
+        // exec
+        .serve(&r::EXEC_CREATE, h::exec_create)
+        .serve(&r::EXEC_START, s::exec_start)
+        .serve(&r::EXEC_INSPECT, h::exec_inspect)
+        .serve(&r::EXEC_RESIZE, h::exec_resize)
+        // images
+        .serve(&r::IMAGE_PULL, s::image_pull)
+        .serve(&r::IMAGE_LIST, h::image_list)
+        .serve(&r::IMAGE_PRUNE, h::image_prune)
+        .serve(&r::IMAGE_LOAD, s::image_load)
+        .serve(&r::IMAGE_SAVE, s::image_save)
+        .serve(&r::IMAGE_PUSH, s::image_push)
+        .serve(&r::IMAGE_IMPORT, s::image_import)
+        .serve(&r::DISTRIBUTION_INSPECT, h::distribution_inspect)
+        .serve(&r::IMAGE_INSPECT, h::image_inspect)
+        .serve(&r::IMAGE_TAG, h::image_tag)
+        .serve(&r::IMAGE_REMOVE, h::image_remove)
+        // networks
+        .serve(&r::NETWORK_CREATE, h::network_create)
+        .serve(&r::NETWORK_LIST, h::network_list)
+        .serve(&r::NETWORK_PRUNE, h::network_prune)
+        .serve(&r::NETWORK_INSPECT, h::network_inspect)
+        .serve(&r::NETWORK_CONNECT, h::network_connect)
+        .serve(&r::NETWORK_DISCONNECT, h::network_disconnect)
+        .serve(&r::NETWORK_REMOVE, h::network_remove)
+        // volumes
+        .serve(&r::VOLUME_CREATE, h::volume_create)
+        .serve(&r::VOLUME_LIST, h::volume_list)
+        .serve(&r::VOLUME_PRUNE, h::volume_prune)
+        .serve(&r::VOLUME_INSPECT, h::volume_inspect)
+        .serve(&r::VOLUME_REMOVE, h::volume_remove);
     Router::new()
         .nest("/internal/v1", v1)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(wire::MAX_JSON_BODY))
         .with_state(backend)
+}
+
+/// Mounting a handler at a [`Route`], with the route's method.
+trait ServeRoute {
+    fn serve<H, T>(self, route: &Route, handler: H) -> Self
+    where
+        H: Handler<T, Arc<dyn Backend>>,
+        T: 'static;
+}
+
+impl ServeRoute for Router<Arc<dyn Backend>> {
+    fn serve<H, T>(self, route: &Route, handler: H) -> Self
+    where
+        H: Handler<T, Arc<dyn Backend>>,
+        T: 'static,
+    {
+        let filter = match route.verb {
+            Verb::Get | Verb::Stream => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+        };
+        self.route(route.path, on(filter, handler))
+    }
 }
 
 async fn unknown_route(req: Request) -> ApiError {
@@ -119,6 +138,7 @@ async fn unknown_route(req: Request) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log_cause();
         let status = self.status();
         if status == StatusCode::NOT_MODIFIED {
             let mut resp = status.into_response();

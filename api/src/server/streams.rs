@@ -15,12 +15,13 @@ use super::{Id, Shared, StreamOpts};
 use crate::docker::{AuthConfig, ExecStartConfig};
 use crate::listen::ShutdownHandle;
 use crate::wire::{
-    self, ClientText, EventsOptions, LoadOptions, PathBody, ServerText, WireError,
-    decode_client_text, encode_output, encode_server_text, pct_decode, pct_encode,
+    self, ClientText, EventsOptions, LoadOptions, PathBody, PushOptions, SaveOptions, ServerText,
+    StatsOptions, WireError, decode_client_text, encode_output, encode_server_text, pct_decode,
+    pct_encode,
 };
 use crate::{
-    ApiError, AttachOptions, AttachedOutput, ByteStream, InputStream, LogsOptions, OutputChunk,
-    OutputStream, PullImageOptions, StreamKind,
+    ApiError, AttachOptions, AttachedOutput, ByteStream, ImportImageOptions, InputStream,
+    LogsOptions, OutputChunk, OutputStream, ProgressStream, PullImageOptions, StreamKind,
 };
 
 type Tx = SplitSink<WebSocket, Message>;
@@ -100,19 +101,10 @@ pub(super) async fn container_archive_put(
     opts: StreamOpts<PathBody>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let guard = handle.guard();
-    ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        let work = async {
-            match b
-                .container_archive_put(&id, &opts.options.path, input_bytes(rx))
-                .await
-            {
-                Ok(()) => close(&mut tx).await,
-                Err(e) => send_error(&mut tx, &e).await,
-            }
-        };
-        guard.run(work).await;
+    upgrade_upload(ws, &handle, move |input| async move {
+        b.container_archive_put(&id, &opts.options.path, input)
+            .await
+            .map(|()| None)
     })
 }
 
@@ -123,24 +115,8 @@ pub(super) async fn image_pull(
     opts: StreamOpts<PullImageOptions>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let auth = match headers.get(wire::REGISTRY_AUTH_HEADER) {
-        None => None,
-        Some(v) => {
-            let bad = || {
-                ApiError::InvalidParameter(format!("invalid {} header", wire::REGISTRY_AUTH_HEADER))
-            };
-            let json = v.to_str().ok().and_then(pct_decode).ok_or_else(bad)?;
-            Some(serde_json::from_str::<AuthConfig>(&json).map_err(|_| bad())?)
-        }
-    };
-    let progress = b.image_pull(opts.options, auth).await?;
-    let guard = handle.guard();
-    Ok(ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        guard
-            .run(until_client_leaves(rx, send_items(&mut tx, progress)))
-            .await;
-    }))
+    let progress = b.image_pull(opts.options, registry_auth(&headers)?).await?;
+    Ok(upgrade_items(ws, &handle, progress))
 }
 
 /// The tarball arrives after the upgrade, so errors come as a terminal frame.
@@ -150,16 +126,113 @@ pub(super) async fn image_load(
     opts: StreamOpts<LoadOptions>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    upgrade_upload(ws, &handle, move |input| async move {
+        b.image_load(input, opts.options.quiet).await.map(Some)
+    })
+}
+
+pub(super) async fn image_save(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    opts: StreamOpts<SaveOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let bytes = b.image_save(opts.options.names).await?;
+    Ok(upgrade_bytes(ws, &handle, bytes))
+}
+
+pub(super) async fn image_push(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    headers: HeaderMap,
+    opts: StreamOpts<PushOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let o = opts.options;
+    let auth = registry_auth(&headers)?;
+    let progress = b.image_push(&o.name, o.tag.as_deref(), auth).await?;
+    Ok(upgrade_items(ws, &handle, progress))
+}
+
+/// The tarball arrives after the upgrade, so errors come as a terminal frame.
+pub(super) async fn image_import(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    opts: StreamOpts<ImportImageOptions>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade_upload(ws, &handle, move |input| async move {
+        b.image_import(opts.options, input).await.map(Some)
+    })
+}
+
+pub(super) async fn container_stats(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    Id(id): Id,
+    opts: StreamOpts<StatsOptions>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let o = opts.options;
+    let stats = b.container_stats(&id, o.stream, o.one_shot).await?;
+    Ok(upgrade_endless(ws, handle, stats))
+}
+
+pub(super) async fn container_export(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    Id(id): Id,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let bytes = b.container_export(&id).await?;
+    Ok(upgrade_bytes(ws, &handle, bytes))
+}
+
+/// The registry login of `images/pull` and `images/push`, from its header.
+fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, ApiError> {
+    let Some(v) = headers.get(wire::REGISTRY_AUTH_HEADER) else {
+        return Ok(None);
+    };
+    let bad =
+        || ApiError::InvalidParameter(format!("invalid {} header", wire::REGISTRY_AUTH_HEADER));
+    let json = v.to_str().ok().and_then(pct_decode).ok_or_else(bad)?;
+    serde_json::from_str(&json).map(Some).map_err(|_| bad())
+}
+
+/// Upgrades, then runs `op` on the client's input; its progress (if any)
+/// or its error is the answer, a plain Close its success.
+fn upgrade_upload<F, Fut>(ws: WebSocketUpgrade, handle: &ShutdownHandle, op: F) -> Response
+where
+    F: FnOnce(ByteStream) -> Fut + Send + 'static,
+    Fut: Future<Output = crate::Result<Option<ProgressStream>>> + Send,
+{
     let guard = handle.guard();
     ws.on_upgrade(move |socket| async move {
         let (mut tx, rx) = socket.split();
         let work = async {
-            match b.image_load(input_bytes(rx), opts.options.quiet).await {
-                Ok(progress) => send_items(&mut tx, progress).await,
+            match op(input_bytes(rx)).await {
+                Ok(Some(progress)) => send_items(&mut tx, progress).await,
+                Ok(None) => close(&mut tx).await,
                 Err(e) => send_error(&mut tx, &e).await,
             }
         };
         guard.run(work).await;
+    })
+}
+
+/// A finite stream of JSON items (pull and push progress), sent until it
+/// ends or the client leaves.
+fn upgrade_items<T: Serialize + Send + 'static>(
+    ws: WebSocketUpgrade,
+    handle: &ShutdownHandle,
+    items: impl Stream<Item = crate::Result<T>> + Unpin + Send + 'static,
+) -> Response {
+    let guard = handle.guard();
+    ws.on_upgrade(move |socket| async move {
+        let (mut tx, rx) = socket.split();
+        guard
+            .run(until_client_leaves(rx, send_items(&mut tx, items)))
+            .await;
     })
 }
 
@@ -303,6 +376,7 @@ async fn send_items<T: Serialize>(
 }
 
 async fn send_error(tx: &mut Tx, e: &ApiError) -> Result<(), axum::Error> {
+    e.log_cause();
     let text = encode_server_text(&ServerText::Error(WireError::from(e)));
     tx.send(Message::Text(text.into())).await?;
     close(tx).await
@@ -341,87 +415,4 @@ fn input_bytes(rx: Rx) -> ByteStream {
             return Some((Err(err), None));
         }
     }))
-}
-
-// ---- issue 16 [images] ----
-
-pub(super) async fn image_save(
-    State(b): Shared,
-    handle: ShutdownHandle,
-    opts: StreamOpts<crate::wire::SaveOptions>,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let bytes = b.image_save(opts.options.names).await?;
-    Ok(upgrade_bytes(ws, &handle, bytes))
-}
-
-// ---- issue 16 [agent ops: top, stats, pause, export] ----
-
-pub(super) async fn container_stats(
-    State(b): Shared,
-    handle: ShutdownHandle,
-    Id(id): Id,
-    opts: StreamOpts<crate::wire::StatsOptions>,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let o = opts.options;
-    let stats = b.container_stats(&id, o.stream, o.one_shot).await?;
-    Ok(upgrade_endless(ws, handle, stats))
-}
-
-pub(super) async fn container_export(
-    State(b): Shared,
-    handle: ShutdownHandle,
-    Id(id): Id,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let bytes = b.container_export(&id).await?;
-    Ok(upgrade_bytes(ws, &handle, bytes))
-}
-
-pub(super) async fn image_push(
-    State(b): Shared,
-    handle: ShutdownHandle,
-    headers: HeaderMap,
-    opts: StreamOpts<crate::wire::PushOptions>,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let auth = match headers.get(wire::REGISTRY_AUTH_HEADER) {
-        None => None,
-        Some(v) => {
-            let bad = || {
-                ApiError::InvalidParameter(format!("invalid {} header", wire::REGISTRY_AUTH_HEADER))
-            };
-            let json = v.to_str().ok().and_then(pct_decode).ok_or_else(bad)?;
-            Some(serde_json::from_str::<AuthConfig>(&json).map_err(|_| bad())?)
-        }
-    };
-    let o = opts.options;
-    let progress = b.image_push(&o.name, o.tag.as_deref(), auth).await?;
-    let guard = handle.guard();
-    Ok(ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        guard
-            .run(until_client_leaves(rx, send_items(&mut tx, progress)))
-            .await;
-    }))
-}
-
-pub(super) async fn image_import(
-    State(b): Shared,
-    handle: ShutdownHandle,
-    opts: StreamOpts<crate::ImportImageOptions>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let guard = handle.guard();
-    ws.on_upgrade(move |socket| async move {
-        let (mut tx, rx) = socket.split();
-        let work = async {
-            match b.image_import(opts.options, input_bytes(rx)).await {
-                Ok(progress) => send_items(&mut tx, progress).await,
-                Err(e) => send_error(&mut tx, &e).await,
-            }
-        };
-        guard.run(work).await;
-    })
 }

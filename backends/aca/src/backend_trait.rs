@@ -153,6 +153,45 @@ impl Backend for AcaBackend {
         crate::images::remove(self, name, opts).await
     }
 
+    async fn image_prune(
+        &self,
+        filters: Filters,
+    ) -> sockerless_api::Result<sockerless_api::docker::ImagePruneResponse> {
+        crate::images::prune::prune(self, filters).await
+    }
+
+    async fn image_save(
+        &self,
+        names: Vec<String>,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
+        crate::images::save::save(self, names).await
+    }
+
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<sockerless_api::docker::AuthConfig>,
+    ) -> sockerless_api::Result<sockerless_api::PushStream> {
+        crate::images::push::push(self, name, tag, auth).await
+    }
+
+    async fn image_import(
+        &self,
+        opts: sockerless_api::ImportImageOptions,
+        tarball: sockerless_api::ByteStream,
+    ) -> sockerless_api::Result<sockerless_api::ProgressStream> {
+        crate::images::import::import(self, opts, tarball).await
+    }
+
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<sockerless_api::docker::AuthConfig>,
+    ) -> sockerless_api::Result<sockerless_api::docker::DistributionInspect> {
+        crate::images::distribution::inspect(self, name, auth).await
+    }
+
     async fn network_create(
         &self,
         req: NetworkCreateRequest,
@@ -323,6 +362,67 @@ impl Backend for AcaBackend {
         crate::containers::archive_put(self, id, path, tar).await
     }
 
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerTopResponse> {
+        crate::ops::top::top(self, id, ps_args).await
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> sockerless_api::Result<sockerless_api::StatsStream> {
+        crate::ops::stats::stats(self, id, stream, one_shot).await
+    }
+
+    async fn container_pause(&self, id: &str) -> sockerless_api::Result<()> {
+        crate::ops::pause::pause(self, id).await
+    }
+
+    async fn container_unpause(&self, id: &str) -> sockerless_api::Result<()> {
+        crate::ops::pause::unpause(self, id).await
+    }
+
+    async fn container_export(
+        &self,
+        id: &str,
+    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
+        crate::ops::export::export(self, id).await
+    }
+
+    async fn container_update(
+        &self,
+        id: &str,
+        update: sockerless_api::docker::ContainerUpdateBody,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerUpdateResponse> {
+        crate::containers::update::update(self, id, update).await
+    }
+
+    async fn container_prune(
+        &self,
+        filters: Filters,
+    ) -> sockerless_api::Result<sockerless_api::docker::ContainerPruneResponse> {
+        crate::containers::prune::prune(self, filters).await
+    }
+
+    async fn container_changes(
+        &self,
+        id: &str,
+    ) -> sockerless_api::Result<Vec<sockerless_api::docker::FilesystemChange>> {
+        crate::containers::diff::changes(self, id).await
+    }
+
+    async fn container_commit(
+        &self,
+        opts: sockerless_api::CommitOptions,
+    ) -> sockerless_api::Result<sockerless_api::docker::IdResponse> {
+        crate::containers::commit::commit(self, opts).await
+    }
+
     async fn events(
         &self,
         since_nanos: Option<i64>,
@@ -361,113 +461,6 @@ impl Backend for AcaBackend {
     ) -> sockerless_api::Result<()> {
         crate::exec::resize(self, exec_id, height, width).await
     }
-
-    // ---- issue 16 [agent ops: top, stats, pause, export] (keep additions in this block) ----
-
-    async fn container_top(
-        &self,
-        id: &str,
-        ps_args: Option<String>,
-    ) -> sockerless_api::Result<sockerless_api::docker::ContainerTopResponse> {
-        crate::ops::top::top(self, id, ps_args).await
-    }
-
-    async fn container_stats(
-        &self,
-        id: &str,
-        stream: bool,
-        one_shot: bool,
-    ) -> sockerless_api::Result<sockerless_api::StatsStream> {
-        crate::ops::stats::stats(self, id, stream, one_shot).await
-    }
-
-    async fn container_pause(&self, id: &str) -> sockerless_api::Result<()> {
-        crate::ops::pause::pause(self, id).await
-    }
-
-    async fn container_unpause(&self, id: &str) -> sockerless_api::Result<()> {
-        crate::ops::pause::unpause(self, id).await
-    }
-
-    async fn container_export(
-        &self,
-        id: &str,
-    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
-        crate::ops::export::export(self, id).await
-    }
-
-    // ---- issue 16 [lifecycle: restart policies, update, prune, detach keys] (keep additions in this block) ----
-    async fn container_update(
-        &self,
-        id: &str,
-        update: sockerless_api::docker::ContainerUpdateBody,
-    ) -> sockerless_api::Result<sockerless_api::docker::ContainerUpdateResponse> {
-        crate::containers::update::update(self, id, update).await
-    }
-
-    async fn container_prune(
-        &self,
-        filters: Filters,
-    ) -> sockerless_api::Result<sockerless_api::docker::ContainerPruneResponse> {
-        crate::containers::prune::prune(self, filters).await
-    }
-
-    async fn image_prune(
-        &self,
-        filters: Filters,
-    ) -> sockerless_api::Result<sockerless_api::docker::ImagePruneResponse> {
-        crate::images::prune::prune(self, filters).await
-    }
-
-    // ---- issue 16 [images: save, push, import, distribution, commit, changes] (keep additions in this block) ----
-
-    async fn image_save(
-        &self,
-        names: Vec<String>,
-    ) -> sockerless_api::Result<sockerless_api::ByteStream> {
-        crate::images::save::save(self, names).await
-    }
-
-    async fn image_push(
-        &self,
-        name: &str,
-        tag: Option<&str>,
-        auth: Option<sockerless_api::docker::AuthConfig>,
-    ) -> sockerless_api::Result<sockerless_api::PushStream> {
-        crate::images::push::push(self, name, tag, auth).await
-    }
-
-    async fn image_import(
-        &self,
-        opts: sockerless_api::ImportImageOptions,
-        tarball: sockerless_api::ByteStream,
-    ) -> sockerless_api::Result<sockerless_api::ProgressStream> {
-        crate::images::import::import(self, opts, tarball).await
-    }
-
-    async fn distribution_inspect(
-        &self,
-        name: &str,
-        auth: Option<sockerless_api::docker::AuthConfig>,
-    ) -> sockerless_api::Result<sockerless_api::docker::DistributionInspect> {
-        crate::images::distribution::inspect(self, name, auth).await
-    }
-
-    async fn container_changes(
-        &self,
-        id: &str,
-    ) -> sockerless_api::Result<Vec<sockerless_api::docker::FilesystemChange>> {
-        crate::containers::diff::changes(self, id).await
-    }
-
-    async fn container_commit(
-        &self,
-        opts: sockerless_api::CommitOptions,
-    ) -> sockerless_api::Result<sockerless_api::docker::IdResponse> {
-        crate::containers::commit::commit(self, opts).await
-    }
-
-    // ---- issue 16 [events] (keep additions in this block) ----
 }
 
 fn now_rfc3339() -> String {

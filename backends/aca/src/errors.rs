@@ -99,9 +99,10 @@ pub fn map_failure(
     }
 }
 
-/// Maps an `azure_core` error (HTTP status, transport, credential) to [`ApiError`].
-pub fn map_azure_error(ctx: &CallContext, err: &azure_core::Error) -> ApiError {
-    match err.kind() {
+/// Maps an `azure_core` error (HTTP status, transport, credential) to
+/// [`ApiError`], keeping it attached as the cause (for the logs).
+pub fn map_azure_error(ctx: &CallContext, err: azure_core::Error) -> ApiError {
+    let mapped = match err.kind() {
         ErrorKind::HttpResponse {
             status, error_code, ..
         } => map_failure(
@@ -113,18 +114,19 @@ pub fn map_azure_error(ctx: &CallContext, err: &azure_core::Error) -> ApiError {
         ErrorKind::Connection | ErrorKind::Io => ApiError::Unavailable(format!(
             "{}: cannot reach Azure: {}",
             ctx.operation,
-            error_chain(err)
+            error_chain(&err)
         )),
         ErrorKind::Credential => ApiError::Internal(format!(
             "{}: cannot get an Azure access token: {} (configure a managed identity, \
              AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, workload identity or `az login`; \
              the identity needs {})",
             ctx.operation,
-            error_chain(err),
+            error_chain(&err),
             ctx.required_role
         )),
-        _ => ApiError::Internal(format!("{}: {}", ctx.operation, error_chain(err))),
-    }
+        _ => ApiError::Internal(format!("{}: {}", ctx.operation, error_chain(&err))),
+    };
+    mapped.with_source(err)
 }
 
 /// The error and its sources, joined by `: ` (deduplicated).
@@ -147,6 +149,7 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
     use azure_core::http::StatusCode;
+    use sockerless_api::ErrorKind as Kind;
 
     fn ctx() -> CallContext {
         CallContext::new(
@@ -171,26 +174,24 @@ mod tests {
         type Check = fn(&ApiError) -> bool;
         let cases: &[(u16, Option<&str>, Check)] = &[
             (404, Some("ResourceNotFound"), |e| {
-                matches!(e, ApiError::NotFound(_))
+                e.kind() == Kind::NotFound
             }),
-            (404, None, |e| matches!(e, ApiError::NotFound(_))),
+            (404, None, |e| e.kind() == Kind::NotFound),
             (400, Some("ResourceNotFound"), |e| {
-                matches!(e, ApiError::NotFound(_))
+                e.kind() == Kind::NotFound
             }),
-            (409, Some("Conflict"), |e| {
-                matches!(e, ApiError::Conflict(_))
-            }),
+            (409, Some("Conflict"), |e| e.kind() == Kind::Conflict),
             (400, Some("InvalidParameter"), |e| {
-                matches!(e, ApiError::InvalidParameter(_))
+                e.kind() == Kind::InvalidParameter
             }),
-            (429, None, |e| matches!(e, ApiError::Unavailable(_))),
-            (503, None, |e| matches!(e, ApiError::Unavailable(_))),
+            (429, None, |e| e.kind() == Kind::Unavailable),
+            (503, None, |e| e.kind() == Kind::Unavailable),
             (500, Some("InternalServerError"), |e| {
-                matches!(e, ApiError::Internal(_))
+                e.kind() == Kind::Internal
             }),
         ];
         for (status, code, check) in cases {
-            let got = map_azure_error(&ctx(), &http_error(*status, *code));
+            let got = map_azure_error(&ctx(), http_error(*status, *code));
             assert!(check(&got), "{status} {code:?} gave {got:?}");
             assert!(
                 got.message().starts_with("aca: put job sl-1a2b: "),
@@ -206,10 +207,10 @@ mod tests {
             (401, None),
             (400, Some("InvalidAuthenticationToken")),
         ] {
-            let got = map_azure_error(&ctx(), &http_error(status, code));
-            let ApiError::Internal(msg) = &got else {
-                panic!("{status} gave {got:?}");
-            };
+            let got = map_azure_error(&ctx(), http_error(status, code));
+            assert_eq!(got.kind(), Kind::Internal, "{status} gave {got:?}");
+            let msg = got.message();
+            assert!(got.cause().is_some(), "the azure_core error stays attached");
             assert!(
                 msg.contains("Container Apps Contributor on resource group rg"),
                 "{msg}"
@@ -220,15 +221,12 @@ mod tests {
     #[test]
     fn credential_and_transport_errors() {
         let cred = azure_core::Error::with_message(ErrorKind::Credential, "no credential worked");
-        let got = map_azure_error(&ctx(), &cred);
-        assert!(
-            matches!(&got, ApiError::Internal(m) if m.contains("no credential worked") && m.contains("Container Apps Contributor"))
-        );
+        let got = map_azure_error(&ctx(), cred);
+        assert_eq!(got.kind(), Kind::Internal);
+        let m = got.message();
+        assert!(m.contains("no credential worked") && m.contains("Container Apps Contributor"));
         let io = azure_core::Error::with_message(ErrorKind::Connection, "connection refused");
-        assert!(matches!(
-            map_azure_error(&ctx(), &io),
-            ApiError::Unavailable(_)
-        ));
+        assert_eq!(map_azure_error(&ctx(), io).kind(), Kind::Unavailable);
     }
 
     #[test]

@@ -61,7 +61,10 @@ impl DockerError {
 }
 
 impl From<ApiError> for DockerError {
+    /// Where a backend error becomes the client's answer, so its cause (if
+    /// any, never sent to the client) is logged here, once.
     fn from(err: ApiError) -> Self {
+        err.log_cause();
         Self::new(err.status(), err.message())
     }
 }

@@ -144,7 +144,7 @@ impl ArmClient {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(LOCK_RETRY_MAX);
                 }
-                other => return other.map_err(|e| map_azure_error(ctx, &e)),
+                other => return other.map_err(|e| map_azure_error(ctx, e)),
             }
         }
     }
@@ -225,7 +225,7 @@ impl ArmClient {
     ) -> Result<Option<T>, ApiError> {
         match self.get(ctx, path, api_version).await {
             Ok(v) => Ok(Some(v)),
-            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -279,7 +279,7 @@ impl ArmClient {
             .await
         {
             Ok(r) => r,
-            Err(ApiError::NotFound(_)) => return Ok(false),
+            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
         if u16::from(response.status()) == 204 {
@@ -336,7 +336,7 @@ impl ArmClient {
                 Err(e) => {
                     return Err(PostFailure {
                         maybe_executed: maybe_executed(&e),
-                        error: map_azure_error(ctx, &e),
+                        error: map_azure_error(ctx, e),
                     });
                 }
             }

@@ -333,7 +333,7 @@ impl FilesClient {
     pub async fn delete_tree(&self, path: &str) -> Result<bool, ApiError> {
         let entries = match self.list(path).await {
             Ok(e) => e,
-            Err(ApiError::NotFound(_)) => return Ok(false),
+            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
         for entry in entries {

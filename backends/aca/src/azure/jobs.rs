@@ -292,7 +292,10 @@ mod tests {
             .await
             .expect_err("missing");
         assert!(
-            matches!(err, ApiError::NotFound(ref m) if m.starts_with("aca: stop execution nope of job sl-abc")),
+            err.kind() == sockerless_api::ErrorKind::NotFound
+                && err
+                    .message()
+                    .starts_with("aca: stop execution nope of job sl-abc"),
             "{err:?}"
         );
     }

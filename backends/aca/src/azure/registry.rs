@@ -485,7 +485,7 @@ impl RegistryClient {
             .credential
             .get_token(&[ACR_AAD_SCOPE], None)
             .await
-            .map_err(|e| map_azure_error(ctx, &e))?;
+            .map_err(|e| map_azure_error(ctx, e))?;
         let refresh: RefreshToken = self
             .post_form(
                 ctx,
@@ -535,7 +535,7 @@ impl RegistryClient {
             .exchange
             .send(&Context::new(), &mut request, None)
             .await
-            .map_err(|e| map_azure_error(ctx, &e))?;
+            .map_err(|e| map_azure_error(ctx, e))?;
         serde_json::from_slice(&response.into_body()).map_err(|e| {
             ApiError::Internal(format!(
                 "{}: unexpected answer from {path}: {e}",

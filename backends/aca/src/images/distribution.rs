@@ -70,7 +70,7 @@ pub async fn inspect(
         .open_repo(&target, login.as_ref(), false)
         .await?;
     let manifest = repo.manifest(None).await.map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::NotFound(format!(
+        e if e.kind() == sockerless_api::ErrorKind::NotFound => ApiError::NotFound(format!(
             "manifest unknown: {} not found in the registry",
             reference.familiar()
         )),

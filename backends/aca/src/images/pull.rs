@@ -143,10 +143,13 @@ fn pull_error(reference: &ImageRef, err: PullError) -> ApiError {
         }
         // A 404 without one of the codes above (or no manifest for the
         // platform): still the manifest that is missing.
-        PullError::Other(ApiError::NotFound(m)) => ApiError::NotFound(format!(
-            "manifest for {} not found: {m}",
-            reference.familiar()
-        )),
+        PullError::Other(e) if e.kind() == sockerless_api::ErrorKind::NotFound => {
+            ApiError::NotFound(format!(
+                "manifest for {} not found: {}",
+                reference.familiar(),
+                e.message()
+            ))
+        }
         PullError::Other(other) => other,
     }
 }

@@ -540,7 +540,8 @@ async fn a_store_failure_mid_pull_ends_the_stream_with_an_error() {
     let errors: Vec<&ApiError> = items.iter().filter_map(|i| i.as_ref().err()).collect();
     assert_eq!(errors.len(), 1, "{items:?}");
     assert!(
-        matches!(errors[0], ApiError::Internal(m) if m.contains("closed")),
+        errors[0].kind() == sockerless_api::ErrorKind::Internal
+            && errors[0].message().contains("closed"),
         "{errors:?}"
     );
     assert!(

@@ -125,7 +125,7 @@ pub async fn disconnect(
         let container = match container {
             Ok(c) => c,
             // `force` cleans up an endpoint whose container is gone.
-            Err(ApiError::NotFound(_)) if force => {
+            Err(e) if force && e.kind() == sockerless_api::ErrorKind::NotFound => {
                 return Ok(network.stored.endpoints.remove(&key).map(|_| network));
             }
             Err(e) => return Err(e),

@@ -391,7 +391,8 @@ async fn stop_execution(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) -> Res
             .stop_execution(&record.job_name, execution)
             .await
         {
-            Ok(()) | Err(ApiError::NotFound(_)) => {}
+            Ok(()) => {}
+            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
     }

@@ -43,7 +43,7 @@ pub enum StoreError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Internal(err.to_string())
+        ApiError::Internal(err.to_string()).with_source(err)
     }
 }
 

@@ -206,7 +206,8 @@ pub async fn remove_anonymous(backend: &AcaBackend, specs: &[MountSpec]) {
             }
         }
         match super::remove(backend, name, false).await {
-            Ok(()) | Err(ApiError::NotFound(_)) => {}
+            Ok(()) => {}
+            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(volume = %name, error = %e, "cannot remove an anonymous volume")
             }
