@@ -6,12 +6,11 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::{Context, Method, Pipeline, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sockerless_api::ApiError;
 use url::Url;
 
-use super::arm::ArmClient;
-use super::pipeline::{AzureOptions, new_pipeline, scope_for};
-use crate::errors::{CallContext, map_azure_error};
+use crate::arm::ArmClient;
+use crate::pipeline::{AzureOptions, new_pipeline, scope_for};
+use crate::{AzureError, CallContext};
 
 /// API version of Microsoft.OperationalInsights workspaces (to resolve customer IDs).
 pub const WORKSPACE_API_VERSION: &str = "2023-09-01";
@@ -19,7 +18,7 @@ pub const WORKSPACE_API_VERSION: &str = "2023-09-01";
 /// The customer ID (GUID) the query API takes for `workspace`: returned as is
 /// unless it is an ARM resource ID (`/subscriptions/...`), which is resolved
 /// with one ARM GET (`properties.customerId`).
-pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<String, ApiError> {
+pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<String, AzureError> {
     if !workspace.starts_with("/subscriptions/") {
         return Ok(workspace.to_owned());
     }
@@ -32,7 +31,7 @@ pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<Str
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: the workspace has no customerId",
                 ctx.operation
             ))
@@ -122,11 +121,11 @@ impl LogAnalyticsClient {
         workspace_id: &str,
         query: &str,
         timespan: Option<&str>,
-    ) -> Result<QueryResults, ApiError> {
+    ) -> Result<QueryResults, AzureError> {
         self.query_table(workspace_id, query, timespan)
             .await?
             .ok_or_else(|| {
-                ApiError::Unavailable(format!(
+                AzureError::unavailable(format!(
                     "aca: query Log Analytics workspace {workspace_id}: a table the query reads \
                      does not exist yet (Log Analytics creates it with its first row)"
                 ))
@@ -142,7 +141,7 @@ impl LogAnalyticsClient {
         workspace_id: &str,
         query: &str,
         timespan: Option<&str>,
-    ) -> Result<Option<QueryResults>, ApiError> {
+    ) -> Result<Option<QueryResults>, AzureError> {
         let ctx = CallContext::new(
             format!("aca: query Log Analytics workspace {workspace_id}"),
             format!("Log Analytics Reader on workspace {workspace_id}"),
@@ -150,7 +149,7 @@ impl LogAnalyticsClient {
         let mut url = self.endpoint.clone();
         url.path_segments_mut()
             .map_err(|()| {
-                ApiError::Internal(format!(
+                AzureError::other(format!(
                     "{}: invalid endpoint {}",
                     ctx.operation, self.endpoint
                 ))
@@ -161,7 +160,7 @@ impl LogAnalyticsClient {
         request.insert_header("content-type", "application/json");
         request.insert_header("accept", "application/json");
         let body = serde_json::to_vec(&QueryBody { query, timespan })
-            .map_err(|e| ApiError::Internal(format!("{}: {e}", ctx.operation)))?;
+            .map_err(|e| AzureError::other(format!("{}: {e}", ctx.operation)))?;
         request.set_body(body);
         let response = match self
             .pipeline
@@ -170,11 +169,11 @@ impl LogAnalyticsClient {
         {
             Ok(response) => response,
             Err(e) if names_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(map_azure_error(&ctx, &e)),
+            Err(e) => return Err(AzureError::from_core(&ctx, e)),
         };
         serde_json::from_slice(&response.into_body())
             .map(Some)
-            .map_err(|e| ApiError::Internal(format!("{}: unexpected response: {e}", ctx.operation)))
+            .map_err(|e| AzureError::other(format!("{}: unexpected response: {e}", ctx.operation)))
     }
 }
 
@@ -214,7 +213,7 @@ fn names_missing_table(err: &azure_core::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
+    use crate::test_support::{StaticCredential, Stub, StubReply};
 
     #[tokio::test]
     async fn query_posts_kql_and_parses_tables() {
@@ -248,7 +247,7 @@ mod tests {
             .await
             .expect_err("forbidden");
         assert!(
-            matches!(err, ApiError::Internal(ref m) if m.contains("Log Analytics Reader on workspace other")),
+            err.kind() == crate::ErrorKind::Denied && err.message().contains("Log Analytics Reader on workspace other"),
             "{err:?}"
         );
     }
@@ -271,12 +270,12 @@ mod tests {
         let q = "ContainerAppConsoleLogs_CL | take 1";
         assert_eq!(client.query_table("new", q, None).await.expect("ok"), None);
         let err = client.query("new", q, None).await.expect_err("no table");
-        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+        assert!(err.kind() == crate::ErrorKind::Unavailable, "{err:?}");
         let err = client
             .query_table("other", "bad |", None)
             .await
             .expect_err("a syntax error stays an error");
-        assert!(matches!(err, ApiError::InvalidParameter(_)), "{err:?}");
+        assert!(err.kind() == crate::ErrorKind::InvalidInput, "{err:?}");
     }
 
     #[tokio::test]
