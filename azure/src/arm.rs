@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::pipeline::{AzureOptions, new_pipeline, scope_for};
+use crate::pipeline::{AzureOptions, new_pipeline};
 use crate::{AzureError, CallContext};
 
 mod failures;
@@ -75,12 +75,6 @@ struct Inner {
 }
 
 impl ArmClient {
-    /// A client for `endpoint` (e.g. `https://management.azure.com`).
-    pub fn new(endpoint: Url, credential: Arc<dyn TokenCredential>, options: AzureOptions) -> Self {
-        let scope = scope_for(&endpoint);
-        Self::with_scope(endpoint, &scope, credential, options)
-    }
-
     /// A client for `endpoint` getting tokens for `scope` (e.g.
     /// `https://management.azure.com/.default`, also when `endpoint` is an
     /// emulator or a sovereign-cloud host that accepts that audience).

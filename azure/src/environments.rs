@@ -1,6 +1,5 @@
 //! The managed environment and its storages (Microsoft.App 2025-01-01).
 
-
 use crate::arm::ArmClient;
 use crate::models::{APP_API_VERSION, ManagedEnvironment, ManagedEnvironmentStorage};
 use crate::{AzureError, CallContext};
@@ -98,8 +97,7 @@ mod tests {
     use super::*;
     use crate::models::{AzureFileProperties, ManagedEnvironmentStorageProperties};
     use crate::pipeline::AzureOptions;
-    use crate::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const STORAGE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env/storages/slv-1";
 
@@ -112,11 +110,7 @@ mod tests {
             _ => StubReply::json(404, "{}"),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         let env = EnvironmentClient::new(arm, "s", "rg", "env");
         let storage = ManagedEnvironmentStorage {
             properties: Some(ManagedEnvironmentStorageProperties {

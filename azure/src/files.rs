@@ -18,8 +18,8 @@ use url::Url;
 
 mod xml;
 
-use xml::{Listing, parse_error_code, parse_listing};
 use crate::{AzureError, Secret};
+use xml::{Listing, parse_error_code, parse_listing};
 
 /// Data-plane REST version sent as `x-ms-version`.
 pub const FILES_VERSION: &str = "2025-01-05";

@@ -105,8 +105,7 @@ impl FileSharesClient {
 mod tests {
     use super::*;
     use crate::pipeline::AzureOptions;
-    use crate::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const SHARE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/fileServices/default/shares/slv-1";
 
@@ -119,11 +118,7 @@ mod tests {
             _ => StubReply::json(404, r#"{"error":{"code":"ShareNotFound","message":"The specified share does not exist."}}"#),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         let shares = FileSharesClient::new(arm, "s", "rg", "acct");
         let share = shares.create_share("slv-1", Some(5)).await.expect("create");
         assert_eq!(

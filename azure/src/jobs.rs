@@ -231,8 +231,7 @@ impl JobsClient {
 mod tests {
     use super::*;
     use crate::pipeline::AzureOptions;
-    use crate::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const JOB: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/jobs/sl-abc";
 
@@ -241,11 +240,7 @@ mod tests {
             poll_interval: std::time::Duration::from_millis(10),
             ..Default::default()
         };
-        JobsClient::new(
-            ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options),
-            "s",
-            "rg",
-        )
+        JobsClient::new(stub_arm(&stub, options), "s", "rg")
     }
 
     #[tokio::test]
@@ -291,7 +286,10 @@ mod tests {
             .await
             .expect_err("missing");
         assert!(
-            err.is_not_found() && err.message().starts_with("aca: stop execution nope of job sl-abc"),
+            err.is_not_found()
+                && err
+                    .message()
+                    .starts_with("aca: stop execution nope of job sl-abc"),
             "{err:?}"
         );
     }

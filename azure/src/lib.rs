@@ -20,8 +20,8 @@ pub mod pipeline;
 pub mod registry;
 pub mod throttle;
 
-#[cfg(test)]
-pub(crate) mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 pub use azure_core::credentials::Secret;
 pub use error::{AzureError, CallContext, ErrorKind, error_chain};

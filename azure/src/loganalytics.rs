@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::arm::ArmClient;
-use crate::pipeline::{AzureOptions, new_pipeline, scope_for};
+use crate::pipeline::{AzureOptions, new_pipeline};
 use crate::{AzureError, CallContext};
 
 /// API version of Microsoft.OperationalInsights workspaces (to resolve customer IDs).
@@ -94,16 +94,6 @@ pub struct LogAnalyticsClient {
 }
 
 impl LogAnalyticsClient {
-    /// A client for `endpoint` (e.g. `https://api.loganalytics.io`).
-    pub fn new(
-        endpoint: Url,
-        credential: Arc<dyn TokenCredential>,
-        options: &AzureOptions,
-    ) -> Self {
-        let scope = scope_for(&endpoint);
-        Self::with_scope(endpoint, &scope, credential, options)
-    }
-
     /// A client for `endpoint` getting tokens for `scope` (e.g. `https://api.loganalytics.io/.default`).
     pub fn with_scope(
         endpoint: Url,
@@ -213,7 +203,17 @@ fn names_missing_table(err: &azure_core::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{StaticCredential, Stub, StubReply};
+    use crate::pipeline::scope_for;
+    use crate::test_support::{StaticCredential, Stub, StubReply, stub_arm};
+
+    fn client(stub: &Stub) -> LogAnalyticsClient {
+        LogAnalyticsClient::with_scope(
+            stub.base.clone(),
+            &scope_for(&stub.base),
+            Arc::new(StaticCredential),
+            &AzureOptions::default(),
+        )
+    }
 
     #[tokio::test]
     async fn query_posts_kql_and_parses_tables() {
@@ -225,11 +225,7 @@ mod tests {
             _ => StubReply::json(403, r#"{"error":{"code":"InsufficientAccessError","message":"no access"}}"#),
         })
         .await;
-        let client = LogAnalyticsClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            &AzureOptions::default(),
-        );
+        let client = client(&stub);
         let results = client
             .query(
                 "ws-guid",
@@ -247,7 +243,10 @@ mod tests {
             .await
             .expect_err("forbidden");
         assert!(
-            err.kind() == crate::ErrorKind::Denied && err.message().contains("Log Analytics Reader on workspace other"),
+            err.kind() == crate::ErrorKind::Denied
+                && err
+                    .message()
+                    .contains("Log Analytics Reader on workspace other"),
             "{err:?}"
         );
     }
@@ -262,11 +261,7 @@ mod tests {
             _ => StubReply::json(400, SYNTAX),
         })
         .await;
-        let client = LogAnalyticsClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            &AzureOptions::default(),
-        );
+        let client = client(&stub);
         let q = "ContainerAppConsoleLogs_CL | take 1";
         assert_eq!(client.query_table("new", q, None).await.expect("ok"), None);
         let err = client.query("new", q, None).await.expect_err("no table");
@@ -289,11 +284,7 @@ mod tests {
             _ => StubReply::json(404, "{}"),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         assert_eq!(
             resolve_customer_id(&arm, WS).await.expect("resolve"),
             "1234-guid"

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::pipeline::{AzureOptions, RequestIdPolicy, may_carry_token};
 use crate::Secret;
+use crate::pipeline::{AzureOptions, RequestIdPolicy, may_carry_token};
 use crate::{AzureError, CallContext, ErrorKind, error_chain};
 
 mod refusal;
@@ -277,9 +277,8 @@ impl RegistryClient {
             format!("aca: pull image {image}"),
             "AcrPull on the registry".to_owned(),
         );
-        let mut reference = Reference::from_str(image).map_err(|e| {
-            AzureError::invalid(format!("invalid reference format: {image}: {e}"))
-        })?;
+        let mut reference = Reference::from_str(image)
+            .map_err(|e| AzureError::invalid(format!("invalid reference format: {image}: {e}")))?;
         let registry = reference.registry().to_owned();
         let mut plain_http = Vec::new();
         let auth = if let Some(mirror) = self.settings.mirrors.get(&registry) {

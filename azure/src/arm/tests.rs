@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::pipeline::collect_request_ids;
-use crate::test_support::{StaticCredential, Stub, StubReply};
+use crate::test_support::{Stub, StubReply, stub_arm};
 use azure_core::http::ExponentialRetryOptions;
 
 fn client(stub: &Stub) -> ArmClient {
@@ -17,7 +17,7 @@ fn client(stub: &Stub) -> ArmClient {
         lro_timeout: Duration::from_secs(20),
         ..AzureOptions::default()
     };
-    ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options)
+    stub_arm(stub, options)
 }
 
 fn ctx() -> CallContext {
@@ -298,7 +298,10 @@ async fn missing_resource_is_none_for_get_optional() {
         .await
         .expect_err("404");
     assert!(
-        err.is_not_found() && err.message().starts_with("aca: put job j: ResourceNotFound"),
+        err.is_not_found()
+            && err
+                .message()
+                .starts_with("aca: put job j: ResourceNotFound"),
         "{err:?}"
     );
 }
@@ -318,7 +321,7 @@ async fn lro_timeout_is_bounded() {
         ..Default::default()
     };
     options.retry.max_retries = 0;
-    let arm = ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options);
+    let arm = stub_arm(&stub, options);
     let err = arm
         .put::<_, Value>(&ctx(), JOB, "2025-01-01", &serde_json::json!({}))
         .await
