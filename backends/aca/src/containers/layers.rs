@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::ClientConfig;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use sockerless_api::{ApiError, Result};
@@ -73,11 +73,7 @@ pub async fn image_layers(
         None => RegistryAuth::Anonymous,
     };
     let client = Client::new(ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(if target.plain_http {
-            vec![target.registry.clone()]
-        } else {
-            Vec::new()
-        }),
+        protocol: target.protocol(),
         ..Default::default()
     });
     let mut authed = false;
