@@ -240,7 +240,7 @@ mod tests {
             poll_interval: std::time::Duration::from_millis(10),
             ..Default::default()
         };
-        JobsClient::new(stub_arm(&stub, options), "s", "rg")
+        JobsClient::new(stub_arm(stub, options), "s", "rg")
     }
 
     #[tokio::test]
