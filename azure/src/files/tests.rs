@@ -1,3 +1,5 @@
+//! Shared Key signing of the Azure Files data plane: the canonical string and the HMAC.
+
 use super::*;
 
 #[test]
