@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
 use sockerless_api::{ApiError, BackendInfo, Capabilities};
+use sockerless_azure::credential::ChainedCredential;
+use sockerless_azure::pipeline::AzureOptions;
 
-pub use crate::azure::clients::AzureClients;
-use crate::azure::credential::ChainedCredential;
-use crate::azure::pipeline::AzureOptions;
+pub use crate::clients::AzureClients;
 use crate::config::Config;
+use crate::errors::map_azure_error;
 use crate::store::{Store, StoreError};
 
 /// Backend name reported in capabilities and `docker info`.
@@ -177,7 +178,7 @@ impl AcaBackend {
     /// ARM reads and writes made on behalf of container `id`, going on from
     /// what the store kept when this process first touched it (`docker
     /// inspect` shows them under `HostConfig.Annotations`).
-    pub fn arm_calls(&self, id: &str) -> crate::azure::pipeline::ArmCallCounts {
+    pub fn arm_calls(&self, id: &str) -> sockerless_azure::pipeline::ArmCallCounts {
         self.inner
             .runtimes
             .find(id)
@@ -232,9 +233,13 @@ impl AcaBackend {
             .inner
             .workspace_customer_id
             .get_or_try_init(|| {
-                crate::azure::loganalytics::resolve_customer_id(&self.inner.azure.arm, workspace)
+                sockerless_azure::loganalytics::resolve_customer_id(
+                    &self.inner.azure.arm,
+                    workspace,
+                )
             })
-            .await?;
+            .await
+            .map_err(map_azure_error)?;
         Ok(Some(id.clone()))
     }
 

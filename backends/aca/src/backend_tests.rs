@@ -1,5 +1,6 @@
+use sockerless_azure::test_support::{StaticCredential, Stub, StubReply};
+
 use super::*;
-use crate::azure::test_support::{StaticCredential, Stub, StubReply};
 use crate::store::{ContainerRecord, records};
 use sockerless_api::{Backend, Filters};
 

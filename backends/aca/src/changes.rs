@@ -50,7 +50,7 @@ pub async fn before_start(
     backend: &AcaBackend,
     id: &str,
     stored: &StoredConfig,
-    job: &mut crate::azure::models::Job,
+    job: &mut sockerless_azure::models::Job,
 ) -> Result<()> {
     if !enabled(backend, stored) {
         return Ok(());
@@ -77,7 +77,7 @@ pub async fn before_start(
 }
 
 /// A variable of the main container (the one running the agent).
-fn env_value(job: &crate::azure::models::Job, name: &str) -> Option<u64> {
+fn env_value(job: &sockerless_azure::models::Job, name: &str) -> Option<u64> {
     job.properties
         .as_ref()?
         .template
@@ -98,7 +98,7 @@ fn env_value(job: &crate::azure::models::Job, name: &str) -> Option<u64> {
         .ok()
 }
 
-fn set_env(job: &mut crate::azure::models::Job, vars: &[(&str, String)]) {
+fn set_env(job: &mut sockerless_azure::models::Job, vars: &[(&str, String)]) {
     let containers = job
         .properties
         .as_mut()
@@ -114,7 +114,7 @@ fn set_env(job: &mut crate::azure::models::Job, vars: &[(&str, String)]) {
         }
         env.retain(|v| !vars.iter().any(|(k, _)| v.name.as_deref() == Some(*k)));
         for (name, value) in vars {
-            env.push(crate::azure::models::EnvironmentVar {
+            env.push(sockerless_azure::models::EnvironmentVar {
                 name: Some((*name).to_owned()),
                 value: Some(value.clone()),
                 secret_ref: None,

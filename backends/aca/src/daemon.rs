@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sockerless_api::Backend;
 use sockerless_api::listen::{self, Drain, ListenAddr, ListenError};
+use sockerless_azure::pipeline::collect_request_ids;
 
-use crate::azure::pipeline::collect_request_ids;
 use crate::backend::{AcaBackend, BackendError};
 use crate::config::{Config, LogFormat};
 
@@ -103,7 +103,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let started = Instant::now();
     let (response, azure_ids) = collect_request_ids(next.run(request)).await;
-    let join = |f: fn(&crate::azure::pipeline::AzureRequestId) -> Option<&String>| {
+    let join = |f: fn(&sockerless_azure::pipeline::AzureRequestId) -> Option<&String>| {
         azure_ids
             .iter()
             .filter_map(f)

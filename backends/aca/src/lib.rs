@@ -17,10 +17,10 @@
 
 pub mod agent_image;
 pub mod agent_link;
-pub mod azure;
 pub mod backend;
 pub mod binds;
 pub mod changes;
+pub mod clients;
 pub mod config;
 pub mod containers;
 pub mod daemon;

@@ -22,8 +22,8 @@ use sockerless_api::{
     ApiError, Backend, CreateContainerRequest, ListContainersOptions, LogsOptions, RemoteBackend,
     WaitCondition,
 };
+use sockerless_azure::jobs::JobsClient;
 use sockerless_backend_aca::Config;
-use sockerless_backend_aca::azure::jobs::JobsClient;
 
 const CONTAINERS: usize = 50;
 const LINES: usize = 250;
@@ -318,7 +318,7 @@ async fn a_killed_daemon_loses_no_output_no_exit_and_leaks_no_job() {
         // The --rm ones go; every record keeps its job, and no job is left
         // without a record.
         let jobs = JobsClient::new(
-            sockerless_backend_aca::azure::arm::ArmClient::with_scope(
+            sockerless_azure::arm::ArmClient::with_scope(
                 config.arm_endpoint.clone(),
                 &config.arm_scope(),
                 sim_support::credential(&sim),
@@ -434,7 +434,7 @@ async fn a_start_cut_between_put_and_start_is_cleaned_up_and_can_run_again() {
             .id;
         let job = sockerless_backend_aca::names::job_name(&id).expect("job name");
         let jobs = JobsClient::new(
-            sockerless_backend_aca::azure::arm::ArmClient::with_scope(
+            sockerless_azure::arm::ArmClient::with_scope(
                 config.arm_endpoint.clone(),
                 &config.arm_scope(),
                 sim_support::credential(&sim),

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, Backend, ListImagesOptions, PullImageOptions, RemoveImageOptions};
-use sockerless_backend_aca::azure::pipeline::AzureOptions;
+use sockerless_azure::pipeline::AzureOptions;
 use sockerless_backend_aca::config::SecretString;
 use sockerless_backend_aca::{AcaBackend, Config};
 

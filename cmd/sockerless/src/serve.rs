@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sockerless_api::listen::{Drain, ListenAddr, bind};
-use sockerless_backend_aca::azure::pipeline::AzureOptions;
+use sockerless_azure::pipeline::AzureOptions;
 use sockerless_backend_aca::config::process_env;
 use sockerless_backend_aca::{AcaBackend, Config};
 use sockerless_frontend_docker::{FrontendConfig, check_listen_addr, serve_on};

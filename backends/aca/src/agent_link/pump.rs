@@ -10,11 +10,11 @@ use std::sync::Arc;
 use sockerless_agent::peer::{
     AgentConnection, ExecConfig, PathStat, PeerError, PeersUpdate, PutOptions, Session,
 };
+use sockerless_azure::pipeline::count_arm_calls;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cut::LinkCut;
 use crate::AcaBackend;
-use crate::azure::pipeline::count_arm_calls;
 use crate::runtime::lifecycle;
 use crate::runtime::state::{Command, ContainerRuntime};
 

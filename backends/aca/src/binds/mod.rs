@@ -175,7 +175,7 @@ pub async fn before_start(
     backend: &AcaBackend,
     id: &str,
     stored: &StoredConfig,
-    job: &mut crate::azure::models::Job,
+    job: &mut sockerless_azure::models::Job,
 ) -> Result<()> {
     check(backend, stored).await?;
     let files = files::has_any(backend, id).await;
@@ -348,7 +348,7 @@ pub fn agent_waits(backend: &AcaBackend, has_binds_or_files: bool) -> Option<(u6
 }
 
 /// Sets the agent's waits in the main container of `job` (see [`agent_waits`]).
-pub fn apply_waits(job: &mut crate::azure::models::Job, waits: (u64, u64)) {
+pub fn apply_waits(job: &mut sockerless_azure::models::Job, waits: (u64, u64)) {
     let containers = job
         .properties
         .as_mut()
@@ -372,7 +372,7 @@ pub fn apply_waits(job: &mut crate::azure::models::Job, waits: (u64, u64)) {
             ("SOCKERLESS_AWAIT_PEERS_SECS", waits.0),
             ("SOCKERLESS_EXIT_ACK_TIMEOUT", waits.1),
         ] {
-            env.push(crate::azure::models::EnvironmentVar {
+            env.push(sockerless_azure::models::EnvironmentVar {
                 name: Some(name.to_owned()),
                 value: Some(value.to_string()),
                 secret_ref: None,

@@ -90,7 +90,7 @@ fn kept_tars_are_re_rooted_and_escapes_refused() {
 
 #[test]
 fn agent_waits_are_set_in_the_main_container_only() {
-    use crate::azure::models::{Container, EnvironmentVar, Job, JobProperties, JobTemplate};
+    use sockerless_azure::models::{Container, EnvironmentVar, Job, JobProperties, JobTemplate};
     let var = |n: &str, v: &str| EnvironmentVar {
         name: Some(n.into()),
         value: Some(v.into()),

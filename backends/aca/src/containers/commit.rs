@@ -16,6 +16,7 @@ use sockerless_api::{ApiError, CommitOptions, Result};
 
 use super::diff;
 use crate::AcaBackend;
+use crate::errors::map_azure_error;
 use crate::images::publish::{self, Base};
 use crate::images::reference::ImageRef;
 use crate::images::{instructions, source, stored};
@@ -171,7 +172,7 @@ pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdRespo
     let repo = source::open(backend, &entry).await?;
     let manifest = source::image_manifest(&repo, &entry).await?;
     let base = Base {
-        layers: manifest.layers()?,
+        layers: manifest.layers().map_err(map_azure_error)?,
         repo,
     };
     let container_config: ContainerConfig = serde_json::to_value(&stored_config.body)

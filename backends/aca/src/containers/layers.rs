@@ -10,14 +10,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::ClientConfig;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::registry::PlatformSpec;
 use tokio::io::AsyncWriteExt;
 
 use crate::AcaBackend;
-use crate::azure::registry::PlatformSpec;
+use crate::errors::map_azure_error;
 use crate::images::stored;
 
 /// Unique names for partial downloads.
@@ -50,7 +51,8 @@ pub async fn image_layers(
     let platform = platform
         .filter(|p| !p.is_empty())
         .map(PlatformSpec::parse)
-        .transpose()?;
+        .transpose()
+        .map_err(map_azure_error)?;
     let pulled = backend
         .azure()
         .registry
@@ -71,11 +73,7 @@ pub async fn image_layers(
         None => RegistryAuth::Anonymous,
     };
     let client = Client::new(ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(if target.plain_http {
-            vec![target.registry.clone()]
-        } else {
-            Vec::new()
-        }),
+        protocol: target.protocol(),
         ..Default::default()
     });
     let mut authed = false;

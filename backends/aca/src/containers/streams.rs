@@ -11,6 +11,7 @@ use sockerless_api::{
 use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::errors::map_azure_error;
 use crate::logs::store::{self as log_store, LogLine, LogQuery};
 use crate::runtime::state::{Command, ContainerRuntime, LiveReceiver};
 use crate::runtime::{StoredConfig, find_container, rfc3339};
@@ -238,7 +239,8 @@ async fn analytics_lines(
         .azure()
         .log_analytics
         .query_table(&workspace, &query, None)
-        .await?
+        .await
+        .map_err(map_azure_error)?
     else {
         return Err(crate::logs::analytics::nothing_yet(&workspace, execution));
     };

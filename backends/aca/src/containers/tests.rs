@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use sockerless_api::docker::{ContainerCreateBody, HostConfig};
 use sockerless_api::{ApiError, Backend, ListContainersOptions, RemoveContainerOptions};
+use sockerless_azure::pipeline::AzureOptions;
+use sockerless_azure::test_support::{StaticCredential, Stub, StubReply};
 
 use crate::AcaBackend;
-use crate::azure::pipeline::AzureOptions;
-use crate::azure::test_support::{StaticCredential, Stub, StubReply};
 use crate::config::Config;
 use crate::runtime::StoredConfig;
 use crate::store::{ContainerRecord, records};

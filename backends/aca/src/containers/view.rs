@@ -8,8 +8,8 @@ use sockerless_api::docker::{
     ContainerSummary, ContainerSummaryHostConfig, ContainerSummaryNetworkSettings,
     ContainerSummaryStateEnum, EndpointSettings, HostConfig, NetworkSettings,
 };
+use sockerless_azure::pipeline::ArmCallCounts;
 
-use crate::azure::pipeline::ArmCallCounts;
 use crate::containers::health::HealthState;
 use crate::networks::endpoints::Endpoint;
 use crate::runtime::{StoredConfig, rfc3339};

@@ -7,11 +7,12 @@
 use serde_json::Value;
 use sockerless_api::docker::{AuthConfig, DistributionInspect, OciDescriptor, OciPlatform};
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::registry::blobs::RawManifest;
 
 use super::pull::login_of;
 use super::reference::ImageRef;
 use crate::AcaBackend;
-use crate::azure::registry::blobs::RawManifest;
+use crate::errors::map_azure_error;
 
 fn platform_of(value: &Value) -> OciPlatform {
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -68,19 +69,26 @@ pub async fn inspect(
         .azure()
         .registry
         .open_repo(&target, login.as_ref(), false)
-        .await?;
-    let manifest = repo.manifest(None).await.map_err(|e| match e {
-        e if e.kind() == sockerless_api::ErrorKind::NotFound => ApiError::NotFound(format!(
-            "manifest unknown: {} not found in the registry",
-            reference.familiar()
-        )),
-        other => other,
-    })?;
+        .await
+        .map_err(map_azure_error)?;
+    let manifest = repo
+        .manifest(None)
+        .await
+        .map_err(|e| match map_azure_error(e) {
+            e if e.kind() == sockerless_api::ErrorKind::NotFound => ApiError::NotFound(format!(
+                "manifest unknown: {} not found in the registry",
+                reference.familiar()
+            )),
+            other => other,
+        })?;
     let config =
         if manifest.is_index() {
             None
         } else {
-            let bytes = repo.small_blob(&manifest.config()?).await?;
+            let bytes = repo
+                .small_blob(&manifest.config().map_err(map_azure_error)?)
+                .await
+                .map_err(map_azure_error)?;
             Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                 ApiError::Internal(format!("image config of {name} is not JSON: {e}"))
             })?)
@@ -93,7 +101,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::azure::registry::blobs::parse_manifest;
+    use sockerless_azure::registry::blobs::parse_manifest;
 
     #[test]
     fn an_index_lists_its_platforms() {

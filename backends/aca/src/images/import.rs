@@ -11,13 +11,14 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, ByteStream, ImportImageOptions, ProgressStream, Result};
+use sockerless_azure::registry::PlatformSpec;
 use tokio::sync::mpsc;
 
 use super::instructions;
 use super::publish::{self, LayerFile};
 use super::reference::ImageRef;
 use crate::AcaBackend;
-use crate::azure::registry::PlatformSpec;
+use crate::errors::map_azure_error;
 
 /// Largest tar imported (its bytes, uncompressed).
 pub const MAX_IMPORT_BYTES: u64 = 16 << 30;
@@ -155,7 +156,8 @@ pub async fn import(
         .as_deref()
         .filter(|p| !p.is_empty())
         .map(PlatformSpec::parse)
-        .transpose()?
+        .transpose()
+        .map_err(map_azure_error)?
         .unwrap_or_default();
     // Refuse bad changes before reading the body.
     instructions::apply(&mut Map::new(), &opts.changes)?;

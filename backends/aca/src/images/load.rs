@@ -20,11 +20,12 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, ByteStream, ProgressStream, Result};
+use sockerless_azure::registry::{PullTarget, is_loopback_registry};
 
 use super::reference::ImageRef;
 use super::stored::{self, ImageEntry, StoredImage};
 use crate::AcaBackend;
-use crate::azure::registry::{PullTarget, is_loopback_registry};
+use crate::errors::map_azure_error;
 
 /// Largest tarball accepted (held in memory while its layers are pushed).
 pub const MAX_TARBALL_BYTES: usize = 2 << 30;
@@ -239,7 +240,8 @@ async fn push_one(
             .azure()
             .registry
             .push_image(&target, image.layers.clone(), image.config.clone())
-            .await?;
+            .await
+            .map_err(map_azure_error)?;
         let source = format!("{server}/{path}");
         let reference = match refs.get(index) {
             Some(r) => r.clone(),

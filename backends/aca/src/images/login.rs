@@ -12,10 +12,10 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use sockerless_api::docker::{AuthConfig, AuthResponse};
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::registry::is_loopback_registry;
 
 use super::reference::{DOCKER_HUB_REGISTRY, is_docker_hub};
 use crate::AcaBackend;
-use crate::azure::registry::is_loopback_registry;
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use sockerless_azure::registry::is_loopback_registry;
 use url::Url;
 
 use super::reference::{DOCKER_HUB_REGISTRY, ImageRef, is_docker_hub};
-use crate::azure::registry::is_loopback_registry;
 
 /// Where a repository is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

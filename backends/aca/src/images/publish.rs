@@ -15,12 +15,13 @@ use oci_client::manifest::{IMAGE_LAYER_GZIP_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, Oc
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::registry::blobs::Repo;
+use sockerless_azure::registry::{PullTarget, is_loopback_registry};
 
 use super::reference::ImageRef;
 use super::stored::{self, ImageEntry, StoredImage};
 use crate::AcaBackend;
-use crate::azure::registry::blobs::Repo;
-use crate::azure::registry::{PullTarget, is_loopback_registry};
+use crate::errors::map_azure_error;
 
 /// Unique names for layer files.
 static SERIAL: AtomicU64 = AtomicU64::new(0);
@@ -187,17 +188,25 @@ pub async fn publish(
         .azure()
         .registry
         .open_repo(&target, None, true)
-        .await?;
+        .await
+        .map_err(map_azure_error)?;
     let mut layers = Vec::new();
     if let Some(base) = &base {
         for l in &base.layers {
-            dest.copy_blob(&base.repo, l).await?;
+            dest.copy_blob(&base.repo, l)
+                .await
+                .map_err(map_azure_error)?;
         }
         layers.extend(base.layers.iter().cloned());
     }
-    if !dest.has_blob(&layer.digest).await? {
+    if !dest
+        .has_blob(&layer.digest)
+        .await
+        .map_err(map_azure_error)?
+    {
         dest.push_stream(file_stream(layer.path.clone()), &layer.digest, layer.size)
-            .await?;
+            .await
+            .map_err(map_azure_error)?;
     }
     layers.push(OciDescriptor {
         media_type: IMAGE_LAYER_GZIP_MEDIA_TYPE.to_owned(),
@@ -205,12 +214,15 @@ pub async fn publish(
         size: i64::try_from(layer.size).unwrap_or(i64::MAX),
         ..Default::default()
     });
-    dest.push_bytes(config_bytes.clone()).await?;
+    dest.push_bytes(config_bytes.clone())
+        .await
+        .map_err(map_azure_error)?;
     let manifest = manifest_of(&config_bytes, &layers);
     let manifest = Bytes::from(serde_json::to_vec(&manifest).unwrap_or_default());
     let digest = dest
         .push_manifest(&tag, manifest, OCI_IMAGE_MEDIA_TYPE)
-        .await?;
+        .await
+        .map_err(map_azure_error)?;
     let source = format!("{server}/{path}");
     let reference = match name {
         Some(r) => r,

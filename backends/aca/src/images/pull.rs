@@ -13,14 +13,15 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use sockerless_api::docker::{AuthConfig, CreateImageInfo, ProgressDetail};
 use sockerless_api::{ApiError, ProgressStream, PullImageOptions, Result};
+use sockerless_azure::registry::{
+    Login, PlatformSpec, PullError, PullTarget, PulledImage, RefusalCode,
+};
 
 use super::mirrors::{self, Source};
 use super::reference::{ImageRef, is_docker_hub};
 use super::stored::{self, ImageEntry, StoredCredential, StoredImage};
 use crate::AcaBackend;
-use crate::azure::registry::{
-    Login, PlatformSpec, PullError, PullTarget, PulledImage, RefusalCode,
-};
+use crate::errors::map_azure_error;
 
 /// The reference `fromImage` + `tag` name (a `tag` that is a digest pins it).
 pub fn requested_reference(opts: &PullImageOptions) -> Result<ImageRef> {
@@ -76,7 +77,8 @@ pub async fn pull(
         .as_deref()
         .filter(|p| !p.is_empty())
         .map(PlatformSpec::parse)
-        .transpose()?;
+        .transpose()
+        .map_err(map_azure_error)?;
     let source = mirrors::source(&backend.config().registry_mirrors, &reference);
     let target = target_from(&source, &reference);
     let login = login_of(auth.as_ref());
@@ -143,14 +145,14 @@ fn pull_error(reference: &ImageRef, err: PullError) -> ApiError {
         }
         // A 404 without one of the codes above (or no manifest for the
         // platform): still the manifest that is missing.
-        PullError::Other(e) if e.kind() == sockerless_api::ErrorKind::NotFound => {
-            ApiError::NotFound(format!(
+        PullError::Other(e) => match map_azure_error(e) {
+            e if e.kind() == sockerless_api::ErrorKind::NotFound => ApiError::NotFound(format!(
                 "manifest for {} not found: {}",
                 reference.familiar(),
                 e.message()
-            ))
-        }
-        PullError::Other(other) => other,
+            )),
+            other => other,
+        },
     }
 }
 
@@ -314,7 +316,8 @@ mod tests {
     /// dockerd's (20.10 … 27) messages, as `docker pull` / `docker run` print them.
     #[test]
     fn refusals_are_worded_as_dockerd_words_them() {
-        use crate::azure::registry::Refusal;
+        use sockerless_azure::registry::Refusal;
+        use sockerless_azure::{AzureError, ErrorKind};
         let refused = |code, message: &str| PullError::Refused {
             refusal: Refusal {
                 code,
@@ -373,12 +376,15 @@ mod tests {
             ))
         );
         // Other failures keep their kind; other 404s name the manifest.
-        let other = PullError::Other(ApiError::Unavailable("registry went away".into()));
+        let other = PullError::Other(AzureError::new(
+            ErrorKind::Unavailable,
+            "registry went away",
+        ));
         assert_eq!(
             pull_error(&local, other),
             ApiError::Unavailable("registry went away".into())
         );
-        let other = PullError::Other(ApiError::NotFound("No such image: x".into()));
+        let other = PullError::Other(AzureError::new(ErrorKind::NotFound, "No such image: x"));
         assert_eq!(
             pull_error(&local, other),
             ApiError::NotFound(

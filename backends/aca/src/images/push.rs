@@ -11,14 +11,15 @@
 use futures_util::stream;
 use sockerless_api::docker::{AuthConfig, CreateImageInfo};
 use sockerless_api::{ApiError, PushAux, PushProgress, PushStream, Result};
+use sockerless_azure::registry::blobs::Copied;
+use sockerless_azure::registry::{PullTarget, is_loopback_registry};
 use tokio::sync::mpsc;
 
 use super::pull::login_of;
 use super::reference::{ImageRef, is_docker_hub};
 use super::{source, stored};
 use crate::AcaBackend;
-use crate::azure::registry::blobs::Copied;
-use crate::azure::registry::{PullTarget, is_loopback_registry};
+use crate::errors::map_azure_error;
 
 /// Progress lines queued towards the client.
 const DEPTH: usize = 16;
@@ -93,13 +94,14 @@ pub async fn push(
     let login = login_of(auth.as_ref());
     let from = source::open(backend, &entry).await?;
     let manifest = source::image_manifest(&from, &entry).await?;
-    let layers = manifest.layers()?;
-    let config = manifest.config()?;
+    let layers = manifest.layers().map_err(map_azure_error)?;
+    let config = manifest.config().map_err(map_azure_error)?;
     let to = backend
         .azure()
         .registry
         .open_repo(&dest, login.as_ref(), true)
-        .await?;
+        .await
+        .map_err(map_azure_error)?;
     let (tx, rx) = mpsc::channel::<Result<PushProgress>>(DEPTH);
     let shown = reference.familiar_repository();
     let (events, pushed) = (backend.clone(), reference.familiar());
@@ -123,18 +125,21 @@ pub async fn push(
             }
             for layer in layers.iter().rev() {
                 let id = short(&layer.digest);
-                let done = match to.copy_blob(&from, layer).await? {
+                let done = match to.copy_blob(&from, layer).await.map_err(map_azure_error)? {
                     Copied::Existed => "Layer already exists".to_owned(),
                     Copied::Mounted => format!("Mounted from {}", from.repository()),
                     Copied::Pushed => "Pushed".to_owned(),
                 };
                 say(line(done, Some(&id))).await?;
             }
-            to.copy_blob(&from, &config).await?;
+            to.copy_blob(&from, &config)
+                .await
+                .map_err(map_azure_error)?;
             let size = manifest.bytes.len() as i64;
             let digest = to
                 .push_manifest(&tag, manifest.bytes.clone(), &manifest.media_type)
-                .await?;
+                .await
+                .map_err(map_azure_error)?;
             crate::events::actors::image_push(&events, &pushed);
             say(line(format!("{tag}: digest: {digest} size: {size}"), None)).await?;
             say(PushProgress {

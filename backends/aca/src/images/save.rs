@@ -15,12 +15,13 @@ use futures_util::StreamExt;
 use oci_client::manifest::OciDescriptor;
 use serde_json::{Value, json};
 use sockerless_api::{ApiError, ByteStream, Result};
+use sockerless_azure::registry::blobs::{RawManifest, Repo};
 use tokio::sync::mpsc;
 
 use super::source;
 use super::stored::{self, ImageEntry};
 use crate::AcaBackend;
-use crate::azure::registry::blobs::{RawManifest, Repo};
+use crate::errors::map_azure_error;
 
 /// Chunks queued towards the client: the memory a save holds.
 const DEPTH: usize = 8;
@@ -157,9 +158,9 @@ pub async fn save(backend: &AcaBackend, names: Vec<String>) -> Result<ByteStream
     for (entry, by_id) in wanted {
         let repo = source::open(backend, &entry).await?;
         let manifest = source::image_manifest(&repo, &entry).await?;
-        let config = manifest.config()?;
-        let config_bytes = repo.small_blob(&config).await?;
-        let layers = manifest.layers()?;
+        let config = manifest.config().map_err(map_azure_error)?;
+        let config_bytes = repo.small_blob(&config).await.map_err(map_azure_error)?;
+        let layers = manifest.layers().map_err(map_azure_error)?;
         let (tags, full) = if by_id {
             (Vec::new(), Vec::new())
         } else {
@@ -229,10 +230,11 @@ async fn write_all(
             let header = file_header(&blob_path(&layer.digest), size)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             send(tx, Bytes::copy_from_slice(&header)).await?;
-            let mut stream = std::pin::pin!(repo.blob_stream(layer).await?);
+            let mut stream =
+                std::pin::pin!(repo.blob_stream(layer).await.map_err(map_azure_error)?);
             let mut sent = 0u64;
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
+                let chunk = chunk.map_err(map_azure_error)?;
                 sent += chunk.len() as u64;
                 if sent > size {
                     return Err(ApiError::Internal(format!(

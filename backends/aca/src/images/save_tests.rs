@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 use serde_json::Value;
+use sockerless_azure::registry::blobs::parse_manifest;
 
 use super::*;
-use crate::azure::registry::blobs::parse_manifest;
 
 fn desc(digest: &str, size: i64) -> OciDescriptor {
     OciDescriptor {

@@ -4,12 +4,13 @@
 //! `commit` and the layers of an exited container.
 
 use sockerless_api::Result;
+use sockerless_azure::registry::blobs::Repo;
+use sockerless_azure::registry::{Login, PullTarget, is_loopback_registry};
 
 use super::mirrors::url_host;
 use super::stored::ImageEntry;
 use crate::AcaBackend;
-use crate::azure::registry::blobs::Repo;
-use crate::azure::registry::{Login, PullTarget, is_loopback_registry};
+use crate::errors::map_azure_error;
 
 /// The source repository of `entry`, pinned to its digest when known.
 pub fn target_of(backend: &AcaBackend, entry: &ImageEntry) -> Option<(PullTarget, Option<Login>)> {
@@ -58,6 +59,7 @@ pub async fn open(backend: &AcaBackend, entry: &ImageEntry) -> Result<Repo> {
         .registry
         .open_repo(&target, login.as_ref(), false)
         .await
+        .map_err(map_azure_error)
 }
 
 /// The image manifest of `entry` at its source: its digest when known
@@ -66,12 +68,12 @@ pub async fn open(backend: &AcaBackend, entry: &ImageEntry) -> Result<Repo> {
 pub async fn image_manifest(
     repo: &Repo,
     entry: &ImageEntry,
-) -> Result<crate::azure::registry::blobs::RawManifest> {
-    let manifest = repo.manifest(None).await?;
+) -> Result<sockerless_azure::registry::blobs::RawManifest> {
+    let manifest = repo.manifest(None).await.map_err(map_azure_error)?;
     if !manifest.is_index() {
         return Ok(manifest);
     }
-    let wanted = crate::azure::registry::PlatformSpec::default();
+    let wanted = sockerless_azure::registry::PlatformSpec::default();
     let entries = manifest
         .json
         .get("manifests")
@@ -91,5 +93,5 @@ pub async fn image_manifest(
             entry.reference.familiar()
         ))
     })?;
-    repo.manifest(Some(&digest)).await
+    repo.manifest(Some(&digest)).await.map_err(map_azure_error)
 }

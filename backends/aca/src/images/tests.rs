@@ -9,10 +9,10 @@ use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{
     ApiError, Backend, Filters, ListImagesOptions, PullImageOptions, RemoveImageOptions,
 };
+use sockerless_azure::pipeline::AzureOptions;
+use sockerless_azure::test_support::{StaticCredential, Stub, StubReply};
 
 use super::*;
-use crate::azure::pipeline::AzureOptions;
-use crate::azure::test_support::{StaticCredential, Stub, StubReply};
 use crate::config::Config;
 use crate::networks::tests::put_container;
 
@@ -560,7 +560,7 @@ proptest::proptest! {
         let _ = filters::parse_until(&s);
         let _ = filters::glob_match(&s, &s);
         let _ = filters::glob_match(&s, "docker.io/library/busybox:latest");
-        let _ = crate::azure::registry::PlatformSpec::parse(&s);
+        let _ = sockerless_azure::registry::PlatformSpec::parse(&s);
         let _ = load::read_tarball(bytes.clone().into());
         let _ = stored::find_in(&[], &s);
     }

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 use sockerless_api::ApiError;
+use sockerless_azure::loganalytics::QueryResults;
 
 use super::store::LogLine;
-use crate::azure::loganalytics::QueryResults;
 
 /// Table of console logs when the environment sends logs to Log Analytics.
 pub const CONSOLE_TABLE: &str = "ContainerAppConsoleLogs_CL";

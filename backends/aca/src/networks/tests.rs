@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sockerless_api::Backend;
+use sockerless_azure::pipeline::AzureOptions;
+use sockerless_azure::test_support::StaticCredential;
 
 use super::*;
-use crate::azure::pipeline::AzureOptions;
-use crate::azure::test_support::StaticCredential;
 use crate::config::Config;
 use crate::images::filters::parse_until;
 use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};

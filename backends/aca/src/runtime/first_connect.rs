@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
+use sockerless_azure::models::JobExecution;
 
 use crate::AcaBackend;
-use crate::azure::models::JobExecution;
 
 /// First and longest pause between two reads of the execution.
 const POLL_FIRST: Duration = Duration::from_secs(2);

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::pipeline::count_arm_calls;
 
 use super::state::{Command, ContainerRuntime};
 use super::template::{ContainerSpec, TemplateSettings, job_for};
 use super::{StoredConfig, find_container, now_nanos, random_hex};
 use crate::AcaBackend;
-use crate::azure::pipeline::count_arm_calls;
+use crate::errors::map_azure_error;
 use crate::store::hash_token;
 
 /// Exit code recorded when a run is stopped without the agent reporting one.
@@ -149,9 +150,9 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let jobs = &backend.azure().jobs;
     let job_name = record.job_name.clone();
     let started = async {
-        jobs.put_job(&job_name, &job).await?;
+        jobs.put_job(&job_name, &job).await.map_err(map_azure_error)?;
         tracing::debug!(target: super::TIMELINE, container = %record.id, job = %job_name, "job_written");
-        let execution = jobs.start(&job_name, None).await?;
+        let execution = jobs.start(&job_name, None).await.map_err(map_azure_error)?;
         Ok::<_, ApiError>(execution.name.unwrap_or_default())
     }
     .await;
@@ -392,8 +393,8 @@ async fn stop_execution(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) -> Res
             .await
         {
             Ok(()) => {}
-            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(map_azure_error(e)),
         }
     }
     if !wait_not_running(rt, Duration::from_secs(10)).await {

@@ -69,8 +69,8 @@ impl StoredConfig {
     }
 
     /// The ARM calls stored with the record.
-    pub fn arm_calls(&self) -> crate::azure::pipeline::ArmCallCounts {
-        crate::azure::pipeline::ArmCallCounts {
+    pub fn arm_calls(&self) -> sockerless_azure::pipeline::ArmCallCounts {
+        sockerless_azure::pipeline::ArmCallCounts {
             reads: self.arm_reads,
             writes: self.arm_writes,
         }

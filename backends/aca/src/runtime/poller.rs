@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sockerless_azure::pipeline::count_arm_calls;
+
 use crate::AcaBackend;
-use crate::azure::pipeline::count_arm_calls;
 use crate::runtime::find_container;
 use crate::runtime::lifecycle::{EXIT_STOPPED, record_exit};
 use crate::runtime::state::ContainerRuntime;
@@ -81,11 +82,11 @@ async fn poll_until_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::pipeline::AzureOptions;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
     use crate::config::Config;
     use crate::store::{ContainerRecord, records};
     use sockerless_api::{Backend, WaitCondition};
+    use sockerless_azure::pipeline::AzureOptions;
+    use sockerless_azure::test_support::{StaticCredential, Stub, StubReply};
 
     const ID: &str = "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd";
 

@@ -27,6 +27,7 @@ use sockerless_api::ApiError;
 
 use super::template::TAG_INSTANCE;
 use crate::AcaBackend;
+use crate::errors::map_azure_error;
 use crate::store::{ContainerRecord, records};
 
 /// How often the jobs are listed again after startup.
@@ -176,7 +177,8 @@ pub async fn with_azure(backend: &AcaBackend, startup: bool) -> Result<Vec<Actio
         .azure()
         .jobs
         .list_tagged(TAG_INSTANCE, backend.instance_id())
-        .await?
+        .await
+        .map_err(map_azure_error)?
         .into_iter()
         .filter_map(|job| job.name)
         .collect();

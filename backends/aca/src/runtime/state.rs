@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use sockerless_agent::peer::{HealthReport, ResumeState};
 use sockerless_api::StreamKind;
+use sockerless_azure::pipeline::ArmCallCounter;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::agent_link::pump::AgentLink;
-use crate::azure::pipeline::ArmCallCounter;
 use crate::containers::health::HealthState;
 use crate::store::ContainerRecord;
 

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use sockerless_api::ApiError;
 use sockerless_api::docker::ContainerCreateBody;
-
-use crate::azure::models::{
+use sockerless_azure::models::{
     Container, ContainerResources, EnvironmentVar, Job, JobConfiguration, JobProperties,
     JobTemplate, ManualTriggerConfig, RegistryCredentials, Secret, StorageType, TriggerType,
     Volume, VolumeMount,
 };
+
 use crate::containers::merge::command_line;
 use crate::images::{RegistryCredential, ResolvedImage};
 

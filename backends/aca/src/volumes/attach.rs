@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use sockerless_api::docker::{ContainerCreateBody, MountPoint};
 use sockerless_api::{ApiError, Result};
+use sockerless_azure::models::{Job, StorageType, Volume as JobVolume, VolumeMount};
 
 use super::storage;
 use crate::AcaBackend;
-use crate::azure::models::{Job, StorageType, Volume as JobVolume, VolumeMount};
 use crate::containers::mounts::{self, MountSpec};
 use crate::runtime::{StoredConfig, find_container};
 
@@ -284,7 +284,7 @@ pub fn mount_points_of(backend: &AcaBackend, stored: &StoredConfig) -> Vec<Mount
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::models::{Container, JobProperties, JobTemplate};
+    use sockerless_azure::models::{Container, JobProperties, JobTemplate};
 
     #[test]
     fn shares_and_empty_dirs_in_the_template() {

@@ -3,7 +3,7 @@
 //! With `storage_account_name` and `storage_account_key` configured, a
 //! volume is a directory (named by [`storage::dir_name`]) of the share
 //! `storage_share_name`, created and deleted through the Storage data plane
-//! ([`crate::azure::files`]); job templates mount it with the volume
+//! ([`sockerless_azure::files`]); job templates mount it with the volume
 //! mount's `subPath` through one environment storage ([`storage`]). Its
 //! `Mountpoint` is `azurefile://<account>/<share>/<dir>`. Without a storage
 //! account a volume is refused at create, naming the keys to set (volumes
@@ -28,6 +28,7 @@ use sockerless_api::docker::{
 use sockerless_api::{ApiError, Filters, Result};
 
 use crate::AcaBackend;
+use crate::errors::map_azure_error;
 use crate::images::filters::{check_filter_names, labels_match, parse_bool_filter};
 use crate::store::{ContainerRecord, VolumeRecord, records};
 
@@ -225,7 +226,11 @@ pub async fn create_named(
     let files = storage::files(backend, &format!("create volume {name}"))?;
     storage::ensure_storage(backend, false).await?;
     let dir = storage::dir_name(name);
-    if !files.create_directory(&dir).await? {
+    if !files
+        .create_directory(&dir)
+        .await
+        .map_err(map_azure_error)?
+    {
         tracing::info!(volume = %name, dir = %dir, "the volume's directory already exists in the share: keeping its data");
     }
     if anonymous {
@@ -315,11 +320,16 @@ async fn delete(backend: &AcaBackend, record: &VolumeRecord, stored: &StoredVolu
             (Some(share), Some(files), _)
                 if files.share() == share && files.account() == account =>
             {
-                files.delete_tree(dir).await?;
+                files.delete_tree(dir).await.map_err(map_azure_error)?;
             }
             (None, _, Some(shares)) => {
-                backend.azure().environment.delete_storage(dir).await?;
-                shares.delete_share(dir).await?;
+                backend
+                    .azure()
+                    .environment
+                    .delete_storage(dir)
+                    .await
+                    .map_err(map_azure_error)?;
+                shares.delete_share(dir).await.map_err(map_azure_error)?;
             }
             _ => {
                 return Err(ApiError::Internal(format!(

@@ -13,13 +13,14 @@
 
 use sha2::{Digest, Sha256};
 use sockerless_api::ApiError;
+use sockerless_azure::files::FilesClient;
+use sockerless_azure::models::{
+    AzureFileProperties, ManagedEnvironmentStorage, ManagedEnvironmentStorageProperties,
+};
 use tokio::sync::OnceCell;
 
 use crate::AcaBackend;
-use crate::azure::files::FilesClient;
-use crate::azure::models::{
-    AzureFileProperties, ManagedEnvironmentStorage, ManagedEnvironmentStorageProperties,
-};
+use crate::errors::map_azure_error;
 
 /// What is ready in Azure for volumes (per backend).
 #[derive(Debug, Default)]
@@ -90,7 +91,7 @@ pub async fn ensure_share(backend: &AcaBackend) -> Result<(), ApiError> {
         .volume_state()
         .share
         .get_or_try_init(|| async {
-            if files.create_share().await? {
+            if files.create_share().await.map_err(map_azure_error)? {
                 tracing::info!(
                     share = files.share(),
                     account = files.account(),
@@ -124,7 +125,7 @@ async fn put_storage_if_needed(backend: &AcaBackend, read_only: bool) -> Result<
     let name = storage_name(files.share(), read_only);
     let mode = if read_only { "ReadOnly" } else { "ReadWrite" };
     let env = &backend.azure().environment;
-    if let Some(existing) = env.get_storage(&name).await? {
+    if let Some(existing) = env.get_storage(&name).await.map_err(map_azure_error)? {
         let af = existing.properties.and_then(|p| p.azure_file);
         let same = af.is_some_and(|a| {
             a.account_name.as_deref() == Some(files.account())
@@ -148,7 +149,9 @@ async fn put_storage_if_needed(backend: &AcaBackend, read_only: bool) -> Result<
         }),
         ..Default::default()
     };
-    env.put_storage(&name, &storage).await?;
+    env.put_storage(&name, &storage)
+        .await
+        .map_err(map_azure_error)?;
     tracing::info!(storage = %name, access = mode, "created the environment storage of the volume share");
     Ok(name)
 }

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use serde_json::json;
 use sockerless_api::Backend;
+use sockerless_azure::pipeline::AzureOptions;
 use sockerless_azure_sim::{RunningSim, SimConfig, Simulator, StorageAccountSeed};
 
 use super::*;
-use crate::azure::pipeline::AzureOptions;
 use crate::config::{Config, SecretString};
 use crate::networks::tests::put_container;
 
@@ -300,9 +300,9 @@ fn volume_sources_from_resolved_mounts_or_old_records() {
 
 #[tokio::test]
 async fn mounts_resolved_at_create_and_put_into_the_job() {
-    use crate::azure::models::{Container, Job, JobProperties, JobTemplate, StorageType};
     use crate::containers::mounts::MountSpec;
     use sockerless_api::docker::{ContainerCreateBody, HostConfig};
+    use sockerless_azure::models::{Container, Job, JobProperties, JobTemplate, StorageType};
 
     let sim = sim().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use sockerless_api::docker::ContainerCreateBody;
 use sockerless_api::{Backend, CreateContainerRequest, PullImageOptions, StreamKind};
+use sockerless_azure::pipeline::AzureOptions;
 use sockerless_azure_sim::{FaultConfig, SimConfig, Simulator};
-use sockerless_backend_aca::azure::pipeline::AzureOptions;
 use sockerless_backend_aca::{AcaBackend, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::ClientConfig;
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE, OciDescriptor,
@@ -14,10 +14,9 @@ use oci_client::manifest::{
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use sha2::{Digest, Sha256};
-use sockerless_api::ApiError;
 
 use super::{Login, PullTarget, RegistryClient, map_oci_error};
-use crate::errors::CallContext;
+use crate::{AzureError, CallContext};
 
 /// Manifest media types asked for: indexes and image manifests, OCI and Docker.
 const MANIFEST_TYPES: &[&str] = &[
@@ -50,24 +49,24 @@ impl RawManifest {
     }
 
     /// The layers of an image manifest.
-    pub fn layers(&self) -> Result<Vec<OciDescriptor>, ApiError> {
+    pub fn layers(&self) -> Result<Vec<OciDescriptor>, AzureError> {
         let layers = self.json.get("layers").cloned().unwrap_or_default();
         serde_json::from_value(layers)
-            .map_err(|e| ApiError::Internal(format!("manifest {}: layers: {e}", self.digest)))
+            .map_err(|e| AzureError::other(format!("manifest {}: layers: {e}", self.digest)))
     }
 
     /// The config descriptor of an image manifest.
-    pub fn config(&self) -> Result<OciDescriptor, ApiError> {
+    pub fn config(&self) -> Result<OciDescriptor, AzureError> {
         let config = self.json.get("config").cloned().unwrap_or_default();
         serde_json::from_value(config)
-            .map_err(|e| ApiError::Internal(format!("manifest {}: config: {e}", self.digest)))
+            .map_err(|e| AzureError::other(format!("manifest {}: config: {e}", self.digest)))
     }
 }
 
 /// Parses manifest bytes (pure).
-pub fn parse_manifest(bytes: Bytes) -> Result<RawManifest, ApiError> {
+pub fn parse_manifest(bytes: Bytes) -> Result<RawManifest, AzureError> {
     let json: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::Internal(format!("the registry's manifest is not JSON: {e}")))?;
+        .map_err(|e| AzureError::other(format!("the registry's manifest is not JSON: {e}")))?;
     let media_type = match json.get("mediaType").and_then(|m| m.as_str()) {
         Some(m) => m.to_owned(),
         None if json.get("manifests").is_some() => OCI_IMAGE_INDEX_MEDIA_TYPE.to_owned(),
@@ -108,7 +107,7 @@ impl RegistryClient {
         target: &PullTarget,
         login: Option<&Login>,
         push: bool,
-    ) -> Result<Repo, ApiError> {
+    ) -> Result<Repo, AzureError> {
         let (verb, role) = if push {
             ("push", "push access (AcrPush) to the registry")
         } else {
@@ -125,11 +124,7 @@ impl RegistryClient {
             }
         };
         let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(if target.plain_http {
-                vec![target.registry.clone()]
-            } else {
-                Vec::new()
-            }),
+            protocol: target.protocol(),
             ..Default::default()
         });
         let repo = Repo {
@@ -146,7 +141,7 @@ impl RegistryClient {
         repo.client
             .auth(&repo.reference(None), &repo.auth, op)
             .await
-            .map_err(|e| repo.error(&e))?;
+            .map_err(|e| repo.error(e))?;
         Ok(repo)
     }
 }
@@ -160,18 +155,11 @@ impl Repo {
                 Reference::with_digest(registry, repository, d.to_owned())
             }
             Some(t) => Reference::with_tag(registry, repository, t.to_owned()),
-            None => match (&self.target.digest, &self.target.tag) {
-                (Some(d), _) => Reference::with_digest(registry, repository, d.clone()),
-                (None, t) => Reference::with_tag(
-                    registry,
-                    repository,
-                    t.clone().unwrap_or_else(|| "latest".to_owned()),
-                ),
-            },
+            None => self.target.oci_reference(),
         }
     }
 
-    fn error(&self, e: &oci_client::errors::OciDistributionError) -> ApiError {
+    fn error(&self, e: oci_client::errors::OciDistributionError) -> AzureError {
         map_oci_error(&self.ctx, &self.target.to_string(), e)
     }
 
@@ -186,14 +174,14 @@ impl Repo {
     }
 
     /// The manifest at `tag_or_digest` (else the target's), as stored.
-    pub async fn manifest(&self, tag_or_digest: Option<&str>) -> Result<RawManifest, ApiError> {
+    pub async fn manifest(&self, tag_or_digest: Option<&str>) -> Result<RawManifest, AzureError> {
         let (bytes, _) = self
             .client
             .pull_manifest_raw(&self.reference(tag_or_digest), &self.auth, MANIFEST_TYPES)
             .await
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| self.error(e))?;
         if bytes.len() > MAX_SMALL_BLOB {
-            return Err(ApiError::Internal(format!(
+            return Err(AzureError::other(format!(
                 "{}: the manifest is larger than {MAX_SMALL_BLOB} bytes",
                 self.ctx.operation
             )));
@@ -205,20 +193,22 @@ impl Repo {
     pub async fn blob_stream(
         &self,
         desc: &OciDescriptor,
-    ) -> Result<impl Stream<Item = Result<Bytes, ApiError>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, AzureError>> + Send + 'static, AzureError> {
         let stream = self
             .client
             .pull_blob_stream(&self.reference(None), desc)
             .await
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| self.error(e))?;
         let what = format!("{}: blob {}", self.ctx.operation, desc.digest);
-        Ok(stream.map(move |r| r.map_err(|e| ApiError::Unavailable(format!("{what}: {e}")))))
+        Ok(stream.map(move |r| {
+            r.map_err(|e| AzureError::unavailable(format!("{what}: {e}")).with_source(e))
+        }))
     }
 
     /// A small blob (a config) read whole, at most [`MAX_SMALL_BLOB`].
-    pub async fn small_blob(&self, desc: &OciDescriptor) -> Result<Bytes, ApiError> {
+    pub async fn small_blob(&self, desc: &OciDescriptor) -> Result<Bytes, AzureError> {
         if usize::try_from(desc.size).map_or(true, |s| s > MAX_SMALL_BLOB) {
-            return Err(ApiError::Internal(format!(
+            return Err(AzureError::other(format!(
                 "{}: blob {} is larger than {MAX_SMALL_BLOB} bytes",
                 self.ctx.operation, desc.digest
             )));
@@ -228,7 +218,7 @@ impl Repo {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if out.len() + chunk.len() > MAX_SMALL_BLOB {
-                return Err(ApiError::Internal(format!(
+                return Err(AzureError::other(format!(
                     "{}: blob {} is larger than it said",
                     self.ctx.operation, desc.digest
                 )));
@@ -239,17 +229,24 @@ impl Repo {
     }
 
     /// Whether the repository has the blob.
-    pub async fn has_blob(&self, digest: &str) -> Result<bool, ApiError> {
+    pub async fn has_blob(&self, digest: &str) -> Result<bool, AzureError> {
         self.client
             .blob_exists(&self.reference(None), digest)
             .await
-            .map_err(|e| self.error(&e))
+            .map_err(|e| self.error(e))
     }
 
-    /// Pushes a stream of `size` bytes as the blob `digest`.
-    pub async fn push_stream<S>(&self, stream: S, digest: &str, size: u64) -> Result<(), ApiError>
+    /// Pushes a stream of `size` bytes as the blob `digest`; an error of
+    /// the stream ends the push with its text.
+    pub async fn push_stream<S, E>(
+        &self,
+        stream: S,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), AzureError>
     where
-        S: Stream<Item = Result<Bytes, ApiError>> + Send + 'static,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display,
     {
         let stream = stream.map(|r| {
             r.map_err(|e| {
@@ -260,22 +257,22 @@ impl Repo {
             .push_blob_stream(&self.reference(None), stream, digest, Some(size))
             .await
             .map(|_| ())
-            .map_err(|e| self.error(&e))
+            .map_err(|e| self.error(e))
     }
 
     /// Pushes a small blob held in memory.
-    pub async fn push_bytes(&self, data: Bytes) -> Result<String, ApiError> {
+    pub async fn push_bytes(&self, data: Bytes) -> Result<String, AzureError> {
         let digest = format!("sha256:{:x}", Sha256::digest(&data));
         self.client
             .push_blob(&self.reference(None), data, &digest)
             .await
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| self.error(e))?;
         Ok(digest)
     }
 
     /// Copies one blob from `from` unless already here: mounted when both
     /// are on one registry, else streamed through.
-    pub async fn copy_blob(&self, from: &Repo, desc: &OciDescriptor) -> Result<Copied, ApiError> {
+    pub async fn copy_blob(&self, from: &Repo, desc: &OciDescriptor) -> Result<Copied, AzureError> {
         if self.has_blob(&desc.digest).await? {
             return Ok(Copied::Existed);
         }
@@ -301,17 +298,17 @@ impl Repo {
         tag: &str,
         bytes: Bytes,
         media_type: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AzureError> {
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
         let content_type = media_type.parse().map_err(|_| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "manifest media type {media_type:?} is not a header value"
             ))
         })?;
         self.client
             .push_manifest_raw(&self.reference(Some(tag)), bytes, content_type)
             .await
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| self.error(e))?;
         Ok(digest)
     }
 }

@@ -1,14 +1,11 @@
 //! A process-wide token bucket in front of ARM, shaped like ARM's own
 //! throttling (a bucket refilled at a steady rate per second), so that a
 //! burst of `docker run`s waits here instead of earning 429s that slow
-//! every client of the subscription.
+//! every client of the subscription. The pipeline's ARM policy
+//! ([`crate::pipeline`]) takes its tokens.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use async_trait::async_trait;
-use azure_core::http::policies::{Policy, PolicyResult};
-use azure_core::http::{Context, Request};
 
 /// ARM's documented budget per principal and subscription: 250 requests
 /// at once, refilled at 25 per second.
@@ -61,25 +58,6 @@ impl TokenBucket {
             tracing::debug!(wait_ms = wait.as_millis() as u64, "ARM rate limit: waiting");
             tokio::time::sleep(wait).await;
         }
-    }
-}
-
-/// Takes a token of the bucket for every ARM request (each try).
-#[derive(Debug)]
-pub struct ThrottlePolicy(pub Arc<TokenBucket>);
-
-#[async_trait]
-impl Policy for ThrottlePolicy {
-    async fn send(
-        &self,
-        ctx: &Context,
-        request: &mut Request,
-        next: &[Arc<dyn Policy>],
-    ) -> PolicyResult {
-        if request.url().path().starts_with("/subscriptions/") {
-            self.0.acquire().await;
-        }
-        next[0].send(ctx, request, &next[1..]).await
     }
 }
 

@@ -1,10 +1,8 @@
 //! The managed environment and its storages (Microsoft.App 2025-01-01).
 
-use sockerless_api::ApiError;
-
-use super::arm::ArmClient;
-use super::models::{APP_API_VERSION, ManagedEnvironment, ManagedEnvironmentStorage};
-use crate::errors::CallContext;
+use crate::arm::ArmClient;
+use crate::models::{APP_API_VERSION, ManagedEnvironment, ManagedEnvironmentStorage};
+use crate::{AzureError, CallContext};
 
 /// One managed environment.
 #[derive(Debug, Clone)]
@@ -44,7 +42,7 @@ impl EnvironmentClient {
     }
 
     /// The environment, or `None` if it does not exist.
-    pub async fn get(&self) -> Result<Option<ManagedEnvironment>, ApiError> {
+    pub async fn get(&self) -> Result<Option<ManagedEnvironment>, AzureError> {
         let ctx = self.ctx(format!("get managed environment {}", self.name));
         self.arm.get_optional(&ctx, &self.id, APP_API_VERSION).await
     }
@@ -54,7 +52,7 @@ impl EnvironmentClient {
         &self,
         name: &str,
         storage: &ManagedEnvironmentStorage,
-    ) -> Result<ManagedEnvironmentStorage, ApiError> {
+    ) -> Result<ManagedEnvironmentStorage, AzureError> {
         let ctx = self.ctx(format!("put environment storage {name}"));
         self.arm
             .put(
@@ -70,7 +68,7 @@ impl EnvironmentClient {
     pub async fn get_storage(
         &self,
         name: &str,
-    ) -> Result<Option<ManagedEnvironmentStorage>, ApiError> {
+    ) -> Result<Option<ManagedEnvironmentStorage>, AzureError> {
         let ctx = self.ctx(format!("get environment storage {name}"));
         self.arm
             .get_optional(
@@ -82,7 +80,7 @@ impl EnvironmentClient {
     }
 
     /// Deletes an environment storage; `false` if it did not exist.
-    pub async fn delete_storage(&self, name: &str) -> Result<bool, ApiError> {
+    pub async fn delete_storage(&self, name: &str) -> Result<bool, AzureError> {
         let ctx = self.ctx(format!("delete environment storage {name}"));
         self.arm
             .delete(
@@ -97,10 +95,9 @@ impl EnvironmentClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::models::{AzureFileProperties, ManagedEnvironmentStorageProperties};
-    use crate::azure::pipeline::AzureOptions;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::models::{AzureFileProperties, ManagedEnvironmentStorageProperties};
+    use crate::pipeline::AzureOptions;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const STORAGE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env/storages/slv-1";
 
@@ -113,11 +110,7 @@ mod tests {
             _ => StubReply::json(404, "{}"),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         let env = EnvironmentClient::new(arm, "s", "rg", "env");
         let storage = ManagedEnvironmentStorage {
             properties: Some(ManagedEnvironmentStorageProperties {

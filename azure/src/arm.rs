@@ -16,15 +16,16 @@ use azure_core::http::{Context, Method, Pipeline, RawResponse, Request};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockerless_api::ApiError;
-
-use super::arm_failures::{
-    LOCK_RETRY_FIRST, LOCK_RETRY_MAX, PUT_ATTEMPTS, WaitError, is_lock_conflict, lro_failure,
-};
 use url::Url;
 
-use super::pipeline::{AzureOptions, new_pipeline, scope_for};
-use crate::errors::{CallContext, map_azure_error};
+use crate::pipeline::{AzureOptions, new_pipeline};
+use crate::{AzureError, CallContext};
+
+mod failures;
+
+use failures::{
+    LOCK_RETRY_FIRST, LOCK_RETRY_MAX, PUT_ATTEMPTS, WaitError, is_lock_conflict, lro_failure,
+};
 
 /// `Azure-AsyncOperation` response header.
 pub const AZURE_ASYNC_OPERATION: HeaderName = HeaderName::from_static("azure-asyncoperation");
@@ -48,9 +49,9 @@ pub struct ArmResponse {
 
 impl ArmResponse {
     /// Deserializes the body.
-    pub fn json<T: DeserializeOwned>(&self, ctx: &CallContext) -> Result<T, ApiError> {
+    pub fn json<T: DeserializeOwned>(&self, ctx: &CallContext) -> Result<T, AzureError> {
         serde_json::from_value(self.body.clone()).map_err(|e| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: unexpected response from Azure: {e}",
                 ctx.operation
             ))
@@ -74,12 +75,6 @@ struct Inner {
 }
 
 impl ArmClient {
-    /// A client for `endpoint` (e.g. `https://management.azure.com`).
-    pub fn new(endpoint: Url, credential: Arc<dyn TokenCredential>, options: AzureOptions) -> Self {
-        let scope = scope_for(&endpoint);
-        Self::with_scope(endpoint, &scope, credential, options)
-    }
-
     /// A client for `endpoint` getting tokens for `scope` (e.g.
     /// `https://management.azure.com/.default`, also when `endpoint` is an
     /// emulator or a sovereign-cloud host that accepts that audience).
@@ -105,12 +100,12 @@ impl ArmClient {
     }
 
     /// The URL of `path` (an ARM resource path) with `api-version`.
-    pub fn url(&self, path: &str, api_version: &str) -> Result<Url, ApiError> {
+    pub fn url(&self, path: &str, api_version: &str) -> Result<Url, AzureError> {
         let mut url = self
             .inner
             .endpoint
             .join(path.trim_start_matches('/'))
-            .map_err(|e| ApiError::Internal(format!("invalid ARM path {path:?}: {e}")))?;
+            .map_err(|e| AzureError::other(format!("invalid ARM path {path:?}: {e}")))?;
         url.query_pairs_mut()
             .append_pair("api-version", api_version);
         Ok(url)
@@ -123,7 +118,7 @@ impl ArmClient {
         method: Method,
         url: Url,
         body: Option<&Value>,
-    ) -> Result<RawResponse, ApiError> {
+    ) -> Result<RawResponse, AzureError> {
         // A write overlapping another on the same resource (ours, when a lost
         // response made the pipeline send it again) is refused with
         // ContainerAppLockConflict until that one ends: wait for it, within
@@ -144,7 +139,7 @@ impl ArmClient {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(LOCK_RETRY_MAX);
                 }
-                other => return other.map_err(|e| map_azure_error(ctx, e)),
+                other => return other.map_err(|e| AzureError::from_core(ctx, e)),
             }
         }
     }
@@ -180,12 +175,9 @@ impl ArmClient {
         ctx: &CallContext,
         path: &str,
         api_version: &str,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AzureError> {
         let url = self.url(path, api_version)?;
-        let response = self
-            .send(ctx, &self.inner.retrying, Method::Get, url, None)
-            .await?;
-        to_arm_response(ctx, response)?.json(ctx)
+        self.read(ctx, &url).await?.0.json(ctx)
     }
 
     /// GET a page of a list: `next_link` as ARM returned it (absolute, with
@@ -195,25 +187,36 @@ impl ArmClient {
         &self,
         ctx: &CallContext,
         next_link: &str,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AzureError> {
         let url = Url::parse(next_link).map_err(|e| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: invalid nextLink {next_link:?}: {e}",
                 ctx.operation
             ))
         })?;
         if url.origin() != self.inner.endpoint.origin() {
-            return Err(ApiError::Internal(format!(
+            return Err(AzureError::other(format!(
                 "{}: nextLink {} points outside the ARM endpoint {}",
                 ctx.operation,
                 url.origin().ascii_serialization(),
                 self.inner.endpoint.origin().ascii_serialization()
             )));
         }
-        let response = self
-            .send(ctx, &self.inner.retrying, Method::Get, url, None)
+        self.read(ctx, &url).await?.0.json(ctx)
+    }
+
+    /// GET `url` (retried): the response, and the wait before polling it
+    /// again.
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        url: &Url,
+    ) -> Result<(ArmResponse, Duration), AzureError> {
+        let raw = self
+            .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
             .await?;
-        to_arm_response(ctx, response)?.json(ctx)
+        let wait_for = self.poll_delay(raw.headers());
+        Ok((to_arm_response(ctx, raw)?, wait_for))
     }
 
     /// GET a resource; `None` when it does not exist.
@@ -222,10 +225,10 @@ impl ArmClient {
         ctx: &CallContext,
         path: &str,
         api_version: &str,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, AzureError> {
         match self.get(ctx, path, api_version).await {
             Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -237,10 +240,10 @@ impl ArmClient {
         path: &str,
         api_version: &str,
         body: &B,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AzureError> {
         let url = self.url(path, api_version)?;
         let body = serde_json::to_value(body).map_err(|e| {
-            ApiError::Internal(format!("{}: cannot encode request: {e}", ctx.operation))
+            AzureError::other(format!("{}: cannot encode request: {e}", ctx.operation))
         })?;
         // A PUT is idempotent: an operation that ended Failed or Canceled
         // (Azure's transient provisioning failures) is tried again.
@@ -261,7 +264,7 @@ impl ArmClient {
                     tracing::info!(operation = %ctx.operation, attempt, error = %e, "operation ended without success; sending the PUT again");
                     attempt += 1;
                 }
-                Err(e) => return Err(e.into_api()),
+                Err(e) => return Err(e.into_error()),
             }
         }
     }
@@ -272,14 +275,14 @@ impl ArmClient {
         ctx: &CallContext,
         path: &str,
         api_version: &str,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, AzureError> {
         let url = self.url(path, api_version)?;
         let response = match self
             .send(ctx, &self.inner.retrying, Method::Delete, url, None)
             .await
         {
             Ok(r) => r,
-            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e),
         };
         if u16::from(response.status()) == 204 {
@@ -297,7 +300,7 @@ impl ArmClient {
         path: &str,
         api_version: &str,
         body: Option<&Value>,
-    ) -> Result<ArmResponse, ApiError> {
+    ) -> Result<ArmResponse, AzureError> {
         self.post_once_telling(ctx, path, api_version, body)
             .await
             .map_err(|f| f.error)
@@ -336,7 +339,7 @@ impl ArmClient {
                 Err(e) => {
                     return Err(PostFailure {
                         maybe_executed: maybe_executed(&e),
-                        error: map_azure_error(ctx, e),
+                        error: AzureError::from_core(ctx, e),
                     });
                 }
             }
@@ -351,7 +354,7 @@ impl ArmClient {
         path: &str,
         api_version: &str,
         body: Option<&Value>,
-    ) -> Result<ArmResponse, ApiError> {
+    ) -> Result<ArmResponse, AzureError> {
         let url = self.url(path, api_version)?;
         let response = self
             .send(ctx, &self.inner.retrying, Method::Post, url, body)
@@ -366,10 +369,10 @@ impl ArmClient {
         ctx: &CallContext,
         first: RawResponse,
         resource: Option<&Url>,
-    ) -> Result<ArmResponse, ApiError> {
+    ) -> Result<ArmResponse, AzureError> {
         self.wait_telling(ctx, first, resource)
             .await
-            .map_err(WaitError::into_api)
+            .map_err(WaitError::into_error)
     }
 
     /// [`Self::wait`], telling an operation that ended `Failed` or
@@ -390,11 +393,8 @@ impl ArmClient {
             let mut wait_for = self.poll_delay(&headers);
             loop {
                 self.sleep_until_next(ctx, wait_for, deadline).await?;
-                let raw = self
-                    .send(ctx, &self.inner.retrying, Method::Get, op_url.clone(), None)
-                    .await?;
-                wait_for = self.poll_delay(raw.headers());
-                let status = to_arm_response(ctx, raw)?;
+                let (status, next) = self.read(ctx, &op_url).await?;
+                wait_for = next;
                 match status.body.get("status").and_then(Value::as_str) {
                     Some(s) if s.eq_ignore_ascii_case("Succeeded") => break,
                     Some(s)
@@ -407,12 +407,7 @@ impl ArmClient {
                 }
             }
             return match resource.cloned().or(location) {
-                Some(url) => {
-                    let raw = self
-                        .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
-                        .await?;
-                    Ok(to_arm_response(ctx, raw)?)
-                }
+                Some(url) => Ok(self.read(ctx, &url).await?.0),
                 None => Ok(first),
             };
         }
@@ -421,11 +416,8 @@ impl ArmClient {
             let mut wait_for = self.poll_delay(&headers);
             loop {
                 self.sleep_until_next(ctx, wait_for, deadline).await?;
-                let raw = self
-                    .send(ctx, &self.inner.retrying, Method::Get, loc.clone(), None)
-                    .await?;
-                wait_for = self.poll_delay(raw.headers());
-                let response = to_arm_response(ctx, raw)?;
+                let (response, next) = self.read(ctx, &loc).await?;
+                wait_for = next;
                 if response.status != 202 {
                     return Ok(response);
                 }
@@ -448,11 +440,7 @@ impl ArmClient {
                     Some(_) => {}
                 }
                 self.sleep_until_next(ctx, wait_for, deadline).await?;
-                let raw = self
-                    .send(ctx, &self.inner.retrying, Method::Get, url.clone(), None)
-                    .await?;
-                wait_for = self.poll_delay(raw.headers());
-                current = to_arm_response(ctx, raw)?;
+                (current, wait_for) = self.read(ctx, url).await?;
             }
         }
         Ok(first)
@@ -467,10 +455,10 @@ impl ArmClient {
         ctx: &CallContext,
         wait_for: Duration,
         deadline: tokio::time::Instant,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AzureError> {
         let wake = tokio::time::Instant::now() + wait_for;
         if wake > deadline {
-            return Err(ApiError::Unavailable(format!(
+            return Err(AzureError::unavailable(format!(
                 "{}: Azure did not finish the operation within {} s",
                 ctx.operation,
                 self.inner.options.lro_timeout.as_secs()
@@ -509,8 +497,8 @@ fn maybe_executed(e: &azure_core::Error) -> bool {
 /// Why a [`ArmClient::post_once_telling`] failed.
 #[derive(Debug)]
 pub struct PostFailure {
-    /// The error, as Docker clients see it.
-    pub error: ApiError,
+    /// The error.
+    pub error: AzureError,
     /// Azure may have carried the action out (5xx, answer lost).
     pub maybe_executed: bool,
 }
@@ -554,14 +542,14 @@ fn provisioning_state(body: &Value) -> Option<&str> {
     body.get("properties")?.get("provisioningState")?.as_str()
 }
 
-fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, ApiError> {
+fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, AzureError> {
     let status = u16::from(raw.status());
     let body = raw.into_body();
     let body = if body.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: Azure answered {status} with invalid JSON: {e}",
                 ctx.operation
             ))
@@ -571,5 +559,4 @@ fn to_arm_response(ctx: &CallContext, raw: RawResponse) -> Result<ArmResponse, A
 }
 
 #[cfg(test)]
-#[path = "arm_tests.rs"]
 mod tests;

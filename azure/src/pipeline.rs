@@ -1,7 +1,9 @@
 //! The HTTP pipeline shared by the Azure clients: `azure_core`'s retries
 //! (honouring `Retry-After` on 429/503), user agent and client request IDs,
-//! plus two policies of our own:
+//! plus three policies of our own:
 //!
+//! - `ArmCallPolicy`: every ARM request waits for a token of the shared rate
+//!   limit ([`crate::throttle`]) and is counted for the container it serves.
 //! - [`BearerPolicy`]: adds `Authorization: Bearer` (azure_core's policy
 //!   refuses plain http; ours allows it for loopback hosts only, for tests and
 //!   the local emulator).
@@ -23,6 +25,8 @@ use azure_core::http::{
 };
 use azure_core::time::Duration;
 use url::Url;
+
+use crate::throttle::{ARM_BURST, ARM_RATE, TokenBucket};
 
 /// Azure's per-request ID header.
 pub const X_MS_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
@@ -184,9 +188,6 @@ impl Policy for RequestIdPolicy {
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
         let call = format!("{} {}", request.method(), request.url().path());
-        if request.url().path().starts_with("/subscriptions/") {
-            let _ = ARM_COUNTER.try_with(|c| c.count(&request.method()));
-        }
         let response = next[0].send(ctx, request, &next[1..]).await?;
         let headers = response.headers();
         let id = AzureRequestId {
@@ -207,6 +208,27 @@ impl Policy for RequestIdPolicy {
     }
 }
 
+/// For every ARM request (each try): waits for a token of the shared rate
+/// limit, then counts the call (see [`count_arm_calls`]).
+#[derive(Debug)]
+struct ArmCallPolicy(Arc<TokenBucket>);
+
+#[async_trait]
+impl Policy for ArmCallPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        if request.url().path().starts_with("/subscriptions/") {
+            self.0.acquire().await;
+            let _ = ARM_COUNTER.try_with(|c| c.count(&request.method()));
+        }
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
 /// Retry and polling settings of the Azure clients.
 #[derive(Debug, Clone)]
 pub struct AzureOptions {
@@ -217,7 +239,7 @@ pub struct AzureOptions {
     /// Longest a long-running operation is polled before giving up.
     pub lro_timeout: std::time::Duration,
     /// The ARM rate limit every client made with these options shares.
-    pub arm_limiter: Arc<super::throttle::TokenBucket>,
+    pub arm_limiter: Arc<TokenBucket>,
 }
 
 impl Default for AzureOptions {
@@ -231,10 +253,7 @@ impl Default for AzureOptions {
             },
             poll_interval: std::time::Duration::from_secs(1),
             lro_timeout: std::time::Duration::from_secs(600),
-            arm_limiter: Arc::new(super::throttle::TokenBucket::new(
-                super::throttle::ARM_RATE,
-                super::throttle::ARM_BURST,
-            )),
+            arm_limiter: Arc::new(TokenBucket::new(ARM_RATE, ARM_BURST)),
         }
     }
 }
@@ -256,7 +275,7 @@ pub fn new_pipeline(
         ..Default::default()
     };
     let per_try: Vec<Arc<dyn Policy>> = vec![
-        Arc::new(super::throttle::ThrottlePolicy(options.arm_limiter.clone())),
+        Arc::new(ArmCallPolicy(options.arm_limiter.clone())),
         Arc::new(RequestIdPolicy),
         Arc::new(BearerPolicy::new(credential, scope)),
     ];

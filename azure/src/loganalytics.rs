@@ -6,12 +6,11 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::{Context, Method, Pipeline, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sockerless_api::ApiError;
 use url::Url;
 
-use super::arm::ArmClient;
-use super::pipeline::{AzureOptions, new_pipeline, scope_for};
-use crate::errors::{CallContext, map_azure_error};
+use crate::arm::ArmClient;
+use crate::pipeline::{AzureOptions, new_pipeline};
+use crate::{AzureError, CallContext};
 
 /// API version of Microsoft.OperationalInsights workspaces (to resolve customer IDs).
 pub const WORKSPACE_API_VERSION: &str = "2023-09-01";
@@ -19,7 +18,7 @@ pub const WORKSPACE_API_VERSION: &str = "2023-09-01";
 /// The customer ID (GUID) the query API takes for `workspace`: returned as is
 /// unless it is an ARM resource ID (`/subscriptions/...`), which is resolved
 /// with one ARM GET (`properties.customerId`).
-pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<String, ApiError> {
+pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<String, AzureError> {
     if !workspace.starts_with("/subscriptions/") {
         return Ok(workspace.to_owned());
     }
@@ -32,7 +31,7 @@ pub async fn resolve_customer_id(arm: &ArmClient, workspace: &str) -> Result<Str
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: the workspace has no customerId",
                 ctx.operation
             ))
@@ -95,16 +94,6 @@ pub struct LogAnalyticsClient {
 }
 
 impl LogAnalyticsClient {
-    /// A client for `endpoint` (e.g. `https://api.loganalytics.io`).
-    pub fn new(
-        endpoint: Url,
-        credential: Arc<dyn TokenCredential>,
-        options: &AzureOptions,
-    ) -> Self {
-        let scope = scope_for(&endpoint);
-        Self::with_scope(endpoint, &scope, credential, options)
-    }
-
     /// A client for `endpoint` getting tokens for `scope` (e.g. `https://api.loganalytics.io/.default`).
     pub fn with_scope(
         endpoint: Url,
@@ -122,11 +111,11 @@ impl LogAnalyticsClient {
         workspace_id: &str,
         query: &str,
         timespan: Option<&str>,
-    ) -> Result<QueryResults, ApiError> {
+    ) -> Result<QueryResults, AzureError> {
         self.query_table(workspace_id, query, timespan)
             .await?
             .ok_or_else(|| {
-                ApiError::Unavailable(format!(
+                AzureError::unavailable(format!(
                     "aca: query Log Analytics workspace {workspace_id}: a table the query reads \
                      does not exist yet (Log Analytics creates it with its first row)"
                 ))
@@ -142,7 +131,7 @@ impl LogAnalyticsClient {
         workspace_id: &str,
         query: &str,
         timespan: Option<&str>,
-    ) -> Result<Option<QueryResults>, ApiError> {
+    ) -> Result<Option<QueryResults>, AzureError> {
         let ctx = CallContext::new(
             format!("aca: query Log Analytics workspace {workspace_id}"),
             format!("Log Analytics Reader on workspace {workspace_id}"),
@@ -150,7 +139,7 @@ impl LogAnalyticsClient {
         let mut url = self.endpoint.clone();
         url.path_segments_mut()
             .map_err(|()| {
-                ApiError::Internal(format!(
+                AzureError::other(format!(
                     "{}: invalid endpoint {}",
                     ctx.operation, self.endpoint
                 ))
@@ -161,7 +150,7 @@ impl LogAnalyticsClient {
         request.insert_header("content-type", "application/json");
         request.insert_header("accept", "application/json");
         let body = serde_json::to_vec(&QueryBody { query, timespan })
-            .map_err(|e| ApiError::Internal(format!("{}: {e}", ctx.operation)))?;
+            .map_err(|e| AzureError::other(format!("{}: {e}", ctx.operation)))?;
         request.set_body(body);
         let response = match self
             .pipeline
@@ -170,11 +159,11 @@ impl LogAnalyticsClient {
         {
             Ok(response) => response,
             Err(e) if names_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(map_azure_error(&ctx, e)),
+            Err(e) => return Err(AzureError::from_core(&ctx, e)),
         };
         serde_json::from_slice(&response.into_body())
             .map(Some)
-            .map_err(|e| ApiError::Internal(format!("{}: unexpected response: {e}", ctx.operation)))
+            .map_err(|e| AzureError::other(format!("{}: unexpected response: {e}", ctx.operation)))
     }
 }
 
@@ -214,7 +203,17 @@ fn names_missing_table(err: &azure_core::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
+    use crate::pipeline::scope_for;
+    use crate::test_support::{StaticCredential, Stub, StubReply, stub_arm};
+
+    fn client(stub: &Stub) -> LogAnalyticsClient {
+        LogAnalyticsClient::with_scope(
+            stub.base.clone(),
+            &scope_for(&stub.base),
+            Arc::new(StaticCredential),
+            &AzureOptions::default(),
+        )
+    }
 
     #[tokio::test]
     async fn query_posts_kql_and_parses_tables() {
@@ -226,11 +225,7 @@ mod tests {
             _ => StubReply::json(403, r#"{"error":{"code":"InsufficientAccessError","message":"no access"}}"#),
         })
         .await;
-        let client = LogAnalyticsClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            &AzureOptions::default(),
-        );
+        let client = client(&stub);
         let results = client
             .query(
                 "ws-guid",
@@ -248,7 +243,7 @@ mod tests {
             .await
             .expect_err("forbidden");
         assert!(
-            err.kind() == sockerless_api::ErrorKind::Internal
+            err.kind() == crate::ErrorKind::Denied
                 && err
                     .message()
                     .contains("Log Analytics Reader on workspace other"),
@@ -266,26 +261,16 @@ mod tests {
             _ => StubReply::json(400, SYNTAX),
         })
         .await;
-        let client = LogAnalyticsClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            &AzureOptions::default(),
-        );
+        let client = client(&stub);
         let q = "ContainerAppConsoleLogs_CL | take 1";
         assert_eq!(client.query_table("new", q, None).await.expect("ok"), None);
         let err = client.query("new", q, None).await.expect_err("no table");
-        assert!(
-            err.kind() == sockerless_api::ErrorKind::Unavailable,
-            "{err:?}"
-        );
+        assert!(err.kind() == crate::ErrorKind::Unavailable, "{err:?}");
         let err = client
             .query_table("other", "bad |", None)
             .await
             .expect_err("a syntax error stays an error");
-        assert!(
-            err.kind() == sockerless_api::ErrorKind::InvalidParameter,
-            "{err:?}"
-        );
+        assert!(err.kind() == crate::ErrorKind::InvalidInput, "{err:?}");
     }
 
     #[tokio::test]
@@ -299,11 +284,7 @@ mod tests {
             _ => StubReply::json(404, "{}"),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         assert_eq!(
             resolve_customer_id(&arm, WS).await.expect("resolve"),
             "1234-guid"

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sockerless_api::ApiError;
 
-use crate::errors::{CallContext, map_failure};
+use crate::{AzureError, CallContext};
 
 /// Why an operation ended without success, as the caller's error.
-pub(super) fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> ApiError {
+pub(super) fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> AzureError {
     let error = body
         .get("error")
         .or_else(|| body.get("properties").and_then(|p| p.get("error")));
@@ -21,7 +20,7 @@ pub(super) fn lro_failure(ctx: &CallContext, state: &str, body: &Value) -> ApiEr
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("operation {state}"));
-    map_failure(ctx, None, code, &message)
+    AzureError::failure(ctx, None, code, &message)
 }
 
 /// Times a PUT is sent when its operation ends `Failed` or `Canceled`.
@@ -30,21 +29,21 @@ pub(super) const PUT_ATTEMPTS: u32 = 3;
 /// How waiting for an operation went wrong.
 pub(super) enum WaitError {
     /// The operation ended `Failed` or `Canceled`.
-    Ended(ApiError),
+    Ended(AzureError),
     /// A call (a poll, the final GET) failed.
-    Call(ApiError),
+    Call(AzureError),
 }
 
 impl WaitError {
-    pub(super) fn into_api(self) -> ApiError {
+    pub(super) fn into_error(self) -> AzureError {
         match self {
             WaitError::Ended(e) | WaitError::Call(e) => e,
         }
     }
 }
 
-impl From<ApiError> for WaitError {
-    fn from(e: ApiError) -> Self {
+impl From<AzureError> for WaitError {
+    fn from(e: AzureError) -> Self {
         WaitError::Call(e)
     }
 }

@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
 
-use super::arm::ArmClient;
-use super::environments::EnvironmentClient;
-use super::files::FilesClient;
-use super::fileshares::FileSharesClient;
-use super::jobs::JobsClient;
-use super::loganalytics::LogAnalyticsClient;
-use super::pipeline::AzureOptions;
-use super::registry::{RegistryClient, RegistrySettings};
-use crate::config::Config;
+use sockerless_azure::Secret;
+use sockerless_azure::arm::ArmClient;
+use sockerless_azure::environments::EnvironmentClient;
+use sockerless_azure::files::FilesClient;
+use sockerless_azure::fileshares::FileSharesClient;
+use sockerless_azure::jobs::JobsClient;
+use sockerless_azure::loganalytics::LogAnalyticsClient;
+use sockerless_azure::pipeline::AzureOptions;
+use sockerless_azure::registry::{RegistryClient, RegistrySettings};
+
+use crate::config::{Config, SecretString};
 
 /// The Azure clients the backend uses; cheap to clone.
 #[derive(Debug, Clone)]
@@ -49,13 +51,18 @@ fn files_client(config: &Config) -> Option<FilesClient> {
         config.storage_account_key.as_ref()?,
     );
     let endpoint = file_endpoint(config)?;
-    match FilesClient::new(endpoint, account, key, &config.storage_share_name) {
+    match FilesClient::new(endpoint, account, &secret(key), &config.storage_share_name) {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::error!(error = %e, "no Azure Files client: volumes are refused");
             None
         }
     }
+}
+
+/// The configured secret, as the clients take it.
+fn secret(value: &SecretString) -> Secret {
+    Secret::new(value.expose().to_owned())
 }
 
 impl AzureClients {
@@ -98,7 +105,7 @@ impl AzureClients {
                 RegistrySettings {
                     server: config.registry_server.clone(),
                     username: config.registry_username.clone(),
-                    password: config.registry_password.clone(),
+                    password: config.registry_password.as_ref().map(secret),
                     mirrors: config.registry_mirrors.clone(),
                 },
                 credential,

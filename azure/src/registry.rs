@@ -20,17 +20,14 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::Deserialize;
 use serde_json::Value;
-use sockerless_api::ApiError;
 use url::Url;
 
-use super::pipeline::{AzureOptions, RequestIdPolicy, may_carry_token};
-use crate::config::SecretString;
-use crate::errors::{CallContext, error_chain, map_azure_error};
+use crate::Secret;
+use crate::pipeline::{AzureOptions, RequestIdPolicy, may_carry_token};
+use crate::{AzureError, CallContext, ErrorKind, error_chain};
 
-#[path = "registry_refusal.rs"]
 mod refusal;
 pub use refusal::{PullError, Refusal, RefusalCode};
-#[path = "registry_blobs.rs"]
 pub mod blobs;
 
 /// Scope of the Entra ID token exchanged for an ACR refresh token.
@@ -44,7 +41,7 @@ pub struct RegistrySettings {
     /// User name for `server`.
     pub username: Option<String>,
     /// Password for `server`.
-    pub password: Option<SecretString>,
+    pub password: Option<Secret>,
     /// Registry host → mirror base URL.
     pub mirrors: BTreeMap<String, Url>,
 }
@@ -80,6 +77,15 @@ pub struct PullTarget {
 }
 
 impl PullTarget {
+    /// How to reach the registry: https, or plain http when the target says so.
+    pub fn protocol(&self) -> ClientProtocol {
+        ClientProtocol::HttpsExcept(if self.plain_http {
+            vec![self.registry.clone()]
+        } else {
+            Vec::new()
+        })
+    }
+
     fn oci_reference(&self) -> Reference {
         match (&self.digest, &self.tag) {
             (Some(d), _) => {
@@ -146,10 +152,10 @@ impl Default for PlatformSpec {
 
 impl PlatformSpec {
     /// Parses Docker's `platform` parameter (`linux/amd64`, `linux/arm64/v8`).
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, AzureError> {
         let parts: Vec<&str> = value.split('/').collect();
         let bad = || {
-            ApiError::InvalidParameter(format!(
+            AzureError::invalid(format!(
                 "invalid platform {value:?}: expected os/arch[/variant]"
             ))
         };
@@ -266,19 +272,18 @@ impl RegistryClient {
     }
 
     /// Resolves `image` (e.g. `busybox`, `myreg.azurecr.io/app:v1`) for linux/amd64.
-    pub async fn pull_config(&self, image: &str) -> Result<PulledConfig, ApiError> {
+    pub async fn pull_config(&self, image: &str) -> Result<PulledConfig, AzureError> {
         let ctx = CallContext::new(
             format!("aca: pull image {image}"),
             "AcrPull on the registry".to_owned(),
         );
-        let mut reference = Reference::from_str(image).map_err(|e| {
-            ApiError::InvalidParameter(format!("invalid reference format: {image}: {e}"))
-        })?;
+        let mut reference = Reference::from_str(image)
+            .map_err(|e| AzureError::invalid(format!("invalid reference format: {image}: {e}")))?;
         let registry = reference.registry().to_owned();
         let mut plain_http = Vec::new();
         let auth = if let Some(mirror) = self.settings.mirrors.get(&registry) {
             let host = mirror_host(mirror).ok_or_else(|| {
-                ApiError::Internal(format!(
+                AzureError::other(format!(
                     "{}: registry mirror {mirror} has no host",
                     ctx.operation
                 ))
@@ -303,11 +308,11 @@ impl RegistryClient {
         let (manifest, digest, config) = client
             .pull_manifest_and_config(&reference, &auth)
             .await
-            .map_err(|e| map_oci_error(&ctx, image, &e))?;
+            .map_err(|e| map_oci_error(&ctx, image, e))?;
         let manifest = serde_json::to_value(&manifest)
-            .map_err(|e| ApiError::Internal(format!("{}: {e}", ctx.operation)))?;
+            .map_err(|e| AzureError::other(format!("{}: {e}", ctx.operation)))?;
         let config: Value = serde_json::from_str(&config).map_err(|e| {
-            ApiError::Internal(format!("{}: image config is not JSON: {e}", ctx.operation))
+            AzureError::other(format!("{}: image config is not JSON: {e}", ctx.operation))
         })?;
         Ok(PulledConfig {
             reference: reference.whole(),
@@ -344,14 +349,9 @@ impl RegistryClient {
                     .await?
             }
         };
-        let plain_http = if target.plain_http {
-            vec![target.registry.clone()]
-        } else {
-            Vec::new()
-        };
         let wanted = platform.cloned().unwrap_or_default();
         let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain_http),
+            protocol: target.protocol(),
             platform_resolver: Some(Box::new(move |entries| wanted.choose(entries))),
             ..Default::default()
         });
@@ -363,10 +363,10 @@ impl RegistryClient {
                     refusal,
                     context: format!("{}: {}", ctx.operation, error_chain(&e)),
                 },
-                None => PullError::Other(map_oci_error(&ctx, &shown, &e)),
+                None => PullError::Other(map_oci_error(&ctx, &shown, e)),
             })?;
         let config_json: Value = serde_json::from_str(&config).map_err(|e| {
-            ApiError::Internal(format!("{}: image config is not JSON: {e}", ctx.operation))
+            AzureError::other(format!("{}: image config is not JSON: {e}", ctx.operation))
         })?;
         Ok(PulledImage {
             manifest,
@@ -384,7 +384,7 @@ impl RegistryClient {
         target: &PullTarget,
         layers: Vec<(bytes::Bytes, String)>,
         config: bytes::Bytes,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AzureError> {
         let shown = target.to_string();
         let ctx = CallContext::new(
             format!("aca: push image {shown}"),
@@ -394,13 +394,8 @@ impl RegistryClient {
         let auth = self
             .auth_for_actions(&ctx, &target.registry, &target.repository, "pull,push")
             .await?;
-        let plain_http = if target.plain_http {
-            vec![target.registry.clone()]
-        } else {
-            Vec::new()
-        };
         let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain_http),
+            protocol: target.protocol(),
             ..Default::default()
         });
         let layers: Vec<oci_client::client::ImageLayer> = layers
@@ -414,11 +409,11 @@ impl RegistryClient {
         client
             .push(&reference, &layers, config, &auth, Some(manifest))
             .await
-            .map_err(|e| map_oci_error(&ctx, &shown, &e))?;
+            .map_err(|e| map_oci_error(&ctx, &shown, e))?;
         client
             .fetch_manifest_digest(&reference, &auth)
             .await
-            .map_err(|e| map_oci_error(&ctx, &shown, &e))
+            .map_err(|e| map_oci_error(&ctx, &shown, e))
     }
 
     async fn auth_for(
@@ -426,7 +421,7 @@ impl RegistryClient {
         ctx: &CallContext,
         registry: &str,
         repository: &str,
-    ) -> Result<RegistryAuth, ApiError> {
+    ) -> Result<RegistryAuth, AzureError> {
         self.auth_for_actions(ctx, registry, repository, "pull")
             .await
     }
@@ -437,14 +432,14 @@ impl RegistryClient {
         registry: &str,
         repository: &str,
         actions: &str,
-    ) -> Result<RegistryAuth, ApiError> {
+    ) -> Result<RegistryAuth, AzureError> {
         let is_server = self.settings.server.as_deref() == Some(registry);
         if is_server
             && let (Some(user), Some(password)) = (&self.settings.username, &self.settings.password)
         {
             return Ok(RegistryAuth::Basic(
                 user.clone(),
-                password.expose().to_owned(),
+                password.secret().to_owned(),
             ));
         }
         if is_server || is_acr(registry) {
@@ -463,20 +458,20 @@ impl RegistryClient {
         registry: &str,
         repository: &str,
         actions: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AzureError> {
         let scheme = if is_loopback_registry(registry) {
             "http"
         } else {
             "https"
         };
         let base = Url::parse(&format!("{scheme}://{registry}/")).map_err(|e| {
-            ApiError::InvalidParameter(format!(
+            AzureError::invalid(format!(
                 "{}: invalid registry {registry}: {e}",
                 ctx.operation
             ))
         })?;
         if !may_carry_token(&base) {
-            return Err(ApiError::Internal(format!(
+            return Err(AzureError::other(format!(
                 "{}: refusing to send tokens over http to {registry}",
                 ctx.operation
             )));
@@ -485,7 +480,7 @@ impl RegistryClient {
             .credential
             .get_token(&[ACR_AAD_SCOPE], None)
             .await
-            .map_err(|e| map_azure_error(ctx, e))?;
+            .map_err(|e| AzureError::from_core(ctx, e))?;
         let refresh: RefreshToken = self
             .post_form(
                 ctx,
@@ -521,10 +516,10 @@ impl RegistryClient {
         base: &Url,
         path: &str,
         fields: &[(&str, &str)],
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AzureError> {
         let url = base
             .join(path)
-            .map_err(|e| ApiError::Internal(format!("{}: {e}", ctx.operation)))?;
+            .map_err(|e| AzureError::other(format!("{}: {e}", ctx.operation)))?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -535,9 +530,9 @@ impl RegistryClient {
             .exchange
             .send(&Context::new(), &mut request, None)
             .await
-            .map_err(|e| map_azure_error(ctx, e))?;
+            .map_err(|e| AzureError::from_core(ctx, e))?;
         serde_json::from_slice(&response.into_body()).map_err(|e| {
-            ApiError::Internal(format!(
+            AzureError::other(format!(
                 "{}: unexpected answer from {path}: {e}",
                 ctx.operation
             ))
@@ -553,12 +548,11 @@ fn mirror_host(mirror: &Url) -> Option<String> {
     })
 }
 
-fn map_oci_error(ctx: &CallContext, image: &str, err: &OciDistributionError) -> ApiError {
-    let text = format!("{}: {}", ctx.operation, error_chain(err));
-    match err {
-        OciDistributionError::ImageManifestNotFoundError(_) => {
-            ApiError::NotFound(format!("No such image: {image} ({text})"))
-        }
+fn map_oci_error(ctx: &CallContext, image: &str, err: OciDistributionError) -> AzureError {
+    let text = format!("{}: {}", ctx.operation, error_chain(&err));
+    let not_found = || AzureError::not_found(format!("No such image: {image} ({text})"));
+    let mapped = match &err {
+        OciDistributionError::ImageManifestNotFoundError(_) => not_found(),
         OciDistributionError::RegistryError { envelope, .. }
             if envelope.errors.iter().any(|e| {
                 matches!(
@@ -569,25 +563,26 @@ fn map_oci_error(ctx: &CallContext, image: &str, err: &OciDistributionError) -> 
                 )
             }) =>
         {
-            ApiError::NotFound(format!("No such image: {image} ({text})"))
+            not_found()
         }
-        OciDistributionError::ServerError { code: 404, .. } => {
-            ApiError::NotFound(format!("No such image: {image} ({text})"))
-        }
+        OciDistributionError::ServerError { code: 404, .. } => not_found(),
         OciDistributionError::AuthenticationFailure(_)
-        | OciDistributionError::UnauthorizedError { .. } => ApiError::Internal(format!(
-            "{text} (the registry refused access: the backend's identity needs {})",
-            ctx.required_role
-        )),
+        | OciDistributionError::UnauthorizedError { .. } => AzureError::new(
+            ErrorKind::Denied,
+            format!(
+                "{text} (the registry refused access: the backend's identity needs {})",
+                ctx.required_role
+            ),
+        ),
         OciDistributionError::ServerError {
             code: 429 | 502 | 503 | 504,
             ..
         }
-        | OciDistributionError::RequestError(_) => ApiError::Unavailable(text),
-        _ => ApiError::Internal(text),
-    }
+        | OciDistributionError::RequestError(_) => AzureError::unavailable(text),
+        _ => AzureError::other(text),
+    };
+    mapped.with_source(err)
 }
 
 #[cfg(test)]
-#[path = "registry_tests.rs"]
 mod tests;

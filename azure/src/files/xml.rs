@@ -2,7 +2,7 @@
 //! directory listing (`EnumerationResults`) and an error (`Error/Code`).
 //! A small scanner, not a general XML parser: elements are matched by name.
 
-use super::files::Entry;
+use super::Entry;
 
 /// One page of `Directory_ListFilesAndDirectoriesSegment`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

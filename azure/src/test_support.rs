@@ -9,6 +9,9 @@ use axum::http::{HeaderValue, Request, Response, StatusCode};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use url::Url;
 
+use crate::arm::ArmClient;
+use crate::pipeline::{AzureOptions, scope_for};
+
 /// Always returns `test-token`.
 #[derive(Debug)]
 pub struct StaticCredential;
@@ -25,6 +28,16 @@ impl TokenCredential for StaticCredential {
             azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
         ))
     }
+}
+
+/// An ARM client for `stub` (tokens from [`StaticCredential`]).
+pub fn stub_arm(stub: &Stub, options: AzureOptions) -> ArmClient {
+    ArmClient::with_scope(
+        stub.base.clone(),
+        &scope_for(&stub.base),
+        Arc::new(StaticCredential),
+        options,
+    )
 }
 
 /// A scripted reply.

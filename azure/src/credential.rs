@@ -23,7 +23,7 @@ use azure_identity::{
 };
 use url::Url;
 
-use crate::errors::error_chain;
+use crate::error_chain;
 
 /// One link of the chain: a credential, or why it could not be built.
 #[derive(Debug, Clone)]

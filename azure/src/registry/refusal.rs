@@ -5,7 +5,8 @@
 //! (dockerd's 404s); anything else is an ordinary failure.
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use sockerless_api::ApiError;
+
+use crate::AzureError;
 
 /// The registry error codes dockerd answers a pull with 404 for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,7 @@ pub enum PullError {
     },
     /// Any other failure, already mapped.
     #[error(transparent)]
-    Other(#[from] ApiError),
+    Other(#[from] AzureError),
 }
 
 #[cfg(test)]

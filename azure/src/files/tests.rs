@@ -1,3 +1,5 @@
+//! Shared Key signing of the Azure Files data plane: the canonical string and the HMAC.
+
 use super::*;
 
 #[test]
@@ -38,7 +40,7 @@ fn urls_encode_each_segment() {
     let c = FilesClient::new(
         Url::parse("http://127.0.0.1:1/files/acct").expect("url"),
         "acct",
-        &SecretString::new("a2V5"),
+        &Secret::new("a2V5"),
         "vols",
     )
     .expect("client");
@@ -54,5 +56,5 @@ fn urls_encode_each_segment() {
         sts.ends_with("\n/acct/vols/v1/a%20b%23%3F\nrestype:directory"),
         "{sts}"
     );
-    assert!(FilesClient::new(url, "acct", &SecretString::new("not base64!"), "s").is_err());
+    assert!(FilesClient::new(url, "acct", &Secret::new("not base64!"), "s").is_err());
 }

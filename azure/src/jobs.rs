@@ -1,11 +1,10 @@
 //! Container Apps Jobs and their executions (Microsoft.App 2025-01-01).
 
 use serde_json::Value;
-use sockerless_api::ApiError;
 
-use super::arm::ArmClient;
-use super::models::{APP_API_VERSION, Job, JobExecution, JobExecutionBase, JobExecutionTemplate};
-use crate::errors::CallContext;
+use crate::arm::ArmClient;
+use crate::models::{APP_API_VERSION, Job, JobExecution, JobExecutionBase, JobExecutionTemplate};
+use crate::{AzureError, CallContext};
 
 /// How often a start that may or may not have happened (a 5xx) is looked
 /// into and sent again when it did not.
@@ -67,7 +66,7 @@ impl JobsClient {
     }
 
     /// Creates or replaces a job and waits until it is provisioned.
-    pub async fn put_job(&self, name: &str, job: &Job) -> Result<Job, ApiError> {
+    pub async fn put_job(&self, name: &str, job: &Job) -> Result<Job, AzureError> {
         self.arm
             .put(
                 &self.ctx(format!("put job {name}")),
@@ -79,7 +78,7 @@ impl JobsClient {
     }
 
     /// The job, or `None` if it does not exist.
-    pub async fn get_job(&self, name: &str) -> Result<Option<Job>, ApiError> {
+    pub async fn get_job(&self, name: &str) -> Result<Option<Job>, AzureError> {
         self.arm
             .get_optional(
                 &self.ctx(format!("get job {name}")),
@@ -92,7 +91,7 @@ impl JobsClient {
     /// Every job of the resource group carrying tag `key` = `value`, page by
     /// page (ARM's `nextLink`); the filter is applied here, as the jobs list
     /// takes no tag filter. At most [`MAX_LIST_PAGES`] pages are read.
-    pub async fn list_tagged(&self, key: &str, value: &str) -> Result<Vec<Job>, ApiError> {
+    pub async fn list_tagged(&self, key: &str, value: &str) -> Result<Vec<Job>, AzureError> {
         let ctx = self.ctx("list jobs");
         let path = format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.App/jobs",
@@ -112,14 +111,14 @@ impl JobsClient {
                 None => return Ok(jobs),
             }
         }
-        Err(ApiError::Internal(format!(
+        Err(AzureError::other(format!(
             "{}: more than {MAX_LIST_PAGES} pages",
             ctx.operation
         )))
     }
 
     /// Deletes a job and waits until it is gone; `false` if it did not exist.
-    pub async fn delete_job(&self, name: &str) -> Result<bool, ApiError> {
+    pub async fn delete_job(&self, name: &str) -> Result<bool, AzureError> {
         self.arm
             .delete(
                 &self.ctx(format!("delete job {name}")),
@@ -135,13 +134,13 @@ impl JobsClient {
         &self,
         name: &str,
         template: Option<&JobExecutionTemplate>,
-    ) -> Result<JobExecutionBase, ApiError> {
+    ) -> Result<JobExecutionBase, AzureError> {
         let ctx = self.ctx(format!("start job {name}"));
         let body = template
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| {
-                ApiError::Internal(format!("{}: cannot encode template: {e}", ctx.operation))
+                AzureError::other(format!("{}: cannot encode template: {e}", ctx.operation))
             })?;
         let path = format!("{}/start", self.job_path(name));
         let mut attempt = 0;
@@ -175,7 +174,7 @@ impl JobsClient {
         };
         let execution: JobExecutionBase = response.json(&ctx)?;
         if execution.name.is_none() {
-            return Err(ApiError::Internal(format!(
+            return Err(AzureError::other(format!(
                 "{}: Azure accepted the start but returned no execution name",
                 ctx.operation
             )));
@@ -185,7 +184,7 @@ impl JobsClient {
 
     /// The executions of `job`, newest first (the first page: a job of ours
     /// runs one execution at a time, so the newest are on it).
-    pub async fn list_executions(&self, job: &str) -> Result<Vec<JobExecution>, ApiError> {
+    pub async fn list_executions(&self, job: &str) -> Result<Vec<JobExecution>, AzureError> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
@@ -207,7 +206,7 @@ impl JobsClient {
         &self,
         job: &str,
         execution: &str,
-    ) -> Result<Option<JobExecution>, ApiError> {
+    ) -> Result<Option<JobExecution>, AzureError> {
         self.arm
             .get_optional(
                 &self.ctx(format!("get execution {execution} of job {job}")),
@@ -218,7 +217,7 @@ impl JobsClient {
     }
 
     /// Stops an execution and waits for the stop to be accepted.
-    pub async fn stop_execution(&self, job: &str, execution: &str) -> Result<(), ApiError> {
+    pub async fn stop_execution(&self, job: &str, execution: &str) -> Result<(), AzureError> {
         let ctx = self.ctx(format!("stop execution {execution} of job {job}"));
         let path = format!("{}/executions/{execution}/stop", self.job_path(job));
         self.arm
@@ -231,9 +230,8 @@ impl JobsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::pipeline::AzureOptions;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::pipeline::AzureOptions;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const JOB: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/jobs/sl-abc";
 
@@ -242,11 +240,7 @@ mod tests {
             poll_interval: std::time::Duration::from_millis(10),
             ..Default::default()
         };
-        JobsClient::new(
-            ArmClient::new(stub.base.clone(), Arc::new(StaticCredential), options),
-            "s",
-            "rg",
-        )
+        JobsClient::new(stub_arm(stub, options), "s", "rg")
     }
 
     #[tokio::test]
@@ -292,7 +286,7 @@ mod tests {
             .await
             .expect_err("missing");
         assert!(
-            err.kind() == sockerless_api::ErrorKind::NotFound
+            err.is_not_found()
                 && err
                     .message()
                     .starts_with("aca: stop execution nope of job sl-abc"),

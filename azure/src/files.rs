@@ -14,11 +14,12 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use sha2::Sha256;
-use sockerless_api::ApiError;
 use url::Url;
 
-use super::files_xml::{Listing, parse_error_code, parse_listing};
-use crate::config::SecretString;
+mod xml;
+
+use crate::{AzureError, Secret};
+use xml::{Listing, parse_error_code, parse_listing};
 
 /// Data-plane REST version sent as `x-ms-version`.
 pub const FILES_VERSION: &str = "2025-01-05";
@@ -135,18 +136,18 @@ impl FilesClient {
     pub fn new(
         endpoint: Url,
         account: &str,
-        key: &SecretString,
+        key: &Secret,
         share: &str,
-    ) -> Result<Self, ApiError> {
-        let key = STANDARD.decode(key.expose().trim()).map_err(|_| {
-            ApiError::InvalidParameter(
-                "storage_account_key is not valid base64 (an Azure storage account key is)".into(),
+    ) -> Result<Self, AzureError> {
+        let key = STANDARD.decode(key.secret().trim()).map_err(|_| {
+            AzureError::invalid(
+                "storage_account_key is not valid base64 (an Azure storage account key is)",
             )
         })?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
-            .map_err(|e| ApiError::Internal(format!("cannot build the Azure Files client: {e}")))?;
+            .map_err(|e| AzureError::other(format!("cannot build the Azure Files client: {e}")))?;
         Ok(Self {
             http,
             endpoint,
@@ -166,11 +167,11 @@ impl FilesClient {
         &self.account
     }
 
-    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Result<Url, AzureError> {
         let mut url = self.endpoint.clone();
         {
             let mut segs = url.path_segments_mut().map_err(|_| {
-                ApiError::Internal(format!("file endpoint {} cannot be a base", self.endpoint))
+                AzureError::other(format!("file endpoint {} cannot be a base", self.endpoint))
             })?;
             segs.pop_if_empty();
             segs.push(&self.share);
@@ -194,7 +195,7 @@ impl FilesClient {
         method: Method,
         url: &Url,
         extra: &[(&str, &str)],
-    ) -> Result<(StatusCode, String), ApiError> {
+    ) -> Result<(StatusCode, String), AzureError> {
         let what = format!("{method} {}", url.path());
         let mut attempt = 0u32;
         loop {
@@ -236,17 +237,18 @@ impl FilesClient {
                     tracing::debug!(call = %what, error = %e, "azure files: retrying");
                 }
                 Err(e) => {
-                    return Err(ApiError::Unavailable(format!(
+                    return Err(AzureError::unavailable(format!(
                         "aca: Azure Files {what} at {}: {e}",
                         self.endpoint
-                    )));
+                    ))
+                    .with_source(e));
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
         }
     }
 
-    fn failure(&self, what: &str, status: StatusCode, body: &str) -> ApiError {
+    fn failure(&self, what: &str, status: StatusCode, body: &str) -> AzureError {
         let code = parse_error_code(body).unwrap_or_default();
         let msg = format!(
             "aca: Azure Files {what} in share {} of storage account {}: {status} {code}",
@@ -254,17 +256,17 @@ impl FilesClient {
         );
         match status {
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-                ApiError::Unavailable(format!("{msg} (check storage_account_key)"))
+                AzureError::unavailable(format!("{msg} (check storage_account_key)"))
             }
-            StatusCode::NOT_FOUND => ApiError::NotFound(msg),
-            StatusCode::CONFLICT => ApiError::Conflict(msg),
-            s if s.is_server_error() => ApiError::Unavailable(msg),
-            _ => ApiError::Internal(msg),
+            StatusCode::NOT_FOUND => AzureError::not_found(msg),
+            StatusCode::CONFLICT => AzureError::conflict(msg),
+            s if s.is_server_error() => AzureError::unavailable(msg),
+            _ => AzureError::other(msg),
         }
     }
 
     /// Creates the share; `false` if it existed.
-    pub async fn create_share(&self) -> Result<bool, ApiError> {
+    pub async fn create_share(&self) -> Result<bool, AzureError> {
         let url = self.url(&[], &[("restype", "share")])?;
         let (status, body) = self.send(Method::PUT, &url, &[]).await?;
         match status {
@@ -279,7 +281,7 @@ impl FilesClient {
     }
 
     /// Creates directory `path` (relative to the share); `false` if it existed.
-    pub async fn create_directory(&self, path: &str) -> Result<bool, ApiError> {
+    pub async fn create_directory(&self, path: &str) -> Result<bool, AzureError> {
         let url = self.url(&[path], &[("restype", "directory")])?;
         let headers = [
             ("x-ms-file-attributes", "Directory"),
@@ -300,7 +302,7 @@ impl FilesClient {
     }
 
     /// One level of directory `path` (every page).
-    pub async fn list(&self, path: &str) -> Result<Vec<Entry>, ApiError> {
+    pub async fn list(&self, path: &str) -> Result<Vec<Entry>, AzureError> {
         let mut out = Vec::new();
         let mut marker = String::new();
         loop {
@@ -317,7 +319,7 @@ impl FilesClient {
                 entries,
                 next_marker,
             } = parse_listing(&body).map_err(|e| {
-                ApiError::Internal(format!(
+                AzureError::other(format!(
                     "aca: Azure Files listing of {path} is unreadable: {e}"
                 ))
             })?;
@@ -330,10 +332,10 @@ impl FilesClient {
     }
 
     /// Deletes directory `path` and everything in it; `false` if it did not exist.
-    pub async fn delete_tree(&self, path: &str) -> Result<bool, ApiError> {
+    pub async fn delete_tree(&self, path: &str) -> Result<bool, AzureError> {
         let entries = match self.list(path).await {
             Ok(e) => e,
-            Err(e) if e.kind() == sockerless_api::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e),
         };
         for entry in entries {
@@ -354,7 +356,7 @@ impl FilesClient {
     }
 
     /// Deletes file `path`; a missing file is not an error.
-    pub async fn delete_file(&self, path: &str) -> Result<(), ApiError> {
+    pub async fn delete_file(&self, path: &str) -> Result<(), AzureError> {
         let url = self.url(&[path], &[])?;
         let (status, body) = self.send(Method::DELETE, &url, &[]).await?;
         match status {
@@ -365,5 +367,4 @@ impl FilesClient {
 }
 
 #[cfg(test)]
-#[path = "files_tests.rs"]
 mod tests;

@@ -2,10 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sockerless_api::ApiError;
 
-use super::arm::ArmClient;
-use crate::errors::CallContext;
+use crate::arm::ArmClient;
+use crate::{AzureError, CallContext};
 
 /// API version of Microsoft.Storage file shares.
 pub const STORAGE_API_VERSION: &str = "2024-01-01";
@@ -60,7 +59,7 @@ impl FileSharesClient {
         &self,
         name: &str,
         quota_gib: Option<u32>,
-    ) -> Result<FileShare, ApiError> {
+    ) -> Result<FileShare, AzureError> {
         let mut properties = serde_json::Map::new();
         if let Some(q) = quota_gib {
             properties.insert("shareQuota".into(), q.into());
@@ -80,7 +79,7 @@ impl FileSharesClient {
     }
 
     /// A share, or `None`.
-    pub async fn get_share(&self, name: &str) -> Result<Option<FileShare>, ApiError> {
+    pub async fn get_share(&self, name: &str) -> Result<Option<FileShare>, AzureError> {
         self.arm
             .get_optional(
                 &self.ctx(format!("get file share {name}")),
@@ -91,7 +90,7 @@ impl FileSharesClient {
     }
 
     /// Deletes a share; `false` if it did not exist.
-    pub async fn delete_share(&self, name: &str) -> Result<bool, ApiError> {
+    pub async fn delete_share(&self, name: &str) -> Result<bool, AzureError> {
         self.arm
             .delete(
                 &self.ctx(format!("delete file share {name}")),
@@ -105,9 +104,8 @@ impl FileSharesClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::pipeline::AzureOptions;
-    use crate::azure::test_support::{StaticCredential, Stub, StubReply};
-    use std::sync::Arc;
+    use crate::pipeline::AzureOptions;
+    use crate::test_support::{Stub, StubReply, stub_arm};
 
     const SHARE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/fileServices/default/shares/slv-1";
 
@@ -120,11 +118,7 @@ mod tests {
             _ => StubReply::json(404, r#"{"error":{"code":"ShareNotFound","message":"The specified share does not exist."}}"#),
         })
         .await;
-        let arm = ArmClient::new(
-            stub.base.clone(),
-            Arc::new(StaticCredential),
-            AzureOptions::default(),
-        );
+        let arm = stub_arm(&stub, AzureOptions::default());
         let shares = FileSharesClient::new(arm, "s", "rg", "acct");
         let share = shares.create_share("slv-1", Some(5)).await.expect("create");
         assert_eq!(
