@@ -43,7 +43,10 @@ mod tests {
         ];
         for (kind, want) in cases {
             let got = map_azure_error(AzureError::new(kind, "m"));
-            assert!(got.cause().is_some(), "the Azure error is kept as the cause");
+            assert!(
+                got.cause().is_some(),
+                "the Azure error is kept as the cause"
+            );
             assert_eq!(got, want);
         }
     }

@@ -129,9 +129,12 @@ pub fn import_rules(metadata: &Value) -> Vec<String> {
     findings
 }
 
-/// A manifest's `[section]`s with their `key = value` lines (line numbers from 1).
-fn sections(text: &str) -> Vec<(String, Vec<(String, String, usize)>)> {
-    let mut out: Vec<(String, Vec<(String, String, usize)>)> = Vec::new();
+/// A `key = value` line of a manifest, with its line number (from 1).
+type Entry = (String, String, usize);
+
+/// A manifest's `[section]`s with their entries.
+fn sections(text: &str) -> Vec<(String, Vec<Entry>)> {
+    let mut out: Vec<(String, Vec<Entry>)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {

@@ -231,7 +231,11 @@ async fn private_index_pull_keeps_the_login_for_aca() {
     let err = pull_with(&b, &app, Some("linux"))
         .await
         .expect_err("bad platform");
-    assert!(matches!(err, ApiError::InvalidParameter(_)), "{err:?}");
+    assert_eq!(
+        err.kind(),
+        sockerless_api::ErrorKind::InvalidParameter,
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
