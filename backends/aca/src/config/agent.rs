@@ -175,6 +175,3 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-#[path = "config_agent_tests.rs"]
-mod tests;

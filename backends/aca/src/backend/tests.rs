@@ -1,3 +1,5 @@
+//! Tests of [`AcaBackend`]: its construction and the system operations.
+
 use super::*;
 use crate::azure::test_support::{StaticCredential, Stub, StubReply};
 use crate::store::{ContainerRecord, records};
