@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
+use crate::runtime::exit::{EXIT_STOPPED, record_exit};
 use crate::runtime::find_container;
-use crate::runtime::lifecycle::{EXIT_STOPPED, record_exit};
 use crate::runtime::state::ContainerRuntime;
 
 /// Longest wait between two polls.
