@@ -229,7 +229,7 @@ async fn serve(
     observer: Arc<dyn LinkObserver>,
     mut requests: mpsc::Receiver<Request>,
 ) {
-    let id = observer.container_id().to_owned();
+    let container = observer.container_id().to_owned();
     let mut health_open = true;
     loop {
         let request = match Arc::get_mut(&mut conn) {
@@ -275,7 +275,7 @@ async fn serve(
             }
             Request::SetPeers(peers) => {
                 if let Err(e) = conn.set_peers(&peers) {
-                    tracing::info!(container = %id, error = %e, "peers not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "peers not delivered to the agent");
                 }
             }
             Request::RestartMain(tx) => {
@@ -283,7 +283,7 @@ async fn serve(
             }
             Request::End => {
                 if let Err(e) = conn.end() {
-                    tracing::info!(container = %id, error = %e, "end not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "end not delivered to the agent");
                 }
             }
             Request::Resume(id, tx) => {
@@ -291,7 +291,7 @@ async fn serve(
             }
             Request::UnixListen(paths) => {
                 if let Err(e) = conn.unix_listen(&paths) {
-                    tracing::info!(container = %id, error = %e, "unix listen not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "unix listen not delivered to the agent");
                 }
             }
         }
