@@ -247,12 +247,12 @@ where
     }
     // Running before `docker start` returns (it waits for the connection),
     // and before the pump can record an exit.
-    crate::runtime::lifecycle::mark_running(backend, &id)
+    crate::runtime::running::mark_running(backend, &id)
         .await
         .map_err(|e| format!("cannot record the running state: {e}"))?;
     tracing::info!(container = %id, "agent connected");
     tracing::debug!(target: crate::runtime::TIMELINE, container = %id, "agent_connected");
-    super::pump::attach_connection(backend.clone(), rt, Arc::new(conn), cut);
+    crate::runtime::connection::attach(backend.clone(), rt, Arc::new(conn), cut);
     Ok(())
 }
 

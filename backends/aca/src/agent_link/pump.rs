@@ -1,22 +1,53 @@
-//! One task per live agent connection: reads the main session (output into
-//! the log store and to live subscribers through [`super::capture`], then
-//! the exit code) and delivers
-//! queued commands (stdin, signals, resize) to it. A second task owns the
-//! connection itself ([`AgentLink`]): it reads the health reports and opens
-//! the other sessions (exec, `docker cp`) on request.
+//! One task per live agent connection: reads the main session (output and
+//! exit code, reported to the [`LinkObserver`] through [`super::capture`])
+//! and delivers queued commands (stdin, signals, resize) to it. A second
+//! task owns the connection itself ([`AgentLink`]): it reads the health
+//! reports and opens the other sessions (exec, `docker cp`) on request.
+//! Nothing here knows the runtime: what happens is reported to a
+//! [`LinkObserver`] (the runtime implements it), so the dependency runs one
+//! way: the runtime uses the link.
 
 use std::sync::Arc;
 
 use sockerless_agent::peer::{
-    AgentConnection, ExecConfig, PathStat, PeerError, PeersUpdate, PutOptions, Session,
+    AgentConnection, ExecConfig, HealthReport, PathStat, PeerError, PeersUpdate, PutOptions,
+    Session,
 };
-use sockerless_azure::pipeline::count_arm_calls;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::cut::LinkCut;
-use crate::AcaBackend;
-use crate::runtime::lifecycle;
-use crate::runtime::state::{Command, ContainerRuntime};
+use super::process::{Command, Output};
+
+/// The consumer of what one container's agent link reports. Each method
+/// returns once the report is handled: output is acknowledged to the agent
+/// only after [`LinkObserver::output`] returned (stored), and health
+/// reports are handled in order.
+#[async_trait::async_trait]
+pub trait LinkObserver: Send + Sync + 'static {
+    /// The container's ID (for logs).
+    fn container_id(&self) -> &str;
+
+    /// Signals and resizes queued for the main process.
+    fn commands(&self) -> &Mutex<mpsc::Receiver<Command>>;
+
+    /// Stdin chunks and its end, queued apart from the commands so a
+    /// process not reading never holds up a signal.
+    fn input(&self) -> &Mutex<mpsc::Receiver<Command>>;
+
+    /// A batch of output from the main process (stored, then acknowledged).
+    async fn output(&self, batch: Vec<Output>);
+
+    /// A health-check report of the current run.
+    async fn health(&self, report: HealthReport);
+
+    /// The main process exited with `code` on `link`. The exit is not yet
+    /// acknowledged: `session` is the main session, whose exit the
+    /// observer acknowledges (`Session::ack_exit`) once it is recorded.
+    async fn exited(self: Arc<Self>, link: Arc<AgentLink>, code: i32, session: Session);
+
+    /// The connection `link` closed before the main process reported an exit.
+    fn disconnected(&self, link: &Arc<AgentLink>);
+}
 
 type Reply<T> = oneshot::Sender<Result<T, PeerError>>;
 
@@ -58,16 +89,16 @@ pub struct AgentLink {
 const REQUEST_QUEUE: usize = 64;
 
 impl AgentLink {
-    fn spawn(
+    /// Starts the task owning `conn` (the main session taken out before):
+    /// health reports go to `observer`; `cut` fails its transport on request.
+    pub fn spawn(
         conn: Arc<AgentConnection>,
-        rt: Arc<ContainerRuntime>,
-        store: crate::store::Store,
+        observer: Arc<dyn LinkObserver>,
         cut: LinkCut,
-        events: crate::events::EventHub,
     ) -> Arc<Self> {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let records_changes = conn.info().records_changes;
-        tokio::spawn(serve(conn, rt, store, rx, events));
+        tokio::spawn(serve(conn, observer, rx));
         Arc::new(Self {
             requests,
             records_changes,
@@ -191,27 +222,21 @@ impl AgentLink {
     }
 }
 
-/// Owns the connection: health reports go to the runtime, requests are
+/// Owns the connection: health reports go to the observer, requests are
 /// answered one at a time.
 async fn serve(
     mut conn: Arc<AgentConnection>,
-    rt: Arc<ContainerRuntime>,
-    store: crate::store::Store,
+    observer: Arc<dyn LinkObserver>,
     mut requests: mpsc::Receiver<Request>,
-    events: crate::events::EventHub,
 ) {
+    let container = observer.container_id().to_owned();
     let mut health_open = true;
     loop {
         let request = match Arc::get_mut(&mut conn) {
             Some(owned) if health_open => tokio::select! {
                 report = owned.next_health() => {
                     match report {
-                        Some(report) => {
-                            let before = rt.health().map(|h| h.status);
-                            rt.record_health(report);
-                            store_health(&store, &rt).await;
-                            crate::events::actors::health_changed(&events, &rt.id, before, rt.health().map(|h| h.status)).await;
-                        }
+                        Some(report) => observer.health(report).await,
                         None => health_open = false,
                     }
                     continue;
@@ -250,7 +275,7 @@ async fn serve(
             }
             Request::SetPeers(peers) => {
                 if let Err(e) = conn.set_peers(&peers) {
-                    tracing::info!(container = %rt.id, error = %e, "peers not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "peers not delivered to the agent");
                 }
             }
             Request::RestartMain(tx) => {
@@ -258,7 +283,7 @@ async fn serve(
             }
             Request::End => {
                 if let Err(e) = conn.end() {
-                    tracing::info!(container = %rt.id, error = %e, "end not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "end not delivered to the agent");
                 }
             }
             Request::Resume(id, tx) => {
@@ -266,174 +291,57 @@ async fn serve(
             }
             Request::UnixListen(paths) => {
                 if let Err(e) = conn.unix_listen(&paths) {
-                    tracing::info!(container = %rt.id, error = %e, "unix listen not delivered to the agent");
+                    tracing::info!(container = %container, error = %e, "unix listen not delivered to the agent");
                 }
             }
         }
     }
 }
 
-/// Keeps the run's health in the store (awaited here, so reports are
-/// stored in order): `docker inspect` shows it across a backend restart.
-async fn store_health(store: &crate::store::Store, rt: &ContainerRuntime) {
-    let Some(health) = rt.health() else { return };
-    let (id, state) = (rt.id.clone(), health.to_stored());
-    if let Err(e) = store
-        .call(move |c| crate::store::records::save_health(c, &id, &state))
-        .await
-    {
-        tracing::warn!(container = %rt.id, error = %e, "cannot store the health report");
-    }
-}
-
-/// Makes `conn` the container's live connection and starts its pump;
-/// `cut` fails its transport on request.
-pub fn attach_connection(
-    backend: AcaBackend,
-    rt: Arc<ContainerRuntime>,
-    conn: Arc<AgentConnection>,
-    cut: LinkCut,
-) {
-    let main = conn.main_session();
-    crate::ops::pause::on_connect(&rt, conn.info().paused);
-    if let Some(events) = conn.take_events() {
-        crate::relay::serve_events(backend.clone(), rt.id.clone(), events);
-    }
-    if Arc::strong_count(&conn) > 1 {
-        tracing::warn!(container = %rt.id, "agent connection is shared: health reports are not read");
-    }
-    let link = AgentLink::spawn(
-        conn,
-        rt.clone(),
-        backend.store().clone(),
-        cut,
-        backend.event_hub().clone(),
-    );
-    let relay_backend = backend.clone();
-    let task = tokio::spawn(count_arm_calls(
-        rt.arm.clone(),
-        run(backend, rt.clone(), link.clone(), main),
-    ));
-    rt.set_agent(link.clone(), task);
-    tokio::spawn(async move {
-        if !rt.prepared.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Err(e) = crate::containers::prepare::run(
-                &relay_backend,
-                &rt,
-                &link,
-                crate::containers::prepare::Replica::Fresh,
-            )
-            .await
-            {
-                tracing::warn!(container = %rt.id, error = %e, "preparing the container failed");
-            }
-            rt.prepared.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        crate::relay::connected(&relay_backend, &rt.id);
-    });
-}
-
-/// Pumps the main session of a run restarted in the lingering agent behind
-/// `link` (the connection stays; only the main session is new).
-pub fn resume(backend: AcaBackend, rt: Arc<ContainerRuntime>, link: Arc<AgentLink>, main: Session) {
-    let task = tokio::spawn(count_arm_calls(
-        rt.arm.clone(),
-        run(backend, rt.clone(), link.clone(), Ok(main)),
-    ));
-    // Aborts the previous run's pump, which only waited out the linger time.
-    rt.set_agent(link, task);
-}
-
-async fn run(
-    backend: AcaBackend,
-    rt: Arc<ContainerRuntime>,
+/// Pumps the main session `main` of the connection behind `link` until
+/// the process exits or the connection closes, then reports which to
+/// `observer`. Output and the exit are acknowledged later: output once
+/// stored (the agent keeps what a crash of this process could lose), the
+/// exit by the observer once recorded.
+pub async fn run(
+    observer: Arc<dyn LinkObserver>,
     link: Arc<AgentLink>,
     main: Result<Session, PeerError>,
 ) {
     let mut session = match main {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(container = %rt.id, error = %e, "agent connection has no main session");
-            disconnected(&backend, &rt, &link);
+            tracing::warn!(container = %observer.container_id(), error = %e, "agent connection has no main session");
+            observer.disconnected(&link);
             return;
         }
     };
-    // The exit is acknowledged once the binds are synced back: until then
-    // the agent keeps the replica (and its files) alive.
     session.defer_exit_ack();
-    // Output is acknowledged once stored: the agent keeps what a crash of
-    // this process could lose, and a restart resumes from the stored offsets.
     session.defer_output_ack();
-    match pump(&backend, &rt, &mut session).await {
-        Some(code) => {
-            let synced = crate::binds::has_rw(&rt);
-            let mut failures = Vec::new();
-            if synced {
-                // Reset even when this task is aborted (a newer connection).
-                struct Syncing<'a>(&'a ContainerRuntime);
-                impl Drop for Syncing<'_> {
-                    fn drop(&mut self) {
-                        self.0.syncing.send_replace(false);
-                    }
-                }
-                rt.syncing.send_replace(true);
-                let _syncing = Syncing(&rt);
-                failures = crate::binds::sync_back(&backend, &rt, &link).await;
-            }
-            // Before the acknowledgement: the replica's files are still there.
-            failures.extend(crate::changes::record(&backend, &rt, &link).await);
-            if synced && session.is_closed() {
-                // The agent resends the exit on its next connection, whose
-                // pump syncs again.
-                tracing::info!(container = %rt.id, "connection lost while syncing binds back");
-                disconnected(&backend, &rt, &link);
-                return;
-            }
-            crate::binds::report(&backend, &rt, &failures).await;
-            // Offered before the exit is recorded: a `docker start` right
-            // after the exit (`docker restart`) finds the execution.
-            let offered = crate::runtime::restart::offer(&backend, &rt, &link).await;
-            // Acknowledged once stored (a crash in between: the agent resends
-            // it to the restarted backend), before waiters wake (a restart
-            // needs the exit acknowledged), and the session's handle closed
-            // with it (a restart opens session 0 anew on this connection).
-            lifecycle::record_exit_then(&backend, &rt, i64::from(code), move || {
-                let _ = session.ack_exit();
-                drop(session);
-            })
-            .await;
-            if offered {
-                crate::runtime::restart::linger(&backend, &rt, link).await;
-            }
-        }
-        None => disconnected(&backend, &rt, &link),
-    }
-}
-
-fn disconnected(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, link: &Arc<AgentLink>) {
-    if rt.clear_agent(link) {
-        tracing::info!(container = %rt.id, "agent disconnected before reporting an exit");
-        crate::runtime::poller::watch_disconnected(backend.clone(), rt.clone());
+    match pump(observer.as_ref(), &mut session).await {
+        Some(code) => observer.exited(link, code, session).await,
+        None => observer.disconnected(&link),
     }
 }
 
 /// Runs until the exit code (`Some`) or the connection closes (`None`).
 /// Output is read while stdin is written: a write waiting for the agent's
 /// stdin credit never holds up output, signals or resizes.
-async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session) -> Option<i32> {
+async fn pump(observer: &dyn LinkObserver, session: &mut Session) -> Option<i32> {
+    let id = observer.container_id();
     let input = session.input();
-    let mut commands = rt.commands_rx.lock().await;
-    let mut stdin_rx = rt.input_rx.lock().await;
+    let mut commands = observer.commands().lock().await;
+    let mut stdin_rx = observer.input().lock().await;
     let dispatch = async {
         while let Some(command) = commands.recv().await {
             let sent = match command {
                 Command::Signal(n) => input.signal(n),
                 Command::Resize(rows, cols) => input.resize(rows, cols),
-                // Queued apart (`input_rx`); never here.
+                // Queued apart ([`LinkObserver::input`]); never here.
                 Command::Stdin(_) | Command::CloseStdin => Ok(()),
             };
             if let Err(e) = sent {
-                tracing::info!(container = %rt.id, error = %e, "command not delivered to the agent");
+                tracing::info!(container = %id, error = %e, "command not delivered to the agent");
             }
         }
         std::future::pending::<()>().await
@@ -446,12 +354,12 @@ async fn pump(backend: &AcaBackend, rt: &ContainerRuntime, session: &mut Session
                 Command::Signal(_) | Command::Resize(..) => Ok(()),
             };
             if let Err(e) = written {
-                tracing::info!(container = %rt.id, error = %e, "stdin not delivered to the agent");
+                tracing::info!(container = %id, error = %e, "stdin not delivered to the agent");
             }
         }
         std::future::pending::<()>().await
     };
-    let read = super::capture::read_main(backend, rt, session);
+    let read = super::capture::read_main(id, session, |batch| observer.output(batch));
     tokio::select! {
         code = read => code,
         () = dispatch => None,

@@ -306,12 +306,12 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
 
 /// `Backend::container_stop`.
 pub async fn stop(backend: &AcaBackend, id: &str, opts: StopOptions) -> Result<()> {
-    lifecycle::stop(backend, id, opts.signal, opts.timeout_secs).await
+    crate::runtime::stop::stop(backend, id, opts.signal, opts.timeout_secs).await
 }
 
 /// `Backend::container_restart`: stop (if running), then a new execution.
 pub async fn restart(backend: &AcaBackend, id: &str, opts: StopOptions) -> Result<()> {
-    match lifecycle::stop(backend, id, opts.signal, opts.timeout_secs).await {
+    match crate::runtime::stop::stop(backend, id, opts.signal, opts.timeout_secs).await {
         Ok(()) | Err(ApiError::NotModified(_)) => {}
         Err(e) => return Err(e),
     }
@@ -322,7 +322,7 @@ pub async fn restart(backend: &AcaBackend, id: &str, opts: StopOptions) -> Resul
 
 /// `Backend::container_kill`.
 pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Result<()> {
-    lifecycle::kill(backend, id, signal).await
+    crate::runtime::stop::kill(backend, id, signal).await
 }
 
 /// `Backend::container_remove`.

@@ -9,7 +9,7 @@
 //!   type=volume,src=name`) or an anonymous one (`-v /p` and image `VOLUME`
 //!   come as `Config.Volumes`; `--mount type=volume` without `src`). An
 //!   anonymous volume has `anonymous: true` and an empty `name` until create
-//!   gives it a generated 64-hex name (`crate::volumes::attach`).
+//!   gives it a generated 64-hex name (the volumes' attach step).
 //! - [`MountSpec::Bind`]: a daemon-host path (`-v /host:/p`, `--mount
 //!   type=bind`). `create_missing` is `true` for `-v` (dockerd creates a
 //!   missing host path) and for `--mount … bind-create-mountpoint`, `false`

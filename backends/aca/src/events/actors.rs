@@ -311,22 +311,6 @@ pub fn network(backend: &AcaBackend, action: &str, id: &str, name: &str, contain
     backend.event_hub().record("network", action, id, attrs);
 }
 
-/// `connect` / `disconnect` of `container` (ID or name) on network `net`
-/// (ID or name), both looked up now.
-pub async fn network_attach(backend: &AcaBackend, action: &str, net: &str, container: &str) {
-    let found = match crate::networks::inspect(backend, net).await {
-        Ok(found) => found,
-        Err(e) => {
-            return tracing::debug!(network = net, error = %e, "network event without its network");
-        }
-    };
-    let container_id = crate::runtime::find_container(backend, container)
-        .await
-        .map_or_else(|_| container.to_owned(), |c| c.id);
-    let (id, name) = (found.id.unwrap_or_default(), found.name.unwrap_or_default());
-    network(backend, action, &id, &name, Some(&container_id));
-}
-
 /// A volume event (`create`, `destroy`) with its driver.
 pub fn volume(backend: &AcaBackend, action: &str, name: &str, driver: &str) {
     let attrs = Attrs::from([("driver".to_owned(), driver.to_owned())]);

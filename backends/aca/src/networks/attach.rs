@@ -104,7 +104,7 @@ pub async fn connect(backend: &AcaBackend, id: &str, req: NetworkConnectRequest)
         Ok(Some(network))
     })
     .await?;
-    crate::events::actors::network_attach(backend, "connect", &event_net, &event_container).await;
+    attach_event(backend, "connect", &event_net, &event_container).await;
     crate::relay::changed(backend);
     Ok(())
 }
@@ -147,8 +147,23 @@ pub async fn disconnect(
         Ok(Some(network))
     })
     .await?;
-    crate::events::actors::network_attach(backend, "disconnect", &event_net, &event_container)
-        .await;
+    attach_event(backend, "disconnect", &event_net, &event_container).await;
     crate::relay::changed(backend);
     Ok(())
+}
+
+/// The `connect` / `disconnect` event of `container` (ID or name) on
+/// network `net` (ID or name), both looked up now.
+async fn attach_event(backend: &AcaBackend, action: &str, net: &str, container: &str) {
+    let found = match super::inspect(backend, net).await {
+        Ok(found) => found,
+        Err(e) => {
+            return tracing::debug!(network = net, error = %e, "network event without its network");
+        }
+    };
+    let container_id = crate::runtime::find_container(backend, container)
+        .await
+        .map_or_else(|_| container.to_owned(), |c| c.id);
+    let (id, name) = (found.id.unwrap_or_default(), found.name.unwrap_or_default());
+    crate::events::actors::network(backend, action, &id, &name, Some(&container_id));
 }

@@ -16,52 +16,19 @@
 
 pub mod bind;
 pub mod relay;
+pub mod slot;
 pub mod spec;
 pub mod view;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use sockerless_api::docker::{ContainerCreateBody, PortMap, PortSummary};
 use sockerless_api::{ApiError, Result};
-use tokio::task::JoinHandle;
+
+pub use slot::PortsSlot;
 
 use crate::runtime::state::ContainerRuntime;
-use bind::{Bound, Listeners};
-
-/// The open publication of a running container.
-#[derive(Debug)]
-struct Published {
-    exposed: BTreeSet<u16>,
-    /// Holds the host ports in the allocator's registry (sockets moved out).
-    listeners: Listeners,
-    task: Option<JoinHandle<()>>,
-}
-
-/// A container's published ports, kept in its runtime state.
-#[derive(Debug, Default)]
-pub struct PortsSlot(Mutex<Option<Published>>);
-
-impl PortsSlot {
-    fn lock(&self) -> MutexGuard<'_, Option<Published>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// What is bound now (empty when the container does not run).
-    pub fn bound(&self) -> Vec<Bound> {
-        self.lock()
-            .as_ref()
-            .map(|p| p.listeners.bound.clone())
-            .unwrap_or_default()
-    }
-
-    fn view<T>(&self, f: impl FnOnce(Option<(&BTreeSet<u16>, &[Bound])>) -> T) -> T {
-        let guard = self.lock();
-        f(guard
-            .as_ref()
-            .map(|p| (&p.exposed, p.listeners.bound.as_slice())))
-    }
-}
+use slot::Published;
 
 /// Create-time check: Docker's 400 for ports that cannot be published.
 pub fn validate(body: &ContainerCreateBody) -> Result<()> {

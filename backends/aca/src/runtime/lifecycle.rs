@@ -1,5 +1,7 @@
 //! The run of a container: start (put the job, start an execution, wait for
-//! the agent), the running and exited states, stop, kill and removal of the job.
+//! the agent) and removal (of the record, the job, the output). The
+//! running state is [`super::running`], the exit [`super::exit`], stop and
+//! kill [`super::stop`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use sockerless_api::{ApiError, Result};
 use sockerless_azure::pipeline::count_arm_calls;
 
+use super::running::{wait_not_running, wait_synced};
 use super::state::{Command, ContainerRuntime};
 use super::template::{ContainerSpec, TemplateSettings, job_for};
 use super::{StoredConfig, find_container, now_nanos, random_hex};
@@ -14,15 +17,12 @@ use crate::AcaBackend;
 use crate::errors::map_azure_error;
 use crate::store::hash_token;
 
-/// Exit code recorded when a run is stopped without the agent reporting one.
-pub const EXIT_STOPPED: i64 = 137;
-
 /// `docker start`: puts the job, starts an execution and returns once the
 /// agent has dialed in. On failure the job is deleted and the error returned.
 pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     let record = find_container(backend, id).await?;
     let rt = backend.runtimes().get(&record);
-    let by_policy = super::restart_policy::policy_start_pending(&rt);
+    let by_policy = super::state::lock(&rt.restart_backoff).start_pending();
     if !by_policy {
         rt.stop_requested
             .store(false, std::sync::atomic::Ordering::SeqCst);
@@ -42,17 +42,13 @@ pub async fn start(backend: &AcaBackend, id: &str) -> Result<()> {
     }
     if let Err(e) = &result
         && !matches!(e, ApiError::NotModified(_))
-        && auto_remove_of(&record)
+        && super::restart_policy::auto_remove_of(&record)
     {
         // As dockerd does: an AutoRemove container whose start failed is
         // removed, which ends `docker run --rm`'s wait and attach.
         spawn_auto_remove(backend, &record.id);
     }
     result
-}
-
-pub(crate) fn auto_remove_of(record: &crate::store::ContainerRecord) -> bool {
-    StoredConfig::of(record).is_ok_and(|c| c.auto_remove())
 }
 
 pub(crate) fn spawn_auto_remove(backend: &AcaBackend, id: &str) {
@@ -112,7 +108,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         &settings,
     )?;
     crate::volumes::attach::add_to_job(backend, &stored.mounts, &mut job).await?;
-    let by_policy = super::restart_policy::take_policy_start(rt);
+    let by_policy = super::state::lock(&rt.restart_backoff).take_start();
     stored.restart_count =
         super::restart_policy::count_after_start(stored.restart_count, by_policy);
     stored.manually_stopped = false;
@@ -215,276 +211,6 @@ async fn abandon_job(backend: &AcaBackend, job_name: &str) {
     super::collect::queue_and_try(backend, job_name).await;
 }
 
-/// Records that the agent of `id` is connected: state running.
-pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {
-    let record = find_container(backend, id).await?;
-    let rt = backend.runtimes().get(&record);
-    // An agent reconnecting after a daemon restart: the published ports
-    // open again (nothing happens when they are open).
-    if let Err(e) = StoredConfig::of(&record)
-        .and_then(|s| crate::ports::open(&rt, &record.name, &record.id, &s.body))
-    {
-        tracing::warn!(container = %record.id, error = %e, "published ports not reopened");
-    }
-    let (running, now) = (record.id.clone(), now_nanos());
-    let started = backend
-        .store()
-        .call(move |c| crate::store::records::mark_running(c, &running, now))
-        .await?;
-    if started {
-        // Here, not when `docker start` returns: the process may exit first.
-        crate::events::actors::container_started(backend, &record.id).await;
-    }
-    rt.state.send_if_modified(|s| {
-        let changed = !s.running;
-        s.running = true;
-        changed
-    });
-    crate::relay::changed(backend);
-    Ok(())
-}
-
-/// Records the end of a run with `code`; wakes waiters, ends attached streams,
-/// and removes the container when it was created with AutoRemove.
-pub async fn record_exit(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, code: i64) {
-    record_exit_then(backend, rt, code, || {}).await;
-}
-
-/// [`record_exit`], calling `stored` once the exit is in the store (or was
-/// already recorded), before anyone waiting on the container wakes: the
-/// agent's exit is acknowledged there.
-pub async fn record_exit_then(
-    backend: &AcaBackend,
-    rt: &Arc<ContainerRuntime>,
-    code: i64,
-    stored: impl FnOnce(),
-) {
-    if !rt.state.borrow().running {
-        stored();
-        return;
-    }
-    let (id, now, arm) = (rt.id.clone(), now_nanos(), rt.arm.counts());
-    let stopped = rt.stop_requested.load(std::sync::atomic::Ordering::SeqCst);
-    let recorded = backend
-        .store()
-        .call(move |c| {
-            crate::store::records::record_exit(c, &id, code, now, (arm.reads, arm.writes), stopped)
-        })
-        .await;
-    stored();
-    if let Ok(Some(record)) = &recorded {
-        crate::events::actors::die(backend, record, code).await;
-    }
-    let (auto_remove, exited) = match recorded {
-        Ok(Some(record)) => (auto_remove_of(&record), Some(record)),
-        Ok(None) => {
-            tracing::warn!(container = %rt.id, "exit of an unknown container");
-            (false, None)
-        }
-        Err(e) => {
-            tracing::warn!(container = %rt.id, error = %e, "cannot record the exit");
-            (false, None)
-        }
-    };
-    tracing::info!(container = %rt.id, code, "container exited");
-    tracing::debug!(target: super::TIMELINE, container = %rt.id, code, "exited");
-    crate::relay::gone(backend, &rt.id);
-    crate::ports::close(rt).await;
-    rt.close_subscribers();
-    rt.drain_commands();
-    // The token and link go before the state changes: a start seeing the
-    // exit may restart in the lingering execution at once, and its token
-    // and link must not be revoked after it set them.
-    let pump_is_caller = rt.agent().is_some();
-    if !pump_is_caller {
-        rt.end_run();
-    } else {
-        // The pump calling us ends with this function; only revoke the token.
-        rt.revoke();
-    }
-    rt.state.send_modify(|s| {
-        s.running = false;
-        s.exit_code = Some(code);
-        s.exits += 1;
-    });
-    if auto_remove {
-        spawn_auto_remove(backend, &rt.id);
-    } else if let Some(record) = &exited {
-        crate::runtime::restart_policy::schedule(backend, rt, record, code);
-    }
-}
-
-/// Docker signal names and numbers → number (`SIGTERM`, `TERM`, `15`).
-pub fn parse_signal(s: &str) -> Result<i32> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(ApiError::InvalidParameter(format!("Invalid signal: {s}")))
-        };
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let n = match name {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "ILL" => 4,
-        "TRAP" => 5,
-        "ABRT" | "IOT" => 6,
-        "BUS" => 7,
-        "FPE" => 8,
-        "KILL" => 9,
-        "USR1" => 10,
-        "SEGV" => 11,
-        "USR2" => 12,
-        "PIPE" => 13,
-        "ALRM" => 14,
-        "TERM" => 15,
-        "STKFLT" => 16,
-        "CHLD" => 17,
-        "CONT" => 18,
-        "STOP" => 19,
-        "TSTP" => 20,
-        "TTIN" => 21,
-        "TTOU" => 22,
-        "URG" => 23,
-        "XCPU" => 24,
-        "XFSZ" => 25,
-        "VTALRM" => 26,
-        "PROF" => 27,
-        "WINCH" => 28,
-        "IO" | "POLL" => 29,
-        "PWR" => 30,
-        "SYS" => 31,
-        _ => return Err(ApiError::InvalidParameter(format!("Invalid signal: {s}"))),
-    };
-    Ok(n)
-}
-
-async fn wait_not_running(rt: &ContainerRuntime, within: Duration) -> bool {
-    let mut rx = rt.state.subscribe();
-    matches!(
-        tokio::time::timeout(within, rx.wait_for(|s| !s.running)).await,
-        Ok(Ok(_))
-    )
-}
-
-/// The process exited and its binds are being synced back: waits for the
-/// sync (bounded by `bind_sync_timeout_secs`) rather than killing the replica.
-async fn wait_synced(backend: &AcaBackend, rt: &ContainerRuntime) -> bool {
-    if !*rt.syncing.borrow() {
-        return false;
-    }
-    let bound = Duration::from_secs(backend.config().bind_sync_timeout_secs + 5);
-    wait_not_running(rt, bound).await
-}
-
-/// Stops the execution through ARM and records `EXIT_STOPPED` unless the
-/// agent reports an exit within a short while.
-async fn stop_execution(backend: &AcaBackend, rt: &Arc<ContainerRuntime>) -> Result<()> {
-    let record = find_container(backend, &rt.id).await?;
-    if let Some(execution) = &record.execution_name {
-        match backend
-            .azure()
-            .jobs
-            .stop_execution(&record.job_name, execution)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(map_azure_error(e)),
-        }
-    }
-    if !wait_not_running(rt, Duration::from_secs(10)).await {
-        record_exit(backend, rt, EXIT_STOPPED).await;
-    }
-    Ok(())
-}
-
-/// `docker stop`: the stop signal through the agent, then after the timeout
-/// SIGKILL and `stopExecution`.
-pub async fn stop(
-    backend: &AcaBackend,
-    id: &str,
-    signal: Option<String>,
-    timeout_secs: Option<i64>,
-) -> Result<()> {
-    let record = find_container(backend, id).await?;
-    let rt = backend.runtimes().get(&record);
-    crate::ops::pause::on_signal(&rt);
-    rt.stop_requested
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    if rt.restarting.load(std::sync::atomic::Ordering::SeqCst) {
-        // Its policy may be starting it: once that start is done, it is
-        // stopped if it ran.
-        drop(rt.op_lock.lock().await);
-    }
-    if !rt.state.borrow().running {
-        return Err(ApiError::NotModified("container already stopped".into()));
-    }
-    let stored = StoredConfig::of(&record)?;
-    let signal = signal
-        .or(stored.body.stop_signal.clone())
-        .unwrap_or_else(|| "SIGTERM".to_owned());
-    let signal = parse_signal(&signal)?;
-    let timeout = timeout_secs.or(stored.body.stop_timeout).unwrap_or(10);
-    count_arm_calls(rt.arm.clone(), async {
-        if rt.agent().is_some() {
-            crate::events::actors::kill(backend, &record, signal);
-            rt.send(Command::Signal(signal));
-            // A negative timeout waits forever, as in Docker.
-            let within = u64::try_from(timeout).map_or(Duration::MAX, Duration::from_secs);
-            if wait_not_running(&rt, within).await || wait_synced(backend, &rt).await {
-                return Ok(());
-            }
-            crate::events::actors::kill(backend, &record, 9);
-            rt.send(Command::Signal(9));
-            if wait_not_running(&rt, Duration::from_secs(2)).await
-                || wait_synced(backend, &rt).await
-            {
-                return Ok(());
-            }
-        }
-        stop_execution(backend, &rt).await
-    })
-    .await
-    .inspect(|()| crate::events::actors::container(backend, &record, "stop", &[]))
-}
-
-/// `docker kill`: any signal, delivered by the agent (SIGKILL without an
-/// agent stops the execution).
-pub async fn kill(backend: &AcaBackend, id: &str, signal: Option<String>) -> Result<()> {
-    let record = find_container(backend, id).await?;
-    let rt = backend.runtimes().get(&record);
-    let n = parse_signal(signal.as_deref().unwrap_or("SIGKILL"))?;
-    crate::ops::pause::on_signal(&rt);
-    // A kill meant to end it (not a reload signal) stops the restart policy.
-    if matches!(n, 2 | 9 | 15) {
-        rt.stop_requested
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    if !rt.state.borrow().running {
-        return Err(ApiError::Conflict(format!(
-            "Container {} is not running",
-            record.id
-        )));
-    }
-    crate::events::actors::kill(backend, &record, n);
-    if rt.agent().is_some() {
-        rt.send(Command::Signal(n));
-        return Ok(());
-    }
-    if n == 9 {
-        return count_arm_calls(rt.arm.clone(), stop_execution(backend, &rt)).await;
-    }
-    Err(ApiError::Unavailable(format!(
-        "cannot deliver signal {n} to container {}: its agent is not connected",
-        record.id
-    )))
-}
-
 /// `docker rm`: refuses a running container unless `force`; deletes the job
 /// (when one was ever created), the captured output and the record.
 pub async fn remove(
@@ -554,19 +280,4 @@ pub async fn remove(
     crate::events::actors::container(backend, &record, "destroy", &[]);
     tracing::info!(container = %record.id, job = %record.job_name, "container removed");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_by_name_and_number() {
-        assert_eq!(parse_signal("SIGTERM"), Ok(15));
-        assert_eq!(parse_signal("term"), Ok(15));
-        assert_eq!(parse_signal("USR1"), Ok(10));
-        assert_eq!(parse_signal("9"), Ok(9));
-        assert!(parse_signal("0").is_err());
-        assert!(parse_signal("SIGNOPE").is_err());
-    }
 }

@@ -1,16 +1,24 @@
 //! Running containers on ACA Jobs: the job template ([`template`]), the
 //! in-memory state of each container ([`state`]), the run lifecycle
-//! ([`lifecycle`]) and the execution-status poller used when the agent is gone
-//! ([`poller`]).
+//! (start and removal in [`lifecycle`], [`running`], [`exit`], [`stop`]),
+//! the restart policy ([`restart_policy`], [`policy_starts`]), what the
+//! agent link reports ([`connection`], [`output`]) and the execution-status
+//! poller used when the agent is gone ([`poller`]).
 
 pub mod collect;
+pub mod connection;
+pub mod exit;
 pub mod first_connect;
 pub mod lifecycle;
+pub mod output;
+pub mod policy_starts;
 pub mod poller;
 pub mod reconcile;
 pub mod restart;
 pub mod restart_policy;
+pub mod running;
 pub mod state;
+pub mod stop;
 pub mod template;
 
 use std::path::Path;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use sockerless_azure::pipeline::count_arm_calls;
 
 use crate::AcaBackend;
+use crate::runtime::exit::{EXIT_STOPPED, record_exit};
 use crate::runtime::find_container;
-use crate::runtime::lifecycle::{EXIT_STOPPED, record_exit};
 use crate::runtime::state::ContainerRuntime;
 
 /// Longest wait between two polls.

@@ -55,7 +55,7 @@ impl RecordView {
             job_name: record.job_name.clone(),
             state: record.state.clone(),
             has_token: record.agent_token_hash.is_some(),
-            auto_remove: super::lifecycle::auto_remove_of(record),
+            auto_remove: super::restart_policy::auto_remove_of(record),
         }
     }
 }
@@ -162,7 +162,7 @@ pub fn spawn(backend: &AcaBackend) {
                 tracing::warn!(error = %e, "reconciliation with Azure failed; trying again later");
             } else {
                 if startup {
-                    super::restart_policy::start_with_the_daemon(&backend).await;
+                    crate::runtime::policy_starts::start_with_the_daemon(&backend).await;
                 }
                 startup = false;
             }
@@ -258,7 +258,7 @@ async fn adopt_start(backend: &AcaBackend, id: &str) {
         return;
     }
     rt.resume_run(token_hash);
-    if let Err(e) = super::lifecycle::mark_running(backend, id).await {
+    if let Err(e) = super::running::mark_running(backend, id).await {
         tracing::warn!(container = %id, error = %e, "cannot record the adopted run as running");
         return;
     }

@@ -11,7 +11,7 @@ use sockerless_api::Result;
 use super::state::{ContainerRuntime, Lingering};
 use super::{StoredConfig, find_container};
 use crate::AcaBackend;
-use crate::agent_link::pump::{self, AgentLink};
+use crate::agent_link::pump::{AgentLink, LinkObserver};
 
 /// Seconds the backend stops offering a restart before the agent's own
 /// linger time ends (that one started at the exit's acknowledgement, a
@@ -28,6 +28,7 @@ pub async fn offer(
     backend: &AcaBackend,
     rt: &Arc<ContainerRuntime>,
     link: &Arc<AgentLink>,
+    observer: Arc<dyn LinkObserver>,
 ) -> bool {
     let Some(token_hash) = rt.token_hash() else {
         return false;
@@ -40,12 +41,13 @@ pub async fn offer(
     // linger), a gone one is gone: nothing may keep their connection.
     let auto_remove = find_container(backend, &rt.id)
         .await
-        .map_or(true, |r| super::lifecycle::auto_remove_of(&r));
+        .map_or(true, |r| super::restart_policy::auto_remove_of(&r));
     if auto_remove || rt.state.borrow().removed {
         return false;
     }
     rt.set_lingering(Lingering {
         link: link.clone(),
+        observer,
         token_hash,
     });
     true
@@ -135,7 +137,7 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             return Ok(false);
         }
     };
-    let by_policy = super::restart_policy::take_policy_start(rt);
+    let by_policy = super::state::lock(&rt.restart_backoff).take_start();
     stored.restart_count =
         super::restart_policy::count_after_start(stored.restart_count, by_policy);
     stored.manually_stopped = false;
@@ -149,9 +151,10 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         .call(move |c| crate::store::records::begin_run(c, &cid, &hash, &config))
         .await?;
     // Running before `docker start` returns, and before the pump can record an exit.
-    super::lifecycle::mark_running(backend, id).await?;
+    super::running::mark_running(backend, id).await?;
     tracing::info!(container = %rt.id, "process restarted in the lingering execution");
-    pump::resume(backend.clone(), rt.clone(), lingering.link, main);
+    // Replaces the previous run's pump, which only waited out the linger time.
+    rt.run_main(lingering.observer, lingering.link, Ok(main));
     Ok(true)
 }
 

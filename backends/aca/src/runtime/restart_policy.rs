@@ -7,15 +7,12 @@
 //! to 100 ms after a run of 10 s (dockerd's backoff). `RestartCount` counts
 //! the policy's starts since the user's last one. When the daemon starts,
 //! the containers dockerd would start are started
-//! ([`start_with_the_daemon`]). The policy (pure) is [`restarts_after_exit`],
-//! [`next_delay`], [`starts_with_the_daemon`]; [`schedule`] waits and starts.
+//! (`runtime::policy_starts`). This module is the policy (pure):
+//! [`restarts_after_exit`], [`next_delay`], [`starts_with_the_daemon`],
+//! each run's [`Backoff`]; `runtime::policy_starts` waits and starts.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::AcaBackend;
-use crate::runtime::state::ContainerRuntime;
 use crate::store::ContainerRecord;
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -134,129 +131,86 @@ pub struct Backoff {
     delay: Option<Duration>,
 }
 
-/// Whether the start about to run is the policy's (not consumed).
-pub fn policy_start_pending(rt: &ContainerRuntime) -> bool {
-    crate::runtime::state::lock(&rt.restart_backoff).by_policy
-}
-
-/// Called by each start: whether the policy made it (for
-/// [`count_after_start`]). A user's start forgets the backoff.
-pub fn take_policy_start(rt: &ContainerRuntime) -> bool {
-    let mut backoff = crate::runtime::state::lock(&rt.restart_backoff);
-    let by_policy = std::mem::take(&mut backoff.by_policy);
-    if !by_policy {
-        backoff.delay = None;
+impl Backoff {
+    /// Whether the start about to run is the policy's (not consumed).
+    pub fn start_pending(&self) -> bool {
+        self.by_policy
     }
-    by_policy
+
+    /// Called by each start: whether the policy made it (for
+    /// [`count_after_start`]). A user's start forgets the backoff.
+    pub fn take_start(&mut self) -> bool {
+        let by_policy = std::mem::take(&mut self.by_policy);
+        if !by_policy {
+            self.delay = None;
+        }
+        by_policy
+    }
+
+    /// The next start is the policy's (`true`), or it was not needed or
+    /// failed (`false`).
+    pub fn set_by_policy(&mut self, by_policy: bool) {
+        self.by_policy = by_policy;
+    }
+
+    /// The delay before the policy's next start after a run of `ran`, kept
+    /// as the last one.
+    pub fn next(&mut self, ran: Duration) -> Duration {
+        let delay = next_delay(self.delay, ran);
+        self.delay = Some(delay);
+        delay
+    }
 }
 
-/// After an exit is recorded: starts the container again when its policy
-/// says so (and nobody stopped or removed it meanwhile).
-pub fn schedule(
-    backend: &AcaBackend,
-    rt: &Arc<ContainerRuntime>,
+/// After an exit with `code` of `record`'s container (`stopped`: by the
+/// user): the delay before its policy starts it again, if it does, and the
+/// policy's name. The backoff in `backoff` moves on.
+pub fn after_exit(
+    backoff: &std::sync::Mutex<Backoff>,
     record: &ContainerRecord,
     code: i64,
-) {
+    stopped: bool,
+) -> Option<(Duration, String)> {
     let (name, max) = policy(record);
     let restarts = crate::runtime::StoredConfig::of(record)
         .map(|s| s.restart_count)
         .unwrap_or(0);
-    let stopped = rt.stop_requested.load(Ordering::SeqCst);
     if !restarts_after_exit(&name, max, restarts, code, stopped) {
-        return;
+        return None;
     }
     let ran = match (record.started_at, record.finished_at) {
         (Some(start), Some(end)) => Duration::from_nanos(u64::try_from(end - start).unwrap_or(0)),
         _ => Duration::ZERO,
     };
-    let delay = {
-        let mut backoff = crate::runtime::state::lock(&rt.restart_backoff);
-        let delay = next_delay(backoff.delay, ran);
-        backoff.delay = Some(delay);
-        delay
-    };
-    start_later(backend, rt, delay, name);
+    let delay = lock(backoff).next(ran);
+    Some((delay, name))
 }
 
-/// Starts the container after `delay` as its policy, unless it runs, is
-/// gone or was stopped by then.
-fn start_later(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, delay: Duration, name: String) {
-    let backend = backend.clone();
-    let rt = rt.clone();
-    rt.restarting.store(true, Ordering::SeqCst);
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let snapshot = rt.state.borrow().clone();
-        if snapshot.running || snapshot.removed || rt.stop_requested.load(Ordering::SeqCst) {
-            rt.restarting.store(false, Ordering::SeqCst);
-            return;
-        }
-        tracing::info!(container = %rt.id, policy = %name, "restarting (restart policy)");
-        crate::runtime::state::lock(&rt.restart_backoff).by_policy = true;
-        let started = crate::runtime::lifecycle::start(&backend, &rt.id).await;
-        rt.restarting.store(false, Ordering::SeqCst);
-        match started {
-            Ok(()) => {}
-            Err(sockerless_api::ApiError::NotModified(why)) => {
-                crate::runtime::state::lock(&rt.restart_backoff).by_policy = false;
-                tracing::info!(container = %rt.id, why, "restart policy's start not needed");
-            }
-            Err(e) => {
-                crate::runtime::state::lock(&rt.restart_backoff).by_policy = false;
-                tracing::warn!(container = %rt.id, error = %e, "restart by the restart policy failed");
-            }
-        }
-    });
-}
-
-/// At daemon start (after the first reconciliation): the containers their
-/// policy starts with the daemon, as a user's start would (dockerd's
-/// restore), each once.
-pub async fn start_with_the_daemon(backend: &AcaBackend) {
-    let records = match backend
-        .store()
-        .call(|c| crate::store::records::list_containers(c))
-        .await
-    {
-        Ok(records) => records,
-        Err(e) => {
-            tracing::warn!(error = %e, "restart policies: cannot list containers");
-            return;
-        }
-    };
-    for record in records {
-        if record.state == "running" || record.started_at.is_none() {
-            continue;
-        }
-        let (name, max) = policy(&record);
-        let Ok(stored) = crate::runtime::StoredConfig::of(&record) else {
-            continue;
-        };
-        if !starts_with_the_daemon(
-            &name,
-            max,
-            stored.restart_count,
-            record.exit_code,
-            stored.manually_stopped,
-        ) {
-            continue;
-        }
-        let rt = backend.runtimes().get(&record);
-        if rt.state.borrow().running || rt.restarting.load(Ordering::SeqCst) {
-            continue;
-        }
-        let backend = backend.clone();
-        tokio::spawn(async move {
-            tracing::info!(container = %record.id, policy = %name, "starting with the daemon (restart policy)");
-            match crate::runtime::lifecycle::start(&backend, &record.id).await {
-                Ok(()) | Err(sockerless_api::ApiError::NotModified(_)) => {}
-                Err(e) => {
-                    tracing::warn!(container = %record.id, error = %e, "start with the daemon failed")
-                }
-            }
-        });
+/// Whether the policy starts `record`'s container with the daemon, with
+/// the policy's name ([`starts_with_the_daemon`] on its stored state).
+pub fn starts_with_the_daemon_of(record: &ContainerRecord) -> Option<String> {
+    if record.state == "running" || record.started_at.is_none() {
+        return None;
     }
+    let (name, max) = policy(record);
+    let stored = crate::runtime::StoredConfig::of(record).ok()?;
+    starts_with_the_daemon(
+        &name,
+        max,
+        stored.restart_count,
+        record.exit_code,
+        stored.manually_stopped,
+    )
+    .then_some(name)
+}
+
+/// Whether `record`'s container is removed at its exit (`HostConfig.AutoRemove`).
+pub fn auto_remove_of(record: &ContainerRecord) -> bool {
+    crate::runtime::StoredConfig::of(record).is_ok_and(|c| c.auto_remove())
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -7,15 +7,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use sockerless_agent::peer::{HealthReport, ResumeState};
+use sockerless_agent::peer::{HealthReport, PeerError, ResumeState, Session};
 use sockerless_api::StreamKind;
 use sockerless_azure::pipeline::ArmCallCounter;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::agent_link::pump::AgentLink;
+pub use crate::agent_link::process::Command;
+use crate::agent_link::pump::{AgentLink, LinkObserver};
 use crate::containers::health::HealthState;
 use crate::store::ContainerRecord;
+use sockerless_azure::pipeline::count_arm_calls;
 
 /// What `wait` watches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,19 +30,6 @@ pub struct Snapshot {
     pub exits: u64,
     /// The container was removed.
     pub removed: bool,
-}
-
-/// A command for the main process, delivered through the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Stdin bytes.
-    Stdin(Bytes),
-    /// End of stdin.
-    CloseStdin,
-    /// A signal number.
-    Signal(i32),
-    /// TTY size (rows, columns).
-    Resize(u16, u16),
 }
 
 /// A chunk of live output.
@@ -62,10 +51,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The execution of an exited container, kept by its lingering agent
 /// (`linger_secs`): `docker start` reruns the process in it.
-#[derive(Debug)]
 pub struct Lingering {
     /// The agent's connection, still open.
     pub link: Arc<AgentLink>,
+    /// What the connection reports to (a restarted run's pump reports there too).
+    pub observer: Arc<dyn LinkObserver>,
     /// The hash of the run's agent token, accepted again once restarted
     /// (the agent may then reconnect as during its first run).
     pub token_hash: String,
@@ -84,7 +74,7 @@ pub struct ContainerRuntime {
     /// ARM calls made for this container.
     pub arm: Arc<ArmCallCounter>,
     /// Published ports, open while the container runs.
-    pub ports: crate::ports::PortsSlot,
+    pub ports: crate::ports::slot::PortsSlot,
     /// The current run was prepared (binds, files, sockets put into the
     /// container); until then its agent gets no peers, so its process waits.
     pub prepared: std::sync::atomic::AtomicBool,
@@ -97,10 +87,10 @@ pub struct ContainerRuntime {
     /// Its restart policy's backoff and whether the start under way is the policy's.
     pub restart_backoff: Mutex<super::restart_policy::Backoff>,
     /// `docker pause`: the exit count of the run it paused (`u64::MAX`:
-    /// not paused); see `crate::ops::pause`.
+    /// not paused).
     pub paused_run: AtomicU64,
     /// Binds copied into the current run (synced back at its exit).
-    pub binds: Mutex<Vec<crate::binds::Bind>>,
+    pub binds: Mutex<Vec<crate::binds::spec::Bind>>,
     /// True while the exited process's binds are synced back (stop waits).
     pub syncing: watch::Sender<bool>,
     commands_tx: mpsc::Sender<Command>,
@@ -163,7 +153,7 @@ impl ContainerRuntime {
             restart_backoff: Mutex::new(Default::default()),
             paused_run: AtomicU64::new(u64::MAX),
             binds: Mutex::new(if running {
-                crate::binds::of_running(record)
+                crate::binds::spec::of_running(record)
             } else {
                 Vec::new()
             }),
@@ -212,6 +202,22 @@ impl ContainerRuntime {
     /// The live agent connection, if any.
     pub fn agent(&self) -> Option<Arc<AgentLink>> {
         lock(&self.agent).clone()
+    }
+
+    /// Pumps `main`, the main session of the connection behind `link`
+    /// (counting its ARM calls), reporting to `observer`; `link` becomes
+    /// the live connection (see [`ContainerRuntime::set_agent`]).
+    pub fn run_main(
+        &self,
+        observer: Arc<dyn LinkObserver>,
+        link: Arc<AgentLink>,
+        main: Result<Session, PeerError>,
+    ) {
+        let task = tokio::spawn(count_arm_calls(
+            self.arm.clone(),
+            crate::agent_link::pump::run(observer, link.clone(), main),
+        ));
+        self.set_agent(link, task);
     }
 
     /// Replaces the live connection (a newer one replaces the old) and its pump.

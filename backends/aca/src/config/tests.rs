@@ -1,3 +1,6 @@
+//! Tests of loading the configuration: precedence of flags, environment
+//! and YAML, the missing-keys error, secrets and their files.
+
 use super::*;
 use clap::Parser;
 

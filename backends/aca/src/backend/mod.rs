@@ -1,8 +1,10 @@
 //! [`AcaBackend`]: the `sockerless_api::Backend` of Azure Container Apps.
 //!
-//! This issue builds the system operations; the container lifecycle is built
-//! on the same clients and store by later issues. Until then every other
-//! operation answers the trait's `NotImplemented`, naming the operation.
+//! This module builds the backend (configuration, credential, Azure
+//! clients, state store, event hub, agent endpoint and relay) and holds
+//! what every operation shares; [`backend_info`] is its capabilities.
+//! `impl Backend` is in `trait_impl.rs`: each Docker operation delegates
+//! to the module that owns it.
 
 use std::sync::Arc;
 
@@ -268,9 +270,7 @@ impl AcaBackend {
     }
 }
 
-#[path = "backend_trait.rs"]
-mod backend_trait;
+mod trait_impl;
 
 #[cfg(test)]
-#[path = "backend_tests.rs"]
 mod tests;

@@ -161,16 +161,12 @@ pub enum LogFormat {
     Json,
 }
 
-#[path = "config_agent.rs"]
 mod agent;
-#[path = "config_sources.rs"]
 mod sources;
 use sources::{Number, env_layer, file_provider, parse_number, parse_url};
 pub use sources::{env_var_name, flag_name, parse_mirror_list, process_env};
 
-#[path = "config_cli.rs"]
 mod cli;
-#[path = "config_storage.rs"]
 mod storage;
 pub use cli::CliArgs;
 use cli::flag_layer;
@@ -585,5 +581,6 @@ fn audience_scope(audience: &Url) -> String {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
+mod agent_tests;
+#[cfg(test)]
 mod tests;

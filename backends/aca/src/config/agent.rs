@@ -174,7 +174,3 @@ impl Config {
         })
     }
 }
-
-#[cfg(test)]
-#[path = "config_agent_tests.rs"]
-mod tests;

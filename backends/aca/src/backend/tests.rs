@@ -1,3 +1,5 @@
+//! Tests of [`AcaBackend`]: its construction and the system operations.
+
 use sockerless_azure::test_support::{StaticCredential, Stub, StubReply};
 
 use super::*;

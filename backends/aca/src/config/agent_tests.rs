@@ -1,3 +1,5 @@
+//! Tests of the listener security and agent-link settings (`agent.rs`).
+
 use std::path::PathBuf;
 
 use clap::Parser;
