@@ -471,7 +471,5 @@ impl Backend for AcaBackend {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::clock::rfc3339(crate::clock::now_nanos())
 }

@@ -11,8 +11,8 @@ use sockerless_agent::peer::{OutputStream, Session, SessionEvent};
 use sockerless_api::StreamKind;
 
 use crate::AcaBackend;
+use crate::clock::now_nanos;
 use crate::logs::store::{self as log_store, Chunk};
-use crate::runtime::now_nanos;
 use crate::runtime::state::{ContainerRuntime, LiveChunk};
 
 /// Most chunks stored in one transaction.

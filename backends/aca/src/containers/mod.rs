@@ -33,10 +33,11 @@ use sockerless_api::{
 };
 
 use crate::AcaBackend;
+use crate::clock::{now_nanos, random_hex};
 use crate::containers::health::HealthState;
 use crate::runtime::state::Command;
 use crate::runtime::template::{replica_timeout, resources_for};
-use crate::runtime::{StoredConfig, find_container, lifecycle, now_nanos, random_hex};
+use crate::runtime::{StoredConfig, find_container, lifecycle};
 use crate::store::{ContainerRecord, records};
 
 /// `Backend::container_create`: stores the container; no Azure call.

@@ -11,9 +11,10 @@ use sockerless_api::{
 use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::clock::rfc3339;
 use crate::logs::store::{self as log_store, LogLine, LogQuery};
 use crate::runtime::state::{Command, ContainerRuntime, LiveReceiver};
-use crate::runtime::{StoredConfig, find_container, rfc3339};
+use crate::runtime::{StoredConfig, find_container};
 
 type Sink = mpsc::Sender<Result<OutputChunk>>;
 

@@ -225,7 +225,7 @@ async fn push_one(
     let config_json: serde_json::Value = serde_json::from_slice(&image.config)
         .map_err(|e| bad(format!("image config is not JSON: {e}")))?;
     let size = image.layers.iter().map(|(d, _)| d.len() as i64).sum();
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     for (index, (path, tag)) in targets.iter().enumerate() {
         let target = PullTarget {
             registry: server.to_owned(),

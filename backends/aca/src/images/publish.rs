@@ -216,7 +216,7 @@ pub async fn publish(
         Some(r) => r,
         None => ImageRef::parse(&format!("{source}@{digest}"))?,
     };
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     let entry = ImageEntry {
         reference,
         digest,

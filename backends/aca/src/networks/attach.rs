@@ -9,8 +9,9 @@
 use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};
 use sockerless_api::{ApiError, Result};
 
-use super::{Network, all, configured_networks, endpoints, find, random_id};
+use super::{Network, all, configured_networks, endpoints, find};
 use crate::AcaBackend;
+use crate::clock::random_id;
 use crate::store::{ContainerRecord, records};
 
 /// The container `id` names (ID, name or unique ID prefix), as read in `conn`.

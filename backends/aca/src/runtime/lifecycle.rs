@@ -8,9 +8,10 @@ use sockerless_api::{ApiError, Result};
 
 use super::state::{Command, ContainerRuntime};
 use super::template::{ContainerSpec, TemplateSettings, job_for};
-use super::{StoredConfig, find_container, now_nanos, random_hex};
+use super::{StoredConfig, find_container};
 use crate::AcaBackend;
 use crate::azure::pipeline::count_arm_calls;
+use crate::clock::{now_nanos, random_hex};
 use crate::store::hash_token;
 
 /// Exit code recorded when a run is stopped without the agent reporting one.

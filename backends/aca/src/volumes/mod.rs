@@ -62,16 +62,6 @@ fn decode(record: &VolumeRecord) -> Result<StoredVolume> {
     })
 }
 
-fn rfc3339(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
     let dir = &record.file_share_name;
     let (mountpoint, status) = match (&stored.storage_account, &stored.share) {
@@ -92,21 +82,13 @@ fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
         name: record.name.clone(),
         driver: stored.driver.clone(),
         mountpoint,
-        created_at: Some(rfc3339(record.created_at)),
+        created_at: Some(crate::clock::rfc3339(record.created_at)),
         status: Some(vec![status]),
         labels: stored.labels.clone(),
         scope: Some(VolumeScopeEnum::LOCAL),
         options: stored.options.clone(),
         ..Default::default()
     }
-}
-
-/// A 64-hex name for an anonymous volume.
-pub fn random_name() -> Result<String> {
-    let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The record of a volume.
@@ -206,7 +188,7 @@ pub async fn create(backend: &AcaBackend, req: VolumeCreateRequest) -> Result<Vo
                 "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
-        None => random_name()?,
+        None => crate::clock::random_id()?,
     };
     let labels = req.labels.unwrap_or_default();
     Ok(create_named(backend, &name, labels, anonymous).await?.0)
@@ -244,7 +226,7 @@ pub async fn create_named(
         file_share_name: dir,
         config: serde_json::to_value(&stored)
             .map_err(|e| ApiError::Internal(format!("encode volume: {e}")))?,
-        created_at: crate::images::now_nanos(),
+        created_at: crate::clock::now_nanos(),
     };
     let row = record.clone();
     backend
