@@ -177,7 +177,7 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     let (found, execs, stored_health, networks) = backend
         .store()
         .read(move |c| {
-            let found = crate::runtime::lookup_container(c, &key)?;
+            let found = records::lookup_container(c, &key)?;
             let (execs, health) = match found.as_slice() {
                 [one] => (
                     records::execs_of(c, &one.id)?,

@@ -98,28 +98,14 @@ pub async fn find_container(backend: &AcaBackend, id: &str) -> Result<ContainerR
     let key = id.to_owned();
     let found = backend
         .store()
-        .read(move |c| lookup_container(c, &key))
+        .read(move |c| records::lookup_container(c, &key))
         .await?;
     pick_container(found, id)
 }
 
-/// The containers `key` may name (full ID or name, else an ID prefix; at
-/// most two), for [`pick_container`]: on the store's connection, so a
-/// caller can read more in the same trip to the blocking pool.
-pub fn lookup_container(
-    c: &rusqlite::Connection,
-    key: &str,
-) -> rusqlite::Result<Vec<ContainerRecord>> {
-    if let Some(r) = records::get_container(c, key)? {
-        return Ok(vec![r]);
-    }
-    if key.is_empty() {
-        return Ok(Vec::new());
-    }
-    records::containers_by_id_prefix(c, key, 2)
-}
-
-/// The one container of a [`lookup_container`], or Docker's error for `id`.
+/// The one container of a [`records::lookup_container`], or dockerd's error
+/// for `id` (moby's `daemon/container/view.go`: 400 for an ambiguous
+/// prefix, 404 for none).
 pub fn pick_container(found: Vec<ContainerRecord>, id: &str) -> Result<ContainerRecord> {
     let mut found = found.into_iter();
     match (found.next(), found.next()) {

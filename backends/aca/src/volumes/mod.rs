@@ -238,24 +238,26 @@ pub async fn create_named(
     Ok((to_docker(&record, &stored), true))
 }
 
-/// Names of the volumes some container (in any state) mounts.
-async fn used_volumes(backend: &AcaBackend) -> Result<Vec<String>> {
-    let containers = backend
+/// Every volume, and the names of those some container (in any state)
+/// mounts: what `ls` (`dangling`) and `prune` both judge by, read in one
+/// store call.
+async fn volumes_and_used(backend: &AcaBackend) -> Result<(Vec<VolumeRecord>, Vec<String>)> {
+    let (rows, containers) = backend
         .store()
-        .call(|c| records::list_containers(c))
+        .call(|c| Ok((records::list_volumes(c)?, records::list_containers(c)?)))
         .await?;
-    Ok(containers
+    let used = containers
         .iter()
         .flat_map(|c| volumes_of(&c.config))
-        .collect())
+        .collect();
+    Ok((rows, used))
 }
 
 /// `Backend::volume_list`.
 pub async fn list(backend: &AcaBackend, filters: Filters) -> Result<VolumeListResponse> {
     check_filter_names(&filters, LIST_FILTERS)?;
     let dangling = parse_bool_filter("dangling", filters.get("dangling").map_or(&[][..], |v| v))?;
-    let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let used = used_volumes(backend).await?;
+    let (rows, used) = volumes_and_used(backend).await?;
     let any = |key: &str, f: &dyn Fn(&str) -> bool| {
         filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
     };
@@ -349,8 +351,7 @@ pub async fn remove(backend: &AcaBackend, name: &str, force: bool) -> Result<()>
 pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<VolumePruneResponse> {
     check_filter_names(&filters, PRUNE_FILTERS)?;
     let all = parse_bool_filter("all", filters.get("all").map_or(&[][..], |v| v))?.unwrap_or(false);
-    let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let used = used_volumes(backend).await?;
+    let (rows, used) = volumes_and_used(backend).await?;
     let mut deleted = Vec::new();
     for row in &rows {
         let stored = decode(row)?;
