@@ -343,5 +343,4 @@ fn layer_tar(agent: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[path = "agent_image_tests.rs"]
 mod tests;

@@ -12,8 +12,8 @@ use sockerless_api::StreamKind;
 
 use crate::AcaBackend;
 use crate::clock::now_nanos;
-use crate::logs::store::{self as log_store, Chunk};
 use crate::runtime::state::{ContainerRuntime, LiveChunk};
+use crate::store::logs::{self as log_store, Chunk};
 
 /// Most chunks stored in one transaction.
 pub const MAX_BATCH_CHUNKS: usize = 64;

@@ -353,5 +353,4 @@ pub fn mirror_file(input: impl Read, dst: &Path, max_bytes: u64) -> Result<Stats
 }
 
 #[cfg(test)]
-#[path = "mirror_tests.rs"]
 mod tests;

@@ -382,5 +382,4 @@ pub fn apply_waits(job: &mut crate::azure::models::Job, waits: (u64, u64)) {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -191,5 +191,4 @@ pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdRespo
 }
 
 #[cfg(test)]
-#[path = "commit_tests.rs"]
 mod tests;

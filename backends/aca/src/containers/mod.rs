@@ -432,5 +432,4 @@ pub async fn events(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 
 use crate::AcaBackend;
 use crate::clock::rfc3339;
-use crate::logs::store::{self as log_store, LogLine, LogQuery};
 use crate::runtime::state::{Command, ContainerRuntime, LiveReceiver};
 use crate::runtime::{StoredConfig, find_container};
+use crate::store::logs::{self as log_store, LogLine, LogQuery};
 
 type Sink = mpsc::Sender<Result<OutputChunk>>;
 
@@ -174,11 +174,7 @@ async fn stored_range(backend: &AcaBackend, id: &str, q: LogQuery) -> Result<Sto
         .store()
         .read(move |c| {
             let after_seq = log_store::read_start(c, &id, &q)?;
-            let max: Option<i64> = c.query_row(
-                "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )?;
+            let max = log_store::last_seq(c, &id)?;
             Ok(StoredRange {
                 after_seq,
                 max_seq: max.unwrap_or(0),

@@ -368,5 +368,4 @@ fn seconds(nanos: i64) -> String {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -5,8 +5,8 @@
 use serde_json::Value;
 use sockerless_api::ApiError;
 
-use super::store::LogLine;
 use crate::azure::loganalytics::QueryResults;
+use crate::store::logs::LogLine;
 
 /// Table of console logs when the environment sends logs to Log Analytics.
 pub const CONSOLE_TABLE: &str = "ContainerAppConsoleLogs_CL";

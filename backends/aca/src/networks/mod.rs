@@ -333,9 +333,7 @@ pub async fn create(
         .call(move |c| records::put_network(c, &record))
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            crate::store::StoreError::Conflict(_) => {
                 ApiError::Conflict(format!("network with name {name} already exists"))
             }
             other => other.into(),

@@ -142,7 +142,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             .store()
             .call(move |c| {
                 crate::store::records::begin_run(c, &id, &hash, &config)?;
-                crate::logs::store::reset_output_offsets(c, &id)
+                crate::store::logs::reset_output_offsets(c, &id)
             })
             .await?;
     }
@@ -525,7 +525,7 @@ pub async fn remove(
         .store()
         .call(move |c| {
             let tx = c.transaction()?;
-            crate::logs::store::delete(&tx, &id)?;
+            crate::store::logs::delete(&tx, &id)?;
             crate::store::records::delete_container(&tx, &id)?;
             if let Some(job) = &queued {
                 crate::store::records::queue_job_delete(&tx, job, now_nanos())?;

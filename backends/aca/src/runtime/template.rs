@@ -410,7 +410,6 @@ pub fn job_for(
 }
 
 #[cfg(test)]
-#[path = "template_tests.rs"]
 mod tests;
 
 /// `configuration.registries` for the user image and the agent image, each

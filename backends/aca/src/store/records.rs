@@ -299,6 +299,11 @@ pub fn get_image(conn: &Connection, reference: &str) -> rusqlite::Result<Option<
     .optional()
 }
 
+/// The number of image rows (one per reference).
+pub fn image_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))
+}
+
 /// Every image, newest first.
 pub fn list_images(conn: &Connection) -> rusqlite::Result<Vec<ImageRecord>> {
     let mut stmt = conn.prepare("SELECT reference, digest, config, created_at FROM images ORDER BY created_at DESC, reference")?;
