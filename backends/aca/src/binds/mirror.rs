@@ -190,6 +190,19 @@ fn unchanged(dst: &Path, header: &tar::Header) -> bool {
     }
 }
 
+fn read_error(e: std::io::Error) -> MirrorError {
+    MirrorError::Io(format!("reading archive: {e}"))
+}
+
+/// A tar entry's path as written (for messages) and as a path under the
+/// bind (escapes refused).
+fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(String, PathBuf), MirrorError> {
+    let raw = entry
+        .path()
+        .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
+    Ok((raw.display().to_string(), relative(&raw)?))
+}
+
 /// Mirrors a directory bind: `root` (an existing host directory) ends up
 /// holding exactly the tar's tree. `max_bytes` bounds the content written.
 pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats, MirrorError> {
@@ -197,15 +210,9 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut root_seen = false;
     let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
-        .map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-        let raw = entry
-            .path()
-            .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
-        let rel = relative(&raw)?;
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let (_, rel) = entry_path(&entry)?;
         if rel.as_os_str().is_empty() {
             // The bind's own directory: replaced by something else (a link),
             // it would empty the host path.
@@ -318,23 +325,17 @@ fn remove_unseen(root: &Path, rel: &Path, seen: &HashSet<PathBuf>) -> Result<u64
 pub fn mirror_file(input: impl Read, dst: &Path, max_bytes: u64) -> Result<Stats, MirrorError> {
     let mut stats = Stats::default();
     let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
-        .map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-        let raw = entry
-            .path()
-            .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
-        let rel = relative(&raw)?;
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let (raw, rel) = entry_path(&entry)?;
         if !rel.as_os_str().is_empty() {
-            return Err(MirrorError::Escape(raw.display().to_string()));
+            return Err(MirrorError::Escape(raw));
         }
         if !matches!(
             entry.header().entry_type(),
             EntryType::Regular | EntryType::Continuous
         ) {
-            stats.skipped.push(raw.display().to_string());
+            stats.skipped.push(raw);
             continue;
         }
         if entry.header().size().unwrap_or(0) > max_bytes {
