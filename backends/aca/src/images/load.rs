@@ -22,9 +22,8 @@ use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, ByteStream, ProgressStream, Result};
 
 use super::reference::ImageRef;
-use super::stored::{self, ImageEntry, StoredImage};
+use super::publish::{OwnImage, own_target};
 use crate::AcaBackend;
-use crate::azure::registry::{PullTarget, is_loopback_registry};
 
 /// Largest tarball accepted (held in memory while its layers are pushed).
 pub const MAX_TARBALL_BYTES: usize = 2 << 30;
@@ -227,39 +226,21 @@ async fn push_one(
     let size = image.layers.iter().map(|(d, _)| d.len() as i64).sum();
     let now = crate::clock::now_nanos();
     for (index, (path, tag)) in targets.iter().enumerate() {
-        let target = PullTarget {
-            registry: server.to_owned(),
-            repository: path.clone(),
-            tag: Some(tag.clone()),
-            digest: None,
-            plain_http: is_loopback_registry(server),
-            mirrored: false,
-        };
+        let target = own_target(server, path, tag);
         let digest = backend
             .azure()
             .registry
             .push_image(&target, image.layers.clone(), image.config.clone())
             .await?;
-        let source = format!("{server}/{path}");
-        let reference = match refs.get(index) {
-            Some(r) => r.clone(),
-            None => ImageRef::parse(&format!("{source}@{digest}"))?,
-        };
-        let entry = ImageEntry {
-            reference: reference.clone(),
+        let own = OwnImage {
+            server: server.to_owned(),
+            path: path.clone(),
             digest,
-            image: StoredImage {
-                id: id.clone(),
-                config: config_json.clone(),
-                size,
-                source,
-                credential: None,
-                pulled: false,
-                tagged_at: now,
-            },
-            created_at: now,
+            id: id.clone(),
+            config: config_json.clone(),
+            size,
         };
-        stored::put(backend, &entry).await?;
+        let reference = own.record(backend, refs.get(index).cloned(), now).await?;
         crate::events::actors::image(backend, "load", &id, &id);
         let text = if refs.is_empty() {
             format!("Loaded image ID: {id}")
