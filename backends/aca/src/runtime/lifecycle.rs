@@ -120,11 +120,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
     crate::changes::before_start(backend, &record.id, &stored, &mut job).await?;
     // Published ports are bound before any ARM write: a taken one fails here.
-    let endpoint_id = crate::networks::endpoints::Table::load(backend)
-        .await?
-        .of(&record)
-        .first()
-        .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
+    let endpoint_id = crate::networks::endpoints::first_endpoint_id(backend, &record).await?;
     crate::ports::open(rt, &record.name, &endpoint_id, &stored.body)?;
     rt.begin_run(hash_token(&token));
     let connected_before = *rt.connections.borrow();
