@@ -20,8 +20,8 @@ use tokio::io::AsyncWriteExt;
 use crate::AcaBackend;
 use crate::agent_link::pump::AgentLink;
 use crate::runtime::StoredConfig;
-use crate::runtime::template;
 use crate::runtime::state::ContainerRuntime;
+use crate::runtime::template;
 
 /// The agent's variables (see the agent's `changes` module).
 const ENV_RECORD: &str = "SOCKERLESS_RECORD_CHANGES";

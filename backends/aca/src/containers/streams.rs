@@ -308,9 +308,7 @@ fn spawn_output(
         let (timestamps, backend) = (follow.timestamps, follow.backend.clone());
         let sent = match backlog {
             Backlog::Lines(lines) => send_lines(&tx, lines, timestamps, tty).await,
-            Backlog::Stored(q) => {
-                send_stored(&tx, &backend, &id, &q, range, timestamps, tty).await
-            }
+            Backlog::Stored(q) => send_stored(&tx, &backend, &id, &q, range, timestamps, tty).await,
             Backlog::None => true,
         };
         if !sent {

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, ByteStream, ProgressStream, Result};
 
-use super::reference::ImageRef;
 use super::publish::{OwnImage, own_target};
+use super::reference::ImageRef;
 use crate::AcaBackend;
 
 /// Largest tarball accepted (held in memory while its layers are pushed).

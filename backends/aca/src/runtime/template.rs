@@ -412,7 +412,10 @@ pub fn job_for(
 /// Whether `c` is the container running the agent (the main one; the init
 /// container that copies the agent in does not carry the container's ID).
 fn runs_agent(c: &Container) -> bool {
-    c.env.iter().flatten().any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
+    c.env
+        .iter()
+        .flatten()
+        .any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
 }
 
 /// A numeric variable of the agent's container of `job`.
@@ -443,7 +446,9 @@ pub fn set_agent_env(job: &mut Job, vars: &[(&str, String)]) {
         .and_then(|p| p.template.as_mut())
         .and_then(|t| t.containers.as_mut());
     for c in containers.into_iter().flatten().filter(|c| runs_agent(c)) {
-        let Some(current) = c.env.as_mut() else { continue };
+        let Some(current) = c.env.as_mut() else {
+            continue;
+        };
         current.retain(|v| !vars.iter().any(|(k, _)| v.name.as_deref() == Some(*k)));
         current.extend(vars.iter().map(|(name, value)| env(name, value.clone())));
     }
