@@ -197,10 +197,21 @@ fn read_error(e: std::io::Error) -> MirrorError {
 /// A tar entry's path as written (for messages) and as a path under the
 /// bind (escapes refused).
 fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(String, PathBuf), MirrorError> {
-    let raw = entry
-        .path()
-        .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
+    let raw = entry.path().map_err(entry_error)?;
     Ok((raw.display().to_string(), relative(&raw)?))
+}
+
+/// A link entry's target as written (empty when it has none).
+fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<PathBuf, MirrorError> {
+    Ok(entry
+        .link_name()
+        .map_err(entry_error)?
+        .unwrap_or_default()
+        .into_owned())
+}
+
+fn entry_error(e: std::io::Error) -> MirrorError {
+    MirrorError::Io(format!("archive entry: {e}"))
 }
 
 /// Mirrors a directory bind: `root` (an existing host directory) ends up
@@ -258,11 +269,7 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
                 stats.written += 1;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?
-                    .unwrap_or_default()
-                    .into_owned();
+                let target = link_name(&entry)?;
                 if fs::read_link(&dst).is_ok_and(|t| t == target) {
                     stats.unchanged += 1;
                     continue;
@@ -272,11 +279,7 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
                 stats.written += 1;
             }
             EntryType::Link => {
-                let name = entry
-                    .link_name()
-                    .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?
-                    .unwrap_or_default()
-                    .into_owned();
+                let name = link_name(&entry)?;
                 let src = root.join(relative(&name)?);
                 if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file()) {
                     stats.skipped.push(rel.display().to_string());
