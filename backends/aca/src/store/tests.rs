@@ -1,3 +1,5 @@
+//! Tests of the SQLite store: records, migrations, privacy of its files.
+
 use super::records::*;
 use super::*;
 use serde_json::json;
