@@ -388,5 +388,4 @@ fn layer_tar(agent: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[path = "agent_image_tests.rs"]
 mod tests;

@@ -21,6 +21,7 @@ use crate::AcaBackend;
 use crate::agent_link::pump::AgentLink;
 use crate::runtime::StoredConfig;
 use crate::runtime::state::ContainerRuntime;
+use crate::runtime::template;
 
 /// The agent's variables (see the agent's `changes` module).
 const ENV_RECORD: &str = "SOCKERLESS_RECORD_CHANGES";
@@ -60,13 +61,13 @@ pub async fn before_start(
         .map(|b| b.target)
         .collect();
     let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into());
-    set_env(job, &[(ENV_RECORD, "1".into()), (ENV_SKIP, skip)]);
+    template::set_agent_env(job, &[(ENV_RECORD, "1".into()), (ENV_SKIP, skip)]);
     let restore = tokio::fs::try_exists(record_path(backend, id))
         .await
         .unwrap_or(false);
     // Waits already raised (binds) stay; the restore needs the long one,
     // the record at the exit as long as a bind sync.
-    let current = |name| env_value(job, name).unwrap_or(0);
+    let current = |name| template::agent_env_u64(job, name).unwrap_or(0);
     let await_peers = current("SOCKERLESS_AWAIT_PEERS_SECS")
         .max(DEFAULT_AWAIT_PEERS_SECS)
         .max(if restore { RESTORE_WAIT_SECS } else { 0 });
@@ -74,53 +75,6 @@ pub async fn before_start(
         current("SOCKERLESS_EXIT_ACK_TIMEOUT").max(backend.config().bind_sync_timeout_secs + 30);
     crate::binds::apply_waits(job, (await_peers, exit_ack));
     Ok(())
-}
-
-/// A variable of the main container (the one running the agent).
-fn env_value(job: &sockerless_azure::models::Job, name: &str) -> Option<u64> {
-    job.properties
-        .as_ref()?
-        .template
-        .as_ref()?
-        .containers
-        .as_ref()?
-        .iter()
-        .filter_map(|c| c.env.as_ref())
-        .find(|env| {
-            env.iter()
-                .any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
-        })?
-        .iter()
-        .find(|v| v.name.as_deref() == Some(name))?
-        .value
-        .as_deref()?
-        .parse()
-        .ok()
-}
-
-fn set_env(job: &mut sockerless_azure::models::Job, vars: &[(&str, String)]) {
-    let containers = job
-        .properties
-        .as_mut()
-        .and_then(|p| p.template.as_mut())
-        .and_then(|t| t.containers.as_mut());
-    for c in containers.into_iter().flatten() {
-        let Some(env) = c.env.as_mut() else { continue };
-        if !env
-            .iter()
-            .any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
-        {
-            continue;
-        }
-        env.retain(|v| !vars.iter().any(|(k, _)| v.name.as_deref() == Some(*k)));
-        for (name, value) in vars {
-            env.push(sockerless_azure::models::EnvironmentVar {
-                name: Some((*name).to_owned()),
-                value: Some(value.clone()),
-                secret_ref: None,
-            });
-        }
-    }
 }
 
 /// Before the process starts: extracts the kept record, if any, over the

@@ -17,9 +17,10 @@ use tokio::sync::mpsc;
 
 use crate::AcaBackend;
 use crate::agent_link::pump::AgentLink;
+use crate::clock::{now_nanos, random_hex};
 use crate::exec_failure::{self, ExecFailure};
+use crate::runtime::find_container;
 use crate::runtime::state::ContainerRuntime;
-use crate::runtime::{find_container, now_nanos, random_hex};
 use crate::store::{ExecRecord, records};
 
 /// Running execs: the input side of their sessions (for resize).

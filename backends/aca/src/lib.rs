@@ -5,6 +5,7 @@
 //! - [`azure`]: thin typed clients on `azure_core`'s pipeline (jobs, managed
 //!   environment, Log Analytics, file shares, registry) and the credential chain.
 //! - [`store`]: the SQLite state store.
+//! - [`clock`]: times (now, RFC 3339) and random IDs.
 //! - [`backend`]: [`AcaBackend`], the `sockerless_api::Backend` implementation.
 //! - [`daemon`]: logging, listener, request log, graceful shutdown.
 //! - [`containers`], [`exec`], [`images`], [`networks`], [`volumes`]: the
@@ -21,6 +22,7 @@ pub mod backend;
 pub mod binds;
 pub mod changes;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod containers;
 pub mod daemon;

@@ -161,11 +161,20 @@ fn sql_outside_a_store_and_json_in_a_frontend_are_refused() {
     let sql =
         "//! Doc.\nfn f(c: &rusqlite::Connection) {\n    c.execute(\"DELETE FROM x\", []);\n}\n";
     let findings = placement_rules("backends/aca/src/networks/mod.rs", sql);
-    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(
-        findings[0].starts_with("backends/aca/src/networks/mod.rs:2: SQL"),
+        findings[0].starts_with("backends/aca/src/networks/mod.rs:3: SQL"),
         "{findings:?}"
     );
+    let code = "//! Doc.\nfn f(e: &rusqlite::Error) -> bool {\n    \
+                e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)\n}\n";
+    assert_eq!(
+        placement_rules("backends/aca/src/networks/mod.rs", code).len(),
+        1
+    );
+    let composed = "//! Doc.\nfn f(c: &rusqlite::Connection) -> rusqlite::Result<()> {\n    \
+                    records::put(c)\n}\n";
+    assert!(placement_rules("backends/aca/src/networks/mod.rs", composed).is_empty());
     assert!(placement_rules("backends/aca/src/store/networks.rs", sql).is_empty());
     assert!(placement_rules("backends/aca/src/logs/store.rs", sql).is_empty());
 

@@ -64,11 +64,7 @@ impl Backend for AcaBackend {
     /// that a missing or unreachable environment shows up as a warning.
     async fn system_info(&self) -> sockerless_api::Result<SystemInfo> {
         let counts = self.inner.store.container_counts().await?;
-        let images: i64 = self
-            .inner
-            .store
-            .call(|c| c.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0)))
-            .await?;
+        let images = self.inner.store.image_count().await?;
         let config = &self.inner.config;
         let warnings: Vec<String> = self.check_environment().await.into_iter().collect();
         Ok(SystemInfo {
@@ -464,7 +460,5 @@ impl Backend for AcaBackend {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::clock::rfc3339(crate::clock::now_nanos())
 }

@@ -185,7 +185,7 @@ fn stat_of(path: &str, at: &Path, m: &std::fs::Metadata) -> PathStat {
         name: base,
         size: m.len() as i64,
         mode: go_mode(m.mode()),
-        mtime: crate::runtime::rfc3339(m.mtime() * 1_000_000_000 + m.mtime_nsec()),
+        mtime: crate::clock::rfc3339(m.mtime() * 1_000_000_000 + m.mtime_nsec()),
         link_target: std::fs::read_link(at)
             .map(|t| t.to_string_lossy().into_owned())
             .unwrap_or_default(),

@@ -190,6 +190,30 @@ fn unchanged(dst: &Path, header: &tar::Header) -> bool {
     }
 }
 
+fn read_error(e: std::io::Error) -> MirrorError {
+    MirrorError::Io(format!("reading archive: {e}"))
+}
+
+/// A tar entry's path as written (for messages) and as a path under the
+/// bind (escapes refused).
+fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(String, PathBuf), MirrorError> {
+    let raw = entry.path().map_err(entry_error)?;
+    Ok((raw.display().to_string(), relative(&raw)?))
+}
+
+/// A link entry's target as written (empty when it has none).
+fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<PathBuf, MirrorError> {
+    Ok(entry
+        .link_name()
+        .map_err(entry_error)?
+        .unwrap_or_default()
+        .into_owned())
+}
+
+fn entry_error(e: std::io::Error) -> MirrorError {
+    MirrorError::Io(format!("archive entry: {e}"))
+}
+
 /// Mirrors a directory bind: `root` (an existing host directory) ends up
 /// holding exactly the tar's tree. `max_bytes` bounds the content written.
 pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats, MirrorError> {
@@ -197,15 +221,9 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut root_seen = false;
     let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
-        .map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-        let raw = entry
-            .path()
-            .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
-        let rel = relative(&raw)?;
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let (_, rel) = entry_path(&entry)?;
         if rel.as_os_str().is_empty() {
             // The bind's own directory: replaced by something else (a link),
             // it would empty the host path.
@@ -251,11 +269,7 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
                 stats.written += 1;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?
-                    .unwrap_or_default()
-                    .into_owned();
+                let target = link_name(&entry)?;
                 if fs::read_link(&dst).is_ok_and(|t| t == target) {
                     stats.unchanged += 1;
                     continue;
@@ -265,11 +279,7 @@ pub fn mirror_dir(input: impl Read, root: &Path, max_bytes: u64) -> Result<Stats
                 stats.written += 1;
             }
             EntryType::Link => {
-                let name = entry
-                    .link_name()
-                    .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?
-                    .unwrap_or_default()
-                    .into_owned();
+                let name = link_name(&entry)?;
                 let src = root.join(relative(&name)?);
                 if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file()) {
                     stats.skipped.push(rel.display().to_string());
@@ -318,23 +328,17 @@ fn remove_unseen(root: &Path, rel: &Path, seen: &HashSet<PathBuf>) -> Result<u64
 pub fn mirror_file(input: impl Read, dst: &Path, max_bytes: u64) -> Result<Stats, MirrorError> {
     let mut stats = Stats::default();
     let mut archive = tar::Archive::new(input);
-    let entries = archive
-        .entries()
-        .map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| MirrorError::Io(format!("reading archive: {e}")))?;
-        let raw = entry
-            .path()
-            .map_err(|e| MirrorError::Io(format!("archive entry: {e}")))?;
-        let rel = relative(&raw)?;
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let (raw, rel) = entry_path(&entry)?;
         if !rel.as_os_str().is_empty() {
-            return Err(MirrorError::Escape(raw.display().to_string()));
+            return Err(MirrorError::Escape(raw));
         }
         if !matches!(
             entry.header().entry_type(),
             EntryType::Regular | EntryType::Continuous
         ) {
-            stats.skipped.push(raw.display().to_string());
+            stats.skipped.push(raw);
             continue;
         }
         if entry.header().size().unwrap_or(0) > max_bytes {
@@ -353,5 +357,4 @@ pub fn mirror_file(input: impl Read, dst: &Path, max_bytes: u64) -> Result<Stats
 }
 
 #[cfg(test)]
-#[path = "mirror_tests.rs"]
 mod tests;

@@ -297,38 +297,14 @@ pub fn agent_waits(backend: &AcaBackend, has_binds_or_files: bool) -> Option<(u6
 
 /// Sets the agent's waits in the main container of `job` (see [`agent_waits`]).
 pub fn apply_waits(job: &mut sockerless_azure::models::Job, waits: (u64, u64)) {
-    let containers = job
-        .properties
-        .as_mut()
-        .and_then(|p| p.template.as_mut())
-        .and_then(|t| t.containers.as_mut());
-    for c in containers.into_iter().flatten() {
-        let Some(env) = c.env.as_mut() else { continue };
-        if !env
-            .iter()
-            .any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
-        {
-            continue;
-        }
-        env.retain(|v| {
-            !matches!(
-                v.name.as_deref(),
-                Some("SOCKERLESS_AWAIT_PEERS_SECS" | "SOCKERLESS_EXIT_ACK_TIMEOUT")
-            )
-        });
-        for (name, value) in [
-            ("SOCKERLESS_AWAIT_PEERS_SECS", waits.0),
-            ("SOCKERLESS_EXIT_ACK_TIMEOUT", waits.1),
-        ] {
-            env.push(sockerless_azure::models::EnvironmentVar {
-                name: Some(name.to_owned()),
-                value: Some(value.to_string()),
-                secret_ref: None,
-            });
-        }
-    }
+    crate::runtime::template::set_agent_env(
+        job,
+        &[
+            ("SOCKERLESS_AWAIT_PEERS_SECS", waits.0.to_string()),
+            ("SOCKERLESS_EXIT_ACK_TIMEOUT", waits.1.to_string()),
+        ],
+    );
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

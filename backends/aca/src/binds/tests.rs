@@ -1,3 +1,5 @@
+//! Tests of binds: sources created or refused at start, size limits, kept tars re-rooted, the agent waits set.
+
 use std::fs;
 
 use super::*;

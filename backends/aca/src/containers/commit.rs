@@ -178,7 +178,7 @@ pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdRespo
     let container_config: ContainerConfig = serde_json::to_value(&stored_config.body)
         .and_then(serde_json::from_value)
         .map_err(|e| ApiError::Internal(format!("container config: {e}")))?;
-    let created = crate::runtime::rfc3339(crate::images::now_nanos());
+    let created = crate::clock::rfc3339(crate::clock::now_nanos());
     let config = commit_config(
         &entry.image.config,
         &container_config,
@@ -192,5 +192,4 @@ pub async fn commit(backend: &AcaBackend, opts: CommitOptions) -> Result<IdRespo
 }
 
 #[cfg(test)]
-#[path = "commit_tests.rs"]
 mod tests;

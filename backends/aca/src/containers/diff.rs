@@ -187,5 +187,4 @@ pub async fn changes(backend: &AcaBackend, id: &str) -> Result<Vec<FilesystemCha
 }
 
 #[cfg(test)]
-#[path = "diff_tests.rs"]
 mod tests;

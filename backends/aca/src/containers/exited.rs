@@ -137,7 +137,7 @@ fn locate(fs: &Fs, path: &str, name: &str) -> Result<(String, PathStat)> {
         name: base,
         size: size as i64,
         mode: go_mode(&meta),
-        mtime: crate::runtime::rfc3339((meta.mtime as i64).saturating_mul(1_000_000_000)),
+        mtime: crate::clock::rfc3339((meta.mtime as i64).saturating_mul(1_000_000_000)),
         link_target: match meta.kind {
             Kind::Symlink(t) => t,
             _ => String::new(),

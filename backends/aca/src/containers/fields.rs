@@ -3,7 +3,7 @@
 //! `NetworkingConfig.EndpointsConfig.<network>` entry of the v1.44 API):
 //! honoured, refused with a 400 naming it, or ignored for a stated reason.
 //! A Docker option is never accepted and silently dropped. The table is
-//! plain data: `fields_spec_tests.rs` checks it covers the swagger exactly
+//! plain data: `fields/spec_tests.rs` checks it covers the swagger exactly
 //! and the README's copy of it (`markdown_table`) matches.
 //!
 //! Fields handled elsewhere with a finer check (mounts, ports, links, ...)
@@ -385,5 +385,4 @@ pub fn markdown_table() -> String {
 }
 
 #[cfg(test)]
-#[path = "fields_spec_tests.rs"]
 mod spec_tests;

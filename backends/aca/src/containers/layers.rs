@@ -1,7 +1,8 @@
 //! The layers of a container's image as local files, for reading an exited
 //! container's filesystem. A pull reads manifests and configs only (ACA
 //! pulls the layers), so the layers are fetched here on first use: the
-//! manifest through the registry client's pull, each blob streamed to
+//! manifest through the registry client's pull, each blob streamed (through
+//! the registry client's repository, with its login) to
 //! `<data_dir>/layers/<algorithm>-<hex>` (digest verified while it streams,
 //! never held in memory) and kept there for later copies.
 
@@ -10,9 +11,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
-use oci_client::client::ClientConfig;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
 use sockerless_api::{ApiError, Result};
 use sockerless_azure::registry::PlatformSpec;
 use tokio::io::AsyncWriteExt;
@@ -20,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use crate::AcaBackend;
 use crate::errors::map_azure_error;
 use crate::images::stored;
+use sockerless_azure::registry::blobs::Repo;
 
 /// Unique names for partial downloads.
 static PARTIAL: AtomicU64 = AtomicU64::new(0);
@@ -63,20 +62,8 @@ pub async fn image_layers(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| missing(name, format!("{}: {e}", dir.display())))?;
-    let reference = Reference::with_digest(
-        target.registry.clone(),
-        target.repository.clone(),
-        pulled.digest.clone(),
-    );
-    let auth = match &login {
-        Some(l) => RegistryAuth::Basic(l.username.clone(), l.password.clone()),
-        None => RegistryAuth::Anonymous,
-    };
-    let client = Client::new(ClientConfig {
-        protocol: target.protocol(),
-        ..Default::default()
-    });
-    let mut authed = false;
+    // Opened on the first layer not kept yet: kept layers cost no login.
+    let mut repo: Option<Repo> = None;
     let mut paths = Vec::new();
     for layer in &pulled.manifest.layers {
         let file = layer.digest.replace(':', "-");
@@ -85,16 +72,20 @@ pub async fn image_layers(
         }
         let path = dir.join(file);
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            if !authed {
-                client
-                    .auth(&reference, &auth, RegistryOperation::Pull)
+            if repo.is_none() {
+                let opened = backend
+                    .azure()
+                    .registry
+                    .open_repo(&target, login.as_ref(), false)
                     .await
                     .map_err(|e| missing(name, format!("{target}: {e}")))?;
-                authed = true;
+                repo = Some(opened);
             }
-            download(&client, &reference, layer, &path)
-                .await
-                .map_err(|e| missing(name, format!("layer {}: {e}", layer.digest)))?;
+            if let Some(repo) = &repo {
+                download(repo, layer, &path)
+                    .await
+                    .map_err(|e| missing(name, format!("layer {}: {e}", layer.digest)))?;
+            }
         }
         paths.push(path);
     }
@@ -103,17 +94,14 @@ pub async fn image_layers(
 
 /// Streams one blob into `path` (through a partial file).
 async fn download(
-    client: &Client,
-    reference: &Reference,
+    repo: &Repo,
     layer: &oci_client::manifest::OciDescriptor,
     path: &std::path::Path,
 ) -> std::result::Result<(), String> {
     let n = PARTIAL.fetch_add(1, Ordering::Relaxed);
     let partial = path.with_extension(format!("partial{}-{n}", std::process::id()));
-    let mut stream = client
-        .pull_blob_stream(reference, layer)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stream = repo.blob_stream(layer).await.map_err(|e| e.to_string())?;
+    let mut stream = std::pin::pin!(stream);
     let mut file = tokio::fs::File::create(&partial)
         .await
         .map_err(|e| e.to_string())?;

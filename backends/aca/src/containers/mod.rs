@@ -33,10 +33,11 @@ use sockerless_api::{
 };
 
 use crate::AcaBackend;
+use crate::clock::{now_nanos, random_hex};
 use crate::containers::health::HealthState;
 use crate::runtime::state::Command;
 use crate::runtime::template::{replica_timeout, resources_for};
-use crate::runtime::{StoredConfig, find_container, lifecycle, now_nanos, random_hex};
+use crate::runtime::{StoredConfig, find_container, lifecycle};
 use crate::store::{ContainerRecord, records};
 
 /// `Backend::container_create`: stores the container; no Azure call.
@@ -176,7 +177,7 @@ pub async fn inspect(backend: &AcaBackend, id: &str) -> Result<ContainerInspectR
     let (found, execs, stored_health, networks) = backend
         .store()
         .read(move |c| {
-            let found = crate::runtime::lookup_container(c, &key)?;
+            let found = records::lookup_container(c, &key)?;
             let (execs, health) = match found.as_slice() {
                 [one] => (
                     records::execs_of(c, &one.id)?,
@@ -431,5 +432,4 @@ pub async fn events(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

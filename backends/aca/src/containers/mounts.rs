@@ -565,9 +565,7 @@ pub fn assemble(c: &Classified, sources: &[(Vec<MountSpec>, Option<bool>)]) -> V
 }
 
 #[cfg(test)]
-#[path = "mounts_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "mounts_spec_tests.rs"]
 mod spec_tests;

@@ -361,5 +361,4 @@ pub fn rebase(path: &str, root: &str, prefix: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "overlay_tests.rs"]
 mod tests;

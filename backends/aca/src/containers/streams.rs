@@ -11,10 +11,11 @@ use sockerless_api::{
 use tokio::sync::mpsc;
 
 use crate::AcaBackend;
+use crate::clock::rfc3339;
 use crate::errors::map_azure_error;
-use crate::logs::store::{self as log_store, LogLine, LogQuery};
 use crate::runtime::state::{Command, ContainerRuntime, LiveReceiver};
-use crate::runtime::{StoredConfig, find_container, rfc3339};
+use crate::runtime::{StoredConfig, find_container};
+use crate::store::logs::{self as log_store, LogLine, LogQuery};
 
 type Sink = mpsc::Sender<Result<OutputChunk>>;
 
@@ -174,11 +175,7 @@ async fn stored_range(backend: &AcaBackend, id: &str, q: LogQuery) -> Result<Sto
         .store()
         .read(move |c| {
             let after_seq = log_store::read_start(c, &id, &q)?;
-            let max: Option<i64> = c.query_row(
-                "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )?;
+            let max = log_store::last_seq(c, &id)?;
             Ok(StoredRange {
                 after_seq,
                 max_seq: max.unwrap_or(0),
@@ -272,27 +269,49 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
         tail: opts.tail,
     };
     let range = stored_range(backend, &record.id, q.clone()).await?;
-    let fallback = match &record.execution_name {
+    let backlog = match &record.execution_name {
         Some(execution) if !range.captured => {
-            Some(analytics_lines(backend, &record.job_name, execution, &q).await?)
+            Backlog::Lines(analytics_lines(backend, &record.job_name, execution, &q).await?)
         }
-        _ => None,
+        _ => Backlog::Stored(q),
     };
-    let (tx, rx) = mpsc::channel(64);
-    let timestamps = opts.timestamps;
     let follow = Follow {
         backend: backend.clone(),
         rt,
         wanted: (opts.stdout, opts.stderr),
-        timestamps,
+        timestamps: opts.timestamps,
         tty,
     };
-    let backend = backend.clone();
-    let id = record.id.clone();
+    Ok(spawn_output(follow, record.id, backlog, range, live))
+}
+
+/// What an output stream sends before the live output.
+enum Backlog {
+    /// The stored lines of the range matching the query.
+    Stored(LogQuery),
+    /// These lines (Log Analytics' when nothing was captured).
+    Lines(Vec<LogLine>),
+    /// Nothing.
+    None,
+}
+
+/// The output of `logs` and `attach`, sent from a task: the backlog, then,
+/// unless the client left, the live output after it.
+fn spawn_output(
+    follow: Follow,
+    id: String,
+    backlog: Backlog,
+    range: StoredRange,
+    live: Option<LiveReceiver>,
+) -> AttachedOutput {
+    let (tx, rx) = mpsc::channel(64);
+    let tty = follow.tty;
     tokio::spawn(async move {
-        let sent = match fallback {
-            Some(lines) => send_lines(&tx, lines, timestamps, tty).await,
-            None => send_stored(&tx, &backend, &id, &q, range, timestamps, tty).await,
+        let (timestamps, backend) = (follow.timestamps, follow.backend.clone());
+        let sent = match backlog {
+            Backlog::Lines(lines) => send_lines(&tx, lines, timestamps, tty).await,
+            Backlog::Stored(q) => send_stored(&tx, &backend, &id, &q, range, timestamps, tty).await,
+            Backlog::None => true,
         };
         if !sent {
             return;
@@ -301,10 +320,10 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
             send_live(&tx, live, range.max_seq, follow).await;
         }
     });
-    Ok(AttachedOutput {
+    AttachedOutput {
         tty,
         output: output_from(rx),
-    })
+    }
 }
 
 /// `docker attach` (before or after start): stored output when `logs`, then
@@ -348,7 +367,6 @@ pub async fn attach(
             }
         });
     }
-    let (tx, rx) = mpsc::channel(64);
     let follow = Follow {
         backend: backend.clone(),
         rt,
@@ -356,19 +374,12 @@ pub async fn attach(
         timestamps: false,
         tty,
     };
-    let (backend, id, logs) = (backend.clone(), record.id.clone(), opts.logs);
-    tokio::spawn(async move {
-        if logs && !send_stored(&tx, &backend, &id, &q, range, false, tty).await {
-            return;
-        }
-        if let Some(live) = live {
-            send_live(&tx, live, range.max_seq, follow).await;
-        }
-    });
-    Ok(AttachedOutput {
-        tty,
-        output: output_from(rx),
-    })
+    let backlog = if opts.logs {
+        Backlog::Stored(q)
+    } else {
+        Backlog::None
+    };
+    Ok(spawn_output(follow, record.id, backlog, range, live))
 }
 
 /// `docker wait`.

@@ -1,3 +1,5 @@
+//! Tests of the container operations answered from the store (rename, inspect, list, remove) over a stubbed Azure.
+
 use std::sync::Arc;
 
 use sockerless_api::docker::{ContainerCreateBody, HostConfig};

@@ -10,16 +10,16 @@ use sockerless_api::docker::{
 };
 use sockerless_azure::pipeline::ArmCallCounts;
 
+use crate::clock::{ZERO_TIME, rfc3339};
 use crate::containers::health::HealthState;
 use crate::networks::endpoints::Endpoint;
-use crate::runtime::{StoredConfig, rfc3339};
+use crate::runtime::StoredConfig;
 use crate::store::{ContainerRecord, ExecRecord};
 
 /// Annotation with the ARM reads made for the container by this process.
 pub const ARM_READS_ANNOTATION: &str = "sockerless.aca.arm.reads";
 /// Annotation with the ARM writes made for the container by this process.
 pub const ARM_WRITES_ANNOTATION: &str = "sockerless.aca.arm.writes";
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn network_mode(stored: &StoredConfig) -> String {
     stored
@@ -278,7 +278,7 @@ pub fn summary(
         state: Some(summary_state(&record.state)),
         status: Some(format!(
             "{}{}",
-            human_status(record, crate::runtime::now_nanos()),
+            human_status(record, crate::clock::now_nanos()),
             health
                 .filter(|_| record.state == "running")
                 .map_or("", |h| h.status.ps_suffix())

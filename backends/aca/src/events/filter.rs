@@ -150,5 +150,4 @@ pub fn matches(filters: &Filters, event: &Event) -> bool {
 }
 
 #[cfg(test)]
-#[path = "filter_tests.rs"]
 mod tests;

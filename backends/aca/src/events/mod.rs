@@ -152,7 +152,7 @@ impl EventHub {
             let mut state = self.lock();
             let event = Arc::new(Event {
                 seq: state.next_seq,
-                time_nano: crate::runtime::now_nanos(),
+                time_nano: crate::clock::now_nanos(),
                 typ: typ.to_owned(),
                 action: action.to_owned(),
                 actor_id: actor_id.to_owned(),
@@ -330,7 +330,7 @@ pub fn feed_of(
         )));
     }
     let (live, recent, cut) = hub.subscribe();
-    let now = crate::runtime::now_nanos();
+    let now = crate::clock::now_nanos();
     let replay = since_nanos.is_some() || until_nanos.is_some();
     let deadline = until_nanos.map(|until| {
         let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
@@ -368,5 +368,4 @@ fn seconds(nanos: i64) -> String {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

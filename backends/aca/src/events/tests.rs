@@ -33,7 +33,7 @@ async fn history_is_replayed_within_since_and_until() {
     let (_store, hub) = hub(&dir).await;
     record(&hub, "create", "a");
     record(&hub, "start", "a");
-    let now = crate::runtime::now_nanos();
+    let now = crate::clock::now_nanos();
     let all = feed_of(&hub, Some(0), Some(now), Filters::new()).expect("feed");
     assert_eq!(actions(all).await, ["create", "start"]);
     // Only `until`: from the epoch, as dockerd.
@@ -104,7 +104,7 @@ async fn history_survives_a_reopen_and_seq_goes_on() {
     }
     let (_store, hub) = hub(&dir).await;
     record(&hub, "destroy", "a");
-    let now = crate::runtime::now_nanos();
+    let now = crate::clock::now_nanos();
     let all = feed_of(&hub, Some(0), Some(now), Filters::new()).expect("feed");
     assert_eq!(actions(all).await, ["create", "die", "destroy"]);
 }

@@ -14,6 +14,7 @@ use super::pull::layer_digests;
 use super::reference::{DEFAULT_TAG, ImageRef};
 use super::stored::{self, ImageEntry};
 use crate::AcaBackend;
+use crate::clock::rfc3339;
 use crate::store::records;
 
 /// The Docker `ImageConfig` of an OCI config JSON (its `config` object).
@@ -111,16 +112,6 @@ impl ImageGroup<'_> {
             .labels
             .unwrap_or_default()
     }
-}
-
-fn rfc3339(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// Groups rows by image ID (stable order: newest first, as stored).
@@ -263,7 +254,7 @@ pub async fn tag(backend: &AcaBackend, name: &str, repo: &str, tag: Option<&str>
         None => {}
     }
     let found = stored::find(backend, name).await?;
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     let mut entry = found.entry;
     // The digest stays (ACA pulls the image pinned by it from its source);
     // RepoDigests only show repositories the image was pulled from.

@@ -151,7 +151,7 @@ pub fn parse_until(value: &str) -> Result<i64> {
         "ms" => 1e6,
         _ => return Err(bad()),
     };
-    Ok(super::now_nanos().saturating_sub((n * scale) as i64))
+    Ok(crate::clock::now_nanos().saturating_sub((n * scale) as i64))
 }
 
 #[cfg(test)]

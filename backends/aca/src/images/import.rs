@@ -162,7 +162,7 @@ pub async fn import(
     // Refuse bad changes before reading the body.
     instructions::apply(&mut Map::new(), &opts.changes)?;
     let layer = layer_from_stream(backend, tarball, MAX_IMPORT_BYTES).await?;
-    let created = crate::runtime::rfc3339(super::now_nanos());
+    let created = crate::clock::rfc3339(crate::clock::now_nanos());
     let config = import_config(
         &platform,
         &opts.changes,

@@ -167,5 +167,4 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<(), 
 }
 
 #[cfg(test)]
-#[path = "instructions_tests.rs"]
 mod tests;

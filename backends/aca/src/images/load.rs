@@ -20,10 +20,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sockerless_api::docker::CreateImageInfo;
 use sockerless_api::{ApiError, ByteStream, ProgressStream, Result};
-use sockerless_azure::registry::{PullTarget, is_loopback_registry};
 
+use super::publish::{OwnImage, own_target};
 use super::reference::ImageRef;
-use super::stored::{self, ImageEntry, StoredImage};
 use crate::AcaBackend;
 use crate::errors::map_azure_error;
 
@@ -226,42 +225,24 @@ async fn push_one(
     let config_json: serde_json::Value = serde_json::from_slice(&image.config)
         .map_err(|e| bad(format!("image config is not JSON: {e}")))?;
     let size = image.layers.iter().map(|(d, _)| d.len() as i64).sum();
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     for (index, (path, tag)) in targets.iter().enumerate() {
-        let target = PullTarget {
-            registry: server.to_owned(),
-            repository: path.clone(),
-            tag: Some(tag.clone()),
-            digest: None,
-            plain_http: is_loopback_registry(server),
-            mirrored: false,
-        };
+        let target = own_target(server, path, tag);
         let digest = backend
             .azure()
             .registry
             .push_image(&target, image.layers.clone(), image.config.clone())
             .await
             .map_err(map_azure_error)?;
-        let source = format!("{server}/{path}");
-        let reference = match refs.get(index) {
-            Some(r) => r.clone(),
-            None => ImageRef::parse(&format!("{source}@{digest}"))?,
-        };
-        let entry = ImageEntry {
-            reference: reference.clone(),
+        let own = OwnImage {
+            server: server.to_owned(),
+            path: path.clone(),
             digest,
-            image: StoredImage {
-                id: id.clone(),
-                config: config_json.clone(),
-                size,
-                source,
-                credential: None,
-                pulled: false,
-                tagged_at: now,
-            },
-            created_at: now,
+            id: id.clone(),
+            config: config_json.clone(),
+            size,
         };
-        stored::put(backend, &entry).await?;
+        let reference = own.record(backend, refs.get(index).cloned(), now).await?;
         crate::events::actors::image(backend, "load", &id, &id);
         let text = if refs.is_empty() {
             format!("Loaded image ID: {id}")

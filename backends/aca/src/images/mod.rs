@@ -209,10 +209,5 @@ pub async fn remove(
     Ok(items)
 }
 
-/// Nanoseconds since the epoch, now.
-pub(crate) fn now_nanos() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests;

@@ -176,14 +176,7 @@ pub async fn publish(
         ),
         None => (format!("sockerless/{kind}"), id[7..19].to_owned()),
     };
-    let target = PullTarget {
-        registry: server.clone(),
-        repository: path.clone(),
-        tag: Some(tag.clone()),
-        digest: None,
-        plain_http: is_loopback_registry(&server),
-        mirrored: false,
-    };
+    let target = own_target(&server, &path, &tag);
     let dest = backend
         .azure()
         .registry
@@ -223,28 +216,79 @@ pub async fn publish(
         .push_manifest(&tag, manifest, OCI_IMAGE_MEDIA_TYPE)
         .await
         .map_err(map_azure_error)?;
-    let source = format!("{server}/{path}");
-    let reference = match name {
-        Some(r) => r,
-        None => ImageRef::parse(&format!("{source}@{digest}"))?,
-    };
-    let now = super::now_nanos();
-    let entry = ImageEntry {
-        reference,
+    let own = OwnImage {
+        server,
+        path,
         digest,
-        image: StoredImage {
-            id: id.clone(),
-            config,
-            size: layers.iter().map(|l| l.size).sum(),
-            source,
-            credential: None,
-            pulled: false,
-            tagged_at: now,
-        },
-        created_at: now,
+        id: id.clone(),
+        config,
+        size: layers.iter().map(|l| l.size).sum(),
     };
-    stored::put(backend, &entry).await?;
+    own.record(backend, name, crate::clock::now_nanos()).await?;
     Ok(id)
+}
+
+/// Where this daemon puts an image it made: `path:tag` in `server` (its
+/// `registry_server`).
+pub(super) fn own_target(server: &str, path: &str, tag: &str) -> PullTarget {
+    PullTarget {
+        registry: server.to_owned(),
+        repository: path.to_owned(),
+        tag: Some(tag.to_owned()),
+        digest: None,
+        plain_http: is_loopback_registry(server),
+        mirrored: false,
+    }
+}
+
+/// An image this daemon made (built, committed, imported, loaded) and
+/// pushed to its registry.
+pub(super) struct OwnImage {
+    /// The registry (`registry_server`).
+    pub server: String,
+    /// The repository in it.
+    pub path: String,
+    /// The manifest digest the push answered.
+    pub digest: String,
+    /// `sha256:<config digest>`.
+    pub id: String,
+    /// The image config.
+    pub config: Value,
+    /// Sum of the layer sizes.
+    pub size: i64,
+}
+
+impl OwnImage {
+    /// Records it under `name`, else by its digest, as made at `now`;
+    /// returns the reference recorded.
+    pub(super) async fn record(
+        self,
+        backend: &AcaBackend,
+        name: Option<ImageRef>,
+        now: i64,
+    ) -> Result<ImageRef> {
+        let source = format!("{}/{}", self.server, self.path);
+        let reference = match name {
+            Some(r) => r,
+            None => ImageRef::parse(&format!("{source}@{}", self.digest))?,
+        };
+        let entry = ImageEntry {
+            reference: reference.clone(),
+            digest: self.digest,
+            image: StoredImage {
+                id: self.id,
+                config: self.config,
+                size: self.size,
+                source,
+                credential: None,
+                pulled: false,
+                tagged_at: now,
+            },
+            created_at: now,
+        };
+        stored::put(backend, &entry).await?;
+        Ok(reference)
+    }
 }
 
 /// A local file as a stream of chunks.

@@ -170,7 +170,7 @@ fn entry_for(
             username: l.username.clone(),
             password: l.password.clone(),
         });
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     ImageEntry {
         reference: reference.clone(),
         digest: pulled

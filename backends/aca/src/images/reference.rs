@@ -309,5 +309,4 @@ pub fn looks_like_id(s: &str) -> Option<&str> {
 }
 
 #[cfg(test)]
-#[path = "reference_tests.rs"]
 mod tests;

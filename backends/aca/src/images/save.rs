@@ -272,5 +272,4 @@ async fn write_all(
 }
 
 #[cfg(test)]
-#[path = "save_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sockerless_api::ApiError;
 use sockerless_azure::loganalytics::QueryResults;
 
-use super::store::LogLine;
+use crate::store::logs::LogLine;
 
 /// Table of console logs when the environment sends logs to Log Analytics.
 pub const CONSOLE_TABLE: &str = "ContainerAppConsoleLogs_CL";

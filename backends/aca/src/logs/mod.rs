@@ -1,5 +1,5 @@
-//! Container output: captured from the agent into SQLite ([`store`]), and the
-//! Log Analytics fallback ([`analytics`]) for runs whose output was not captured.
+//! Container output besides what the agent's capture keeps in SQLite
+//! (`crate::store::logs`): the Log Analytics fallback ([`analytics`]) for
+//! runs whose output was not captured.
 
 pub mod analytics;
-pub mod store;

@@ -9,27 +9,11 @@
 use sockerless_api::docker::{NetworkConnectRequest, NetworkDisconnectRequest};
 use sockerless_api::{ApiError, Result};
 
-use super::{Network, all, configured_networks, endpoints, find, random_id};
+use super::{Network, all, configured_networks, endpoints, find};
 use crate::AcaBackend;
+use crate::clock::random_id;
+use crate::runtime::pick_container;
 use crate::store::{ContainerRecord, records};
-
-/// The container `id` names (ID, name or unique ID prefix), as read in `conn`.
-fn find_container(
-    conn: &rusqlite::Connection,
-    id: &str,
-) -> rusqlite::Result<Result<ContainerRecord>> {
-    let found = match records::get_container(conn, id)? {
-        Some(r) => vec![r],
-        None => records::containers_by_id_prefix(conn, id, 2)?,
-    };
-    Ok(match found.as_slice() {
-        [one] if !id.is_empty() => Ok(one.clone()),
-        [_, _, ..] => Err(ApiError::InvalidParameter(format!(
-            "multiple containers match the ID prefix {id}"
-        ))),
-        _ => Err(ApiError::NotFound(format!("No such container: {id}"))),
-    })
-}
 
 /// Runs `change` on every network and the container `container` names, and
 /// writes the network it returns, in one store transaction.
@@ -43,7 +27,7 @@ where
         .call(move |c| {
             let tx = c.transaction()?;
             let networks = endpoints::load(&tx)?;
-            let found = find_container(&tx, &container)?;
+            let found = pick_container(records::lookup_container(&tx, &container)?, &container);
             match change(&networks, found) {
                 Ok(Some(network)) => {
                     records::put_network(&tx, &endpoints::encode(&network)?)?;

@@ -214,6 +214,16 @@ pub async fn snapshot(backend: &AcaBackend) -> Result<(Vec<Endpoint>, Vec<Contai
     Ok((endpoints, containers))
 }
 
+/// The endpoint ID of the container's first network, else its own ID: what
+/// its published ports are relayed under.
+pub async fn first_endpoint_id(backend: &AcaBackend, record: &ContainerRecord) -> Result<String> {
+    Ok(Table::load(backend)
+        .await?
+        .of(record)
+        .first()
+        .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone()))
+}
+
 /// Every network, read once, to list the endpoints of many containers (ps).
 pub struct Table(Vec<Network>);
 

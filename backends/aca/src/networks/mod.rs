@@ -31,6 +31,7 @@ use sockerless_api::docker::{
 use sockerless_api::{ApiError, Filters, Result};
 
 use crate::AcaBackend;
+use crate::clock::{now_nanos, random_id, rfc3339};
 use crate::config::NetworkMode;
 use crate::images::filters::{check_filter_names, labels_match, parse_bool_filter, parse_until};
 use crate::store::{ContainerRecord, NetworkRecord, records};
@@ -139,27 +140,6 @@ pub fn configured_networks(config: &Value) -> Vec<String> {
         out.extend(eps.keys().cloned());
     }
     out
-}
-
-fn random_id() -> Result<String> {
-    let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn now_nanos() -> i64 {
-    crate::images::now_nanos()
-}
-
-fn rfc3339(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn ipam(subnet: Option<(&str, &str)>) -> Ipam {
@@ -353,9 +333,7 @@ pub async fn create(
         .call(move |c| records::put_network(c, &record))
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            crate::store::StoreError::Conflict(_) => {
                 ApiError::Conflict(format!("network with name {name} already exists"))
             }
             other => other.into(),

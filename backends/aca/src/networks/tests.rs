@@ -309,6 +309,41 @@ async fn containers_attach_by_config_and_connect() {
     b.network_remove("gh").await.expect("remove once detached");
 }
 
+/// The container lookup of connect and disconnect is every operation's:
+/// dockerd's 400 for an ambiguous ID prefix.
+#[tokio::test]
+async fn an_ambiguous_prefix_is_refused_as_dockerd_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = backend(&dir).await;
+    b.network_create(create_req("amb")).await.expect("create");
+    for (id, name) in [("ab".repeat(32), "one"), ("ac".repeat(32), "two")] {
+        put_container(&b, &id, name, "created", json!({"body": {}})).await;
+    }
+    let req = || NetworkConnectRequest {
+        container: "a".into(),
+        endpoint_config: None,
+    };
+    let want = ApiError::InvalidParameter("multiple IDs found with provided prefix: a".into());
+    assert_eq!(
+        b.network_connect("amb", req())
+            .await
+            .expect_err("ambiguous"),
+        want
+    );
+    let err = b
+        .network_disconnect(
+            "amb",
+            NetworkDisconnectRequest {
+                container: "a".into(),
+                force: None,
+            },
+        )
+        .await
+        .expect_err("ambiguous");
+    assert_eq!(err, want);
+    assert_eq!(b.container_inspect("a").await.expect_err("inspect"), want);
+}
+
 #[tokio::test]
 async fn connects_and_disconnects_at_once_do_not_undo_each_other() {
     // compose starts a project's services in parallel, each disconnected

@@ -5,12 +5,12 @@
 use serde_json::{Map, Value, json};
 use sockerless_agent::protocol::StatsSample;
 
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+use crate::clock::ZERO_TIME;
 
 fn time(s: Option<&StatsSample>) -> String {
     s.map_or_else(
         || ZERO_TIME.to_owned(),
-        |s| crate::runtime::rfc3339(s.read_nanos),
+        |s| crate::clock::rfc3339(s.read_nanos),
     )
 }
 

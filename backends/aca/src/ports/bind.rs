@@ -236,5 +236,4 @@ pub fn bind_requests(reqs: &[PortRequest]) -> Result<Listeners, BindError> {
 }
 
 #[cfg(test)]
-#[path = "bind_tests.rs"]
 mod tests;

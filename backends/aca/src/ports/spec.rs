@@ -196,5 +196,4 @@ pub fn plan(body: &ContainerCreateBody) -> Result<PortPlan, ApiError> {
 }
 
 #[cfg(test)]
-#[path = "spec_tests.rs"]
 mod tests;

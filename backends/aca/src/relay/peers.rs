@@ -222,5 +222,4 @@ pub fn peers_for(
 }
 
 #[cfg(test)]
-#[path = "peers_tests.rs"]
 mod tests;

@@ -46,7 +46,7 @@ pub async fn queue_and_try(backend: &AcaBackend, job: &str) {
 
 async fn record(backend: &AcaBackend, job: &str) {
     let queued = job.to_owned();
-    let now = super::now_nanos();
+    let now = crate::clock::now_nanos();
     if let Err(e) = backend
         .store()
         .call(move |c| records::queue_job_delete(c, &queued, now))

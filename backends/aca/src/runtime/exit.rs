@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::now_nanos;
 use super::restart_policy::auto_remove_of;
 use super::state::ContainerRuntime;
 use crate::AcaBackend;
+use crate::clock::now_nanos;
 
 /// Exit code recorded when a run is stopped without the agent reporting one.
 pub const EXIT_STOPPED: i64 = 137;

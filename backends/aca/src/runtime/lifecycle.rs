@@ -12,8 +12,9 @@ use sockerless_azure::pipeline::count_arm_calls;
 use super::running::{wait_not_running, wait_synced};
 use super::state::{Command, ContainerRuntime};
 use super::template::{ContainerSpec, TemplateSettings, job_for};
-use super::{StoredConfig, find_container, now_nanos, random_hex};
+use super::{StoredConfig, find_container};
 use crate::AcaBackend;
+use crate::clock::{now_nanos, random_hex};
 use crate::errors::map_azure_error;
 use crate::store::hash_token;
 
@@ -116,11 +117,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
     crate::changes::before_start(backend, &record.id, &stored, &mut job).await?;
     // Published ports are bound before any ARM write: a taken one fails here.
-    let endpoint_id = crate::networks::endpoints::Table::load(backend)
-        .await?
-        .of(&record)
-        .first()
-        .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
+    let endpoint_id = crate::networks::endpoints::first_endpoint_id(backend, &record).await?;
     crate::ports::open(rt, &record.name, &endpoint_id, &stored.body)?;
     rt.begin_run(hash_token(&token));
     let connected_before = *rt.connections.borrow();
@@ -138,7 +135,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
             .store()
             .call(move |c| {
                 crate::store::records::begin_run(c, &id, &hash, &config)?;
-                crate::logs::store::reset_output_offsets(c, &id)
+                crate::store::logs::reset_output_offsets(c, &id)
             })
             .await?;
     }
@@ -252,7 +249,7 @@ pub async fn remove(
         .store()
         .call(move |c| {
             let tx = c.transaction()?;
-            crate::logs::store::delete(&tx, &id)?;
+            crate::store::logs::delete(&tx, &id)?;
             crate::store::records::delete_container(&tx, &id)?;
             if let Some(job) = &queued {
                 crate::store::records::queue_job_delete(&tx, job, now_nanos())?;

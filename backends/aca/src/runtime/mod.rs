@@ -101,57 +101,19 @@ impl StoredConfig {
     }
 }
 
-/// Nanoseconds since the Unix epoch.
-pub fn now_nanos() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
-/// `n` random bytes as lowercase hex.
-pub fn random_hex(n: usize) -> Result<String> {
-    let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// RFC 3339 with nanoseconds, as Docker prints times.
-pub fn rfc3339(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_owned())
-}
-
 /// A container by full ID, name or unique ID prefix; Docker's 404 otherwise.
 pub async fn find_container(backend: &AcaBackend, id: &str) -> Result<ContainerRecord> {
     let key = id.to_owned();
     let found = backend
         .store()
-        .read(move |c| lookup_container(c, &key))
+        .read(move |c| records::lookup_container(c, &key))
         .await?;
     pick_container(found, id)
 }
 
-/// The containers `key` may name (full ID or name, else an ID prefix; at
-/// most two), for [`pick_container`]: on the store's connection, so a
-/// caller can read more in the same trip to the blocking pool.
-pub fn lookup_container(
-    c: &rusqlite::Connection,
-    key: &str,
-) -> rusqlite::Result<Vec<ContainerRecord>> {
-    if let Some(r) = records::get_container(c, key)? {
-        return Ok(vec![r]);
-    }
-    if key.is_empty() {
-        return Ok(Vec::new());
-    }
-    records::containers_by_id_prefix(c, key, 2)
-}
-
-/// The one container of a [`lookup_container`], or Docker's error for `id`.
+/// The one container of a [`records::lookup_container`], or dockerd's error
+/// for `id` (moby's `daemon/container/view.go`: 400 for an ambiguous
+/// prefix, 404 for none).
 pub fn pick_container(found: Vec<ContainerRecord>, id: &str) -> Result<ContainerRecord> {
     let mut found = found.into_iter();
     match (found.next(), found.next()) {
@@ -172,7 +134,7 @@ pub fn load_instance_id(data_dir: &Path) -> std::io::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let id = random_hex(8).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let id = crate::clock::random_hex(8).map_err(|e| std::io::Error::other(e.to_string()))?;
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(&path, &id)?;
     Ok(id)
@@ -181,30 +143,6 @@ pub fn load_instance_id(data_dir: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_print_like_dockers_rfc3339_nano() {
-        assert_eq!(
-            rfc3339(1_767_225_602_123_000_000),
-            "2026-01-01T00:00:02.123Z"
-        );
-        assert_eq!(
-            rfc3339(1_767_225_602_000_000_001),
-            "2026-01-01T00:00:02.000000001Z"
-        );
-        assert_eq!(rfc3339(1_767_225_602_000_000_000), "2026-01-01T00:00:02Z");
-    }
-
-    #[test]
-    fn random_ids_are_hex_and_distinct() {
-        let (a, b) = (random_hex(32).expect("a"), random_hex(32).expect("b"));
-        assert_eq!(a.len(), 64);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn instance_id_is_persisted() {

@@ -8,11 +8,11 @@ use bytes::Bytes;
 use sockerless_agent::peer::OutputStream;
 use sockerless_api::StreamKind;
 
-use super::now_nanos;
 use super::state::{ContainerRuntime, LiveChunk};
 use crate::AcaBackend;
 use crate::agent_link::process::Output;
-use crate::logs::store::{self as log_store, Chunk};
+use crate::clock::now_nanos;
+use crate::store::logs::{self as log_store, Chunk};
 
 /// Stores a batch read from the agent, then publishes it.
 pub async fn store_and_publish(backend: &AcaBackend, rt: &ContainerRuntime, batch: Vec<Output>) {

@@ -120,7 +120,7 @@ pub async fn arm_recorded(backend: &AcaBackend) {
             for record in records::list_containers(c)? {
                 let cut_start = record.state == "created" && record.agent_token_hash.is_some();
                 if record.state == "running" || cut_start {
-                    let offsets = crate::logs::store::output_offsets(c, &record.id)?;
+                    let offsets = crate::store::logs::output_offsets(c, &record.id)?;
                     live.push((record, offsets));
                 }
             }

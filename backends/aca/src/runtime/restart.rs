@@ -75,11 +75,7 @@ pub async fn in_place(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
     let ready = async {
         let record = find_container(backend, id).await?;
         let stored = StoredConfig::of(&record)?;
-        let endpoint_id = crate::networks::endpoints::Table::load(backend)
-            .await?
-            .of(&record)
-            .first()
-            .map_or_else(|| record.id.clone(), |e| e.endpoint_id.clone());
+        let endpoint_id = crate::networks::endpoints::first_endpoint_id(backend, &record).await?;
         crate::ports::open(rt, &record.name, &endpoint_id, &stored.body)?;
         Ok::<_, sockerless_api::ApiError>((record, stored))
     }

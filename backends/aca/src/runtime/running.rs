@@ -6,8 +6,9 @@ use std::time::Duration;
 use sockerless_api::Result;
 
 use super::state::ContainerRuntime;
-use super::{StoredConfig, find_container, now_nanos};
+use super::{StoredConfig, find_container};
 use crate::AcaBackend;
+use crate::clock::now_nanos;
 
 /// Records that the agent of `id` is connected: state running.
 pub async fn mark_running(backend: &AcaBackend, id: &str) -> Result<()> {

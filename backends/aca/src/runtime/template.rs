@@ -409,8 +409,52 @@ pub fn job_for(
     })
 }
 
+/// Whether `c` is the container running the agent (the main one; the init
+/// container that copies the agent in does not carry the container's ID).
+fn runs_agent(c: &Container) -> bool {
+    c.env
+        .iter()
+        .flatten()
+        .any(|v| v.name.as_deref() == Some("SOCKERLESS_CONTAINER_ID"))
+}
+
+/// A numeric variable of the agent's container of `job`.
+pub fn agent_env_u64(job: &Job, name: &str) -> Option<u64> {
+    job.properties
+        .as_ref()?
+        .template
+        .as_ref()?
+        .containers
+        .as_ref()?
+        .iter()
+        .find(|c| runs_agent(c))?
+        .env
+        .as_ref()?
+        .iter()
+        .find(|v| v.name.as_deref() == Some(name))?
+        .value
+        .as_deref()?
+        .parse()
+        .ok()
+}
+
+/// Sets `vars` in the agent's container of `job`, replacing values set before.
+pub fn set_agent_env(job: &mut Job, vars: &[(&str, String)]) {
+    let containers = job
+        .properties
+        .as_mut()
+        .and_then(|p| p.template.as_mut())
+        .and_then(|t| t.containers.as_mut());
+    for c in containers.into_iter().flatten().filter(|c| runs_agent(c)) {
+        let Some(current) = c.env.as_mut() else {
+            continue;
+        };
+        current.retain(|v| !vars.iter().any(|(k, _)| v.name.as_deref() == Some(*k)));
+        current.extend(vars.iter().map(|(name, value)| env(name, value.clone())));
+    }
+}
+
 #[cfg(test)]
-#[path = "template_tests.rs"]
 mod tests;
 
 /// `configuration.registries` for the user image and the agent image, each

@@ -1,9 +1,14 @@
 //! The SQLite state store (WAL) under `data_dir`.
 //!
 //! SQLite calls block, so every call runs on tokio's blocking pool through
-//! [`Store::call`]; the functions of [`records`] are the queries.
+//! [`Store::call`]; the functions of [`records`], [`logs`] and [`events`]
+//! are the queries: the crate's SQL is all under this module. Failures are
+//! typed ([`StoreError`]) and become an [`ApiError`] in one place (its
+//! `From`); a caller expecting a [`StoreError::Conflict`] answers Docker's
+//! message for it instead.
 
 pub mod events;
+pub mod logs;
 pub mod records;
 pub mod schema;
 pub mod sealed;
@@ -22,9 +27,12 @@ pub use records::{
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A write broke a unique or primary-key constraint: the row exists.
+    #[error("state store: {0}")]
+    Conflict(#[source] rusqlite::Error),
     /// SQLite failed.
     #[error("state store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
     /// The data directory could not be prepared.
     #[error("state store: {context}: {source}")]
     Io {
@@ -41,7 +49,23 @@ pub enum StoreError {
     Task(String),
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        match &err {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(err)
+            }
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
+    /// Every store failure is the daemon's own (500), a conflict too: one
+    /// the caller did not expect (it checked first) is a broken invariant,
+    /// not the client's mistake.
     fn from(err: StoreError) -> Self {
         ApiError::Internal(err.to_string()).with_source(err)
     }
@@ -187,6 +211,11 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Images stored (rows of `images`: one per reference), for `docker info`.
+    pub async fn image_count(&self) -> Result<i64, StoreError> {
+        self.call(|c| records::image_count(c)).await
+    }
+
     /// Container counts for `docker info`.
     pub async fn container_counts(&self) -> Result<ContainerCounts, StoreError> {
         self.call(|c| records::container_counts(c)).await
@@ -281,5 +310,4 @@ fn private_file(path: &Path, create: bool) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -193,6 +193,19 @@ pub fn containers_by_id_prefix(
     rows.collect()
 }
 
+/// The containers `key` may name (full ID or name, else an ID prefix; at
+/// most two), for `runtime::pick_container`: on the caller's connection,
+/// so it can read more in the same trip to the blocking pool.
+pub fn lookup_container(conn: &Connection, key: &str) -> rusqlite::Result<Vec<ContainerRecord>> {
+    if let Some(r) = get_container(conn, key)? {
+        return Ok(vec![r]);
+    }
+    if key.is_empty() {
+        return Ok(Vec::new());
+    }
+    containers_by_id_prefix(conn, key, 2)
+}
+
 /// Every container, newest first.
 pub fn list_containers(conn: &Connection) -> rusqlite::Result<Vec<ContainerRecord>> {
     let mut stmt = conn.prepare(&format!(
@@ -284,6 +297,11 @@ pub fn get_image(conn: &Connection, reference: &str) -> rusqlite::Result<Option<
         image_row,
     )
     .optional()
+}
+
+/// The number of image rows (one per reference).
+pub fn image_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))
 }
 
 /// Every image, newest first.

@@ -51,7 +51,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX execs_container ON execs(container_id);
     "#,
-    // 2: output captured from the agent (bounded per container, see logs::store).
+    // 2: output captured from the agent (bounded per container, see store::logs).
     r#"
     CREATE TABLE container_logs (
         seq          INTEGER PRIMARY KEY AUTOINCREMENT,

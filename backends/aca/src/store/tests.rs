@@ -1,3 +1,5 @@
+//! Tests of the SQLite store: records, migrations, privacy of its files.
+
 use super::records::*;
 use super::*;
 use serde_json::json;
@@ -389,4 +391,31 @@ fn a_wide_data_dir_and_database_files_are_made_private() {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
     }
     drop(store);
+}
+
+#[tokio::test]
+async fn a_taken_unique_name_is_a_typed_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_async(dir.path().join("state.db"))
+        .await
+        .expect("open");
+    store
+        .call(|c| put_container(c, &container(ID1, "same", "created")))
+        .await
+        .expect("first");
+    let err = store
+        .call(|c| put_container(c, &container(ID2, "same", "created")))
+        .await
+        .expect_err("same name");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Unexpected by its caller, it stays the daemon's failure (500).
+    assert_eq!(
+        ApiError::from(err).kind(),
+        sockerless_api::ErrorKind::Internal
+    );
+    assert_eq!(
+        store.call(|c| image_count(c)).await.expect("count"),
+        0,
+        "no image rows"
+    );
 }

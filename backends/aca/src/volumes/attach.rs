@@ -39,7 +39,7 @@ pub async fn resolve(backend: &AcaBackend, body: &ContainerCreateBody) -> Result
             continue;
         };
         if name.is_empty() {
-            *name = super::random_name()?;
+            *name = crate::clock::random_id()?;
         }
         let labels = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         match super::get(backend, name).await? {

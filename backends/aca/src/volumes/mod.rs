@@ -63,16 +63,6 @@ fn decode(record: &VolumeRecord) -> Result<StoredVolume> {
     })
 }
 
-fn rfc3339(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
     let dir = &record.file_share_name;
     let (mountpoint, status) = match (&stored.storage_account, &stored.share) {
@@ -93,21 +83,13 @@ fn to_docker(record: &VolumeRecord, stored: &StoredVolume) -> Volume {
         name: record.name.clone(),
         driver: stored.driver.clone(),
         mountpoint,
-        created_at: Some(rfc3339(record.created_at)),
+        created_at: Some(crate::clock::rfc3339(record.created_at)),
         status: Some(vec![status]),
         labels: stored.labels.clone(),
         scope: Some(VolumeScopeEnum::LOCAL),
         options: stored.options.clone(),
         ..Default::default()
     }
-}
-
-/// A 64-hex name for an anonymous volume.
-pub fn random_name() -> Result<String> {
-    let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no randomness available: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The record of a volume.
@@ -207,7 +189,7 @@ pub async fn create(backend: &AcaBackend, req: VolumeCreateRequest) -> Result<Vo
                 "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
-        None => random_name()?,
+        None => crate::clock::random_id()?,
     };
     let labels = req.labels.unwrap_or_default();
     Ok(create_named(backend, &name, labels, anonymous).await?.0)
@@ -249,7 +231,7 @@ pub async fn create_named(
         file_share_name: dir,
         config: serde_json::to_value(&stored)
             .map_err(|e| ApiError::Internal(format!("encode volume: {e}")))?,
-        created_at: crate::images::now_nanos(),
+        created_at: crate::clock::now_nanos(),
     };
     let row = record.clone();
     backend
@@ -261,24 +243,26 @@ pub async fn create_named(
     Ok((to_docker(&record, &stored), true))
 }
 
-/// Names of the volumes some container (in any state) mounts.
-async fn used_volumes(backend: &AcaBackend) -> Result<Vec<String>> {
-    let containers = backend
+/// Every volume, and the names of those some container (in any state)
+/// mounts: what `ls` (`dangling`) and `prune` both judge by, read in one
+/// store call.
+async fn volumes_and_used(backend: &AcaBackend) -> Result<(Vec<VolumeRecord>, Vec<String>)> {
+    let (rows, containers) = backend
         .store()
-        .call(|c| records::list_containers(c))
+        .call(|c| Ok((records::list_volumes(c)?, records::list_containers(c)?)))
         .await?;
-    Ok(containers
+    let used = containers
         .iter()
         .flat_map(|c| volumes_of(&c.config))
-        .collect())
+        .collect();
+    Ok((rows, used))
 }
 
 /// `Backend::volume_list`.
 pub async fn list(backend: &AcaBackend, filters: Filters) -> Result<VolumeListResponse> {
     check_filter_names(&filters, LIST_FILTERS)?;
     let dangling = parse_bool_filter("dangling", filters.get("dangling").map_or(&[][..], |v| v))?;
-    let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let used = used_volumes(backend).await?;
+    let (rows, used) = volumes_and_used(backend).await?;
     let any = |key: &str, f: &dyn Fn(&str) -> bool| {
         filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
     };
@@ -377,8 +361,7 @@ pub async fn remove(backend: &AcaBackend, name: &str, force: bool) -> Result<()>
 pub async fn prune(backend: &AcaBackend, filters: Filters) -> Result<VolumePruneResponse> {
     check_filter_names(&filters, PRUNE_FILTERS)?;
     let all = parse_bool_filter("all", filters.get("all").map_or(&[][..], |v| v))?.unwrap_or(false);
-    let rows = backend.store().call(|c| records::list_volumes(c)).await?;
-    let used = used_volumes(backend).await?;
+    let (rows, used) = volumes_and_used(backend).await?;
     let mut deleted = Vec::new();
     for row in &rows {
         let stored = decode(row)?;

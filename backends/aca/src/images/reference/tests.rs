@@ -1,3 +1,5 @@
+//! Tests of image reference parsing, as the Docker CLI and dockerd parse them.
+
 use super::*;
 use proptest::prelude::*;
 

@@ -1,3 +1,5 @@
+//! Tests of reading PortBindings, -P and ExposedPorts.
+
 use std::collections::HashMap;
 
 use sockerless_api::docker::{HostConfig, PortBinding};

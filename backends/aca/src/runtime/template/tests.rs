@@ -1,3 +1,5 @@
+//! Tests of the Docker to ACA Job template translation.
+
 use std::collections::HashMap;
 
 use serde_json::{Value, json};

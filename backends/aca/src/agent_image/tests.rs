@@ -1,3 +1,5 @@
+//! Tests of the agent image: its layers, config and push.
+
 use std::io::Read;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests of the host port listeners and dockerd's allocator and messages.
+
 use std::net::TcpListener as StdListener;
 
 use super::*;

@@ -121,13 +121,11 @@ pub fn append_batch(
     )?;
     let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
     while total > max {
-        let oldest: Option<(i64, i64)> = tx
-            .query_row(
-                "SELECT seq, length(data) FROM container_logs WHERE container_id = ?1 ORDER BY seq LIMIT 1",
-                [container_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let oldest = pair(
+            &tx,
+            "SELECT seq, length(data) FROM container_logs WHERE container_id = ?1 ORDER BY seq LIMIT 1",
+            container_id,
+        )?;
         let Some((seq, len)) = oldest else { break };
         tx.execute("DELETE FROM container_logs WHERE seq = ?1", [seq])?;
         total -= len;
@@ -267,6 +265,22 @@ pub fn read_after(
     rows.collect()
 }
 
+/// The first row of `sql` (two integers, `?1` the container) if any.
+fn pair(conn: &Connection, sql: &str, container_id: &str) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.query_row(sql, [container_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// The sequence number of the container's last stored line; `None` when
+/// nothing was captured for it.
+pub fn last_seq(conn: &Connection, container_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT MAX(seq) FROM container_logs WHERE container_id = ?1",
+        [container_id],
+        |r| r.get(0),
+    )
+}
+
 /// Whether any output was captured for the container.
 pub fn has_any(conn: &Connection, container_id: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -279,13 +293,11 @@ pub fn has_any(conn: &Connection, container_id: &str) -> rusqlite::Result<bool> 
 /// How far the main process's (stdout, stderr) of the current run are
 /// stored: where a restarted backend resumes the agent's streams.
 pub fn output_offsets(conn: &Connection, container_id: &str) -> rusqlite::Result<(u64, u64)> {
-    let found: Option<(i64, i64)> = conn
-        .query_row(
-            "SELECT stdout, stderr FROM output_offsets WHERE container_id = ?1",
-            [container_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let found = pair(
+        conn,
+        "SELECT stdout, stderr FROM output_offsets WHERE container_id = ?1",
+        container_id,
+    )?;
     let (out, err) = found.unwrap_or((0, 0));
     Ok((
         u64::try_from(out).unwrap_or(0),

@@ -1,3 +1,5 @@
+//! Tests of the bind mirror: trees, files, links and the refused escapes.
+
 use std::os::unix::fs::symlink;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests of the mount classification at create.
+
 use std::collections::HashMap;
 
 use sockerless_api::docker::{

@@ -1,3 +1,5 @@
+//! Tests of the peer tables given to the agents.
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 

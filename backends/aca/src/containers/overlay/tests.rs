@@ -1,3 +1,5 @@
+//! Tests of the stacked tars with whiteouts.
+
 use super::*;
 
 enum E<'a> {
