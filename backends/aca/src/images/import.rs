@@ -18,7 +18,6 @@ use super::instructions;
 use super::publish::{self, LayerFile};
 use super::reference::ImageRef;
 use crate::AcaBackend;
-use crate::errors::map_azure_error;
 
 /// Largest tar imported (its bytes, uncompressed).
 pub const MAX_IMPORT_BYTES: u64 = 16 << 30;
@@ -151,14 +150,7 @@ pub async fn import(
     tarball: ByteStream,
 ) -> Result<ProgressStream> {
     let name = import_name(opts.repo.as_deref(), opts.tag.as_deref())?;
-    let platform = opts
-        .platform
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .map(PlatformSpec::parse)
-        .transpose()
-        .map_err(map_azure_error)?
-        .unwrap_or_default();
+    let platform = super::pull::requested_platform(opts.platform.as_deref())?.unwrap_or_default();
     // Refuse bad changes before reading the body.
     instructions::apply(&mut Map::new(), &opts.changes)?;
     let layer = layer_from_stream(backend, tarball, MAX_IMPORT_BYTES).await?;

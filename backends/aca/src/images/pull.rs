@@ -72,13 +72,7 @@ pub async fn pull(
     auth: Option<AuthConfig>,
 ) -> Result<ProgressStream> {
     let reference = requested_reference(&opts)?;
-    let platform = opts
-        .platform
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .map(PlatformSpec::parse)
-        .transpose()
-        .map_err(map_azure_error)?;
+    let platform = requested_platform(opts.platform.as_deref())?;
     let source = mirrors::source(&backend.config().registry_mirrors, &reference);
     let target = target_from(&source, &reference);
     let login = login_of(auth.as_ref());
@@ -284,6 +278,16 @@ fn target_from(source: &mirrors::Source, reference: &ImageRef) -> PullTarget {
         plain_http: source.plain_http,
         mirrored: source.mirrored,
     }
+}
+
+/// The `platform` query parameter of a pull or import (`os/arch[/variant]`;
+/// empty or absent: none asked for).
+pub(super) fn requested_platform(platform: Option<&str>) -> Result<Option<PlatformSpec>> {
+    platform
+        .filter(|p| !p.is_empty())
+        .map(PlatformSpec::parse)
+        .transpose()
+        .map_err(map_azure_error)
 }
 
 #[cfg(test)]
