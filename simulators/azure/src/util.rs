@@ -53,6 +53,22 @@ pub fn random_suffix(n: usize) -> String {
     out
 }
 
+/// A deterministic draw at `rate` (0 to 1): `acc` accumulates the rate and
+/// the draw fires each time it reaches 1, so a rate of 0.25 fires exactly
+/// every fourth time (faults that tests can count on).
+pub fn draw(acc: &mut f64, rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    *acc += rate.min(1.0);
+    if *acc >= 1.0 - 1e-9 {
+        *acc -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

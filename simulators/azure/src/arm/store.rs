@@ -149,19 +149,6 @@ struct LroDraws {
     cancel: f64,
 }
 
-fn draw(acc: &mut f64, rate: f64) -> bool {
-    if rate <= 0.0 {
-        return false;
-    }
-    *acc += rate.min(1.0);
-    if *acc >= 1.0 - 1e-9 {
-        *acc -= 1.0;
-        true
-    } else {
-        false
-    }
-}
-
 /// A uniform draw from `0..=max` (0 when `max` is 0).
 pub fn jitter(max: u64) -> u64 {
     if max == 0 {
@@ -262,9 +249,9 @@ impl ArmStore {
         // or stop that "failed" while its execution runs would contradict it.
         let outcome = if job.is_none() {
             OpStatus::Succeeded
-        } else if draw(&mut self.draws.fail, faults.lro_fail_rate) {
+        } else if util::draw(&mut self.draws.fail, faults.lro_fail_rate) {
             OpStatus::Failed
-        } else if draw(&mut self.draws.cancel, faults.lro_cancel_rate) {
+        } else if util::draw(&mut self.draws.cancel, faults.lro_cancel_rate) {
             OpStatus::Canceled
         } else {
             OpStatus::Succeeded

@@ -67,25 +67,12 @@ impl FaultState {
 
     /// Whether this token request (Entra ID, managed identity) is throttled.
     pub fn draw_token_429(&mut self) -> bool {
-        Self::draw(&mut self.acc_token_429, self.config.token_rate_429)
+        crate::util::draw(&mut self.acc_token_429, self.config.token_rate_429)
     }
 
     /// Whether this ACR request (token endpoints, `/v2/`) is throttled.
     pub fn draw_acr_429(&mut self) -> bool {
-        Self::draw(&mut self.acc_acr_429, self.config.acr_rate_429)
-    }
-
-    fn draw(acc: &mut f64, rate: f64) -> bool {
-        if rate <= 0.0 {
-            return false;
-        }
-        *acc += rate.min(1.0);
-        if *acc >= 1.0 - 1e-9 {
-            *acc -= 1.0;
-            true
-        } else {
-            false
-        }
+        crate::util::draw(&mut self.acc_acr_429, self.config.acr_rate_429)
     }
 }
 

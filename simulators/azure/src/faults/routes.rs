@@ -131,7 +131,7 @@ fn lose_response(state: &AppState, method: &str, path: &str, resp: Response) -> 
     let lost = {
         let mut f = state.faults();
         let rate = f.config.lost_response_rate;
-        FaultState::draw(&mut f.acc_lost, rate)
+        crate::util::draw(&mut f.acc_lost, rate)
     };
     if !lost {
         return resp;
@@ -180,13 +180,13 @@ async fn inject(state: &AppState, method: &str, path: &str) -> Option<Response> 
             .any(|m| m.eq_ignore_ascii_case(method))
         {
             Some(500)
-        } else if FaultState::draw(&mut f.acc_429, cfg.rate_429) {
+        } else if crate::util::draw(&mut f.acc_429, cfg.rate_429) {
             Some(429)
-        } else if FaultState::draw(&mut f.acc_500, cfg.rate_500) {
+        } else if crate::util::draw(&mut f.acc_500, cfg.rate_500) {
             Some(500)
-        } else if FaultState::draw(&mut f.acc_503, cfg.rate_503) {
+        } else if crate::util::draw(&mut f.acc_503, cfg.rate_503) {
             Some(503)
-        } else if FaultState::draw(&mut f.acc_drop, cfg.drop_rate) {
+        } else if crate::util::draw(&mut f.acc_drop, cfg.drop_rate) {
             Some(0)
         } else {
             None
