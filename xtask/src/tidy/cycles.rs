@@ -112,10 +112,8 @@ fn use_tree(s: &[u8], mut i: usize, prefix: &[String], out: &mut Vec<Vec<String>
             segs.push(ident);
             i = skip_ws(s, next);
             if s[i..].starts_with(b"::") {
+                // Another segment, or a `{…}` group taken by the branch below.
                 i = skip_ws(s, i + 2);
-                if s.get(i) == Some(&b'{') {
-                    continue;
-                }
                 continue;
             }
             out.push(segs);
