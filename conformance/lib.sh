@@ -74,7 +74,7 @@ cleanup() {
   [ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
   ids=$(docker volume ls --format '{{.Name}}' 2>/dev/null | _ours)
   [ -n "$ids" ] && docker volume rm -f $ids >/dev/null 2>&1
-  ids=$(docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "(^|/)${CONFORMANCE_PREFIX}" || true)
+  ids=$(docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "(^|/)(${CONFORMANCE_PREFIX}|${PROJECT}_)" || true)
   [ -n "$ids" ] && docker rmi -f $ids >/dev/null 2>&1
   if [ "$rc" -eq 0 ]; then echo "PASS"; else echo "FAIL (exit $rc)"; fi
   exit "$rc"

@@ -18,10 +18,11 @@ use crate::docker::{
     VolumePruneResponse,
 };
 use crate::{
-    ApiError, AttachOptions, AttachedOutput, BackendInfo, ByteStream, CommitOptions,
-    CreateContainerRequest, Filters, ImportImageOptions, InputStream, ListContainersOptions,
-    ListImagesOptions, LogsOptions, PathStat, ProgressStream, PullImageOptions, PushStream,
-    RemoveContainerOptions, RemoveImageOptions, StatsStream, StopOptions, WaitCondition,
+    ApiError, AttachOptions, AttachedOutput, BackendInfo, BuildImageOptions, BuildStream,
+    ByteStream, CommitOptions, CreateContainerRequest, Filters, ImportImageOptions, InputStream,
+    ListContainersOptions, ListImagesOptions, LogsOptions, PathStat, ProgressStream,
+    PullImageOptions, PushStream, RemoveContainerOptions, RemoveImageOptions, StatsStream,
+    StopOptions, WaitCondition,
 };
 
 /// Shorthand for results of backend operations.
@@ -317,6 +318,16 @@ pub trait Backend: Send + Sync + 'static {
         tarball: ByteStream,
     ) -> Result<ProgressStream> {
         Err(ApiError::not_implemented("image import"))
+    }
+
+    /// `POST /build`: an image built from a context (a tar, possibly
+    /// compressed) by the classic builder's rules.
+    async fn image_build(
+        &self,
+        opts: BuildImageOptions,
+        context: ByteStream,
+    ) -> Result<BuildStream> {
+        Err(ApiError::not_implemented("image build"))
     }
 
     /// `GET /distribution/{name}/json`: the image's descriptor and platforms at its registry.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod build;
 mod capabilities;
 mod error;
 mod types;
@@ -18,6 +19,7 @@ pub mod server;
 pub mod wire;
 
 pub use backend::{Backend, EventStream, Result};
+pub use build::{BuildImageOptions, BuildProgress, BuildStream};
 pub use capabilities::{BackendInfo, Capabilities, Capability};
 pub use client::RemoteBackend;
 pub use error::{ApiError, ErrorBody, ErrorKind};

@@ -130,6 +130,7 @@ routes! {
     IMAGE_SAVE = image_save: Stream "/images/save";
     IMAGE_PUSH = image_push: Stream "/images/push";
     IMAGE_IMPORT = image_import: Stream "/images/import";
+    IMAGE_BUILD = image_build: Stream "/images/build";
     DISTRIBUTION_INSPECT = distribution_inspect: Post "/distribution/inspect";
     IMAGE_INSPECT = image_inspect: Get "/image/{name}/json";
     IMAGE_TAG = image_tag: Post "/image/{name}/tag";

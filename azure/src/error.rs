@@ -91,6 +91,12 @@ impl AzureError {
         Self::new(ErrorKind::Other, message)
     }
 
+    /// Records the HTTP status Azure answered.
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     /// Keeps `source` as the cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));

@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use sha2::Sha256;
 use url::Url;
 
-mod xml;
+pub(crate) mod xml;
 
 use crate::{AzureError, Secret};
 use xml::{Listing, parse_error_code, parse_listing};

@@ -7,7 +7,9 @@
 
 #![warn(missing_docs)]
 
+pub mod acr_tasks;
 pub mod arm;
+pub mod blobs;
 pub mod credential;
 pub mod environments;
 mod error;

@@ -21,9 +21,9 @@ use crate::wire::{
     VolumeRemoveBody, WaitBody, pct_decode,
 };
 use crate::{
-    ApiError, AttachOptions, AttachedOutput, Backend, BackendInfo, ByteStream, CommitOptions,
-    CreateContainerRequest, EventStream, Filters, ImportImageOptions, InputStream,
-    ListContainersOptions, ListImagesOptions, LogsOptions, PathStat, ProgressStream,
+    ApiError, AttachOptions, AttachedOutput, Backend, BackendInfo, BuildImageOptions, BuildStream,
+    ByteStream, CommitOptions, CreateContainerRequest, EventStream, Filters, ImportImageOptions,
+    InputStream, ListContainersOptions, ListImagesOptions, LogsOptions, PathStat, ProgressStream,
     PullImageOptions, PushStream, RemoveContainerOptions, RemoveImageOptions, Result, StatsStream,
     StopOptions, WaitCondition,
 };
@@ -334,6 +334,14 @@ impl Backend for RemoteBackend {
         tarball: ByteStream,
     ) -> Result<ProgressStream> {
         self.upload_progress(&r::IMAGE_IMPORT, &opts, tarball).await
+    }
+
+    async fn image_build(
+        &self,
+        opts: BuildImageOptions,
+        context: ByteStream,
+    ) -> Result<BuildStream> {
+        self.upload_progress(&r::IMAGE_BUILD, &opts, context).await
     }
 
     async fn distribution_inspect(

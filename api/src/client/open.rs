@@ -25,7 +25,7 @@ use super::streams::{
 use crate::docker::AuthConfig;
 use crate::routes::Route;
 use crate::wire::{self, pct_encode};
-use crate::{ApiError, AttachedOutput, ByteStream, InputStream, ProgressStream, Result};
+use crate::{ApiError, AttachedOutput, ByteStream, InputStream, Result};
 
 /// An opened stream route: the 101's headers, the socket, and the path
 /// (named in stream errors).
@@ -173,12 +173,12 @@ impl RemoteBackend {
     }
 
     /// Sends `input` to an upload route answering progress (image load, import).
-    pub(super) async fn upload_progress(
+    pub(super) async fn upload_progress<T: DeserializeOwned + Send + 'static>(
         &self,
         route: &Route,
         options: &impl Serialize,
         input: ByteStream,
-    ) -> Result<ProgressStream> {
+    ) -> Result<Pin<Box<dyn Stream<Item = Result<T>> + Send>>> {
         let o = self.open_stream(route, &[], options, true, None).await?;
         let (mut tx, rx) = o.ws.split();
         let helper = AbortOnDrop::spawn(async move {

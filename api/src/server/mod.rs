@@ -81,6 +81,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .serve(&r::IMAGE_SAVE, s::image_save)
         .serve(&r::IMAGE_PUSH, s::image_push)
         .serve(&r::IMAGE_IMPORT, s::image_import)
+        .serve(&r::IMAGE_BUILD, s::image_build)
         .serve(&r::DISTRIBUTION_INSPECT, h::distribution_inspect)
         .serve(&r::IMAGE_INSPECT, h::image_inspect)
         .serve(&r::IMAGE_TAG, h::image_tag)

@@ -1,5 +1,7 @@
 //! Stream routes: WebSocket upgrades framed as described in [`crate::wire`].
 
+use std::pin::Pin;
+
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
@@ -20,8 +22,9 @@ use crate::wire::{
     pct_encode,
 };
 use crate::{
-    ApiError, AttachOptions, AttachedOutput, ByteStream, ImportImageOptions, InputStream,
-    LogsOptions, OutputChunk, OutputStream, ProgressStream, PullImageOptions, StreamKind,
+    ApiError, AttachOptions, AttachedOutput, BuildImageOptions, ByteStream, ImportImageOptions,
+    InputStream, LogsOptions, OutputChunk, OutputStream, ProgressStream, PullImageOptions,
+    StreamKind,
 };
 
 type Tx = SplitSink<WebSocket, Message>;
@@ -104,7 +107,7 @@ pub(super) async fn container_archive_put(
     upgrade_upload(ws, &handle, move |input| async move {
         b.container_archive_put(&id, &opts.options.path, input)
             .await
-            .map(|()| None)
+            .map(|()| None::<ProgressStream>)
     })
 }
 
@@ -166,6 +169,18 @@ pub(super) async fn image_import(
     })
 }
 
+/// The context arrives after the upgrade, so errors come as a terminal frame.
+pub(super) async fn image_build(
+    State(b): Shared,
+    handle: ShutdownHandle,
+    opts: StreamOpts<BuildImageOptions>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade_upload(ws, &handle, move |input| async move {
+        b.image_build(opts.options, input).await.map(Some)
+    })
+}
+
 pub(super) async fn container_stats(
     State(b): Shared,
     handle: ShutdownHandle,
@@ -201,10 +216,12 @@ fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, ApiError> {
 
 /// Upgrades, then runs `op` on the client's input; its progress (if any)
 /// or its error is the answer, a plain Close its success.
-fn upgrade_upload<F, Fut>(ws: WebSocketUpgrade, handle: &ShutdownHandle, op: F) -> Response
+fn upgrade_upload<F, Fut, T>(ws: WebSocketUpgrade, handle: &ShutdownHandle, op: F) -> Response
 where
     F: FnOnce(ByteStream) -> Fut + Send + 'static,
-    Fut: Future<Output = crate::Result<Option<ProgressStream>>> + Send,
+    Fut: Future<Output = crate::Result<Option<Pin<Box<dyn Stream<Item = crate::Result<T>> + Send>>>>>
+        + Send,
+    T: Serialize + Send + 'static,
 {
     let guard = handle.guard();
     ws.on_upgrade(move |socket| async move {

@@ -99,6 +99,11 @@ pub fn answer(op: &str) -> Value {
             {"status": "Pushed", "aux": {"Tag": "1", "Digest": "sha256:d", "Size": 3}}
         ]),
         "image_import" => json!([{"status": "Imported"}]),
+        "image_build" => json!([
+            {"stream": "Step 1/2 : FROM busybox\n"},
+            {"aux": {"ID": "sha256:built"}},
+            {"errorDetail": {"code": 1, "message": "RUN failed"}}
+        ]),
         "distribution_inspect" => v(DistributionInspect {
             descriptor: OciDescriptor {
                 digest: Some("sha256:dist".into()),

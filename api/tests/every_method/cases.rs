@@ -24,7 +24,7 @@ use sockerless_api::{
 use super::answers::answer;
 
 /// What came back and what should have.
-type Outcome = (Value, Value);
+pub(super) type Outcome = (Value, Value);
 type Run = Box<dyn Fn(RemoteBackend) -> Pin<Box<dyn Future<Output = Outcome> + Send>>>;
 
 /// One method's case.
@@ -34,7 +34,7 @@ pub struct Case {
     pub run: Run,
 }
 
-fn case<F, Fut>(op: &'static str, args: Value, run: F) -> Case
+pub(super) fn case<F, Fut>(op: &'static str, args: Value, run: F) -> Case
 where
     F: Fn(RemoteBackend) -> Fut + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
@@ -49,7 +49,7 @@ where
 /// An ID with characters that must survive as one path segment.
 const ID: &str = "c/1:x y%";
 
-fn j(x: impl Serialize) -> Value {
+pub(super) fn j(x: impl Serialize) -> Value {
     serde_json::to_value(x).expect("serializes")
 }
 
@@ -57,7 +57,7 @@ fn filters() -> Filters {
     [("label".to_owned(), vec!["a=b".to_owned(), "c".to_owned()])].into()
 }
 
-fn login() -> Option<AuthConfig> {
+pub(super) fn login() -> Option<AuthConfig> {
     Some(AuthConfig {
         username: Some("user".into()),
         password: Some("secret".into()),
@@ -71,7 +71,7 @@ fn stdin(text: &'static str) -> Option<InputStream> {
     )])))
 }
 
-fn upload(text: &'static str) -> ByteStream {
+pub(super) fn upload(text: &'static str) -> ByteStream {
     let (a, b) = text.split_at(text.len() / 2);
     let chunks = [
         Ok(Bytes::from_static(a.as_bytes())),
@@ -87,7 +87,7 @@ fn back<T: Serialize + DeserializeOwned>(op: &str, got: Result<T>) -> Outcome {
     (j(got), j(want))
 }
 
-async fn items_back<T: Serialize + DeserializeOwned>(
+pub(super) async fn items_back<T: Serialize + DeserializeOwned>(
     op: &str,
     got: Result<Pin<Box<dyn Stream<Item = Result<T>> + Send>>>,
 ) -> Outcome {
@@ -128,6 +128,7 @@ pub fn all() -> Vec<Case> {
     let mut cases = system();
     cases.extend(containers());
     cases.extend(exec_and_images());
+    cases.extend(super::build_case::cases());
     cases.extend(networks_and_volumes());
     cases
 }

@@ -21,11 +21,11 @@ use sockerless_api::docker::{
     VolumePruneResponse,
 };
 use sockerless_api::{
-    ApiError, AttachOptions, AttachedOutput, Backend, BackendInfo, ByteStream, CommitOptions,
-    CreateContainerRequest, EventStream, Filters, ImportImageOptions, InputStream,
-    ListContainersOptions, ListImagesOptions, LogsOptions, OutputChunk, PathStat, ProgressStream,
-    PullImageOptions, PushStream, RemoveContainerOptions, RemoveImageOptions, Result, StatsStream,
-    StopOptions, StreamKind, WaitCondition,
+    ApiError, AttachOptions, AttachedOutput, Backend, BackendInfo, BuildImageOptions, BuildStream,
+    ByteStream, CommitOptions, CreateContainerRequest, EventStream, Filters, ImportImageOptions,
+    InputStream, ListContainersOptions, ListImagesOptions, LogsOptions, OutputChunk, PathStat,
+    ProgressStream, PullImageOptions, PushStream, RemoveContainerOptions, RemoveImageOptions,
+    Result, StatsStream, StopOptions, StreamKind, WaitCondition,
 };
 
 use super::answers::answer;
@@ -381,6 +381,16 @@ impl Backend for Recorder {
         let tarball = drain(tarball).await?;
         self.rec("image_import", json!([j(opts), tarball]));
         items("image_import")
+    }
+
+    async fn image_build(
+        &self,
+        opts: BuildImageOptions,
+        context: ByteStream,
+    ) -> Result<BuildStream> {
+        let context = drain(context).await?;
+        self.rec("image_build", json!([j(opts), context]));
+        items("image_build")
     }
 
     async fn distribution_inspect(

@@ -6,6 +6,7 @@
 //! README's route table.
 
 mod answers;
+mod build_case;
 mod cases;
 mod fake;
 

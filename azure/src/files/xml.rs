@@ -127,7 +127,7 @@ pub fn parse_listing(xml: &str) -> Result<Listing, String> {
 }
 
 /// `Error/Code` of an error body.
-pub fn parse_error_code(xml: &str) -> Option<String> {
+pub(crate) fn parse_error_code(xml: &str) -> Option<String> {
     let (_, err, _) = element(xml, "Error")?;
     element(err, "Code").map(|(_, c, _)| unescape(c))
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use azure_core::credentials::TokenCredential;
 
 use sockerless_azure::Secret;
+use sockerless_azure::acr_tasks::AcrTasksClient;
 use sockerless_azure::arm::ArmClient;
+use sockerless_azure::blobs::BlobClient;
 use sockerless_azure::environments::EnvironmentClient;
 use sockerless_azure::files::FilesClient;
 use sockerless_azure::fileshares::FileSharesClient;
@@ -34,6 +36,52 @@ pub struct AzureClients {
     pub files: Option<FilesClient>,
     /// Registry access.
     pub registry: RegistryClient,
+    /// ACR Tasks of the registry that builds images, or why there is none.
+    pub acr_tasks: Result<AcrTasksClient, String>,
+    /// Blobs through SAS URLs (a build's source and log).
+    pub blobs: BlobClient,
+}
+
+/// The registry whose ACR Tasks build images, as `(subscription, resource
+/// group, name)`: `acr_resource_id`, else the `registry_server` registry
+/// (`<name>.azurecr.io`) in the configured resource group; else why not.
+pub fn acr_registry(config: &Config) -> Result<(String, String, String), String> {
+    if let Some(id) = &config.acr_resource_id {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        return match parts.as_slice() {
+            [
+                "subscriptions",
+                sub,
+                "resourceGroups",
+                rg,
+                "providers",
+                provider,
+                "registries",
+                name,
+            ] if provider.eq_ignore_ascii_case("Microsoft.ContainerRegistry")
+                && [sub, rg, name].iter().all(|p| !p.is_empty()) =>
+            {
+                Ok(((*sub).to_owned(), (*rg).to_owned(), (*name).to_owned()))
+            }
+            _ => Err(format!(
+                "acr_resource_id {id:?} is not a registry's ARM ID \
+                 (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>)"
+            )),
+        };
+    }
+    let Some(server) = &config.registry_server else {
+        return Err("docker build runs on ACR Tasks and pushes to registry_server: configure registry_server (an Azure Container Registry, <name>.azurecr.io)".to_owned());
+    };
+    match server.to_ascii_lowercase().strip_suffix(".azurecr.io") {
+        Some(name) if !name.is_empty() && !name.contains('.') => Ok((
+            config.subscription_id.clone(),
+            config.resource_group.clone(),
+            name.to_owned(),
+        )),
+        _ => Err(format!(
+            "docker build runs on ACR Tasks: registry_server {server} is not an Azure Container Registry (<name>.azurecr.io); configure acr_resource_id with the ARM ID of the registry that builds and serves {server}"
+        )),
+    }
 }
 
 /// The Azure Files endpoint of the configured storage account.
@@ -111,7 +159,42 @@ impl AzureClients {
                 credential,
                 &options,
             ),
+            acr_tasks: acr_registry(config)
+                .map(|(sub, rg, name)| AcrTasksClient::new(arm.clone(), &sub, &rg, &name)),
+            blobs: BlobClient::new(),
             arm,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new("sub", "rg", "env", "westeurope")
+    }
+
+    #[test]
+    fn the_build_registry_comes_from_the_id_or_the_acr_server() {
+        let mut c = config();
+        assert!(acr_registry(&c).unwrap_err().contains("configure registry_server"));
+        c.registry_server = Some("MyReg.azurecr.io".into());
+        assert_eq!(
+            acr_registry(&c).expect("acr"),
+            ("sub".into(), "rg".into(), "myreg".into())
+        );
+        c.registry_server = Some("127.0.0.1:5000".into());
+        assert!(acr_registry(&c).unwrap_err().contains("acr_resource_id"));
+        c.acr_resource_id = Some(
+            "/subscriptions/s2/resourceGroups/rg2/providers/Microsoft.ContainerRegistry/registries/r2"
+                .into(),
+        );
+        assert_eq!(
+            acr_registry(&c).expect("id"),
+            ("s2".into(), "rg2".into(), "r2".into())
+        );
+        c.acr_resource_id = Some("/subscriptions/s2/resourceGroups/rg2".into());
+        assert!(acr_registry(&c).unwrap_err().contains("not a registry's ARM ID"));
     }
 }

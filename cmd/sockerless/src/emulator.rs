@@ -238,6 +238,15 @@ async fn configure(
         config.registry_username = Some(user.clone());
         config.registry_password = Some(SecretString::new(password.clone()));
     }
+    if config.acr_resource_id.is_none() && config.registry_server.as_deref() == Some(&registry) {
+        // `docker build` runs on the emulator's ACR Tasks, which push here.
+        config.acr_resource_id = Some(format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ContainerRegistry/registries/{}",
+            config.subscription_id,
+            config.resource_group,
+            emulator.sim.registry_name()
+        ));
+    }
     if config.agent_image.is_none() {
         let agent_bin = options.agent_bin.clone().map_err(anyhow::Error::msg)?;
         let image = AgentImage::from_file(&agent_bin)?;

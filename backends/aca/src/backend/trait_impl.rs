@@ -180,6 +180,14 @@ impl Backend for AcaBackend {
         crate::images::import::import(self, opts, tarball).await
     }
 
+    async fn image_build(
+        &self,
+        opts: sockerless_api::BuildImageOptions,
+        context: sockerless_api::ByteStream,
+    ) -> sockerless_api::Result<sockerless_api::BuildStream> {
+        crate::images::build::build(self, opts, context).await
+    }
+
     async fn distribution_inspect(
         &self,
         name: &str,

@@ -58,6 +58,9 @@ pub struct CliArgs {
     /// Default registry server, e.g. myreg.azurecr.io.
     #[arg(long, value_name = "HOST")]
     pub registry_server: Option<String>,
+    /// ARM ID of the registry whose ACR Tasks run `docker build` [default: the registry_server registry in resource_group].
+    #[arg(long, value_name = "ID")]
+    pub acr_resource_id: Option<String>,
     /// Registry user name; without it ACR token exchange with the Azure identity is used.
     #[arg(long, value_name = "USER")]
     pub registry_username: Option<String>,
@@ -210,7 +213,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 40] = [
+    let pairs: [(&'static str, &Option<String>); 41] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -226,6 +229,7 @@ pub(super) fn flag_layer(
         ("registry_server", &args.registry_server),
         ("registry_username", &args.registry_username),
         ("registry_password", &registry_password),
+        ("acr_resource_id", &args.acr_resource_id),
         ("listen", &args.listen),
         ("arm_endpoint", &args.arm_endpoint),
         ("authority_host", &args.authority_host),

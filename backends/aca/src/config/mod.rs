@@ -59,7 +59,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 42] = [
+pub const ALL_KEYS: [&str; 43] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -72,6 +72,7 @@ pub const ALL_KEYS: [&str; 42] = [
     "registry_server",
     "registry_username",
     "registry_password",
+    "acr_resource_id",
     "listen",
     "data_dir",
     "arm_endpoint",
@@ -217,6 +218,9 @@ pub struct Config {
     pub registry_username: Option<String>,
     /// Registry password.
     pub registry_password: Option<SecretString>,
+    /// ARM ID of the registry whose ACR Tasks build images; `None`: the
+    /// `registry_server` registry (`<name>.azurecr.io`) in `resource_group`.
+    pub acr_resource_id: Option<String>,
     /// Internal API listener (`unix:///path` or `tcp://host:port`).
     pub listen: String,
     /// SQLite directory.
@@ -299,6 +303,7 @@ struct RawConfig {
     registry_server: Option<String>,
     registry_username: Option<String>,
     registry_password: Option<String>,
+    acr_resource_id: Option<String>,
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     arm_endpoint: Option<String>,
@@ -358,6 +363,7 @@ impl Config {
             registry_server: None,
             registry_username: None,
             registry_password: None,
+            acr_resource_id: None,
             listen: DEFAULT_LISTEN.to_owned(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             arm_endpoint: default_url(DEFAULT_ARM_ENDPOINT),
@@ -443,6 +449,7 @@ impl Config {
         config.registry_server = non_empty(raw.registry_server);
         config.registry_username = non_empty(raw.registry_username);
         config.registry_password = non_empty(raw.registry_password).map(SecretString);
+        config.acr_resource_id = non_empty(raw.acr_resource_id);
         if let Some(v) = non_empty(raw.listen) {
             config.listen = v;
         }

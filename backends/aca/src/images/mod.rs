@@ -15,6 +15,7 @@ pub mod mirrors;
 pub mod reference;
 pub mod stored;
 
+pub mod build;
 mod catalog;
 pub mod distribution;
 pub mod filters;

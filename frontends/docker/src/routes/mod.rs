@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::version::{API_VERSION, ApiVersion};
 
 mod agent_ops;
+mod build;
 mod containers;
 mod exec;
 mod housekeeping;
@@ -41,6 +42,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(agent_ops::routes())
         .merge(housekeeping::routes())
         .merge(image_transfer::routes())
+        .merge(build::routes())
         .merge(unsupported_routes())
         .fallback(page_not_found)
         .method_not_allowed_fallback(page_not_found)
@@ -54,12 +56,7 @@ async fn page_not_found() -> DockerError {
 /// Docker endpoints with no backend operation: an honest 501, never a fake result.
 fn unsupported_routes() -> Router<AppState> {
     let table: &[(&str, &'static str)] = &[
-        // issue 16 [agent ops]
-        // issue 16 [lifecycle]
-        // issue 16 [images]
-        // not in issue 16
         ("/containers/{id}/attach/ws", "attach over websocket"),
-        ("/build", "image build"),
         ("/build/prune", "build cache prune"),
         ("/images/search", "image search"),
         ("/session", "build session"),
