@@ -24,7 +24,7 @@ use blocks::{MAX_BLOCK, MAX_PUT_BLOB, RangeError};
 
 /// An Azure Storage error: XML body and `x-ms-error-code`.
 pub fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.7fZ");
+    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f0Z");
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{}\nRequestId:{}\nTime:{time}</Message></Error>",
         xml_escape(message),
