@@ -377,3 +377,54 @@ async fn a_failing_run_pushes_nothing_and_a_cancel_stops_the_build() {
     assert_eq!(t.manifest("slow", "1").await.0, 404);
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a Docker engine (SOCKERLESS_SIM_ENGINE)"]
+async fn a_50_mib_context_uploads_in_blocks_and_builds() {
+    let t = Tasks::start().await;
+    // Incompressible, so the upload is as large as the context.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let big: Vec<u8> = (0..50 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        (
+            "Dockerfile",
+            &b"FROM busybox\nCOPY big /big\nRUN test $(wc -c < /big) -eq 52428800\n"[..],
+        ),
+        ("big", &big[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).expect("append");
+    }
+    let ctx = gzip(&b.into_inner().expect("tar"));
+    drop(big);
+    let source = t.upload(ctx, Some(4 << 20)).await;
+    let id = t.schedule(&source, &["big:1"], json!([])).await;
+    let run = t.wait_final(&id).await;
+    assert_eq!(
+        run["properties"]["status"],
+        "Succeeded",
+        "{}",
+        t.log(&id).await.0
+    );
+    let (status, manifest, _) = t.manifest("big", "1").await;
+    assert_eq!(status, 200);
+    let largest = manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["size"].as_u64())
+        .max();
+    assert!(largest.is_some_and(|s| s > 50 << 20), "{manifest:#}");
+    t.sim.shutdown().await;
+}
