@@ -212,6 +212,42 @@ impl Tasks {
     }
 }
 
+/// The engine pulls the pushed image from the registry, as an execution's
+/// replica does, and sees its label and ID.
+async fn pull_back(t: &Tasks, name: &str, config: &str) {
+    let docker = sockerless_azure_sim::runner::connect(&engine())
+        .await
+        .expect("engine");
+    let host = t.sim.sim.as_ref().expect("sim").registry_host();
+    let image = format!("{host}/{name}");
+    let creds = bollard::auth::DockerCredentials {
+        username: Some("sim".into()),
+        password: Some("sim-registry-password".into()),
+        serveraddress: Some(host),
+        ..Default::default()
+    };
+    let options = bollard::query_parameters::CreateImageOptions {
+        from_image: Some(image.clone()),
+        ..Default::default()
+    };
+    let mut pull = docker.create_image(Some(options), None, Some(creds));
+    while let Some(p) = futures_util::StreamExt::next(&mut pull).await {
+        p.expect("pull");
+    }
+    let inspect = docker.inspect_image(&image).await.expect("inspect");
+    assert_eq!(
+        inspect.id.as_deref(),
+        Some(config),
+        "the image ID is the config digest"
+    );
+    let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
+    assert_eq!(
+        labels.get("built.by").map(String::as_str),
+        Some("acr-tasks")
+    );
+    sockerless_azure_sim::runner::untag(&engine(), &[image]).await;
+}
+
 async fn build_tags_left(engine: &str) -> Vec<String> {
     let docker = sockerless_azure_sim::runner::connect(engine)
         .await
@@ -309,6 +345,12 @@ async fn a_context_builds_pushes_and_pulls_back() {
         build_tags_left(&engine()).await.is_empty(),
         "the temporary tag stays in the engine"
     );
+    pull_back(
+        &t,
+        "app:1",
+        manifest["config"]["digest"].as_str().expect("config"),
+    )
+    .await;
 
     // The same context in blocks, plain tar.
     let source = t.upload(ctx, Some(1000)).await;
