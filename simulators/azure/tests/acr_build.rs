@@ -299,10 +299,15 @@ async fn a_context_builds_pushes_and_pulls_back() {
         "Launching container with name: build",
         "Step 1/5 : FROM busybox",
         "Successfully executed container: build",
+        "Successfully tagged 127.0.0.1:",
         &format!("Run ID: {id} was successful after"),
     ] {
         assert!(log.contains(needle), "{needle} not in\n{log}");
     }
+    assert!(
+        !log.contains("sockerless-sim-build"),
+        "the temporary tag shows:\n{log}"
+    );
     let (status, manifest, digest) = t.manifest("app", "1").await;
     assert_eq!(status, 200);
     assert_eq!(outputs[0]["digest"].as_str(), Some(digest.as_str()));

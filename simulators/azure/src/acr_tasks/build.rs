@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::auth::DockerCredentials;
@@ -64,6 +65,8 @@ pub async fn run(state: Arc<AppState>, job: RunJob) {
         _ = cancel.wait_for(|c| *c) => None,
     };
     let started = Instant::now();
+    // Set once the engine has the build: only then may a tag be left there.
+    let building = AtomicBool::new(false);
     let tag = format!(
         "sockerless-sim-build/{}:{}",
         job.run_id,
@@ -85,7 +88,7 @@ pub async fn run(state: Arc<AppState>, job: RunJob) {
             ))
             .await;
             let limit = Duration::from_secs(job.request.timeout_secs);
-            let work = build_and_push(&state, &job, &tag, &mut log, started);
+            let work = build_and_push(&state, &job, &tag, &mut log, started, &building);
             tokio::select! {
                 r = tokio::time::timeout(limit, work) => r.unwrap_or_else(|_| Err(Failure {
                     status: RunStatus::Timeout,
@@ -118,7 +121,9 @@ pub async fn run(state: Arc<AppState>, job: RunJob) {
     if let Some(path) = source {
         let _ = tokio::fs::remove_file(path).await;
     }
-    crate::runner::untag(&state.config.engine, &[tag]).await;
+    if building.load(Ordering::Relaxed) {
+        crate::runner::untag(&state.config.engine, &[tag]).await;
+    }
     tracing::info!(run = %job.run_id, status = ended.as_str(), "ACR Tasks run ended");
 }
 
@@ -156,6 +161,7 @@ async fn build_and_push(
     tag: &str,
     log: &mut LogWriter,
     started: Instant,
+    building: &AtomicBool,
 ) -> Result<Vec<OutputImage>, Failure> {
     let req = &job.request;
     let own_hosts = vec![
@@ -171,6 +177,11 @@ async fn build_and_push(
     } else {
         Vec::new()
     };
+    let host = state.registry_host();
+    let shown: Vec<String> = names
+        .iter()
+        .map(|n| format!("{host}/{}:{}", n.repository, n.tag))
+        .collect();
     let source = state
         .blobs()
         .get(&job.source_key)
@@ -203,6 +214,7 @@ async fn build_and_push(
         ..Default::default()
     };
     let body = bollard::body_try_stream(crate::blob::file_chunks(context, len));
+    building.store(true, Ordering::Relaxed);
     let mut progress = docker.build_image(options, Some(credentials(state, req)), Some(body));
     let mut builder_error = None;
     while let Some(item) = progress.next().await {
@@ -222,7 +234,8 @@ async fn build_and_push(
                         .as_ref()
                         .is_some_and(|p| p.current.is_some()),
                 };
-                log.builder(&logs::progress_text(&msg)).await;
+                log.builder(&logs::retag(&logs::progress_text(&msg), tag, &shown))
+                    .await;
                 if let Some(e) = error {
                     builder_error = Some(e.to_string());
                 }
@@ -265,7 +278,6 @@ async fn build_and_push(
     let pushed = push::push(state, &docker, tag, &names)
         .await
         .map_err(|e| failed(format!("failed to push images: {e}")))?;
-    let host = state.registry_host();
     let mut out = Vec::new();
     for p in pushed {
         let reference = format!("{host}/{}:{}", p.name.repository, p.name.tag);

@@ -52,6 +52,19 @@ pub fn progress_text(msg: &Progress<'_>) -> String {
     }
 }
 
+/// The builder's `Successfully tagged <temporary tag>` as ACR's log has it:
+/// one line per image name the run was given (ACR builds with `-t` for
+/// each), none without names; other text unchanged.
+pub fn retag(text: &str, temporary: &str, names: &[String]) -> String {
+    if text.trim_end() != format!("Successfully tagged {temporary}") {
+        return text.to_string();
+    }
+    names
+        .iter()
+        .map(|n| format!("Successfully tagged {n}\n"))
+        .collect()
+}
+
 /// ACR's lines before the builder starts.
 pub fn opening(t: DateTime<Utc>, registry: &str, timeout_secs: u64) -> String {
     [
@@ -243,6 +256,23 @@ mod tests {
         assert!(
             pushed(t(), "h/app:1", "1", "sha256:ab", 525)
                 .contains("1: digest: sha256:ab size: 525\n")
+        );
+    }
+
+    #[test]
+    fn the_temporary_tag_is_never_shown() {
+        let names = vec!["h/app:1".to_string(), "h/app:latest".to_string()];
+        assert_eq!(
+            retag("Successfully tagged tmp/ca1:x\n", "tmp/ca1:x", &names),
+            "Successfully tagged h/app:1\nSuccessfully tagged h/app:latest\n"
+        );
+        assert_eq!(
+            retag("Successfully tagged tmp/ca1:x\n", "tmp/ca1:x", &[]),
+            ""
+        );
+        assert_eq!(
+            retag("Successfully built 1234\n", "tmp/ca1:x", &names),
+            "Successfully built 1234\n"
         );
     }
 

@@ -11,6 +11,9 @@ pub mod push;
 pub mod request;
 pub mod runs;
 
+#[cfg(test)]
+mod build_tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
