@@ -16,8 +16,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod acr_tasks;
 pub mod arm;
 pub mod auth;
+pub mod blob;
 pub mod config;
 pub mod faults;
 pub mod files;
@@ -188,6 +190,12 @@ impl RunningSim {
         self.state.registry_host()
     }
 
+    /// The emulator's registry as ARM names it (`registries/{name}`, for the
+    /// ACR Tasks operations); its login server is [`RunningSim::registry_host`].
+    pub fn registry_name(&self) -> &'static str {
+        acr_tasks::REGISTRY_NAME
+    }
+
     /// The bridge network replicas run on (`None` when the engine could not
     /// be reached at start; executions then try again).
     pub fn network(&self) -> Option<runner::SimNetwork> {
@@ -219,9 +227,11 @@ impl RunningSim {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+        self.state.tasks.cancel_all();
         self.state.runner.shutdown().await;
         let _ = (&mut self.server).await;
         self.state.registry().remove_files();
+        self.state.blobs().remove_files();
     }
 }
 
@@ -232,6 +242,7 @@ impl Drop for RunningSim {
             // Not shut down: remove containers and network on a thread of its
             // own (this may run inside a runtime that is going away).
             let state = self.state.clone();
+            state.tasks.cancel_all();
             state.runner.close();
             let (done, wait) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
@@ -245,6 +256,7 @@ impl Drop for RunningSim {
             });
             let _ = wait.recv_timeout(std::time::Duration::from_secs(20));
             self.state.registry().remove_files();
+            self.state.blobs().remove_files();
         }
     }
 }
@@ -254,6 +266,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(auth::endpoints::token_endpoint))
         .route("/msi/token", get(auth::endpoints::msi_endpoint))
         .merge(arm::router(state.clone()))
+        .merge(acr_tasks::router(state.clone()))
+        .route("/blob/{account}/{container}/{*path}", any(blob::dispatch))
         .route(
             "/v1/workspaces/{workspaceId}/query",
             get(loganalytics::query).post(loganalytics::query),

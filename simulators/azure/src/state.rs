@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::acr_tasks::runs::Tasks;
 use crate::arm::store::ArmStore;
 use crate::auth::TokenIssuer;
+use crate::blob::store::BlobStore;
 use crate::config::{FaultConfig, SimConfig, Timing};
 use crate::faults::{FaultState, RequestRecord};
 use crate::loganalytics::LogStore;
@@ -38,6 +40,11 @@ pub struct AppState {
     pub logs: LogStore,
     /// Execution runner.
     pub runner: Runner,
+    /// ACR Tasks runs.
+    pub tasks: Tasks,
+    /// Key of the blob endpoint's SAS tokens (random per start).
+    pub sas_key: Vec<u8>,
+    blobs: Mutex<BlobStore>,
     arm: Mutex<ArmStore>,
     registry: Mutex<RegistryStore>,
     faults: Mutex<FaultState>,
@@ -79,6 +86,9 @@ impl AppState {
             timing: Mutex::new(config.timing.clone()),
             arm: Mutex::new(arm),
             registry: Mutex::new(RegistryStore::new(data_dir.join("registry"))),
+            blobs: Mutex::new(BlobStore::new(data_dir.join("blob"))),
+            tasks: Tasks::default(),
+            sas_key: crate::util::random_secret().into_bytes(),
             requests: Mutex::new(RequestLog::default()),
             config,
             addr,
@@ -118,6 +128,11 @@ impl AppState {
     /// Registry contents.
     pub fn registry(&self) -> MutexGuard<'_, RegistryStore> {
         lock(&self.registry)
+    }
+
+    /// The blob endpoint's index.
+    pub fn blobs(&self) -> MutexGuard<'_, BlobStore> {
+        lock(&self.blobs)
     }
 
     /// Fault state.

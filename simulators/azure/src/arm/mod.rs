@@ -30,6 +30,9 @@ pub const APP_API_VERSION: &str = "2025-01-01";
 /// `Microsoft.Storage` api-versions served (file.json is 2024-01-01; the file
 /// share contract did not change in the versions listed before it).
 pub const STORAGE_API_VERSIONS: &[&str] = &["2024-01-01", "2023-05-01", "2023-01-01"];
+/// The `Microsoft.ContainerRegistry` api-version of the ACR Tasks operations
+/// (`containerregistry_build.json`).
+pub const TASKS_API_VERSION: &str = "2019-06-01-preview";
 
 /// An ARM error: `{"error":{"code","message"}}` with a status code.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,8 +112,9 @@ fn auth_error(e: TokenError) -> ArmError {
     ArmError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
 }
 
-/// Authentication, then api-version, as ARM's front door does them.
-async fn arm_guard(
+/// Authentication, roles, then api-version, as ARM's front door does them
+/// (each provider's versions: Microsoft.App, Microsoft.Storage, and ACR Tasks').
+pub async fn guard(
     State(state): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
     req: Request,
@@ -125,9 +129,11 @@ async fn arm_guard(
     {
         return r;
     }
-    let storage = req.uri().path().contains("/providers/Microsoft.Storage/");
-    let supported: &[&str] = if storage {
+    let path = req.uri().path();
+    let supported: &[&str] = if path.contains("/providers/Microsoft.Storage/") {
         STORAGE_API_VERSIONS
+    } else if path.contains("/providers/Microsoft.ContainerRegistry/") {
+        &[TASKS_API_VERSION]
     } else {
         &[APP_API_VERSION]
     };
@@ -217,7 +223,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             &format!("{RG}/providers/Microsoft.Storage/storageAccounts/{{accountName}}/fileServices/default/shares/{{shareName}}"),
             get(storage::get_share).put(storage::put_share).delete(storage::delete_share),
         )
-        .route_layer(middleware::from_fn_with_state(state, arm_guard))
+        .route_layer(middleware::from_fn_with_state(state, guard))
 }
 
 /// ARM's "resource not found" for a resource type and name.

@@ -22,6 +22,9 @@ use super::ArmError;
 /// their relative `$ref`s to common-types resolve as written.
 const APP_DIR: &str = "azure/app/resource-manager/Microsoft.App/ContainerApps/stable/2025-01-01";
 
+/// ACR Tasks' spec (self-contained: no `$ref` leaves the file).
+const ACR_TASKS_FILE: &str = "azure/acr-tasks-2019-06-01-preview/containerregistry_build.json";
+
 /// The spec files the validated operations need, by repository path.
 const FILES: &[(&str, &str)] = &[
     (
@@ -36,6 +39,12 @@ const FILES: &[(&str, &str)] = &[
         "azure/app/resource-manager/Microsoft.App/ContainerApps/stable/2025-01-01/ManagedEnvironmentsStorages.json",
         include_str!(
             "../../../../specs/azure/containerapps-2025-01-01/ManagedEnvironmentsStorages.json"
+        ),
+    ),
+    (
+        ACR_TASKS_FILE,
+        include_str!(
+            "../../../../specs/azure/acr-tasks-2019-06-01-preview/containerregistry_build.json"
         ),
     ),
     (
@@ -65,21 +74,32 @@ pub enum Body {
     JobStart,
     /// `ManagedEnvironmentsStorages_CreateOrUpdate`: `ManagedEnvironmentStorage`.
     Storage,
+    /// `Registries_ScheduleRun` of a quick build: `DockerBuildRequest`.
+    DockerBuild,
 }
 
 impl Body {
     /// Every validated body.
-    pub const ALL: [Body; 4] = [Body::Job, Body::JobPatch, Body::JobStart, Body::Storage];
+    pub const ALL: [Body; 5] = [
+        Body::Job,
+        Body::JobPatch,
+        Body::JobStart,
+        Body::Storage,
+        Body::DockerBuild,
+    ];
 
-    fn file_and_definition(self) -> (&'static str, &'static str) {
+    /// The spec file (repository path) and definition of the body.
+    fn file_and_definition(self) -> (String, &'static str) {
+        let app = |f: &str| format!("{APP_DIR}/{f}");
         match self {
-            Body::Job => ("Jobs.json", "Job"),
-            Body::JobPatch => ("Jobs.json", "JobPatchProperties"),
-            Body::JobStart => ("Jobs.json", "JobExecutionTemplate"),
+            Body::Job => (app("Jobs.json"), "Job"),
+            Body::JobPatch => (app("Jobs.json"), "JobPatchProperties"),
+            Body::JobStart => (app("Jobs.json"), "JobExecutionTemplate"),
             Body::Storage => (
-                "ManagedEnvironmentsStorages.json",
+                app("ManagedEnvironmentsStorages.json"),
                 "ManagedEnvironmentStorage",
             ),
+            Body::DockerBuild => (ACR_TASKS_FILE.to_string(), "DockerBuildRequest"),
         }
     }
 }
@@ -191,7 +211,6 @@ fn compile_all() -> Result<HashMap<Body, Compiled>, SchemaError> {
     let mut out = HashMap::new();
     for body in Body::ALL {
         let (file, def) = body.file_and_definition();
-        let file = format!("{APP_DIR}/{file}");
         let (_, definition) = inliner.resolve(&file, &format!("#/definitions/{def}"))?;
         let schema = inliner.inline(&file, &definition, &mut Vec::new())?;
         let validator = jsonschema::options()

@@ -38,7 +38,9 @@ pub async fn middleware(State(state): State<Arc<AppState>>, req: Request, next: 
             .map(|(_, v)| v.to_string())
     });
     let sim_internal = path.starts_with("/_sim/");
-    let (req, body, body_len) = if path.starts_with("/v2/") || sim_internal {
+    // Registry and blob bodies (layers, build contexts) stream to files.
+    let streamed = path.starts_with("/v2/") || path.starts_with("/blob/");
+    let (req, body, body_len) = if streamed || sim_internal {
         (req, Value::Null, 0)
     } else {
         let (parts, body) = req.into_parts();

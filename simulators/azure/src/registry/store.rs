@@ -93,6 +93,34 @@ impl RegistryStore {
     }
 }
 
+impl RegistryStore {
+    /// Links a blob already at [`RegistryStore::blob_path`] into `repo`.
+    pub fn link_blob(&mut self, repo: &str, digest: &str, len: u64) {
+        self.blobs.insert(digest.to_string(), len);
+        self.repos
+            .entry(repo.to_string())
+            .or_default()
+            .blobs
+            .insert(digest.to_string());
+    }
+
+    /// Stores a manifest of `repo` (its blobs linked already) under `tag`;
+    /// returns its digest.
+    pub fn put_manifest(&mut self, repo: &str, tag: &str, media_type: &str, body: Bytes) -> String {
+        let digest = digest_of(&body);
+        let r = self.repos.entry(repo.to_string()).or_default();
+        r.manifests.insert(
+            digest.clone(),
+            Manifest {
+                media_type: media_type.to_string(),
+                body,
+            },
+        );
+        r.tags.insert(tag.to_string(), digest.clone());
+        digest
+    }
+}
+
 /// `sha256:<hex>` of a file's bytes, read in pieces.
 pub fn digest_of_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;

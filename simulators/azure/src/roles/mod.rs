@@ -105,6 +105,11 @@ const ROLES: &[RoleDefinition] = &[
         not_actions: &[],
     },
     RoleDefinition {
+        name: "Container Registry Tasks Contributor",
+        actions: ACR_TASKS_ACTIONS,
+        not_actions: &[],
+    },
+    RoleDefinition {
         name: "AcrPull",
         actions: &[ACR_PULL],
         not_actions: &[],
@@ -119,6 +124,17 @@ const ROLES: &[RoleDefinition] = &[
         actions: &[ACR_DELETE],
         not_actions: &[],
     },
+];
+
+/// The ACR Tasks actions of the built-in "Container Registry Tasks
+/// Contributor" (the emulator's part of them: quick runs and their logs).
+const ACR_TASKS_ACTIONS: &[&str] = &[
+    "Microsoft.ContainerRegistry/registries/read",
+    "Microsoft.ContainerRegistry/registries/tasks/*",
+    "Microsoft.ContainerRegistry/registries/runs/*",
+    "Microsoft.ContainerRegistry/registries/taskruns/*",
+    "Microsoft.ContainerRegistry/registries/scheduleRun/action",
+    "Microsoft.ContainerRegistry/registries/listBuildSourceUploadUrl/action",
 ];
 
 /// Pulling from a registry (a read action: `Reader` may pull too).
@@ -393,6 +409,68 @@ mod tests {
                 "{method} {path}"
             );
         }
+    }
+
+    #[test]
+    fn acr_tasks_requests_map_to_their_actions() {
+        let reg =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r";
+        let run = format!("{reg}/runs/ca1");
+        let cases = [
+            (
+                Method::POST,
+                format!("{reg}/scheduleRun"),
+                "scheduleRun/action",
+                reg.to_string(),
+            ),
+            (
+                Method::POST,
+                format!("{reg}/listBuildSourceUploadUrl"),
+                "listBuildSourceUploadUrl/action",
+                reg.to_string(),
+            ),
+            (
+                Method::GET,
+                format!("{reg}/runs"),
+                "runs/read",
+                reg.to_string(),
+            ),
+            (Method::GET, run.clone(), "runs/read", run.clone()),
+            (
+                Method::POST,
+                format!("{run}/listLogSasUrl"),
+                "runs/listLogSasUrl/action",
+                run.clone(),
+            ),
+            (
+                Method::POST,
+                format!("{run}/cancel"),
+                "runs/cancel/action",
+                run.clone(),
+            ),
+        ];
+        let tasks = table("Container Registry Tasks Contributor", Some(reg));
+        let reader = table("Reader", None);
+        for (method, path, action, scope) in cases {
+            let action = format!("Microsoft.ContainerRegistry/registries/{action}");
+            assert_eq!(
+                arm_action(&method, &path),
+                (action.clone(), scope.clone()),
+                "{method} {path}"
+            );
+            assert!(tasks.allows(&["app"], &action, Some(&scope)), "{action}");
+            assert_eq!(
+                reader.allows(&["app"], &action, Some(&scope)),
+                method == Method::GET,
+                "{action}"
+            );
+        }
+        let elsewhere = "/subscriptions/s/resourceGroups/other/providers/Microsoft.ContainerRegistry/registries/r";
+        assert!(!tasks.allows(
+            &["app"],
+            "Microsoft.ContainerRegistry/registries/scheduleRun/action",
+            Some(elsewhere)
+        ));
     }
 
     #[test]
