@@ -155,10 +155,10 @@ async fn follow_log(
             }
             offset += chunk.len() as u64;
             for event in reader.feed(&chunk) {
-                if let (LogEvent::Show(line), false) = (event, quiet) {
-                    if tx.send(Ok(BuildProgress::line(line))).await.is_err() {
-                        return Err(ApiError::Internal("build client gone".into()));
-                    }
+                if let (LogEvent::Show(line), false) = (event, quiet)
+                    && tx.send(Ok(BuildProgress::line(line))).await.is_err()
+                {
+                    return Err(ApiError::Internal("build client gone".into()));
                 }
             }
         }
