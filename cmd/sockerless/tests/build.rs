@@ -96,9 +96,11 @@ fn a_build_streams_its_steps_and_the_image_runs() {
         "{id:?} vs {short}"
     );
 
-    // -q prints only the ID.
+    // -q prints only the ID (of the image now tagged).
     let quiet = run(build_cmd(&d, &dir, &["-q", "-t", &tag]), None).ok();
-    assert_eq!(quiet.stdout.trim(), id.stdout.trim(), "{quiet:?}");
+    let now = d.docker(&["image", "inspect", "-f", "{{.Id}}", &tag]).ok();
+    assert_eq!(quiet.stdout.trim(), now.stdout.trim(), "{quiet:?}");
+    assert!(quiet.stdout.trim().starts_with("sha256:"), "{quiet:?}");
 }
 
 #[test]

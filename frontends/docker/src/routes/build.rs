@@ -101,11 +101,6 @@ const REFUSED: &[(&str, &[&str], &str)] = &[
     ("extrahosts", &["", "[]", "null"], "--add-host"),
     ("networkmode", &["", "default"], "--network"),
     ("cachefrom", &["", "[]", "null"], "--cache-from"),
-    (
-        "rm",
-        &["1", "true", ""],
-        "--rm=false (the builder's containers are never kept)",
-    ),
     ("memory", &["", "0"], "--memory"),
     ("memswap", &["", "0"], "--memory-swap"),
     ("cpushares", &["", "0"], "--cpu-shares"),

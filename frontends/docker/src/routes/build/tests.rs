@@ -86,3 +86,12 @@ fn lines_are_dockerds() {
         b"{\"errorDetail\":{\"code\":1,\"message\":\"boom\"},\"error\":\"boom\"}\r\n"
     );
 }
+
+#[test]
+fn docker_pys_python_booleans_are_read() {
+    // docker-py sends `rm=False` by default and Python's spelling of booleans.
+    let query = "t=app&q=False&nocache=True&rm=False&forcerm=False&pull=True&dockerfile=Dockerfile";
+    let opts = build_options(Some(query), &HeaderMap::new()).expect("options");
+    assert!(!opts.quiet && opts.no_cache && opts.pull);
+    assert_eq!(opts.tags, ["app"]);
+}
