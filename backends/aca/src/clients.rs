@@ -178,7 +178,11 @@ mod tests {
     #[test]
     fn the_build_registry_comes_from_the_id_or_the_acr_server() {
         let mut c = config();
-        assert!(acr_registry(&c).unwrap_err().contains("configure registry_server"));
+        assert!(
+            acr_registry(&c)
+                .unwrap_err()
+                .contains("configure registry_server")
+        );
         c.registry_server = Some("MyReg.azurecr.io".into());
         assert_eq!(
             acr_registry(&c).expect("acr"),
@@ -195,6 +199,10 @@ mod tests {
             ("s2".into(), "rg2".into(), "r2".into())
         );
         c.acr_resource_id = Some("/subscriptions/s2/resourceGroups/rg2".into());
-        assert!(acr_registry(&c).unwrap_err().contains("not a registry's ARM ID"));
+        assert!(
+            acr_registry(&c)
+                .unwrap_err()
+                .contains("not a registry's ARM ID")
+        );
     }
 }

@@ -79,7 +79,7 @@ async fn unknown_routes_are_docker_404() {
 async fn endpoints_without_backend_operation_are_501() {
     let app = app(Arc::new(MemBackend::new())).await;
     for (method, uri) in [
-        (Method::POST, "/build"),
+        (Method::POST, "/build/prune"),
         (Method::GET, "/images/search?term=x"),
         (Method::GET, "/containers/abc/attach/ws"),
         (Method::POST, "/swarm/init"),
@@ -96,6 +96,22 @@ async fn endpoints_without_backend_operation_are_501() {
             r.message()
         );
     }
+}
+
+/// `POST /build` reaches the backend: one that cannot build says so (501),
+/// after the options were checked (a 400 for one no backend honours).
+#[tokio::test]
+async fn build_is_the_backends_to_answer() {
+    let app = app(Arc::new(MemBackend::new())).await;
+    let r = call(&app, Method::POST, "/build?t=app:1", None).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        r.message(),
+        "image build is not implemented by this backend yet"
+    );
+    let r = call(&app, Method::POST, "/build?t=app:1&memory=1000000", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("memory"), "{}", r.message());
 }
 
 /// As a dockerd outside any swarm: 503 with dockerd's messages (SDKs
