@@ -142,6 +142,10 @@ async fn follow_log(
     let mut offset = 0u64;
     let mut last_status = tokio::time::Instant::now();
     let mut run_over = false;
+    // ACR Tasks ends a run at its timeout; past that and a margin, the
+    // service is not answering as it should and the client is told.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(u64::from(plan::BUILD_TIMEOUT_SECS) + 600);
     loop {
         let props = blobs.properties(log_url).await.map_err(map_azure_error)?;
         let length = props.as_ref().map_or(0, |p| p.length);
@@ -186,6 +190,12 @@ async fn follow_log(
             if run_over {
                 continue;
             }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Unavailable(format!(
+                "ACR Tasks run {id} did not end within its timeout ({} s)",
+                plan::BUILD_TIMEOUT_SECS
+            )));
         }
         tokio::time::sleep(LOG_POLL).await;
     }
