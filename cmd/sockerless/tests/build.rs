@@ -177,6 +177,10 @@ fn a_large_context_is_streamed_with_bounded_memory() {
         .load(std::sync::atomic::Ordering::Relaxed)
         .saturating_sub(before)
         / 1024;
+    eprintln!(
+        "RSS before the build {} MiB, peak growth during it {grew_mib} MiB",
+        before / 1024
+    );
     assert!(
         grew_mib < 40,
         "the daemon grew by {grew_mib} MiB for a 50 MiB context: it must stream it"
