@@ -129,9 +129,10 @@ pub fn closing(
         );
         out += &format!(
             "{}\n\n",
-            error.map_or("failed to run step ID: build", |e| e
-                .strip_prefix("failed during run, err: ")
-                .unwrap_or(e))
+            error.map_or("failed to run step ID: build".to_owned(), |e| format!(
+                "failed to run step ID: build: {}",
+                e.strip_prefix("failed during run, err: ").unwrap_or(e)
+            ))
         );
     }
     out + &acr_line(t, &text)

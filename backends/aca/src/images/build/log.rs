@@ -26,7 +26,8 @@ pub enum LogEvent {
 #[derive(Debug, Default)]
 pub struct LogReader {
     partial: Vec<u8>,
-    /// The builder said "Successfully built": what follows is ACR's.
+    /// The builder said "Successfully built", or failed: what follows is
+    /// ACR's.
     built: bool,
     /// The error line seen, if any.
     error: Option<(String, Option<i64>)>,
@@ -81,6 +82,8 @@ impl LogReader {
             return None;
         }
         if let Some(code) = failed_run_code(&line) {
+            // The build ended here: what follows is ACR's account of it.
+            self.built = true;
             self.error = Some((line.clone(), Some(code)));
             return Some(LogEvent::Error {
                 message: line,
@@ -180,7 +183,14 @@ Run ID: ca1 was successful after 6s\n";
         let events = reader.feed(
             b"Step 2/2 : RUN echo oops && exit 3\n ---> Running in 1\noops\n\
 The command '/bin/sh -c echo oops && exit 3' returned a non-zero code: 3\n\
-2026/12/06 07:30:05 Container failed during run: build. No retries remaining.\n",
+2026/12/06 07:30:05 Container failed during run: build. No retries remaining.\n\
+failed to run step ID: build: exit status 3\n",
+        );
+        assert!(
+            !shown(&events)
+                .iter()
+                .any(|l| l.contains("failed to run step")),
+            "ACR's account of the failure is not the builder's output: {events:?}"
         );
         assert_eq!(shown(&events).last().map(String::as_str), Some("oops\n"));
         let (message, code) = reader.error().expect("error");
