@@ -5,14 +5,17 @@ export DOCKER_BUILDKIT=0
 
 mkdir -p app bad
 printf 'hello\n' >app/hello.txt
-cat >app/Dockerfile <<'EOF'
-ARG BASE=busybox
-FROM ${BASE}
+# A label naming the run first: no build cache is shared with a build
+# running at the same time (the other side may share the engine).
+{
+  printf 'ARG BASE=busybox\nFROM ${BASE}\nLABEL conformance.run=%s\n' "$CONFORMANCE_PREFIX"
+  cat <<'EOF'
 ARG X=unset
 COPY hello.txt /
 RUN echo built >/b && echo "x is $X"
 LABEL org.example.app=conformance
 EOF
+} >app/Dockerfile
 tag="$(name app):1"
 capture docker build -t "$tag" --build-arg BASE="$IMAGE" --build-arg X=y --label extra=yes app
 expect_eq "build exit code" 0 "$RC"
@@ -24,11 +27,10 @@ expect_eq "labels" "conformance yes" "$(docker image inspect -f '{{index .Config
 capture docker build -q -t "$tag" --build-arg BASE="$IMAGE" --build-arg X=y --label extra=yes app
 expect_eq "quiet build: the ID alone" "$(docker image inspect -f '{{.Id}}' "$tag")" "$OUT"
 
-cat >bad/Dockerfile <<'EOF'
-ARG BASE=busybox
-FROM ${BASE}
-RUN echo oops && exit 3
-EOF
+{
+  printf 'ARG BASE=busybox\nFROM ${BASE}\nLABEL conformance.run=%s\n' "$CONFORMANCE_PREFIX"
+  echo 'RUN echo oops && exit 3'
+} >bad/Dockerfile
 bad="$(name bad):1"
 capture docker build -t "$bad" --build-arg BASE="$IMAGE" bad
 expect_eq "failing build exit code" 3 "$RC"

@@ -16,7 +16,9 @@ from docker.errors import BuildError  # noqa: E402
 def scenario(dc, cl):
     with tempfile.TemporaryDirectory() as ctx:
         with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write("ARG BASE\nFROM ${BASE}\nARG X=unset\nCOPY msg.txt /\nRUN echo \"x=$X\" > /x\n")
+            # The run's label first: no build cache shared with the other side.
+            f.write(f"ARG BASE\nFROM ${{BASE}}\nLABEL conformance.run={cf.PREFIX}\n")
+            f.write("ARG X=unset\nCOPY msg.txt /\nRUN echo \"x=$X\" > /x\n")
         with open(os.path.join(ctx, "msg.txt"), "w") as f:
             f.write("from the context\n")
         tag = cl.image(cf.name("built") + ":1")
@@ -30,7 +32,7 @@ def scenario(dc, cl):
     out = dc.containers.run(tag, ["cat", "/msg.txt", "/x"], remove=True)
     cf.expect_eq(out, b"from the context\nx=py\n", "the image's files")
 
-    bad = io.BytesIO(b"ARG BASE\nFROM ${BASE}\nRUN echo failing && exit 2\n")
+    bad = io.BytesIO(f"ARG BASE\nFROM ${{BASE}}\nLABEL conformance.run={cf.PREFIX}\nRUN echo failing && exit 2\n".encode())
     try:
         dc.images.build(fileobj=bad, tag=cf.name("bad") + ":1", buildargs={"BASE": cf.IMAGE})
         cf.check(False, "a failing RUN must raise BuildError")

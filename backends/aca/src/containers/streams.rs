@@ -269,8 +269,12 @@ pub async fn logs(backend: &AcaBackend, id: &str, opts: LogsOptions) -> Result<A
         tail: opts.tail,
     };
     let range = stored_range(backend, &record.id, q.clone()).await?;
+    // A running container whose agent has connected is being captured:
+    // nothing stored yet means it printed nothing yet, not that Log
+    // Analytics holds its output.
+    let capturing = rt.state.borrow().running && *rt.connections.borrow() > 0;
     let backlog = match &record.execution_name {
-        Some(execution) if !range.captured => {
+        Some(execution) if !range.captured && !capturing => {
             Backlog::Lines(analytics_lines(backend, &record.job_name, execution, &q).await?)
         }
         _ => Backlog::Stored(q),

@@ -122,7 +122,7 @@ pub async fn run(state: Arc<AppState>, job: RunJob) {
         let _ = tokio::fs::remove_file(path).await;
     }
     if building.load(Ordering::Relaxed) {
-        crate::runner::untag(&state.config.engine, &[tag]).await;
+        crate::runner::untag_built(&state.config.engine, &[tag]).await;
     }
     tracing::info!(run = %job.run_id, status = ended.as_str(), "ACR Tasks run ended");
 }
