@@ -99,6 +99,18 @@ pub fn sorted_json_line(value: &impl serde::Serialize) -> Bytes {
     json_line(&serde_json::to_value(value).unwrap_or_default())
 }
 
+/// A stream with its first item awaited: as dockerd, an error before
+/// anything was sent is the response's status; otherwise the whole stream.
+pub async fn first_error_as_status<T: Send + 'static>(
+    mut items: std::pin::Pin<Box<dyn Stream<Item = Result<T, ApiError>> + Send>>,
+) -> Result<impl Stream<Item = Result<T, ApiError>> + Send, ApiError> {
+    let first = match items.next().await {
+        Some(Err(err)) => return Err(err),
+        other => other,
+    };
+    Ok(futures_util::stream::iter(first).chain(items))
+}
+
 /// A progress stream as JSON lines; a backend error becomes an error line and
 /// ends the stream (the response status is already sent).
 pub fn encode_progress(

@@ -69,6 +69,22 @@ pub fn draw(acc: &mut f64, rate: f64) -> bool {
     }
 }
 
+/// A relative `/` path with `.`, `..` and empty parts resolved (pure; `..`
+/// past the top is dropped): the names inside a tar or a spec's `$ref`s.
+pub fn normalize_path(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            p => out.push(p),
+        }
+    }
+    out.join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use sockerless_api::{BuildImageOptions, BuildProgress, BuildStream};
 use super::image_transfer::all_values;
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{byte_stream, check_plain_ref};
-use crate::framing::json_line;
+use crate::framing::{first_error_as_status, json_line};
 use crate::query::QueryParams;
 use crate::state::AppState;
 
@@ -38,13 +38,8 @@ async fn build(
     body: Body,
 ) -> HandlerResult {
     let opts = build_options(raw.as_deref(), &headers)?;
-    let mut progress = state.backend.image_build(opts, byte_stream(body)).await?;
-    // As dockerd: an error before any output is the response's status.
-    let first = match progress.next().await {
-        Some(Err(err)) => return Err(err.into()),
-        other => other,
-    };
-    let rest = futures_util::stream::iter(first).chain(progress);
+    let progress = state.backend.image_build(opts, byte_stream(body)).await?;
+    let rest = first_error_as_status(progress).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(encode_build(Box::pin(rest))),

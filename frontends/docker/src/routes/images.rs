@@ -7,7 +7,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use futures_util::StreamExt;
 use sockerless_api::{
     Capability, ListImagesOptions, ProgressStream, PullImageOptions, RemoveImageOptions,
 };
@@ -15,7 +14,7 @@ use sockerless_api::{
 use super::{PathParam, Query, json, shaped};
 use crate::errors::{DockerError, HandlerResult};
 use crate::extract::{byte_stream, check_plain_ref, registry_auth};
-use crate::framing::encode_progress;
+use crate::framing::{encode_progress, first_error_as_status};
 use crate::query::QueryParams;
 use crate::state::AppState;
 
@@ -90,12 +89,8 @@ async fn load(State(state): State<AppState>, Query(q): Query, body: Body) -> Han
 
 /// Streams progress as JSON lines. Like Docker, an error before anything was
 /// sent is an HTTP error; after that it is an error line in the stream.
-async fn progress_response(mut progress: ProgressStream) -> HandlerResult {
-    let first = match progress.next().await {
-        Some(Err(err)) => return Err(err.into()),
-        other => other,
-    };
-    let rest = futures_util::stream::iter(first).chain(progress);
+async fn progress_response(progress: ProgressStream) -> HandlerResult {
+    let rest = first_error_as_status(progress).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(encode_progress(Box::pin(rest))),

@@ -122,7 +122,7 @@ pub async fn run(state: Arc<AppState>, job: RunJob) {
         let _ = tokio::fs::remove_file(path).await;
     }
     if building.load(Ordering::Relaxed) {
-        crate::runner::untag_built(&state.config.engine, &[tag]).await;
+        crate::runner::untag(&state.config.engine, &[tag]).await;
     }
     tracing::info!(run = %job.run_id, status = ended.as_str(), "ACR Tasks run ended");
 }
@@ -200,7 +200,9 @@ async fn build_and_push(
     let options = BuildImageOptions {
         dockerfile: req.dockerfile.clone(),
         t: Some(tag.to_string()),
-        nocache: req.no_cache,
+        // Every ACR Tasks run builds on a fresh agent: nothing is cached
+        // from an earlier run, whatever `noCache` says.
+        nocache: true,
         rm: true,
         forcerm: true,
         buildargs: Some(

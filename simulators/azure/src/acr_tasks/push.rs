@@ -87,7 +87,7 @@ fn unpack(archive: &Path, work: &Path) -> Result<Exported, String> {
                 } else {
                     format!("{dir}/{}", target.to_string_lossy())
                 };
-                links.insert(name, normalize(&joined));
+                links.insert(name, crate::util::normalize_path(&joined));
             }
             continue;
         }
@@ -150,20 +150,6 @@ fn unpack(archive: &Path, work: &Path) -> Result<Exported, String> {
         layers,
         spare,
     })
-}
-
-fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            p => out.push(p),
-        }
-    }
-    out.join("/")
 }
 
 /// The OCI manifest of an exported image.

@@ -125,20 +125,6 @@ pub enum SchemaError {
     Compile(Body, String),
 }
 
-fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            p => out.push(p),
-        }
-    }
-    out.join("/")
-}
-
 struct Inliner {
     docs: HashMap<String, Value>,
 }
@@ -160,7 +146,7 @@ impl Inliner {
             file.to_string()
         } else {
             let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-            normalize(&format!("{dir}/{rel}"))
+            crate::util::normalize_path(&format!("{dir}/{rel}"))
         };
         let v = self
             .docs

@@ -56,17 +56,6 @@ pub async fn remove_owned(endpoint: &str, owner: &str) -> Result<(), String> {
 
 /// Removes engine tags (not shared layers) of `images`.
 pub async fn untag(endpoint: &str, images: &[String]) {
-    remove_tags(endpoint, images, false).await;
-}
-
-/// Removes the tags of built images and nothing else: their untagged
-/// parents are the engine's build cache, which a build running at the same
-/// time may be using (the engine is shared with other clients).
-pub async fn untag_built(endpoint: &str, images: &[String]) {
-    remove_tags(endpoint, images, true).await;
-}
-
-async fn remove_tags(endpoint: &str, images: &[String], noprune: bool) {
     if images.is_empty() {
         return;
     }
@@ -77,10 +66,7 @@ async fn remove_tags(endpoint: &str, images: &[String], noprune: bool) {
         let _ = docker
             .remove_image(
                 image,
-                Some(bollard::query_parameters::RemoveImageOptions {
-                    noprune,
-                    ..Default::default()
-                }),
+                None::<bollard::query_parameters::RemoveImageOptions>,
                 None,
             )
             .await;

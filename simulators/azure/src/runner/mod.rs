@@ -31,7 +31,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use engine::{connect, untag, untag_built};
+pub use engine::{connect, untag};
 pub use network::SimNetwork;
 
 /// Label on every container the emulator creates.

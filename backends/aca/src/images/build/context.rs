@@ -1,53 +1,15 @@
 //! The build context on its way to ACR Tasks: the client's tar gzipped as
 //! it arrives (a gzip context passes unchanged), in bounded chunks: the
-//! context is never held, whatever its size.
+//! context is never held, whatever its size (`binds::pipe`'s writer).
 
 use std::io::{Read, Write};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use sockerless_api::ByteStream;
-use tokio::sync::mpsc;
 
+use crate::binds::pipe::ChunkWriter;
 use crate::images::import::ChannelReader;
-
-/// Bytes per chunk handed to the upload.
-const CHUNK: usize = 256 * 1024;
-/// Chunks queued between the compressor and the upload.
-const DEPTH: usize = 8;
-
-/// Writes into the channel in chunks of [`CHUNK`].
-struct ChunkWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the upload stopped"))
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
 
 /// Copies `input` into `out`, gzipping it unless it is gzip already.
 fn compress(mut input: impl Read, out: &mut ChunkWriter) -> std::io::Result<()> {
@@ -74,20 +36,20 @@ fn compress(mut input: impl Read, out: &mut ChunkWriter) -> std::io::Result<()> 
 /// The context as a gzip stream; a failure to read it ends the stream
 /// with the error.
 pub fn gzipped(context: ByteStream) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    let (tx, rx) = mpsc::channel(DEPTH);
+    let (mut out, rx) = crate::binds::pipe::writer(u64::MAX);
     let reader = ChannelReader::spawn(context);
-    tokio::task::spawn_blocking(move || {
-        let mut out = ChunkWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
-        if let Err(e) = compress(reader, &mut out) {
-            let _ = tx.blocking_send(Err(e));
+    let task = tokio::task::spawn_blocking(move || compress(reader, &mut out));
+    futures_util::stream::unfold((rx, Some(task)), |(mut rx, task)| async move {
+        if let Some(chunk) = rx.recv().await {
+            return Some((Ok(chunk), (rx, task)));
         }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?;
-        Some((item, rx))
+        // The writer is gone: the compressor ended; its error, if any, last.
+        let failed = match task?.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(e)) => e,
+            Err(e) => std::io::Error::other(format!("compressing the context: {e}")),
+        };
+        Some((Err(failed), (rx, None)))
     })
 }
 
@@ -111,7 +73,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tar_is_gzipped_and_a_gzip_passes_unchanged() {
-        let tar = vec![7u8; 3 * CHUNK + 11];
+        let tar = vec![7u8; 3 * 256 * 1024 + 11];
         let gz = through(vec![Ok(Bytes::from(tar.clone()))])
             .await
             .expect("gzip");
