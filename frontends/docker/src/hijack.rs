@@ -15,10 +15,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use sockerless_api::{ApiError, AttachedOutput, InputStream, OutputChunk, StreamKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+mod head;
+
+pub use head::Hijacked;
 
 use crate::escape::{DetachWatch, Scan};
 use crate::framing::{encode_chunk, encode_output};
@@ -124,10 +127,9 @@ impl Hijack {
     /// dockerd's order for `exec start`: the `101` at once, and only on the
     /// upgraded connection `start` runs (starting the process); its error
     /// goes to the client as dockerd writes it, the message and `\r\n`
-    /// (a stdout frame unless `tty`). Output sent right behind the head can
-    /// be lost by a client that reads the head through a buffer and the
-    /// stream from the raw socket (docker-py's `exec_run`). Without an
-    /// upgrade request this is [`Hijack::respond`] once `start` is done.
+    /// (a stdout frame unless `tty`). Output waits until the client has read
+    /// the head ([`head`]). Without an upgrade request this is
+    /// [`Hijack::respond`] once `start` is done.
     pub async fn respond_started<F>(
         mut self,
         start: F,
@@ -143,7 +145,7 @@ impl Hijack {
                 let detach = self.detach.take();
                 self.spawn(async move {
                     let io = match on_upgrade.await {
-                        Ok(upgraded) => TokioIo::new(upgraded),
+                        Ok(upgraded) => Hijacked::after_head_read(upgraded).await,
                         Err(err) => {
                             tracing::warn!(error = %err, "hijack upgrade failed");
                             return;
@@ -202,7 +204,10 @@ async fn serve_upgraded(
     detach: Option<DetachWatch>,
 ) {
     match on_upgrade.await {
-        Ok(upgraded) => pump_duplex(TokioIo::new(upgraded), output, stdin, detach).await,
+        Ok(upgraded) => {
+            let io = Hijacked::after_head_read(upgraded).await;
+            pump_duplex(io, output, stdin, detach).await;
+        }
         Err(err) => tracing::warn!(error = %err, "hijack upgrade failed"),
     }
 }

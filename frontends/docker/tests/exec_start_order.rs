@@ -1,20 +1,21 @@
 //! `exec start` in dockerd's order: the `101 UPGRADED` head goes out before
 //! the process starts (a client reading the head through a buffer, like
 //! docker-py's `exec_run`, loses output sent right behind it), and a start
-//! that fails after the head is written into the stream.
+//! that fails after the head is written into the stream. On a Unix socket,
+//! output also waits until the client has read the head.
 
 mod common;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::{MemBackend, deframe, raw_exchange, read_to_end, serve_tcp};
+use common::{MemBackend, deframe, raw_exchange, read_to_end, serve_tcp, serve_unix};
 use sockerless_api::docker::{
     ContainerCreateBody, ExecConfig, ExecInspectResponse, ExecStartConfig,
 };
 use sockerless_api::{ApiError, AttachedOutput, Backend, BackendInfo, InputStream, Result};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::Semaphore;
 
 /// The in-memory backend, with `exec_start` held until the test allows it
@@ -109,6 +110,50 @@ async fn the_head_goes_out_before_the_process_starts() {
         .expect("connect");
     let (head, _) = raw_exchange(&mut s, &upgrade_request("/exec/nope/start")).await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    server.stop().await;
+}
+
+/// docker-py reads the head with one buffered read and the stream from the
+/// raw socket: whatever that read returns past the head is lost. On a Unix
+/// socket output waits until the head was read, so a client slow to read it
+/// still gets it alone, however late it reads.
+#[tokio::test]
+async fn a_client_slow_to_read_the_head_gets_it_alone() {
+    let inner = Arc::new(MemBackend::new());
+    let exec_id = exec(&inner).await;
+    let backend = Arc::new(Gated {
+        inner,
+        gate: Arc::new(Semaphore::new(1)),
+        fail: false,
+    });
+    let server = serve_unix(backend).await;
+    let mut s = UnixStream::connect(server.socket_path())
+        .await
+        .expect("connect");
+    s.write_all(&upgrade_request(&format!("/exec/{exec_id}/start")))
+        .await
+        .expect("request");
+    // Long enough for the backend's first output ("hello") to have been
+    // written right behind the head, had it not waited.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut first = vec![0u8; 8192];
+    let n = s.read(&mut first).await.expect("read");
+    let first = String::from_utf8_lossy(&first[..n]).into_owned();
+    assert!(first.starts_with("HTTP/1.1 101 UPGRADED"), "{first}");
+    assert!(
+        first.ends_with("\r\n\r\n"),
+        "output came with the head: {first:?}"
+    );
+    s.shutdown().await.expect("half-close");
+    let out = read_to_end(&mut s, Vec::new()).await;
+    assert_eq!(
+        deframe(&out),
+        [
+            (1, b"hello\n".to_vec()),
+            (2, b"oops\n".to_vec()),
+            (1, b"stdin:".to_vec())
+        ]
+    );
     server.stop().await;
 }
 
