@@ -33,6 +33,8 @@ fn binds_are_copied_in_and_synced_back_without_escaping() {
     fs::write(dir.join("sub/y"), "nested\n").expect("y");
     std::os::unix::fs::symlink("x", dir.join("link")).expect("link");
     let src = format!("{}:/src:ro", dir.display());
+    // A directory `:ro` bind is read-only in the container, as under dockerd
+    // (the emulator's all-in-one has a storage account: a share mount).
     let out = d.docker(&[
         "run",
         "--rm",
@@ -43,8 +45,13 @@ fn binds_are_copied_in_and_synced_back_without_escaping() {
         "-c",
         "cat /src/x /src/sub/y; readlink /src/link; echo changed > /src/x",
     ]);
-    assert_eq!(out.code, 0, "{out:?}\n{}", d.log());
+    assert_eq!(out.code, 1, "{out:?}\n{}", d.log());
     assert_eq!(out.stdout, "from the host\nnested\nx\n", "{out:?}");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{out:?}\n{}",
+        d.log()
+    );
     // Without a network too (the agent still waits for its preparation).
     let out = d.docker(&[
         "run",
@@ -295,4 +302,92 @@ fn bind_limits_fail_with_clear_errors() {
         "deleted though the sync failed"
     );
     assert!(!small.join("big").exists());
+}
+
+/// The `.binds-<job>` directories of the emulator's shares (the copies of
+/// `:ro` directory binds).
+fn bind_copies(d: &Sockerless) -> Vec<std::path::PathBuf> {
+    let shares = d.data_dir().join("azure-sim").join("fileshares");
+    let mut found = Vec::new();
+    for account in fs::read_dir(&shares).into_iter().flatten().flatten() {
+        for share in fs::read_dir(account.path()).into_iter().flatten().flatten() {
+            for entry in fs::read_dir(share.path()).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(".binds-") {
+                    found.push(entry.path());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "needs the emulator's engine, the test registry and the static agent: cargo xtask test"]
+fn a_read_only_bind_refuses_writes_and_its_copy_goes_with_the_container() {
+    let env = test_env();
+    let _serial = serial();
+    let d = Sockerless::start(&env);
+    d.pull_busybox();
+    let dir = host_dir(&d, "ro");
+    fs::write(dir.join("f"), "first\n").expect("f");
+    let file = d.path(&unique("conf"));
+    fs::write(&file, "conf\n").expect("conf");
+    let name = unique("ro");
+    let ro = format!("{}:/ro:ro", dir.display());
+    let conf = format!("{}:/etc/app.conf:ro", file.display());
+    d.docker(&[
+        "create",
+        "--name",
+        &name,
+        "-v",
+        &ro,
+        "-v",
+        &conf,
+        "busybox",
+        "sh",
+        "-c",
+        "ls /ro; cat /etc/app.conf; touch /ro/new",
+    ])
+    .ok();
+
+    // Read-only in the container: EROFS, as under dockerd.
+    let out = d.docker(&["start", "-a", &name]);
+    assert_eq!(out.code, 1, "{out:?}\n{}", d.log());
+    assert_eq!(out.stdout, "f\nconf\n", "{out:?}");
+    assert!(
+        out.stderr.contains("touch: /ro/new: Read-only file system"),
+        "{out:?}"
+    );
+    assert!(!dir.join("new").exists(), "a write came through a :ro bind");
+    let copies = bind_copies(&d);
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(
+        fs::read_to_string(copies[0].join("0/f")).expect("the copy"),
+        "first\n"
+    );
+
+    // The next start copies the host's tree again, without what it lost.
+    fs::remove_file(dir.join("f")).expect("rm f");
+    fs::write(dir.join("g"), "second\n").expect("g");
+    let out = d.docker(&["start", "-a", &name]);
+    assert_eq!(out.code, 1, "{out:?}\n{}", d.log());
+    assert_eq!(out.stdout, "g\nconf\n", "{out:?}");
+
+    // `docker rm`: the copy goes once the job is deleted.
+    d.docker(&["rm", &name]).ok();
+    let deadline = std::time::Instant::now() + common::guard();
+    while !bind_copies(&d).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy of the :ro bind stayed after docker rm: {:?}\n{}",
+            bind_copies(&d),
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        fs::read_to_string(dir.join("g")).expect("g"),
+        "second\n",
+        "the host's tree changed"
+    );
 }

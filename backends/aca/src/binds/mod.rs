@@ -14,13 +14,14 @@
 //!   ARCHIVE_GET of the target, mirrored into the host path ([`mirror`]).
 //!
 //! Failures are logged and written as one `sockerless:` line on the
-//! container's stderr (`docker logs`). `:ro` binds are copied in only; the
-//! agent cannot make them read-only (no `CAP_SYS_ADMIN`), so a process may
-//! change its copy, which is never synced back.
+//! container's stderr (`docker logs`). `:ro` binds are never synced back;
+//! those of directories are also read-only in the container when a storage
+//! account is configured ([`read_only`]: ACA mounts them, the agent cannot).
 
 pub mod files;
 pub mod mirror;
 pub mod pipe;
+pub mod read_only;
 pub mod spec;
 pub mod transfer;
 
@@ -117,17 +118,20 @@ pub async fn check(backend: &AcaBackend, stored: &StoredConfig) -> Result<()> {
         .map_err(|e| ApiError::Internal(format!("checking binds: {e}")))?
 }
 
-/// `docker start`, before any ARM write: checks the binds and, when the run
-/// has binds or files to put in, gives the agent the waits they need.
+/// `docker start`, before any ARM write: checks the binds, mounts the `:ro`
+/// directory binds read-only ([`read_only`]) and, when the run has binds or
+/// files to put in, gives the agent the waits they need.
 pub async fn before_start(
     backend: &AcaBackend,
-    id: &str,
+    record: &crate::store::ContainerRecord,
     stored: &StoredConfig,
     job: &mut sockerless_azure::models::Job,
 ) -> Result<()> {
     check(backend, stored).await?;
-    let files = files::has_any(backend, id).await;
-    if let Some(waits) = agent_waits(backend, files || !binds_of(stored)?.is_empty()) {
+    let binds = binds_of(stored)?;
+    read_only::before_start(backend, &record.job_name, &binds, job).await?;
+    let files = files::has_any(backend, &record.id).await;
+    if let Some(waits) = agent_waits(backend, files || !binds.is_empty()) {
         apply_waits(job, waits);
     }
     Ok(())
@@ -176,7 +180,7 @@ pub async fn copy_in(
     let max = backend.config().bind_max_bytes;
     let mut ready = Vec::new();
     let mut failures = Vec::new();
-    for bind in binds {
+    for (n, bind) in binds.into_iter().enumerate() {
         let started = Instant::now();
         let host = match tokio::fs::canonicalize(&bind.host_path).await {
             Ok(p) => p,
@@ -185,10 +189,11 @@ pub async fn copy_in(
                 continue;
             }
         };
-        match transfer::copy_in(link, &host, &bind.target, max).await {
+        let into = read_only::copy_target(backend, n, &bind, host.is_dir());
+        match transfer::copy_in(link, &host, &into, max).await {
             Ok(()) => {
                 tracing::info!(container = %rt.id, host = %host.display(), target = %bind.target,
-                    ms = started.elapsed().as_millis() as u64, "bind copied in");
+                    into = %into, ms = started.elapsed().as_millis() as u64, "bind copied in");
                 ready.push(Bind {
                     host_path: host,
                     ..bind

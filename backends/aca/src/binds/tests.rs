@@ -1,4 +1,4 @@
-//! Tests of binds: sources created or refused at start, size limits, kept tars re-rooted, the agent waits set.
+//! Tests of binds: sources created or refused at start, size limits, kept tars re-rooted, the agent waits set, `:ro` directory binds planned as share mounts.
 
 use std::fs;
 
@@ -171,4 +171,94 @@ async fn a_stream_cut_short_is_an_error_not_an_end() {
         .expect("join");
         assert_eq!(read.is_ok(), expect_ok, "{read:?}");
     }
+}
+
+#[test]
+fn read_only_directory_binds_are_two_mounts_of_one_share_directory() {
+    use crate::volumes::attach::{self, Planned};
+    use sockerless_azure::models::{Container, Job, JobProperties, JobTemplate};
+
+    let ro = Bind {
+        host_path: "/h/ro".into(),
+        target: "/ro".into(),
+        read_only: true,
+        create_missing: true,
+    };
+    let rw = Bind {
+        read_only: false,
+        ..ro.clone()
+    };
+    assert!(read_only::through_share(&ro, true, true));
+    assert!(
+        !read_only::through_share(&ro, false, true),
+        "no storage account"
+    );
+    assert!(!read_only::through_share(&ro, true, false), "a file");
+    assert!(!read_only::through_share(&rw, true, true), "read-write");
+
+    // The job already mounts a volume through the read-write storage and a
+    // tmpfs; the bind's read-write mount shares that storage's job volume.
+    let mut job = Job {
+        properties: Some(JobProperties {
+            template: Some(JobTemplate {
+                containers: Some(vec![Container::default()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let volume = Planned::Share {
+        storage: "share".into(),
+        dir: "vol".into(),
+        target: "/v".into(),
+    };
+    let tmpfs = Planned::EmptyDir {
+        target: "/t".into(),
+    };
+    attach::apply(&mut job, &[volume, tmpfs]).expect("volumes");
+    let planned = read_only::plan("sl-abc", &[(2, &ro)], "share-ro", "share");
+    attach::apply(&mut job, &planned).expect("binds");
+
+    let t = job.properties.and_then(|p| p.template).expect("template");
+    let volumes: Vec<(String, Option<String>)> = t
+        .volumes
+        .iter()
+        .flatten()
+        .map(|v| (v.name.clone().unwrap_or_default(), v.storage_name.clone()))
+        .collect();
+    assert_eq!(
+        volumes,
+        [
+            ("sockerless-vol-share-0".into(), Some("share".into())),
+            ("sockerless-vol-tmpfs-0".into(), None),
+            ("sockerless-vol-share-1".into(), Some("share-ro".into())),
+        ]
+    );
+    let mounts: Vec<(String, String, String)> = t.containers.expect("containers")[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| {
+            (
+                m.mount_path.clone().unwrap_or_default(),
+                m.sub_path.clone().unwrap_or_default(),
+                m.volume_name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let row = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        mounts,
+        [
+            row("/v", "vol", "sockerless-vol-share-0"),
+            row("/t", "", "sockerless-vol-tmpfs-0"),
+            row("/ro", ".binds-sl-abc/2", "sockerless-vol-share-1"),
+            row(
+                "/.sockerless-binds/2",
+                ".binds-sl-abc/2",
+                "sockerless-vol-share-0"
+            ),
+        ]
+    );
 }

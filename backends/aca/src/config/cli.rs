@@ -149,6 +149,9 @@ pub struct CliArgs {
     /// Longest wait for the read-write binds to sync back after the process exits [default: 120].
     #[arg(long, value_name = "SECS")]
     pub bind_sync_timeout_secs: Option<String>,
+    /// How `:ro` binds of directories are made: mount (read-only mounts of a copy in the volume share, when a storage account is configured: writes fail as under dockerd) or copy (copied into the container, never synced back: faster for large trees, but the process may change its copy) [default: mount].
+    #[arg(long, value_name = "MODE")]
+    pub ro_binds: Option<String>,
     /// Most bytes of a container's changes against its image kept at each exit and restored in its next replica; 0 keeps none [default: 1073741824].
     #[arg(long, value_name = "BYTES")]
     pub changes_max_bytes: Option<String>,
@@ -213,7 +216,7 @@ pub(super) fn flag_layer(
         path(&args.agent_tls_key),
         path(&args.agent_tls_ca),
     );
-    let pairs: [(&'static str, &Option<String>); 41] = [
+    let pairs: [(&'static str, &Option<String>); 42] = [
         ("subscription_id", &args.subscription_id),
         ("resource_group", &args.resource_group),
         ("managed_environment_name", &args.managed_environment_name),
@@ -260,6 +263,7 @@ pub(super) fn flag_layer(
         ),
         ("bind_max_bytes", &args.bind_max_bytes),
         ("bind_sync_timeout_secs", &args.bind_sync_timeout_secs),
+        ("ro_binds", &args.ro_binds),
         ("changes_max_bytes", &args.changes_max_bytes),
         ("linger_secs", &args.linger_secs),
         ("max_connections", &args.max_connections),

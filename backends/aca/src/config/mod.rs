@@ -59,7 +59,7 @@ pub const REQUIRED_KEYS: [&str; 4] = [
 ];
 
 /// Every configuration key, in documentation order.
-pub const ALL_KEYS: [&str; 43] = [
+pub const ALL_KEYS: [&str; 44] = [
     "subscription_id",
     "resource_group",
     "managed_environment_name",
@@ -99,6 +99,7 @@ pub const ALL_KEYS: [&str; 43] = [
     "docker_api_url",
     "bind_max_bytes",
     "bind_sync_timeout_secs",
+    "ro_binds",
     "changes_max_bytes",
     "linger_secs",
     "max_connections",
@@ -140,27 +141,9 @@ impl fmt::Debug for SecretString {
     }
 }
 
-/// How containers on a user network reach each other (`network_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkMode {
-    /// Each peer gets a loopback address in the other containers; the agents
-    /// relay TCP through the backend (works on every environment).
-    #[default]
-    Relay,
-    /// Replicas reach each other directly (VNet-integrated environments):
-    /// names point at the replica IPs the agents report; no relay.
-    Direct,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+mod modes;
+use modes::parse_mode;
+pub use modes::{LogFormat, NetworkMode, ReadOnlyBinds};
 
 mod agent;
 mod sources;
@@ -274,6 +257,8 @@ pub struct Config {
     pub bind_max_bytes: u64,
     /// Longest sync of the read-write binds after the exit, seconds.
     pub bind_sync_timeout_secs: u64,
+    /// How `:ro` binds of directories are made.
+    pub ro_binds: ReadOnlyBinds,
     /// Most bytes of a container's recorded changes against its image,
     /// kept at each exit and restored in its next replica; 0: none kept.
     pub changes_max_bytes: u64,
@@ -330,6 +315,7 @@ struct RawConfig {
     docker_api_url: Option<String>,
     bind_max_bytes: Option<Number>,
     bind_sync_timeout_secs: Option<Number>,
+    ro_binds: Option<String>,
     changes_max_bytes: Option<Number>,
     linger_secs: Option<Number>,
     max_connections: Option<Number>,
@@ -390,6 +376,7 @@ impl Config {
             docker_api_url: None,
             bind_max_bytes: DEFAULT_BIND_MAX_BYTES,
             bind_sync_timeout_secs: DEFAULT_BIND_SYNC_TIMEOUT_SECS,
+            ro_binds: ReadOnlyBinds::Mount,
             changes_max_bytes: DEFAULT_CHANGES_MAX_BYTES,
             linger_secs: 0,
             max_connections: DEFAULT_MAX_CONNECTIONS as u64,
@@ -483,19 +470,11 @@ impl Config {
         if let Some(v) = non_empty(raw.log_level) {
             config.log_level = v;
         }
-        config.log_format = match non_empty(raw.log_format)
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(ConfigError::Invalid(format!(
-                    "log_format: {other:?} is neither \"text\" nor \"json\""
-                )));
-            }
-        };
+        config.log_format = parse_mode(
+            "log_format",
+            raw.log_format,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        )?;
         if let Some(v) = non_empty(raw.arm_audience) {
             config.arm_audience = parse_url("arm_audience", &v)?;
         }
@@ -525,19 +504,22 @@ impl Config {
             DEFAULT_AGENT_GRACE_SECS,
         )?;
         config.parse_agent_liveness(raw.agent_ping_secs, raw.agent_liveness_timeout_secs)?;
-        config.network_mode = match non_empty(raw.network_mode)
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("relay") => NetworkMode::Relay,
-            Some("direct") => NetworkMode::Direct,
-            Some(other) => {
-                return Err(ConfigError::Invalid(format!(
-                    "network_mode: {other:?} is neither \"relay\" nor \"direct\""
-                )));
-            }
-        };
+        config.network_mode = parse_mode(
+            "network_mode",
+            raw.network_mode,
+            &[
+                ("relay", NetworkMode::Relay),
+                ("direct", NetworkMode::Direct),
+            ],
+        )?;
+        config.ro_binds = parse_mode(
+            "ro_binds",
+            raw.ro_binds,
+            &[
+                ("mount", ReadOnlyBinds::Mount),
+                ("copy", ReadOnlyBinds::Copy),
+            ],
+        )?;
         config.bind_max_bytes =
             parse_number("bind_max_bytes", raw.bind_max_bytes, DEFAULT_BIND_MAX_BYTES)?;
         config.changes_max_bytes = parse_number(

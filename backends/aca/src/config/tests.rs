@@ -393,6 +393,24 @@ fn bind_limits_default_and_layer() {
 }
 
 #[test]
+fn ro_binds_default_to_mounts_and_can_be_copies() {
+    let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
+    assert_eq!(config.ro_binds, ReadOnlyBinds::Mount);
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_RO_BINDS".into(), "Copy".into()));
+    let config = Config::from_sources(&CliArgs::default(), env).expect("config");
+    assert_eq!(config.ro_binds, ReadOnlyBinds::Copy);
+    let args = CliArgs::try_parse_from(["x", "--ro-binds", "mount"]).expect("flags");
+    let mut env = required_env();
+    env.push(("SOCKERLESS_ACA_RO_BINDS".into(), "copy".into()));
+    let config = Config::from_sources(&args, env).expect("config");
+    assert_eq!(config.ro_binds, ReadOnlyBinds::Mount, "the flag wins");
+    let args = CliArgs::try_parse_from(["x", "--ro-binds", "writable"]).expect("flags");
+    let err = Config::from_sources(&args, required_env()).expect_err("unknown mode");
+    assert!(err.to_string().contains("ro_binds"), "{err}");
+}
+
+#[test]
 fn linger_defaults_to_off_and_layers() {
     let config = Config::from_sources(&CliArgs::default(), required_env()).expect("config");
     assert_eq!(config.linger_secs, 0);

@@ -3,7 +3,8 @@
 //! the job's DELETE is queued in the store in the same transaction and
 //! carried out here, retried with backoff until Azure confirms it, and
 //! resumed at startup if the process died first. A cloud that fails deletes
-//! for a while delays the collection, never the client.
+//! for a while delays the collection, never the client. The share's copies
+//! of the job's `:ro` binds go with it (`binds::read_only`).
 
 use std::time::Duration;
 
@@ -35,8 +36,8 @@ pub async fn queue(backend: &AcaBackend, job: &str) {
 /// go on in the background.
 pub async fn queue_and_try(backend: &AcaBackend, job: &str) {
     record(backend, job).await;
-    match backend.azure().jobs.delete_job(job).await {
-        Ok(_) => forget(backend, job).await,
+    match delete(backend, job).await {
+        Ok(()) => forget(backend, job).await,
         Err(e) => {
             tracing::warn!(%job, error = %e, "job deletion failed; retrying in the background");
             spawn(backend, job.to_owned());
@@ -80,8 +81,8 @@ async fn collect(backend: &AcaBackend, job: &str) {
     let mut backoff = FIRST_BACKOFF;
     let mut failures = 0u32;
     loop {
-        match backend.azure().jobs.delete_job(job).await {
-            Ok(_) => break,
+        match delete(backend, job).await {
+            Ok(()) => break,
             Err(e) => {
                 failures += 1;
                 tracing::warn!(%job, error = %e, failures, retry_in_secs = backoff.as_secs(), "job deletion failed; retrying");
@@ -94,6 +95,20 @@ async fn collect(backend: &AcaBackend, job: &str) {
         tracing::info!(%job, failures, "job deleted after retries");
     }
     forget(backend, job).await;
+}
+
+/// The job, then the share's copies of its `:ro` binds (they may be in use
+/// until the job is gone).
+async fn delete(backend: &AcaBackend, job: &str) -> Result<(), String> {
+    backend
+        .azure()
+        .jobs
+        .delete_job(job)
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::binds::read_only::forget_job(backend, job)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn forget(backend: &AcaBackend, job: &str) {

@@ -114,7 +114,7 @@ async fn start_locked(backend: &AcaBackend, rt: &Arc<ContainerRuntime>, id: &str
         super::restart_policy::count_after_start(stored.restart_count, by_policy);
     stored.manually_stopped = false;
     // Binds are checked (and missing `-v` paths created) before any ARM write.
-    crate::binds::before_start(backend, &record.id, &stored, &mut job).await?;
+    crate::binds::before_start(backend, &record, &stored, &mut job).await?;
     crate::changes::before_start(backend, &record.id, &stored, &mut job).await?;
     // Published ports are bound before any ARM write: a taken one fails here.
     let endpoint_id = crate::networks::endpoints::first_endpoint_id(backend, &record).await?;

@@ -2,8 +2,6 @@
 //! `registerMountPoints`), the job's volumes at start, anonymous volumes
 //! removed with the container (`docker rm -v`, `docker run --rm`).
 
-use std::collections::BTreeMap;
-
 use sockerless_api::docker::{ContainerCreateBody, MountPoint};
 use sockerless_api::{ApiError, Result};
 use sockerless_azure::models::{Job, StorageType, Volume as JobVolume, VolumeMount};
@@ -117,8 +115,9 @@ pub enum Planned {
 pub const JOB_VOLUME_PREFIX: &str = "sockerless-vol-";
 
 /// Adds `planned` to the job's template (pure). Each environment storage is
-/// one job volume, shared by every mount through it; each `EmptyDir` its
-/// own. Mounts go to the main container only.
+/// one job volume, shared by every mount through it (also across calls:
+/// the volume already in the template is used); each `EmptyDir` its own.
+/// Mounts go to the main container only.
 pub fn apply(job: &mut Job, planned: &[Planned]) -> Result<()> {
     if planned.is_empty() {
         return Ok(());
@@ -135,54 +134,57 @@ pub fn apply(job: &mut Job, planned: &[Planned]) -> Result<()> {
         .and_then(|c| c.first_mut())
         .ok_or_else(|| ApiError::Internal("job has no container".into()))?;
     let mounts = main.volume_mounts.get_or_insert_with(Vec::new);
-    let mut by_storage: BTreeMap<String, String> = BTreeMap::new();
-    let mut tmp = 0usize;
     for p in planned {
-        match p {
+        let (volume, sub_path, target) = match p {
             Planned::Share {
                 storage,
                 dir,
                 target,
             } => {
-                let next = by_storage.len();
-                let volume = by_storage
-                    .entry(storage.clone())
-                    .or_insert_with(|| format!("{JOB_VOLUME_PREFIX}share-{next}"))
-                    .clone();
-                if !volumes
-                    .iter()
-                    .any(|v| v.name.as_deref() == Some(volume.as_str()))
-                {
-                    volumes.push(JobVolume {
-                        name: Some(volume.clone()),
-                        storage_type: Some(StorageType::AzureFile),
-                        storage_name: Some(storage.clone()),
-                        ..Default::default()
-                    });
-                }
-                mounts.push(VolumeMount {
-                    volume_name: Some(volume),
-                    mount_path: Some(target.clone()),
-                    sub_path: Some(dir.clone()),
+                let existing = volumes.iter().find(|v| {
+                    v.storage_type == Some(StorageType::AzureFile)
+                        && v.storage_name.as_deref() == Some(storage.as_str())
                 });
+                let volume = match existing.and_then(|v| v.name.clone()) {
+                    Some(name) => name,
+                    None => {
+                        let name = free_name(volumes, "share");
+                        volumes.push(JobVolume {
+                            name: Some(name.clone()),
+                            storage_type: Some(StorageType::AzureFile),
+                            storage_name: Some(storage.clone()),
+                            ..Default::default()
+                        });
+                        name
+                    }
+                };
+                (volume, Some(dir.clone()), target)
             }
             Planned::EmptyDir { target } => {
-                let volume = format!("{JOB_VOLUME_PREFIX}tmpfs-{tmp}");
-                tmp += 1;
+                let volume = free_name(volumes, "tmpfs");
                 volumes.push(JobVolume {
                     name: Some(volume.clone()),
                     storage_type: Some(StorageType::EmptyDir),
                     ..Default::default()
                 });
-                mounts.push(VolumeMount {
-                    volume_name: Some(volume),
-                    mount_path: Some(target.clone()),
-                    sub_path: None,
-                });
+                (volume, None, target)
             }
-        }
+        };
+        mounts.push(VolumeMount {
+            volume_name: Some(volume),
+            mount_path: Some(target.clone()),
+            sub_path,
+        });
     }
     Ok(())
+}
+
+/// `sockerless-vol-<kind>-<n>` with the first `n` no volume of the job has.
+fn free_name(volumes: &[JobVolume], kind: &str) -> String {
+    (0..)
+        .map(|n| format!("{JOB_VOLUME_PREFIX}{kind}-{n}"))
+        .find(|name| !volumes.iter().any(|v| v.name.as_deref() == Some(name)))
+        .unwrap_or_default()
 }
 
 /// After `docker rm -v` / `--rm`: removes the container's anonymous volumes
