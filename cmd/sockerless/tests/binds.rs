@@ -359,10 +359,18 @@ fn a_read_only_bind_refuses_writes_and_its_copy_goes_with_the_container() {
         "{out:?}"
     );
     assert!(!dir.join("new").exists(), "a write came through a :ro bind");
+    // One job directory with one bind's copy (`<n>`: the bind's place among
+    // the container's binds, in the order the CLI sent them).
     let copies = bind_copies(&d);
     assert_eq!(copies.len(), 1, "{copies:?}");
+    let binds: Vec<_> = fs::read_dir(&copies[0])
+        .expect("the job's copies")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(binds.len(), 1, "{binds:?}");
     assert_eq!(
-        fs::read_to_string(copies[0].join("0/f")).expect("the copy"),
+        fs::read_to_string(binds[0].join("f")).expect("the copy"),
         "first\n"
     );
 
