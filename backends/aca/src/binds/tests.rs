@@ -176,7 +176,6 @@ async fn a_stream_cut_short_is_an_error_not_an_end() {
 #[test]
 fn read_only_directory_binds_are_two_mounts_of_one_share_directory() {
     use crate::volumes::attach::{self, Planned};
-    use sockerless_azure::models::{Container, Job, JobProperties, JobTemplate};
 
     let ro = Bind {
         host_path: "/h/ro".into(),
@@ -198,16 +197,7 @@ fn read_only_directory_binds_are_two_mounts_of_one_share_directory() {
 
     // The job already mounts a volume through the read-write storage and a
     // tmpfs; the bind's read-write mount shares that storage's job volume.
-    let mut job = Job {
-        properties: Some(JobProperties {
-            template: Some(JobTemplate {
-                containers: Some(vec![Container::default()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let mut job = attach::bare_job();
     let volume = Planned::Share {
         storage: "share".into(),
         dir: "vol".into(),

@@ -283,23 +283,29 @@ pub fn mount_points_of(backend: &AcaBackend, stored: &StoredConfig) -> Vec<Mount
     mount_points(&stored.mounts, share)
 }
 
+/// A job with one bare container and no volumes (tests of what is added to it).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn bare_job() -> Job {
     use sockerless_azure::models::{Container, JobProperties, JobTemplate};
-
-    #[test]
-    fn shares_and_empty_dirs_in_the_template() {
-        let mut job = Job {
-            properties: Some(JobProperties {
-                template: Some(JobTemplate {
-                    containers: Some(vec![Container::default()]),
-                    ..Default::default()
-                }),
+    Job {
+        properties: Some(JobProperties {
+            template: Some(JobTemplate {
+                containers: Some(vec![Container::default()]),
                 ..Default::default()
             }),
             ..Default::default()
-        };
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_and_empty_dirs_in_the_template() {
+        let mut job = bare_job();
         let share = |storage: &str, dir: &str, target: &str| Planned::Share {
             storage: storage.into(),
             dir: dir.into(),

@@ -302,7 +302,7 @@ fn volume_sources_from_resolved_mounts_or_old_records() {
 async fn mounts_resolved_at_create_and_put_into_the_job() {
     use crate::containers::mounts::MountSpec;
     use sockerless_api::docker::{ContainerCreateBody, HostConfig};
-    use sockerless_azure::models::{Container, Job, JobProperties, JobTemplate, StorageType};
+    use sockerless_azure::models::StorageType;
 
     let sim = sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -367,16 +367,7 @@ async fn mounts_resolved_at_create_and_put_into_the_job() {
     for v in ["named", "ro-vol", anon.as_str()] {
         assert!(share_dir(&sim).join(v).is_dir(), "{v} created");
     }
-    let mut job = Job {
-        properties: Some(JobProperties {
-            template: Some(JobTemplate {
-                containers: Some(vec![Container::default()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let mut job = attach::bare_job();
     attach::add_to_job(&b, &mounts, &mut job)
         .await
         .expect("job");
